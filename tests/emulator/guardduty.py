@@ -1,0 +1,589 @@
+"""Amazon GuardDuty (API 2017-11-28, rest-json) for the local emulator.
+
+moto ships detectors and filters only; this module implements the operations an organization-wide rollout
+needs, to the shapes, error types and messages of the GuardDuty API reference: detectors with protection plans,
+the delegated administrator, the organization configuration and the member list. Organization membership comes
+from moto's Organizations backend, so the accounts the tests create there are the ones GuardDuty knows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import parse_qs
+
+from regions import region_enabled_for
+
+FEATURES = [
+    "S3_DATA_EVENTS",
+    "EKS_AUDIT_LOGS",
+    "EBS_MALWARE_PROTECTION",
+    "RDS_LOGIN_EVENTS",
+    "LAMBDA_NETWORK_LOGS",
+    "EKS_RUNTIME_MONITORING",
+    "RUNTIME_MONITORING",
+]
+AGENTS = {
+    "EKS_RUNTIME_MONITORING": ["EKS_ADDON_MANAGEMENT"],
+    "RUNTIME_MONITORING": ["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT"],
+}
+# Plans a new detector gets when CreateDetector names none (the console's defaults).
+DEFAULT_ON = {"S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS"}
+FREQUENCIES = {"FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"}
+AUTO_ENABLE = {"NEW", "ALL", "NONE"}
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+MSG_INVALID = "The request is rejected because an invalid or out-of-range value is specified as an input parameter."
+MSG_NOT_OWNED = "The request is rejected because the input detectorId is not owned by the current account."
+MSG_DETECTOR_EXISTS = "The request is rejected because a detector already exists for the current account."
+MSG_OTHER_ADMIN = (
+    "The request failed because another account is already enabled as GuardDuty delegated administrator "
+    "for the organization."
+)
+MSG_NOT_MANAGEMENT = (
+    "The request failed because the account calling the operation is not the management account of an organization."
+)
+MSG_NOT_ASSOCIATED = (
+    "The request is rejected because the given account ID is not an associated member of account the current account."
+)
+MSG_MASTER_FIRST = "Operation failed because your organization master must first enable GuardDuty to be added as a member."
+MSG_BOTH_RUNTIME = (
+    "The request is rejected because a feature EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot be specified "
+    "together."
+)
+
+
+class ApiError(Exception):
+    """An error response: HTTP status, the x-amzn-ErrorType code, the message and the GuardDuty `__type`."""
+
+    def __init__(self, status: int, code: str, message: str, kind: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.kind = status, code, message, kind
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequestException", message, "InvalidInputException")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class Detector:
+    id: str
+    account: str
+    enabled: bool
+    frequency: str
+    features: dict  # name -> {"status": ..., "agents": {name: status}}
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Member:
+    account: str
+    email: str
+    status: str
+    admin: str
+    updated_at: str = field(default_factory=now_iso)
+    invited_at: str = field(default_factory=now_iso)
+    created_mono: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class OrgConfig:
+    auto_enable: str = "NONE"
+    features: dict = field(default_factory=dict)  # name -> {"autoEnable": ..., "agents": {name: autoEnable}}
+
+
+def organization_of(account: str):
+    """The moto Organizations backend of the organization `account` belongs to, or None."""
+    from moto.organizations.models import organizations_backends
+
+    if account in organizations_backends.master_accounts:
+        master, partition = organizations_backends.master_accounts[account]
+        return organizations_backends[master][partition]
+    backend = organizations_backends[account]["aws"]
+    return backend if backend.org is not None else None
+
+
+def org_account(backend, account: str):
+    return next((a for a in backend.accounts if a.id == account), None)
+
+
+class GuardDuty:
+    """All accounts' GuardDuty state, per region, behind one lock."""
+
+    def __init__(self, faults):
+        self.lock = threading.RLock()
+        self.faults = faults
+        self.detectors: dict[tuple[str, str], Detector] = {}  # (region, account)
+        self.admins: dict[tuple[str, str], tuple[str, float]] = {}  # (region, management) -> (admin, since)
+        self.org_configs: dict[tuple[str, str], OrgConfig] = {}  # (region, admin)
+        self.members: dict[tuple[str, str], dict[str, Member]] = {}  # (region, admin) -> members
+
+    def reset(self) -> None:
+        with self.lock:
+            self.detectors.clear()
+            self.admins.clear()
+            self.org_configs.clear()
+            self.members.clear()
+
+    # ---- routing ---------------------------------------------------------------------------------------------
+    ROUTES = [
+        ("POST", r"/detector", "CreateDetector"),
+        ("GET", r"/detector", "ListDetectors"),
+        ("GET", r"/detector/(?P<d>[^/]+)", "GetDetector"),
+        ("POST", r"/detector/(?P<d>[^/]+)", "UpdateDetector"),
+        ("DELETE", r"/detector/(?P<d>[^/]+)", "DeleteDetector"),
+        ("POST", r"/admin/enable", "EnableOrganizationAdminAccount"),
+        ("POST", r"/admin/disable", "DisableOrganizationAdminAccount"),
+        ("GET", r"/admin", "ListOrganizationAdminAccounts"),
+        ("POST", r"/detector/(?P<d>[^/]+)/admin", "UpdateOrganizationConfiguration"),
+        ("GET", r"/detector/(?P<d>[^/]+)/admin", "DescribeOrganizationConfiguration"),
+        ("POST", r"/detector/(?P<d>[^/]+)/member", "CreateMembers"),
+        ("GET", r"/detector/(?P<d>[^/]+)/member", "ListMembers"),
+        ("POST", r"/detector/(?P<d>[^/]+)/member/get", "GetMembers"),
+        ("POST", r"/detector/(?P<d>[^/]+)/member/delete", "DeleteMembers"),
+        ("POST", r"/detector/(?P<d>[^/]+)/member/disassociate", "DisassociateMembers"),
+        ("POST", r"/detector/(?P<d>[^/]+)/member/start", "StartMonitoringMembers"),
+        ("POST", r"/detector/(?P<d>[^/]+)/member/stop", "StopMonitoringMembers"),
+    ]
+
+    @classmethod
+    def operation(cls, method: str, path: str):
+        for verb, pattern, name in cls.ROUTES:
+            m = re.fullmatch(pattern, path.rstrip("/") or "/")
+            if verb == method and m:
+                return name, m.groupdict()
+        return None, {}
+
+    def handle(self, method: str, path: str, query: str, body: bytes, account: str, region: str):
+        """Returns (status, headers, body bytes) for one request."""
+        name, params = self.operation(method, path)
+        if name is None:
+            raise ApiError(404, "UnknownOperationException", f"No GuardDuty operation matches {method} {path}")
+        if not region_enabled_for(account, region):
+            raise ApiError(403, "UnrecognizedClientException", "The security token included in the request is invalid.")
+        try:
+            req = json.loads(body) if body else {}
+        except ValueError:
+            raise bad_request("The request is rejected because the JSON could not be processed.")
+        if not isinstance(req, dict):
+            raise bad_request("The request is rejected because the JSON could not be processed.")
+        q = {k: v[-1] for k, v in parse_qs(query).items()}
+        with self.lock:
+            out = getattr(self, "op_" + name)(account, region, req, q, params.get("d"))
+        return 200, {"Content-Type": "application/json"}, json.dumps(out or {}).encode()
+
+    # ---- helpers ---------------------------------------------------------------------------------------------
+    def own_detector(self, account: str, region: str, detector_id: str) -> Detector:
+        det = self.detectors.get((region, account))
+        if det is None or det.id != detector_id:
+            raise bad_request(MSG_NOT_OWNED)
+        return det
+
+    def admin_of(self, region: str, management: str):
+        entry = self.admins.get((region, management))
+        return entry[0] if entry else None
+
+    def require_admin(self, account: str, region: str, detector_id: str) -> tuple[Detector, object]:
+        """The caller must own the detector and be the delegated administrator here, past the settling window."""
+        det = self.own_detector(account, region, detector_id)
+        org = organization_of(account)
+        if org is None:
+            raise bad_request(MSG_INVALID)
+        entry = self.admins.get((region, org.org.master_account_id))
+        if entry is None or entry[0] != account:
+            raise bad_request(MSG_INVALID)
+        if time.monotonic() - entry[1] < self.faults.admin_consistency_seconds:
+            raise bad_request(MSG_INVALID)
+        return det, org
+
+    @staticmethod
+    def validate_features(features, agent_key: str, allowed_values: set[str]) -> dict:
+        if features is None:
+            return {}
+        if not isinstance(features, list):
+            raise bad_request(MSG_INVALID)
+        out = {}
+        for f in features:
+            if not isinstance(f, dict) or f.get("name") not in FEATURES:
+                raise bad_request(MSG_INVALID)
+            key = "status" if agent_key == "status" else "autoEnable"
+            value = f.get(key)
+            if value is not None and value not in allowed_values:
+                raise bad_request(MSG_INVALID)
+            agents = {}
+            for a in f.get("additionalConfiguration") or []:
+                if not isinstance(a, dict) or a.get("name") not in AGENTS.get(f["name"], []):
+                    raise bad_request(MSG_INVALID)
+                if a.get(key) is not None and a.get(key) not in allowed_values:
+                    raise bad_request(MSG_INVALID)
+                agents[a["name"]] = a.get(key)
+            out[f["name"]] = {"value": value, "agents": agents}
+        if "EKS_RUNTIME_MONITORING" in out and "RUNTIME_MONITORING" in out:
+            raise bad_request(MSG_BOTH_RUNTIME)
+        return out
+
+    @staticmethod
+    def page(items: list, q: dict, default: int = 50):
+        try:
+            size = int(q.get("maxResults", default))
+            start = int(q.get("nextToken") or 0)
+        except ValueError:
+            raise bad_request(MSG_INVALID)
+        if not 1 <= size <= 50 or start < 0:
+            raise bad_request(MSG_INVALID)
+        chunk = items[start : start + size]
+        token = str(start + size) if start + size < len(items) else None
+        return chunk, token
+
+    @staticmethod
+    def account_ids(req: dict) -> list[str]:
+        ids = req.get("accountIds")
+        if not isinstance(ids, list) or not ids:
+            raise bad_request(MSG_INVALID)
+        if len(ids) > 50:
+            raise bad_request(
+                f"The request failed because the length provided for the accountIds array was {len(ids)}. "
+                "Max allowed length is 50."
+            )
+        if any(not isinstance(i, str) or not ACCOUNT_ID.match(i) for i in ids):
+            raise bad_request(MSG_INVALID)
+        return ids
+
+    def new_detector(self, account: str, region: str, features: dict, frequency: str | None, enabled=True) -> Detector:
+        state = {}
+        for name in FEATURES:
+            on = name in DEFAULT_ON
+            given = features.get(name)
+            if given is not None and given["value"] is not None:
+                on = given["value"] == "ENABLED"
+            agents = {a: "DISABLED" for a in AGENTS.get(name, [])}
+            if given:
+                agents.update({k: v for k, v in given["agents"].items() if v})
+            state[name] = {"status": "ENABLED" if on else "DISABLED", "agents": agents}
+        det = Detector(uuid.uuid4().hex, account, enabled, frequency or "SIX_HOURS", state)
+        self.detectors[(region, account)] = det
+        return det
+
+    @staticmethod
+    def apply_detector_features(det: Detector, features: dict) -> None:
+        for name, given in features.items():
+            if given["value"] is not None:
+                det.features[name]["status"] = given["value"]
+            for agent, value in given["agents"].items():
+                if value is not None:
+                    det.features[name]["agents"][agent] = value
+        det.updated_at = now_iso()
+
+    # ---- detectors -------------------------------------------------------------------------------------------
+    def op_CreateDetector(self, account, region, req, q, _):
+        if not isinstance(req.get("enable"), bool):
+            raise bad_request(MSG_INVALID)
+        freq = req.get("findingPublishingFrequency")
+        if freq is not None and freq not in FREQUENCIES:
+            raise bad_request(MSG_INVALID)
+        features = self.validate_features(req.get("features"), "status", {"ENABLED", "DISABLED"})
+        if (region, account) in self.detectors:
+            raise bad_request(MSG_DETECTOR_EXISTS)
+        det = self.new_detector(account, region, features, freq, req["enable"])
+        return {"detectorId": det.id}
+
+    def op_ListDetectors(self, account, region, req, q, _):
+        det = self.detectors.get((region, account))
+        ids, token = self.page([det.id] if det else [], q)
+        out = {"detectorIds": ids}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    def op_GetDetector(self, account, region, req, q, detector_id):
+        det = self.own_detector(account, region, detector_id)
+        features = [{"name": n, "status": "ENABLED", "updatedAt": time.time()} for n in ("CLOUD_TRAIL", "DNS_LOGS", "FLOW_LOGS")]
+        for name in FEATURES:
+            f = det.features[name]
+            entry = {"name": name, "status": f["status"], "updatedAt": time.time()}
+            if f["agents"]:
+                entry["additionalConfiguration"] = [
+                    {"name": a, "status": s, "updatedAt": time.time()} for a, s in f["agents"].items()
+                ]
+            features.append(entry)
+        return {
+            "createdAt": det.created_at,
+            "updatedAt": det.updated_at,
+            "findingPublishingFrequency": det.frequency,
+            "serviceRole": f"arn:aws:iam::{account}:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty",
+            "status": "ENABLED" if det.enabled else "DISABLED",
+            "features": features,
+            "tags": {},
+        }
+
+    def op_UpdateDetector(self, account, region, req, q, detector_id):
+        det = self.own_detector(account, region, detector_id)
+        enable = req.get("enable")
+        if enable is not None and not isinstance(enable, bool):
+            raise bad_request(MSG_INVALID)
+        freq = req.get("findingPublishingFrequency")
+        if freq is not None and freq not in FREQUENCIES:
+            raise bad_request(MSG_INVALID)
+        features = self.validate_features(req.get("features"), "status", {"ENABLED", "DISABLED"})
+        if enable is not None:
+            det.enabled = enable
+        if freq is not None:
+            det.frequency = freq
+        self.apply_detector_features(det, features)
+        return {}
+
+    def op_DeleteDetector(self, account, region, req, q, detector_id):
+        self.own_detector(account, region, detector_id)
+        del self.detectors[(region, account)]
+        self.members.pop((region, account), None)
+        self.org_configs.pop((region, account), None)
+        return {}
+
+    # ---- delegated administrator -----------------------------------------------------------------------------
+    def management_org(self, account: str):
+        org = organization_of(account)
+        if org is None or org.org.master_account_id != account:
+            raise bad_request(MSG_NOT_MANAGEMENT)
+        return org
+
+    def op_EnableOrganizationAdminAccount(self, account, region, req, q, _):
+        admin = req.get("adminAccountId")
+        if not isinstance(admin, str) or not ACCOUNT_ID.match(admin):
+            raise bad_request(MSG_INVALID)
+        org = self.management_org(account)
+        member = org_account(org, admin)
+        if member is None or member.status != "ACTIVE":
+            raise bad_request(MSG_INVALID)
+        for (r, mgmt), (current, _since) in self.admins.items():
+            if mgmt == account and current != admin:
+                raise bad_request(MSG_OTHER_ADMIN)
+        if (region, account) not in self.admins:
+            self.admins[(region, account)] = (admin, time.monotonic())
+        return {}
+
+    def op_DisableOrganizationAdminAccount(self, account, region, req, q, _):
+        admin = req.get("adminAccountId")
+        self.management_org(account)
+        if self.admin_of(region, account) != admin:
+            raise bad_request(MSG_INVALID)
+        del self.admins[(region, account)]
+        for m in self.members.get((region, admin), {}).values():
+            m.status = "Removed"
+        return {}
+
+    def op_ListOrganizationAdminAccounts(self, account, region, req, q, _):
+        self.management_org(account)
+        admin = self.admin_of(region, account)
+        items = [{"adminAccountId": admin, "adminStatus": "ENABLED"}] if admin else []
+        chunk, token = self.page(items, q)
+        out = {"adminAccounts": chunk}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    # ---- organization configuration -------------------------------------------------------------------------
+    def op_UpdateOrganizationConfiguration(self, account, region, req, q, detector_id):
+        self.require_admin(account, region, detector_id)
+        legacy, members = req.get("autoEnable"), req.get("autoEnableOrganizationMembers")
+        if legacy is not None and members is not None:
+            raise bad_request(
+                "The request is rejected because autoEnable and autoEnableOrganizationMembers cannot be specified "
+                "together."
+            )
+        if legacy is not None and not isinstance(legacy, bool):
+            raise bad_request(MSG_INVALID)
+        if members is not None and members not in AUTO_ENABLE:
+            raise bad_request(MSG_INVALID)
+        features = self.validate_features(req.get("features"), "autoEnable", AUTO_ENABLE)
+        cfg = self.org_configs.setdefault((region, account), OrgConfig())
+        if legacy is not None:
+            cfg.auto_enable = "NEW" if legacy else "NONE"
+        if members is not None:
+            cfg.auto_enable = members
+        for name, given in features.items():
+            entry = cfg.features.setdefault(name, {"autoEnable": "NONE", "agents": {}})
+            if given["value"] is not None:
+                entry["autoEnable"] = given["value"]
+            entry["agents"].update({k: v for k, v in given["agents"].items() if v is not None})
+        return {}
+
+    def op_DescribeOrganizationConfiguration(self, account, region, req, q, detector_id):
+        self.require_admin(account, region, detector_id)
+        cfg = self.org_configs.get((region, account), OrgConfig())
+
+        def auto(name):
+            return cfg.features.get(name, {}).get("autoEnable", "NONE")
+
+        features = []
+        for name in FEATURES:
+            entry = {"name": name, "autoEnable": auto(name)}
+            if name in AGENTS:
+                agents = cfg.features.get(name, {}).get("agents", {})
+                entry["additionalConfiguration"] = [
+                    {"name": a, "autoEnable": agents.get(a, "NONE")} for a in AGENTS[name]
+                ]
+            features.append(entry)
+        return {
+            "autoEnable": cfg.auto_enable != "NONE",
+            "autoEnableOrganizationMembers": cfg.auto_enable,
+            "memberAccountLimitReached": False,
+            "dataSources": {
+                "s3Logs": {"autoEnable": auto("S3_DATA_EVENTS") != "NONE"},
+                "kubernetes": {"auditLogs": {"autoEnable": auto("EKS_AUDIT_LOGS") != "NONE"}},
+                "malwareProtection": {
+                    "scanEc2InstanceWithFindings": {
+                        "ebsVolumes": {"autoEnable": auto("EBS_MALWARE_PROTECTION") != "NONE"}
+                    }
+                },
+            },
+            "features": features,
+        }
+
+    # ---- members ---------------------------------------------------------------------------------------------
+    def member_json(self, admin: str, region: str, m: Member) -> dict:
+        out = {
+            "accountId": m.account,
+            "masterId": admin,
+            "administratorId": admin,
+            "email": m.email,
+            "relationshipStatus": m.status,
+            "invitedAt": m.invited_at,
+            "updatedAt": m.updated_at,
+        }
+        det = self.detectors.get((region, m.account))
+        if det is not None and m.status == "Enabled":
+            out["detectorId"] = det.id
+        return out
+
+    def op_CreateMembers(self, account, region, req, q, detector_id):
+        details = req.get("accountDetails")
+        if not isinstance(details, list) or not details:
+            raise bad_request(MSG_INVALID)
+        if len(details) > 50:
+            raise bad_request(
+                f"The request failed because the length provided for the accountDetails array was {len(details)}. "
+                "Max allowed length is 50."
+            )
+        for d in details:
+            if (
+                not isinstance(d, dict)
+                or not isinstance(d.get("accountId"), str)
+                or not ACCOUNT_ID.match(d["accountId"])
+                or not isinstance(d.get("email"), str)
+                or not 1 <= len(d["email"]) <= 64
+            ):
+                raise bad_request(MSG_INVALID)
+        _det, org = self.require_admin(account, region, detector_id)
+        members = self.members.setdefault((region, account), {})
+        cfg = self.org_configs.get((region, account), OrgConfig())
+        management = org.org.master_account_id
+        unprocessed = []
+        for d in details:
+            target = d["accountId"]
+            acct = org_account(org, target)
+            if target == account:
+                unprocessed.append({"accountId": target, "result": "The request is rejected because the current account cannot be added as a member of itself."})
+            elif acct is None:
+                unprocessed.append({"accountId": target, "result": "The request is rejected because the input account is not a member of your organization."})
+            elif acct.status != "ACTIVE":
+                unprocessed.append({"accountId": target, "result": "The request is rejected because the account is suspended."})
+            elif target == management and (region, management) not in self.detectors:
+                unprocessed.append({"accountId": target, "result": MSG_MASTER_FIRST})
+            elif target in members and members[target].status in ("Enabled", "Disabled", "RegionDisabled"):
+                unprocessed.append({"accountId": target, "result": "The request is rejected because the input account ID is already a member of the current account."})
+            elif not region_enabled_for(target, region):
+                members[target] = Member(target, d["email"], "RegionDisabled", account)
+            else:
+                members[target] = Member(target, d["email"], "Enabled", account)
+                if (region, target) not in self.detectors:
+                    wanted = {
+                        n: {"value": "ENABLED" if f["autoEnable"] in ("NEW", "ALL") else None, "agents": {
+                            a: "ENABLED" for a, v in f["agents"].items() if v in ("NEW", "ALL")}}
+                        for n, f in cfg.features.items()
+                    }
+                    self.new_detector(target, region, wanted, None)
+                else:
+                    self.detectors[(region, target)].enabled = True
+        return {"unprocessedAccounts": unprocessed}
+
+    def visible_member(self, members: dict, target: str):
+        """A member, or None while it is still settling after CreateMembers (eventual consistency)."""
+        m = members.get(target)
+        if m is None:
+            return None
+        if time.monotonic() - m.created_mono < self.faults.member_consistency_seconds:
+            return None
+        return m
+
+    def op_GetMembers(self, account, region, req, q, detector_id):
+        ids = self.account_ids(req)
+        self.require_admin(account, region, detector_id)
+        members = self.members.get((region, account), {})
+        found, unprocessed = [], []
+        for target in ids:
+            m = self.visible_member(members, target)
+            if m is None:
+                unprocessed.append({"accountId": target, "result": MSG_NOT_ASSOCIATED})
+            else:
+                found.append(self.member_json(account, region, m))
+        return {"members": found, "unprocessedAccounts": unprocessed}
+
+    def op_ListMembers(self, account, region, req, q, detector_id):
+        self.require_admin(account, region, detector_id)
+        only = q.get("onlyAssociated", "true").lower()
+        if only not in ("true", "false"):
+            raise bad_request(MSG_INVALID)
+        members = sorted(self.members.get((region, account), {}).values(), key=lambda m: m.account)
+        if only == "true":
+            members = [m for m in members if m.status not in ("Removed", "Resigned")]
+        chunk, token = self.page(members, q)
+        out = {"members": [self.member_json(account, region, m) for m in chunk]}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    def change_members(self, account, region, req, detector_id, change):
+        ids = self.account_ids(req)
+        self.require_admin(account, region, detector_id)
+        members = self.members.setdefault((region, account), {})
+        unprocessed = []
+        for target in ids:
+            m = self.visible_member(members, target)
+            if m is None:
+                unprocessed.append({"accountId": target, "result": MSG_NOT_ASSOCIATED})
+            else:
+                change(members, m)
+        return {"unprocessedAccounts": unprocessed}
+
+    def op_DeleteMembers(self, account, region, req, q, detector_id):
+        return self.change_members(account, region, req, detector_id, lambda ms, m: ms.pop(m.account))
+
+    def op_DisassociateMembers(self, account, region, req, q, detector_id):
+        def change(ms, m):
+            m.status, m.updated_at = "Removed", now_iso()
+
+        return self.change_members(account, region, req, detector_id, change)
+
+    def op_StartMonitoringMembers(self, account, region, req, q, detector_id):
+        def change(ms, m):
+            if m.status == "Disabled":
+                m.status, m.updated_at = "Enabled", now_iso()
+
+        return self.change_members(account, region, req, detector_id, change)
+
+    def op_StopMonitoringMembers(self, account, region, req, q, detector_id):
+        def change(ms, m):
+            if m.status == "Enabled":
+                m.status, m.updated_at = "Disabled", now_iso()
+
+        return self.change_members(account, region, req, detector_id, change)

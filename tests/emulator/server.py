@@ -1,0 +1,297 @@
+"""The local AWS emulator: moto in server mode, extended with GuardDuty and Account region opt-in.
+
+One WSGI application on a loopback port. It reads the SigV4 credential scope of each request to learn the service
+and region, and moto's access-key map to learn the calling account (so credentials from sts:AssumeRole act as the
+role's account). GuardDuty and Account go to this package's implementations; everything else (STS, Organizations,
+IAM, ...) goes to moto unchanged.
+
+Control endpoints, under /_emulator/ (plain JSON, no signature):
+  GET    /_emulator/health             ready check
+  GET    /_emulator/log                the request log: [{seq, service, operation, account, region, status, kind}]
+  DELETE /_emulator/log                clears it
+  POST   /_emulator/faults             {latency_ms, throttle_rate, error_rate, services, down_regions,
+                                        admin_consistency_seconds, member_consistency_seconds, seed}
+  POST   /_emulator/regions            the region world (see regions.configure)
+  POST   /_emulator/organization       {"accounts": N, "suspended": M} creates an organization owned by the
+                                        caller's default account and N member accounts; returns their ids
+  POST   /_emulator/reset              forgets everything (moto's state too)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import regions  # noqa: E402
+from guardduty import ApiError, GuardDuty  # noqa: E402
+
+READ_PREFIXES = ("Get", "List", "Describe")
+ACCOUNT_OPERATIONS = {"/listRegions": "ListRegions", "/getRegionOptStatus": "GetRegionOptStatus"}
+
+
+@dataclass
+class Faults:
+    latency_ms: float = 0.0
+    throttle_rate: float = 0.0
+    error_rate: float = 0.0
+    services: list = field(default_factory=lambda: ["guardduty", "organizations", "account"])
+    down_regions: list = field(default_factory=list)
+    admin_consistency_seconds: float = 0.0
+    member_consistency_seconds: float = 0.0
+    seed: int | None = None
+
+
+def kind_of(service: str, operation: str) -> str:
+    if service == "sts":
+        return "auth"
+    return "read" if operation.startswith(READ_PREFIXES) else "write"
+
+
+def credential_scope(environ) -> tuple[str | None, str | None, str | None]:
+    """(access key, region, service) from a SigV4 Authorization header."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        credential = auth.split("Credential=")[1].split(",")[0]
+        key, _date, region, service, _ = credential.split("/")
+        return key, region, service
+    except (IndexError, ValueError):
+        return None, None, None
+
+
+class Emulator:
+    def __init__(self):
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.faults = Faults()
+        self.random = random.Random()
+        self.guardduty = GuardDuty(self.faults)
+        self.log: list[dict] = []
+        self.lock = threading.Lock()
+
+    # ---- helpers ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def respond(start_response, status: int, body, headers=None):
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        reasons = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
+                   500: "Internal Server Error", 503: "Service Unavailable"}
+        extra = {k: v for k, v in (headers or {}).items() if k.lower() not in ("content-type", "content-length")}
+        hdrs = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))] + list(extra.items())
+        start_response(f"{status} {reasons.get(status, 'Error')}", hdrs)
+        return [payload]
+
+    def record(self, **entry) -> None:
+        with self.lock:
+            entry["seq"] = len(self.log)
+            self.log.append(entry)
+
+    @staticmethod
+    def read_body(environ) -> bytes:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        return environ["wsgi.input"].read(length) if length else b""
+
+    def operation_of(self, service: str, environ, body: bytes) -> str:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        if service == "guardduty":
+            return GuardDuty.operation(method, path)[0] or "Unknown"
+        if service == "account":
+            return ACCOUNT_OPERATIONS.get(path, "Unknown")
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return target.split(".")[-1]
+        params = parse_qs(environ.get("QUERY_STRING", ""))
+        if body and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+            params.update(parse_qs(body.decode(errors="replace")))
+        return params.get("Action", ["Unknown"])[0]
+
+    def error_body(self, service: str, code: str, message: str, kind: str | None = None):
+        """An error as the service's protocol carries it: x-amzn-ErrorType header plus JSON body."""
+        if service == "organizations":
+            return {"__type": code, "Message": message}, {"x-amzn-ErrorType": code}
+        body = {"message": message}
+        if service == "guardduty":
+            body["__type"] = kind or code
+        return body, {"x-amzn-ErrorType": code}
+
+    def injected_fault(self, service: str, region: str):
+        f = self.faults
+        if service not in f.services:
+            return None
+        if region in f.down_regions:
+            return 503, "ServiceUnavailableException", "Service unavailable (region down)."
+        roll = self.random.random()
+        if roll < f.throttle_rate:
+            return 429, "TooManyRequestsException", "Rate exceeded."
+        if roll < f.throttle_rate + f.error_rate:
+            code = {"organizations": "ServiceException", "account": "InternalServerException"}.get(
+                service, "InternalServerErrorException")
+            return 500, code, "Internal server error (injected)."
+        return None
+
+    # ---- control ---------------------------------------------------------------------------------------------
+    def control(self, environ, start_response):
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        body = self.read_body(environ)
+        try:
+            spec = json.loads(body) if body else {}
+        except ValueError:
+            return self.respond(start_response, 400, {"error": "body is not JSON"})
+        if path == "/_emulator/health":
+            return self.respond(start_response, 200, {"ok": True})
+        if path == "/_emulator/log" and method == "GET":
+            with self.lock:
+                return self.respond(start_response, 200, list(self.log))
+        if path == "/_emulator/log" and method == "DELETE":
+            with self.lock:
+                self.log.clear()
+            return self.respond(start_response, 200, {"ok": True})
+        if path == "/_emulator/faults" and method == "POST":
+            fresh = Faults()
+            for key, value in spec.items():
+                if not hasattr(fresh, key):
+                    return self.respond(start_response, 400, {"error": f"unknown fault switch {key}"})
+                setattr(fresh, key, value)
+            for key in fresh.__dataclass_fields__:
+                setattr(self.faults, key, getattr(fresh, key))
+            self.random.seed(fresh.seed)
+            return self.respond(start_response, 200, {"ok": True})
+        if path == "/_emulator/regions" and method == "POST":
+            regions.configure(spec)
+            return self.respond(start_response, 200, {"ok": True})
+        if path == "/_emulator/organization" and method == "POST":
+            return self.respond(start_response, 200, self.seed_organization(spec))
+        if path == "/_emulator/reset" and method == "POST":
+            from moto.moto_api._internal import moto_api_backend
+
+            moto_api_backend.reset()
+            self.guardduty.reset()
+            regions.reset()
+            with self.lock:
+                self.log.clear()
+            for key in Faults.__dataclass_fields__:
+                setattr(self.faults, key, getattr(Faults(), key))
+            return self.respond(start_response, 200, {"ok": True})
+        return self.respond(start_response, 404, {"error": f"no control endpoint {method} {path}"})
+
+    def seed_organization(self, spec: dict) -> dict:
+        """Creates an organization whose management account is `management` (default: moto's default account)
+        with `accounts` ACTIVE members and `suspended` SUSPENDED ones."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.organizations.models import organizations_backends
+
+        management = spec.get("management", DEFAULT_ACCOUNT_ID)
+        backend = organizations_backends[management]["aws"]
+        if backend.org is None:
+            backend.create_organization(region="us-east-1", FeatureSet="ALL")
+        created, suspended = [], []
+        for i in range(int(spec.get("accounts", 0))):
+            status = backend.create_account(AccountName=f"member-{i}", Email=f"member-{i}@example.com")
+            created.append(status["CreateAccountStatus"]["AccountId"])
+        for i in range(int(spec.get("suspended", 0))):
+            status = backend.create_account(AccountName=f"closed-{i}", Email=f"closed-{i}@example.com")
+            account_id = status["CreateAccountStatus"]["AccountId"]
+            backend.close_account(AccountId=account_id)
+            suspended.append(account_id)
+        return {"management": management, "accounts": created, "suspended": suspended,
+                "root": backend.org.root_id if hasattr(backend.org, "root_id") else None}
+
+    # ---- requests --------------------------------------------------------------------------------------------
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_emulator/"):
+            return self.control(environ, start_response)
+        key, region, service = credential_scope(environ)
+        body = self.read_body(environ)
+        environ["wsgi.input"] = _Replay(body)
+        if service is None:
+            return self.moto(environ, start_response)
+        from moto.iam.models import get_account_id_from
+
+        account = get_account_id_from(key)
+        operation = self.operation_of(service, environ, body)
+        entry = {"service": service, "operation": operation, "account": account, "region": region,
+                 "kind": kind_of(service, operation), "time": time.time()}
+        if self.faults.latency_ms:
+            time.sleep(self.faults.latency_ms / 1000.0)
+        fault = self.injected_fault(service, region)
+        if fault:
+            status, code, message = fault
+            payload, headers = self.error_body(service, code, message)
+            self.record(**entry, status=status, error=code)
+            return self.respond(start_response, status, payload, headers)
+        if service == "guardduty":
+            try:
+                status, headers, payload = self.guardduty.handle(
+                    environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), body, account, region)
+            except ApiError as e:
+                payload, headers = self.error_body(service, e.code, e.message, e.kind)
+                self.record(**entry, status=e.status, error=e.code)
+                return self.respond(start_response, e.status, payload, headers)
+            self.record(**entry, status=status, error=None)
+            return self.respond(start_response, status, payload, headers)
+        if service == "account" and path in ACCOUNT_OPERATIONS:
+            try:
+                _, out = regions.handle(environ["REQUEST_METHOD"], path, body, account)
+            except regions.AccountApiError as e:
+                payload, headers = self.error_body(service, e.code, e.message)
+                self.record(**entry, status=e.status, error=e.code)
+                return self.respond(start_response, e.status, payload, headers)
+            self.record(**entry, status=200, error=None)
+            return self.respond(start_response, 200, out)
+        captured = {}
+
+        def capture(status_line, headers, exc_info=None):
+            captured["status"] = int(status_line.split()[0])
+            return start_response(status_line, headers, exc_info)
+
+        result = self.moto(environ, capture)
+        self.record(**entry, status=captured.get("status", 0), error=None)
+        return result
+
+
+class _Replay:
+    """A wsgi.input that can be read again after the emulator looked at the body."""
+
+    def __init__(self, data: bytes):
+        import io
+
+        self._io = io.BytesIO(data)
+
+    def read(self, *args):
+        return self._io.read(*args)
+
+    def readline(self, *args):
+        return self._io.readline(*args)
+
+    def __iter__(self):
+        return iter(self._io)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4599)
+    args = parser.parse_args()
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("the emulator listens on loopback only")
+    from werkzeug.serving import make_server
+
+    server = make_server(args.host, args.port, Emulator(), threaded=True)
+    print(f"emulator listening on http://{args.host}:{server.server_port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
