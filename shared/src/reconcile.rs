@@ -1,0 +1,439 @@
+//! The executor: observes each governed region, asks the planner what to do, and applies it, with bounded
+//! concurrency across regions. One region's failure never stops the others; the report names it.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+use tokio::sync::Mutex;
+
+use crate::config::Settings;
+use crate::error::Error;
+use crate::ids::AccountId;
+use crate::plan::{plan_admin_side, plan_region, Desired, Left, MemberAccount, RegionPlan, Step};
+use crate::ports::{Cloud, GuardDutyApi, OrganizationApi, Side};
+use crate::report::{Action, ActionStatus, Found, Outcome, RegionReport, Report};
+use crate::state::{AdminSide, Detector, RegionState, Relationship};
+
+/// Limits on one run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Only these regions (they must be governed); `None` means every governed region.
+    pub only_regions: Option<Vec<String>>,
+    /// No region is started after this instant; such regions are reported unfinished.
+    pub deadline: Option<Instant>,
+}
+
+/// Brings GuardDuty to the declared state through a [`Cloud`].
+pub struct Enabler<C> {
+    cloud: C,
+    settings: Settings,
+}
+
+/// What every region's work shares: the organization's shape and the accounts to enrol.
+struct Context {
+    management: AccountId,
+    admin_side: Side,
+    regions: Vec<String>,
+    /// Serialises the first EnableOrganizationAdminAccount of a run: designating in many regions at once races
+    /// inside GuardDuty, designating one first and then the rest in parallel does not.
+    first_designation: Mutex<bool>,
+}
+
+impl<C: Cloud> Enabler<C> {
+    /// An enabler for `settings` through `cloud`.
+    pub fn new(cloud: C, settings: Settings) -> Self {
+        Self { cloud, settings }
+    }
+
+    /// The configuration.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Full reconcile of every governed region.
+    pub async fn reconcile(&self) -> Result<Report, Error> {
+        self.reconcile_with(&RunOptions::default()).await
+    }
+
+    /// Full reconcile within `options`.
+    pub async fn reconcile_with(&self, options: &RunOptions) -> Result<Report, Error> {
+        let started = Instant::now();
+        let ctx = self.context(options).await?;
+        let org = self.cloud.organization();
+        let accounts = org.accounts().await?;
+        let admin = &self.settings.admin_account;
+        if !accounts.iter().any(|a| &a.id == admin && a.is_active()) {
+            return Err(Error::AdminNotInOrganization(admin.clone()));
+        }
+        let excluded = self.excluded_accounts().await?;
+        let members: Vec<MemberAccount> = accounts
+            .into_iter()
+            .filter(|a| a.is_active() && &a.id != admin && !excluded.contains(&a.id))
+            .map(|a| MemberAccount { id: a.id, email: a.email })
+            .collect();
+        let regions = self.run_regions(&ctx, options, |region| self.reconcile_region(&ctx, region, &members)).await;
+        Ok(self.report("reconcile", &ctx, regions, started))
+    }
+
+    /// Makes one account a member in every governed region (or those of `options`) and re-asserts the
+    /// organization configuration. Refused, with nothing written, for an account that is not ACTIVE in the
+    /// organization or is excluded.
+    pub async fn onboard(&self, account: &AccountId, options: &RunOptions) -> Result<Report, Error> {
+        let started = Instant::now();
+        let org = self.cloud.organization();
+        let found = org.account(account).await?.ok_or_else(|| Error::NotInOrganization(account.clone()))?;
+        if !found.is_active() {
+            return Err(Error::NotActive { account: account.clone(), status: found.status });
+        }
+        if self.excluded_accounts().await?.contains(account) {
+            return Err(Error::Excluded(account.clone()));
+        }
+        let ctx = self.context(options).await?;
+        let members = if account == &self.settings.admin_account {
+            Vec::new()
+        } else {
+            vec![MemberAccount { id: found.id, email: found.email }]
+        };
+        let regions = self.run_regions(&ctx, options, |region| self.onboard_region(&ctx, region, &members)).await;
+        let mut report = self.report("onboard", &ctx, regions, started);
+        report.account = Some(account.to_string());
+        Ok(report)
+    }
+
+    fn report(&self, kind: &str, ctx: &Context, regions: Vec<RegionReport>, started: Instant) -> Report {
+        Report::new(
+            kind,
+            self.settings.dry_run,
+            ctx.management.to_string(),
+            self.settings.admin_account.to_string(),
+            regions,
+            started.elapsed().as_millis() as u64,
+        )
+    }
+
+    /// The organization's management account (refusing it as admin unless allowed) and the governed regions.
+    async fn context(&self, options: &RunOptions) -> Result<Context, Error> {
+        let management = self.cloud.organization().management_account().await?;
+        let admin = &self.settings.admin_account;
+        if admin == &management && !self.settings.allow_management_admin {
+            return Err(Error::AdminIsManagement(admin.clone()));
+        }
+        let mut regions = match &self.settings.regions {
+            Some(r) => r.clone(),
+            None => self.cloud.enabled_regions().await?,
+        };
+        regions.retain(|r| !self.settings.excluded_regions.contains(r));
+        if let Some(only) = &options.only_regions {
+            regions.retain(|r| only.contains(r));
+        }
+        if regions.is_empty() {
+            return Err(Error::NoRegions(match &options.only_regions {
+                Some(only) => format!("{} is not among the governed regions", only.join(", ")),
+                None => "every region is excluded".into(),
+            }));
+        }
+        let admin_side = if admin == &management { Side::Management } else { Side::Admin };
+        Ok(Context { management, admin_side, regions, first_designation: Mutex::new(false) })
+    }
+
+    /// Every account under the excluded organizational units, plus the excluded accounts.
+    async fn excluded_accounts(&self) -> Result<BTreeSet<AccountId>, Error> {
+        let mut excluded = self.settings.excluded_accounts.clone();
+        for ou in &self.settings.excluded_ous {
+            excluded.extend(self.cloud.organization().accounts_under(ou).await?);
+        }
+        Ok(excluded)
+    }
+
+    /// Runs `work` for every region of the context, at most `region_concurrency` at once, and reports regions not
+    /// started before the deadline as unfinished.
+    async fn run_regions<'a, F, Fut>(&'a self, ctx: &'a Context, options: &RunOptions, work: F) -> Vec<RegionReport>
+    where
+        F: Fn(&'a str) -> Fut,
+        Fut: std::future::Future<Output = RegionReport>,
+    {
+        let deadline = options.deadline;
+        let work = &work;
+        stream::iter(ctx.regions.iter())
+            .map(|region| async move {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    let mut report = RegionReport::new(region);
+                    report.outcome = Outcome::Unfinished;
+                    report.error = Some("not started: the invocation was running out of time".into());
+                    return report;
+                }
+                let started = Instant::now();
+                let mut report = work(region).await;
+                report.millis = started.elapsed().as_millis() as u64;
+                report
+            })
+            .buffer_unordered(self.settings.region_concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    async fn reconcile_region(&self, ctx: &Context, region: &str, members: &[MemberAccount]) -> RegionReport {
+        let mut report = RegionReport::new(region);
+        if let Err(e) = self.reconcile_region_steps(ctx, region, members, &mut report).await {
+            report.outcome = Outcome::Failed;
+            report.error = Some(e.to_string());
+            tracing::warn!(region, error = %e, "region failed");
+        }
+        report
+    }
+
+    async fn reconcile_region_steps(
+        &self,
+        ctx: &Context,
+        region: &str,
+        members: &[MemberAccount],
+        report: &mut RegionReport,
+    ) -> Result<(), Error> {
+        let mgmt = self.cloud.guardduty(Side::Management, region);
+        let admin = self.cloud.guardduty(ctx.admin_side, region);
+        let state = self.observe(ctx, &mgmt, &admin).await?;
+        report.found = found(&state);
+        let desired = Desired { settings: &self.settings, management: &ctx.management, members };
+        let plan = plan_region(&desired, &state);
+        if let Some(conflict) = plan.conflict {
+            report.outcome = Outcome::Conflict;
+            report.error = Some(conflict);
+            return Ok(());
+        }
+        if self.settings.dry_run {
+            record_dry_run(report, plan);
+            return Ok(());
+        }
+        let RegionPlan { steps, left, .. } = plan;
+        let mut detector = state.admin_detector.as_ref().map(|d| d.id.clone());
+        let (foundation, admin_steps): (Vec<Step>, Vec<Step>) = steps.into_iter().partition(Step::is_foundation);
+        for step in foundation {
+            self.apply(ctx, &mgmt, &admin, &step, &mut detector, report).await?;
+        }
+        let (admin_steps, left) = match (&state.admin_side, &detector) {
+            (Some(_), _) => (admin_steps, left),
+            (None, Some(id)) => {
+                // The admin's side could not be read before the designation or detector existed: read it now.
+                let side = read_admin_side(&admin, id).await?;
+                plan_admin_side(&desired, &side)
+            }
+            (None, None) => (admin_steps, left),
+        };
+        report.left = left;
+        for step in admin_steps {
+            self.apply(ctx, &mgmt, &admin, &step, &mut detector, report).await?;
+        }
+        report.outcome = if report.actions.is_empty() { Outcome::InSync } else { Outcome::Changed };
+        Ok(())
+    }
+
+    async fn onboard_region(&self, ctx: &Context, region: &str, members: &[MemberAccount]) -> RegionReport {
+        let mut report = RegionReport::new(region);
+        let admin = self.cloud.guardduty(ctx.admin_side, region);
+        let result = async {
+            let Some(detector) = admin.detector_id().await? else {
+                // A region without the admin's detector needs its foundation first: reconcile it, for this account.
+                report = self.reconcile_region(ctx, region, members).await;
+                return Ok(());
+            };
+            let ids: Vec<AccountId> = members.iter().map(|m| m.id.clone()).collect();
+            let (org_config, current) = if ids.is_empty() {
+                (admin.org_config(&detector).await?, Default::default())
+            } else {
+                tokio::try_join!(admin.org_config(&detector), admin.get_members(&detector, &ids))?
+            };
+            report.found.admin_detector = "ENABLED".into();
+            report.found.auto_enable = org_config.auto_enable.clone();
+            report.found.members_enabled =
+                current.values().filter(|s| Relationship::parse(s) == Relationship::Enabled).count();
+            report.found.members_total = current.len();
+            let side = AdminSide { org_config, members: current };
+            let desired = Desired { settings: &self.settings, management: &ctx.management, members };
+            let (steps, left) = plan_admin_side(&desired, &side);
+            if self.settings.dry_run {
+                record_dry_run(&mut report, RegionPlan { steps, left, conflict: None });
+                return Ok(());
+            }
+            report.left = left;
+            let mgmt = self.cloud.guardduty(Side::Management, region);
+            let mut detector = Some(detector);
+            for step in steps {
+                self.apply(ctx, &mgmt, &admin, &step, &mut detector, &mut report).await?;
+            }
+            report.outcome = if report.actions.is_empty() { Outcome::InSync } else { Outcome::Changed };
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            report.outcome = Outcome::Failed;
+            report.error = Some(e.to_string());
+            tracing::warn!(region, error = %e, "region failed");
+        }
+        report
+    }
+
+    /// Reads a region: both detectors and the designation at once, then the admin's side where it is readable.
+    async fn observe(&self, ctx: &Context, mgmt: &C::GuardDuty, admin: &C::GuardDuty) -> Result<RegionState, Error> {
+        let separate_management = ctx.admin_side == Side::Admin;
+        let (management_detector, delegated_admins, admin_detector) = tokio::try_join!(
+            async {
+                if separate_management {
+                    read_detector(mgmt).await
+                } else {
+                    Ok(None)
+                }
+            },
+            mgmt.delegated_admins(),
+            read_detector(admin),
+        )?;
+        let designated = delegated_admins.iter().any(|a| a == self.settings.admin_account.as_str());
+        let admin_side = match (&admin_detector, designated) {
+            (Some(d), true) => Some(read_admin_side(admin, &d.id).await?),
+            _ => None,
+        };
+        let management_detector = if separate_management { management_detector } else { admin_detector.clone() };
+        Ok(RegionState { management_detector, delegated_admins, admin_detector, admin_side })
+    }
+
+    /// Applies one step, recording it (done or failed) in the report.
+    async fn apply(
+        &self,
+        ctx: &Context,
+        mgmt: &C::GuardDuty,
+        admin: &C::GuardDuty,
+        step: &Step,
+        detector: &mut Option<String>,
+        report: &mut RegionReport,
+    ) -> Result<(), Error> {
+        let result = self.call(ctx, mgmt, admin, step, detector, report).await;
+        let status = if result.is_ok() { ActionStatus::Done } else { ActionStatus::Failed };
+        report.actions.push(Action { step: step.clone(), status });
+        result
+    }
+
+    async fn call(
+        &self,
+        ctx: &Context,
+        mgmt: &C::GuardDuty,
+        admin: &C::GuardDuty,
+        step: &Step,
+        detector: &mut Option<String>,
+        report: &mut RegionReport,
+    ) -> Result<(), Error> {
+        let admin_detector = |d: &Option<String>| d.clone().unwrap_or_default();
+        match step {
+            Step::CreateManagementDetector => match mgmt.create_detector(&[], None).await {
+                Err(e) if is_detector_exists(&e) => Ok(()),
+                other => other.map(drop),
+            },
+            Step::EnableManagementDetector { detector_id } => mgmt.update_detector(detector_id, &[], None).await,
+            Step::DesignateAdmin { admin: id } => {
+                let mut first = ctx.first_designation.lock().await;
+                if *first {
+                    drop(first);
+                    mgmt.designate_admin(id).await
+                } else {
+                    mgmt.designate_admin(id).await?;
+                    *first = true;
+                    Ok(())
+                }
+            }
+            Step::CreateAdminDetector { plans, frequency } => match admin.create_detector(plans, *frequency).await {
+                Ok(id) => {
+                    *detector = Some(id);
+                    Ok(())
+                }
+                Err(e) if is_detector_exists(&e) => {
+                    // GuardDuty made one meanwhile (a designation can): adopt it and bring its plans up.
+                    let id = admin.detector_id().await?.ok_or(e)?;
+                    admin.update_detector(&id, plans, *frequency).await?;
+                    *detector = Some(id);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+            Step::UpdateAdminDetector { detector_id, plans, frequency } => {
+                admin.update_detector(detector_id, plans, *frequency).await
+            }
+            Step::UpdateOrganizationConfiguration { auto_enable, plans } => {
+                admin.update_org_config(&admin_detector(detector), *auto_enable, plans).await
+            }
+            Step::CreateMembers { accounts } => {
+                let unprocessed = admin.create_members(&admin_detector(detector), accounts).await?;
+                let refused = record_unprocessed(report, "CreateMembers", unprocessed);
+                report.members_added += accounts.len() - refused;
+                Ok(())
+            }
+            Step::StartMonitoringMembers { accounts } => {
+                let unprocessed = admin.start_monitoring(&admin_detector(detector), accounts).await?;
+                let refused = record_unprocessed(report, "StartMonitoringMembers", unprocessed);
+                report.members_added += accounts.len() - refused;
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn read_detector<G: GuardDutyApi>(gd: &G) -> Result<Option<Detector>, Error> {
+    match gd.detector_id().await? {
+        Some(id) => Ok(Some(gd.get_detector(&id).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn read_admin_side<G: GuardDutyApi>(admin: &G, detector: &str) -> Result<AdminSide, Error> {
+    let (org_config, members) = tokio::try_join!(admin.org_config(detector), admin.list_members(detector))?;
+    Ok(AdminSide { org_config, members })
+}
+
+fn is_detector_exists(e: &Error) -> bool {
+    e.aws_message().is_some_and(|m| m.contains("detector already exists"))
+}
+
+/// Records accounts GuardDuty did not process as left, except those that are members already (a duplicate
+/// event, or another run in between). Returns how many were refused.
+fn record_unprocessed(report: &mut RegionReport, operation: &str, unprocessed: Vec<(String, String)>) -> usize {
+    let mut refused = 0;
+    for (account, reason) in unprocessed {
+        if reason.contains("already a member") || reason.contains("already associated") {
+            continue;
+        }
+        refused += 1;
+        report.left.push(Left { account, reason: format!("{operation}: {reason}") });
+    }
+    refused
+}
+
+fn record_dry_run(report: &mut RegionReport, plan: RegionPlan) {
+    report.members_added = plan
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::CreateMembers { accounts } => accounts.len(),
+            Step::StartMonitoringMembers { accounts } => accounts.len(),
+            _ => 0,
+        })
+        .sum();
+    report.outcome = if plan.steps.is_empty() { Outcome::InSync } else { Outcome::Planned };
+    report.actions = plan.steps.into_iter().map(|step| Action { step, status: ActionStatus::Planned }).collect();
+    report.left = plan.left;
+}
+
+fn found(state: &RegionState) -> Found {
+    let detector = |d: &Option<Detector>| match d {
+        None => "MISSING".to_owned(),
+        Some(d) if d.enabled => "ENABLED".to_owned(),
+        Some(_) => "DISABLED".to_owned(),
+    };
+    let side = state.admin_side.as_ref();
+    Found {
+        management_detector: detector(&state.management_detector),
+        delegated_admin: state.delegated_admins.first().cloned(),
+        admin_detector: detector(&state.admin_detector),
+        auto_enable: side.and_then(|s| s.org_config.auto_enable.clone()),
+        members_enabled: side
+            .map_or(0, |s| s.members.values().filter(|v| Relationship::parse(v) == Relationship::Enabled).count()),
+        members_total: side.map_or(0, |s| s.members.len()),
+    }
+}
