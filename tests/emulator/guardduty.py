@@ -135,6 +135,27 @@ class GuardDuty:
             self.org_configs.clear()
             self.members.clear()
 
+    def snapshot(self) -> dict:
+        """The whole state, for tests to check outcomes independently of the client under test."""
+        with self.lock:
+            return {
+                "detectors": [
+                    {"region": r, "account": a, "id": d.id, "enabled": d.enabled, "frequency": d.frequency,
+                     "features": d.features}
+                    for (r, a), d in sorted(self.detectors.items())
+                ],
+                "admins": [{"region": r, "management": m, "admin": a} for (r, m), (a, _) in sorted(self.admins.items())],
+                "org_configs": [
+                    {"region": r, "admin": a, "auto_enable": c.auto_enable, "features": c.features}
+                    for (r, a), c in sorted(self.org_configs.items())
+                ],
+                "members": [
+                    {"region": r, "admin": a, "account": m.account, "status": m.status}
+                    for (r, a), ms in sorted(self.members.items())
+                    for m in sorted(ms.values(), key=lambda m: m.account)
+                ],
+            }
+
     # ---- routing ---------------------------------------------------------------------------------------------
     ROUTES = [
         ("POST", r"/detector", "CreateDetector"),

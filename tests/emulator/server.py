@@ -7,6 +7,7 @@ IAM, ...) goes to moto unchanged.
 
 Control endpoints, under /_emulator/ (plain JSON, no signature):
   GET    /_emulator/health             ready check
+  GET    /_emulator/state              GuardDuty's whole state (detectors, admins, org configs, members)
   GET    /_emulator/log                the request log: [{seq, service, operation, account, region, status, kind}]
   DELETE /_emulator/log                clears it
   POST   /_emulator/faults             {latency_ms, throttle_rate, error_rate, services, down_regions,
@@ -150,6 +151,8 @@ class Emulator:
             return self.respond(start_response, 400, {"error": "body is not JSON"})
         if path == "/_emulator/health":
             return self.respond(start_response, 200, {"ok": True})
+        if path == "/_emulator/state" and method == "GET":
+            return self.respond(start_response, 200, self.guardduty.snapshot())
         if path == "/_emulator/log" and method == "GET":
             with self.lock:
                 return self.respond(start_response, 200, list(self.log))
