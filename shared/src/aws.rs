@@ -234,6 +234,11 @@ pub struct AwsGuardDuty {
 }
 
 impl AwsGuardDuty {
+    /// Wraps a client for `region`, acting as `account` (used in error messages).
+    pub fn from_client(client: gd::Client, region: &str, account: &str) -> Self {
+        Self { client, region: region.to_owned(), account: account.to_owned() }
+    }
+
     fn fail<E, R>(&self, operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> Error + '_
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -605,5 +610,118 @@ impl OrganizationApi for AwsOrganization {
             }
         }
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_guardduty::operation::create_members::CreateMembersOutput;
+    use aws_sdk_guardduty::operation::describe_organization_configuration::DescribeOrganizationConfigurationOutput;
+    use aws_sdk_guardduty::operation::list_members::ListMembersOutput;
+    use aws_sdk_guardduty::types::{Member, UnprocessedAccount};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    use super::*;
+
+    fn member(i: usize) -> Member {
+        Member::builder().account_id(format!("{:012}", 100_000_000_000usize + i)).relationship_status("Enabled").build()
+    }
+
+    fn fast_retries(b: gd::config::Builder) -> gd::config::Builder {
+        b.retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1)))
+    }
+
+    #[tokio::test]
+    async fn list_members_reads_every_page_including_members_that_are_not_associated() {
+        // given two pages of members, served only to requests that ask for unassociated members too
+        let first = mock!(gd::Client::list_members)
+            .match_requests(|r| r.only_associated() == Some("false") && r.next_token().is_none())
+            .then_output(|| {
+                ListMembersOutput::builder()
+                    .set_members(Some((0..50).map(member).collect()))
+                    .next_token("page2")
+                    .build()
+            });
+        let second = mock!(gd::Client::list_members)
+            .match_requests(|r| r.only_associated() == Some("false") && r.next_token() == Some("page2"))
+            .then_output(|| ListMembersOutput::builder().set_members(Some((50..60).map(member).collect())).build());
+        let client = mock_client!(aws_sdk_guardduty, RuleMode::MatchAny, [&first, &second]);
+        // when listed
+        let members =
+            AwsGuardDuty::from_client(client, "us-east-1", "222222222222").list_members("d").await.expect("members");
+        // then both pages are read
+        assert_eq!(members.len(), 60);
+        assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn create_members_returns_the_accounts_guardduty_did_not_process() {
+        let rule =
+            mock!(gd::Client::create_members).match_requests(|r| r.account_details().len() == 2).then_output(|| {
+                CreateMembersOutput::builder()
+                    .unprocessed_accounts(
+                        UnprocessedAccount::builder().account_id("333333333333").result("suspended").build(),
+                    )
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_guardduty, [&rule]);
+        let accounts: Vec<MemberAccount> = ["333333333333", "444444444444"]
+            .iter()
+            .map(|id| MemberAccount { id: id.parse().expect("id"), email: "a@example.com".into() })
+            .collect();
+        let unprocessed = AwsGuardDuty::from_client(client, "us-east-1", "222222222222")
+            .create_members("d", &accounts)
+            .await
+            .expect("call");
+        assert_eq!(unprocessed, vec![("333333333333".to_owned(), "suspended".to_owned())]);
+    }
+
+    const SETTLING: &str = r#"{"message":"The request is rejected because an invalid or out-of-range value is specified as an input parameter.","__type":"InvalidInputException"}"#;
+
+    #[tokio::test]
+    async fn the_admin_side_retries_guardduty_settling_errors() {
+        // given a fresh admin whose first call is rejected while GuardDuty settles
+        let rule = mock!(gd::Client::describe_organization_configuration)
+            .sequence()
+            .http_status(400, Some(SETTLING.into()))
+            .output(|| {
+                DescribeOrganizationConfigurationOutput::builder()
+                    .auto_enable_organization_members("ALL".into())
+                    .build()
+            })
+            .build();
+        let client = mock_client!(aws_sdk_guardduty, RuleMode::Sequential, [&rule], |b| fast_retries(b)
+            .retry_classifier(SettlingRetry));
+        // when the configuration is read
+        let config = AwsGuardDuty::from_client(client, "us-east-1", "222222222222")
+            .org_config("d")
+            .await
+            .expect("read after retry");
+        // then the second attempt's answer is returned
+        assert_eq!(config.auto_enable.as_deref(), Some("ALL"));
+        assert_eq!(rule.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn without_the_classifier_the_same_answer_is_an_error_with_its_context() {
+        let rule = mock!(gd::Client::describe_organization_configuration)
+            .sequence()
+            .http_status(400, Some(SETTLING.into()))
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_guardduty, RuleMode::Sequential, [&rule], fast_retries);
+        let err = AwsGuardDuty::from_client(client, "eu-west-1", "222222222222")
+            .org_config("d")
+            .await
+            .expect_err("not retried");
+        assert_eq!(rule.num_calls(), 1);
+        let text = err.to_string();
+        assert!(
+            text.contains("DescribeOrganizationConfiguration")
+                && text.contains("eu-west-1")
+                && text.contains("222222222222"),
+            "{text}"
+        );
+        assert!(text.contains("out-of-range"), "{text}");
     }
 }
