@@ -18,7 +18,7 @@ use crate::config::{AutoEnable, FindingFrequency, Plan, Settings};
 use crate::error::Error;
 use crate::ids::{partition_of, AccountId};
 use crate::plan::MemberAccount;
-use crate::ports::{Cloud, GuardDutyApi, OrganizationApi, Side, Unprocessed};
+use crate::ports::{Cloud, CreateAccountStatus, GuardDutyApi, OrganizationApi, Side, Unprocessed};
 use crate::state::{Detector, FeatureState, OrgAccount, OrgConfig, OrgFeatureState};
 
 /// How the SDK retries: attempts per call and the backoff bounds (jittered exponential between them).
@@ -610,6 +610,34 @@ impl OrganizationApi for AwsOrganization {
             }
         }
         Ok(found)
+    }
+
+    async fn create_account_status(&self, request_id: &str) -> Result<CreateAccountStatus, Error> {
+        use orgs::types::CreateAccountState;
+        let out = self
+            .client
+            .describe_create_account_status()
+            .create_account_request_id(request_id)
+            .send()
+            .await
+            .map_err(self.fail("DescribeCreateAccountStatus"))?;
+        let status = out.create_account_status();
+        let state = status.and_then(|s| s.state());
+        Ok(match state {
+            Some(CreateAccountState::Succeeded) => {
+                match status.and_then(|s| s.account_id()).map(str::parse::<AccountId>) {
+                    Some(Ok(id)) => CreateAccountStatus::Succeeded(id),
+                    _ => CreateAccountStatus::Failed("SUCCEEDED without a valid account id".into()),
+                }
+            }
+            Some(CreateAccountState::Failed) => CreateAccountStatus::Failed(
+                status
+                    .and_then(|s| s.failure_reason())
+                    .map(|r| r.as_str().to_owned())
+                    .unwrap_or_else(|| "no reason given".into()),
+            ),
+            _ => CreateAccountStatus::InProgress,
+        })
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`Report`] says per region what was found, done and left, and why.
 
 mod aws;
+mod budget;
 mod config;
 mod error;
 mod ids;
@@ -19,6 +20,7 @@ mod report;
 mod state;
 
 pub use aws::{AwsCloud, AwsGuardDuty, AwsOrganization, RetryPolicy, SettlingRetry, SETTLING_MESSAGES};
+pub use budget::Budget;
 pub use config::{
     default_plans, Agent, AutoEnable, ConfigError, Feature, FindingFrequency, Plan, Problem, Settings,
     DEFAULT_ADMIN_ROLE_NAME, DEFAULT_REGION_CONCURRENCY,
@@ -29,7 +31,7 @@ pub use plan::{
     org_config_matches, plan_admin_side, plan_foundation, plan_region, plans_not_enabled, Desired, Left, MemberAccount,
     RegionPlan, Step, MEMBER_BATCH,
 };
-pub use ports::{Cloud, GuardDutyApi, OrganizationApi, Side, Unprocessed};
+pub use ports::{Cloud, CreateAccountStatus, GuardDutyApi, OrganizationApi, Side, Unprocessed};
 pub use reconcile::{Enabler, RunOptions};
 pub use report::{Action, ActionStatus, Found, Outcome, RegionReport, Report, Summary};
 pub use state::{AdminSide, Detector, FeatureState, OrgAccount, OrgConfig, OrgFeatureState, RegionState, Relationship};

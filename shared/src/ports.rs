@@ -86,6 +86,22 @@ pub trait OrganizationApi: Send + Sync {
     fn account(&self, id: &AccountId) -> impl Future<Output = Result<Option<OrgAccount>, Error>> + Send;
     /// The accounts under an organizational unit, at any depth.
     fn accounts_under(&self, ou: &str) -> impl Future<Output = Result<Vec<AccountId>, Error>> + Send;
+    /// DescribeCreateAccountStatus: what became of a CreateAccount request.
+    fn create_account_status(
+        &self,
+        request_id: &str,
+    ) -> impl Future<Output = Result<CreateAccountStatus, Error>> + Send;
+}
+
+/// What became of a CreateAccount request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CreateAccountStatus {
+    /// Still being created: ask again later.
+    InProgress,
+    /// Created: the new account.
+    Succeeded(AccountId),
+    /// Not created, with the reason Organizations gives (e.g. EMAIL_ALREADY_EXISTS).
+    Failed(String),
 }
 
 /// Everything the reconciler reaches: GuardDuty per region and side, Organizations, and region discovery.

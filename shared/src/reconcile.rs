@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::{plan_admin_side, plan_region, Desired, Left, MemberAccount, RegionPlan, Step};
-use crate::ports::{Cloud, GuardDutyApi, OrganizationApi, Side};
+use crate::ports::{Cloud, CreateAccountStatus, GuardDutyApi, OrganizationApi, Side};
 use crate::report::{Action, ActionStatus, Found, Outcome, RegionReport, Report};
 use crate::state::{AdminSide, Detector, RegionState, Relationship};
 
@@ -49,6 +49,16 @@ impl<C: Cloud> Enabler<C> {
     /// The configuration.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The ports this enabler works through.
+    pub fn cloud(&self) -> &C {
+        &self.cloud
+    }
+
+    /// What became of a CreateAccount request (Organizations' DescribeCreateAccountStatus).
+    pub async fn create_account_status(&self, request_id: &str) -> Result<CreateAccountStatus, Error> {
+        self.cloud.organization().create_account_status(request_id).await
     }
 
     /// Full reconcile of every governed region.

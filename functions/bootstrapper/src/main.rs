@@ -1,2 +1,12 @@
-//! placeholder
-fn main() {}
+//! The bootstrapper Lambda: tracing, clients once per cold start, then the runtime loop.
+
+use bootstrapper::Bootstrapper;
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let app = Bootstrapper::from_env().await?;
+    run(service_fn(|event: LambdaEvent<Value>| app.handle(event))).await
+}

@@ -1,0 +1,118 @@
+//! Answering CloudFormation: the custom-resource response, PUT once to the pre-signed ResponseURL.
+
+use std::time::Duration;
+
+use aws_lambda_events::cloudformation::{
+    CloudFormationCustomResourceResponse, CloudFormationCustomResourceResponseStatus,
+};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+
+/// CloudFormation rejects responses over 4,096 bytes; the reason is kept well below that.
+const MAX_REASON: usize = 2_000;
+
+/// Why a response could not be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The URL is not one we can PUT to.
+    #[error("the ResponseURL is not a usable http(s) URL: {0}")]
+    Url(String),
+    /// Every attempt failed.
+    #[error("PUT to the ResponseURL failed: {0}")]
+    Put(String),
+}
+
+/// Sends custom-resource responses over HTTPS (or plain HTTP, for local tests).
+#[derive(Clone)]
+pub struct ResponseSender {
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl ResponseSender {
+    /// A sender that trusts the system's root certificates.
+    pub fn new() -> Result<Self, std::io::Error> {
+        let connector =
+            hyper_rustls::HttpsConnectorBuilder::new().with_native_roots()?.https_or_http().enable_http1().build();
+        Ok(Self { client: Client::builder(TokioExecutor::new()).build(connector) })
+    }
+
+    /// PUTs `response` to `url`, trying up to three times on transport errors and 5xx answers.
+    pub async fn send(&self, url: &str, response: &CloudFormationCustomResourceResponse) -> Result<(), SendError> {
+        let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| SendError::Url(e.to_string()))?;
+        if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.host().is_none() {
+            return Err(SendError::Url(format!("{} has no http(s) scheme or host", shorten(url, 80))));
+        }
+        let body = Bytes::from(serde_json::to_vec(response).map_err(|e| SendError::Put(e.to_string()))?);
+        let mut last = String::new();
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+            }
+            // Pre-signed S3 URLs are signed for an empty content type.
+            let request = http::Request::put(uri.clone())
+                .header(http::header::CONTENT_TYPE, "")
+                .header(http::header::CONTENT_LENGTH, body.len())
+                .body(Full::new(body.clone()))
+                .map_err(|e| SendError::Put(e.to_string()))?;
+            match tokio::time::timeout(Duration::from_secs(10), self.client.request(request)).await {
+                Ok(Ok(answer)) if answer.status().is_success() => return Ok(()),
+                Ok(Ok(answer)) if answer.status().is_server_error() => last = format!("HTTP {}", answer.status()),
+                Ok(Ok(answer)) => return Err(SendError::Put(format!("HTTP {}", answer.status()))),
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = "no answer within 10 s".into(),
+            }
+        }
+        Err(SendError::Put(last))
+    }
+}
+
+/// A response for a request's identifiers.
+pub fn response(
+    status: CloudFormationCustomResourceResponseStatus,
+    reason: &str,
+    physical_resource_id: &str,
+    stack_id: &str,
+    request_id: &str,
+    logical_resource_id: &str,
+    data: Vec<(&str, String)>,
+) -> CloudFormationCustomResourceResponse {
+    let mut r = CloudFormationCustomResourceResponse::default();
+    r.status = status;
+    r.reason = Some(shorten(reason, MAX_REASON));
+    r.physical_resource_id = physical_resource_id.to_owned();
+    r.stack_id = stack_id.to_owned();
+    r.request_id = request_id.to_owned();
+    r.logical_resource_id = logical_resource_id.to_owned();
+    r.data = data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    r
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_reason_is_cut_so_the_response_stays_under_four_kilobytes() {
+        let long = "x".repeat(10_000);
+        let r = response(CloudFormationCustomResourceResponseStatus::Failed, &long, "p", "s", "r", "l", vec![]);
+        assert!(serde_json::to_vec(&r).expect("json").len() < 4_096);
+    }
+
+    #[tokio::test]
+    async fn a_url_without_a_scheme_is_refused_without_a_call() {
+        let sender = ResponseSender::new().expect("sender");
+        let r = response(CloudFormationCustomResourceResponseStatus::Success, "ok", "p", "s", "r", "l", vec![]);
+        assert!(matches!(sender.send("not a url", &r).await, Err(SendError::Url(_))));
+        assert!(matches!(sender.send("ftp://example.com/x", &r).await, Err(SendError::Url(_))));
+    }
+}

@@ -1,0 +1,426 @@
+//! The event classifier: turns an EventBridge event into what the responder must do. Pure (no AWS), total
+//! (any JSON gets an answer, never a panic), and strict where it matters: an event of a handled kind without a
+//! valid account id is an error, so that EventBridge retries it and then dead-letters it.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use enablement::{is_region_name, AccountId};
+use serde::Serialize;
+use serde_json::Value;
+
+/// What an event asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// Enrol this account in every governed region.
+    Onboard {
+        /// The account.
+        account: AccountId,
+        /// The event that announced it.
+        trigger: &'static str,
+    },
+    /// A CreateAccount API call: resolve its request id, then onboard the account it created.
+    ResolveCreateAccount {
+        /// The CreateAccount request id (`car-...`).
+        request_id: String,
+    },
+    /// A region was enabled: reconcile it, if it is governed.
+    Region {
+        /// The region.
+        region: String,
+    },
+    /// The schedule: full reconcile.
+    Reconcile,
+    /// Nothing to do.
+    Ignore {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why an event cannot be handled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct EventError(pub String);
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "malformed event: {}", self.0)
+    }
+}
+
+fn malformed(message: impl Into<String>) -> EventError {
+    EventError(message.into())
+}
+
+fn ignore(reason: impl Into<String>) -> Result<Request, EventError> {
+    Ok(Request::Ignore { reason: reason.into() })
+}
+
+/// A string at a JSON pointer, if there is one.
+fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer).and_then(Value::as_str)
+}
+
+/// Parses an account id found at `what`, with an error that says where.
+fn account_at(v: &Value, pointer: &str, what: &str) -> Result<AccountId, EventError> {
+    match v.pointer(pointer) {
+        None | Some(Value::Null) => Err(malformed(format!("{what} has no account id ({pointer})"))),
+        Some(Value::String(s)) => s.parse().map_err(|e| malformed(format!("{what}: {e}"))),
+        Some(other) => Err(malformed(format!("{what}: the account id is {}, not a string", kind(other)))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Classifies one event.
+pub fn classify(event: &Value) -> Result<Request, EventError> {
+    if !event.is_object() {
+        return Err(malformed(format!("expected a JSON object, got {}", kind(event))));
+    }
+    let envelope: EventBridgeEvent<Value> =
+        serde_json::from_value(event.clone()).map_err(|e| malformed(format!("not an EventBridge event: {e}")))?;
+    let source = envelope.source.as_str();
+    let detail_type = envelope.detail_type.as_str();
+    if source.is_empty() || detail_type.is_empty() {
+        return Err(malformed("not an EventBridge event: source and detail-type are required"));
+    }
+    let detail = &envelope.detail;
+    let event_name = text(detail, "/eventName").unwrap_or_default();
+    match (source, detail_type, event_name) {
+        ("aws.organizations", _, "CreateAccountResult") => create_account_result(detail),
+        ("aws.organizations", _, "CreateAccount") => create_account_call(detail),
+        ("aws.organizations", _, "AcceptHandshake") => accept_handshake(detail),
+        ("aws.organizations", _, "AccountJoinedOrganization") => account_joined(detail),
+        ("aws.controltower", _, "CreateManagedAccount") => managed_account(detail, "createManagedAccountStatus", "CreateManagedAccount"),
+        ("aws.controltower", _, "UpdateManagedAccount") => managed_account(detail, "updateManagedAccountStatus", "UpdateManagedAccount"),
+        ("aws.account", "Region Opt-In Status Change", _) => region_opt_in(detail),
+        ("aws.events", "Scheduled Event", _) => Ok(Request::Reconcile),
+        _ => ignore(format!("not an event this function handles (source {source:?}, detail-type {detail_type:?}, eventName {event_name:?})")),
+    }
+}
+
+fn create_account_result(detail: &Value) -> Result<Request, EventError> {
+    const STATUS: &str = "/serviceEventDetails/createAccountStatus";
+    match text(detail, &format!("{STATUS}/state")) {
+        Some("SUCCEEDED") => Ok(Request::Onboard {
+            account: account_at(detail, &format!("{STATUS}/accountId"), "CreateAccountResult")?,
+            trigger: "CreateAccountResult",
+        }),
+        Some("FAILED") => ignore(format!(
+            "CreateAccountResult FAILED ({})",
+            text(detail, &format!("{STATUS}/failureReason")).unwrap_or("no reason given")
+        )),
+        Some("IN_PROGRESS") => ignore("CreateAccountResult IN_PROGRESS: the SUCCEEDED result follows"),
+        Some(other) => Err(malformed(format!("CreateAccountResult has an unknown state {other:?}"))),
+        None => Err(malformed(format!("CreateAccountResult has no state ({STATUS}/state)"))),
+    }
+}
+
+fn create_account_call(detail: &Value) -> Result<Request, EventError> {
+    if let Some(code) = text(detail, "/errorCode") {
+        return ignore(format!("the CreateAccount call failed ({code})"));
+    }
+    match text(detail, "/responseElements/createAccountStatus/id") {
+        Some(id)
+            if id.starts_with("car-")
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            Ok(Request::ResolveCreateAccount { request_id: id.to_owned() })
+        }
+        Some(id) => Err(malformed(format!("CreateAccount request id {:?} is not of the form car-...", shorten(id)))),
+        None => Err(malformed("CreateAccount has no request id (/responseElements/createAccountStatus/id)")),
+    }
+}
+
+fn accept_handshake(detail: &Value) -> Result<Request, EventError> {
+    if let Some(code) = text(detail, "/errorCode") {
+        return ignore(format!("the AcceptHandshake call failed ({code})"));
+    }
+    let Some(handshake) = detail.pointer("/responseElements/handshake").filter(|h| h.is_object()) else {
+        return Err(malformed("AcceptHandshake has no handshake (/responseElements/handshake)"));
+    };
+    let action = text(handshake, "/action").unwrap_or_default();
+    let state = text(handshake, "/state").unwrap_or_default();
+    if action != "INVITE" {
+        return ignore(format!("a handshake for {action:?}, not an invitation"));
+    }
+    if state != "ACCEPTED" {
+        return ignore(format!("an invitation handshake in state {state:?}, not ACCEPTED"));
+    }
+    let parties = handshake.get("parties").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let accounts: Vec<&Value> = parties.iter().filter(|p| text(p, "/type") == Some("ACCOUNT")).collect();
+    match accounts.as_slice() {
+        [one] => {
+            Ok(Request::Onboard { account: account_at(one, "/id", "AcceptHandshake")?, trigger: "AcceptHandshake" })
+        }
+        [] => Err(malformed("AcceptHandshake names no ACCOUNT party")),
+        _ => Err(malformed("AcceptHandshake names more than one ACCOUNT party")),
+    }
+}
+
+/// AccountJoinedOrganization has no published sample: the account id is the one 12-digit `accountId` found
+/// anywhere under `serviceEventDetails`.
+fn account_joined(detail: &Value) -> Result<Request, EventError> {
+    let Some(details) = detail.get("serviceEventDetails") else {
+        return Err(malformed("AccountJoinedOrganization has no serviceEventDetails"));
+    };
+    let mut found = BTreeSet::new();
+    let mut bad = Vec::new();
+    collect_account_ids(details, 0, &mut found, &mut bad);
+    match (found.len(), bad.first()) {
+        (1, _) => Ok(Request::Onboard {
+            account: found.into_iter().next().expect("one id"),
+            trigger: "AccountJoinedOrganization",
+        }),
+        (0, Some(value)) => {
+            Err(malformed(format!("AccountJoinedOrganization: {value:?} is not an AWS account id (12 digits)")))
+        }
+        (0, None) => Err(malformed("AccountJoinedOrganization has no accountId under serviceEventDetails")),
+        (n, _) => Err(malformed(format!("AccountJoinedOrganization names {n} different account ids"))),
+    }
+}
+
+fn collect_account_ids(v: &Value, depth: usize, found: &mut BTreeSet<AccountId>, bad: &mut Vec<String>) {
+    if depth > 16 {
+        return;
+    }
+    match v {
+        Value::Object(map) => {
+            for (key, value) in map {
+                if key == "accountId" {
+                    match value.as_str().map(str::parse::<AccountId>) {
+                        Some(Ok(id)) => {
+                            found.insert(id);
+                        }
+                        _ => bad.push(shorten(&value.to_string())),
+                    }
+                } else {
+                    collect_account_ids(value, depth + 1, found, bad);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect_account_ids(i, depth + 1, found, bad)),
+        _ => {}
+    }
+}
+
+fn managed_account(detail: &Value, status_key: &str, name: &'static str) -> Result<Request, EventError> {
+    let status = format!("/serviceEventDetails/{status_key}");
+    match text(detail, &format!("{status}/state")) {
+        Some("SUCCEEDED") => Ok(Request::Onboard {
+            account: account_at(detail, &format!("{status}/account/accountId"), name)?,
+            trigger: name,
+        }),
+        Some(state @ ("FAILED" | "IN_PROGRESS")) => ignore(format!("{name} {state}")),
+        Some(other) => Err(malformed(format!("{name} has an unknown state {:?}", shorten(other)))),
+        None => Err(malformed(format!("{name} has no state ({status}/state)"))),
+    }
+}
+
+fn region_opt_in(detail: &Value) -> Result<Request, EventError> {
+    let region = match text(detail, "/regionName") {
+        Some(r) if is_region_name(r) => r.to_owned(),
+        Some(r) => {
+            return Err(malformed(format!("Region Opt-In Status Change: {:?} is not a region name", shorten(r))))
+        }
+        None => return Err(malformed("Region Opt-In Status Change has no regionName")),
+    };
+    match text(detail, "/status") {
+        Some("ENABLED") => Ok(Request::Region { region }),
+        Some(status @ ("ENABLING" | "DISABLING" | "DISABLED")) => ignore(format!("region {region} is {status}")),
+        Some(other) => {
+            Err(malformed(format!("Region Opt-In Status Change has an unknown status {:?}", shorten(other))))
+        }
+        None => Err(malformed("Region Opt-In Status Change has no status")),
+    }
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= 64 {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(64).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn envelope(source: &str, detail_type: &str, detail: Value) -> Value {
+        json!({
+            "version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602", "detail-type": detail_type,
+            "source": source, "account": "111122223333", "time": "2026-11-29T08:00:00Z", "region": "us-east-1",
+            "resources": [], "detail": detail
+        })
+    }
+
+    fn service_event(source: &str, name: &str, details: Value) -> Value {
+        envelope(source, "AWS Service Event via CloudTrail", json!({"eventName": name, "serviceEventDetails": details}))
+    }
+
+    fn onboard(account: &str, trigger: &'static str) -> Request {
+        Request::Onboard { account: account.parse().unwrap(), trigger }
+    }
+
+    #[test]
+    fn a_succeeded_account_creation_onboards_the_account() {
+        let e = service_event(
+            "aws.organizations",
+            "CreateAccountResult",
+            json!({"createAccountStatus": {"state": "SUCCEEDED", "accountId": "444455556666"}}),
+        );
+        assert_eq!(classify(&e), Ok(onboard("444455556666", "CreateAccountResult")));
+    }
+
+    #[test]
+    fn a_failed_account_creation_is_ignored_but_a_success_without_id_is_malformed() {
+        let failed = service_event(
+            "aws.organizations",
+            "CreateAccountResult",
+            json!({"createAccountStatus": {"state": "FAILED", "failureReason": "EMAIL_ALREADY_EXISTS"}}),
+        );
+        assert!(matches!(classify(&failed), Ok(Request::Ignore { reason }) if reason.contains("EMAIL_ALREADY_EXISTS")));
+        let no_id = service_event(
+            "aws.organizations",
+            "CreateAccountResult",
+            json!({"createAccountStatus": {"state": "SUCCEEDED"}}),
+        );
+        assert!(classify(&no_id).is_err());
+        let bad_id = service_event(
+            "aws.organizations",
+            "CreateAccountResult",
+            json!({"createAccountStatus": {"state": "SUCCEEDED", "accountId": "4444"}}),
+        );
+        assert!(classify(&bad_id).unwrap_err().to_string().contains("12 digits"));
+    }
+
+    #[test]
+    fn an_accepted_invitation_onboards_the_account_party_and_other_handshakes_are_ignored() {
+        let handshake = |action: &str, state: &str| {
+            envelope(
+                "aws.organizations",
+                "AWS API Call via CloudTrail",
+                json!({"eventName": "AcceptHandshake", "responseElements": {"handshake": {
+                "action": action, "state": state,
+                "parties": [{"type": "ORGANIZATION", "id": "o-exampleorgid"}, {"type": "ACCOUNT", "id": "444455556666"}]}}}),
+            )
+        };
+        assert_eq!(classify(&handshake("INVITE", "ACCEPTED")), Ok(onboard("444455556666", "AcceptHandshake")));
+        assert!(matches!(classify(&handshake("ENABLE_ALL_FEATURES", "ACCEPTED")), Ok(Request::Ignore { .. })));
+        assert!(matches!(classify(&handshake("INVITE", "OPEN")), Ok(Request::Ignore { .. })));
+    }
+
+    #[test]
+    fn account_joined_reads_the_one_account_id_at_any_depth() {
+        let nested = service_event(
+            "aws.organizations",
+            "AccountJoinedOrganization",
+            json!({"account": {"accountId": "444455556666", "joinedMethod": "Invited"}}),
+        );
+        assert_eq!(classify(&nested), Ok(onboard("444455556666", "AccountJoinedOrganization")));
+        let flat =
+            service_event("aws.organizations", "AccountJoinedOrganization", json!({"accountId": "444455556666"}));
+        assert_eq!(classify(&flat), Ok(onboard("444455556666", "AccountJoinedOrganization")));
+        let same_twice = service_event(
+            "aws.organizations",
+            "AccountJoinedOrganization",
+            json!({"accountId": "444455556666", "x": {"accountId": "444455556666"}}),
+        );
+        assert_eq!(classify(&same_twice), Ok(onboard("444455556666", "AccountJoinedOrganization")));
+        let two = service_event(
+            "aws.organizations",
+            "AccountJoinedOrganization",
+            json!({"a": {"accountId": "444455556666"}, "b": {"accountId": "777788889999"}}),
+        );
+        assert!(classify(&two).unwrap_err().to_string().contains("2 different"));
+        let none = service_event("aws.organizations", "AccountJoinedOrganization", json!({"joinedMethod": "Created"}));
+        assert!(classify(&none).is_err());
+    }
+
+    #[test]
+    fn control_tower_creations_and_retries_onboard_when_succeeded() {
+        for (name, key) in [
+            ("CreateManagedAccount", "createManagedAccountStatus"),
+            ("UpdateManagedAccount", "updateManagedAccountStatus"),
+        ] {
+            let ok = service_event(
+                "aws.controltower",
+                name,
+                json!({key: {"state": "SUCCEEDED", "account": {"accountName": "x", "accountId": "444455556666"}}}),
+            );
+            assert!(
+                matches!(classify(&ok), Ok(Request::Onboard { account, .. }) if account.as_str() == "444455556666"),
+                "{name}"
+            );
+            let failed = service_event(
+                "aws.controltower",
+                name,
+                json!({key: {"state": "FAILED", "account": {"accountId": "444455556666"}}}),
+            );
+            assert!(matches!(classify(&failed), Ok(Request::Ignore { .. })), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_create_account_call_is_resolved_by_its_request_id() {
+        let call = envelope(
+            "aws.organizations",
+            "AWS API Call via CloudTrail",
+            json!({"eventName": "CreateAccount", "responseElements": {"createAccountStatus": {"id": "car-0123456789abcdef", "state": "IN_PROGRESS"}}}),
+        );
+        assert_eq!(classify(&call), Ok(Request::ResolveCreateAccount { request_id: "car-0123456789abcdef".into() }));
+        let failed_call = envelope(
+            "aws.organizations",
+            "AWS API Call via CloudTrail",
+            json!({"eventName": "CreateAccount", "errorCode": "AccessDenied", "responseElements": null}),
+        );
+        assert!(matches!(classify(&failed_call), Ok(Request::Ignore { .. })));
+    }
+
+    #[test]
+    fn regions_opted_in_are_reconciled_and_other_statuses_ignored() {
+        let change = |status: &str| {
+            envelope(
+                "aws.account",
+                "Region Opt-In Status Change",
+                json!({"accountId": "111122223333", "regionName": "af-south-1", "status": status}),
+            )
+        };
+        assert_eq!(classify(&change("ENABLED")), Ok(Request::Region { region: "af-south-1".into() }));
+        assert!(matches!(classify(&change("DISABLING")), Ok(Request::Ignore { .. })));
+        assert!(classify(&change("SOMETHING")).is_err());
+    }
+
+    #[test]
+    fn the_schedule_reconciles_and_unknown_events_are_ignored() {
+        assert_eq!(classify(&envelope("aws.events", "Scheduled Event", json!({}))), Ok(Request::Reconcile));
+        let ec2 = envelope(
+            "aws.ec2",
+            "EC2 Instance State-change Notification",
+            json!({"instance-id": "i-1", "state": "running"}),
+        );
+        assert!(matches!(classify(&ec2), Ok(Request::Ignore { .. })));
+    }
+
+    #[test]
+    fn non_objects_and_envelopes_without_source_are_malformed() {
+        for bad in [json!(null), json!(42), json!("text"), json!([1, 2]), json!({"detail": {}})] {
+            assert!(classify(&bad).is_err(), "{bad}");
+        }
+    }
+}

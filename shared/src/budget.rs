@@ -1,0 +1,61 @@
+//! Time budgets for invocations with a deadline: when to stop starting new work, and when to stop waiting.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The two instants a run with a deadline works to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// No new region is started after this.
+    pub soft: Instant,
+    /// Work still running now is abandoned, so that the caller can answer before the deadline.
+    pub hard: Instant,
+}
+
+impl Budget {
+    /// A budget for a deadline given in milliseconds since the Unix epoch (the Lambda context's deadline). The
+    /// margin kept free is a fifth of the time left, between half a second and ten seconds; work stops being
+    /// started one more margin earlier. `None` for a deadline of 0 (none known).
+    pub fn from_epoch_millis(deadline_ms: u64) -> Option<Self> {
+        if deadline_ms == 0 {
+            return None;
+        }
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Some(Self::from_remaining(Duration::from_millis(deadline_ms.saturating_sub(now_ms))))
+    }
+
+    /// A budget for `remaining` time from now.
+    pub fn from_remaining(remaining: Duration) -> Self {
+        let margin = (remaining / 5).clamp(Duration::from_millis(500), Duration::from_secs(10));
+        let now = Instant::now();
+        let hard = now + remaining.saturating_sub(margin);
+        let soft = now + remaining.saturating_sub(margin * 2);
+        Self { soft, hard }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_invocation_keeps_ten_seconds_free_and_stops_starting_work_twenty_seconds_before() {
+        let before = Instant::now();
+        let b = Budget::from_remaining(Duration::from_secs(900));
+        assert!(b.hard >= before + Duration::from_secs(890) && b.hard <= Instant::now() + Duration::from_secs(890));
+        assert_eq!(b.hard - b.soft, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_short_invocation_keeps_at_least_half_a_second_free() {
+        let b = Budget::from_remaining(Duration::from_secs(2));
+        assert_eq!(b.hard - b.soft, Duration::from_millis(500));
+        assert!(b.hard <= Instant::now() + Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn no_deadline_means_no_budget_and_a_past_one_means_no_time() {
+        assert_eq!(Budget::from_epoch_millis(0), None);
+        let b = Budget::from_epoch_millis(1).expect("budget");
+        assert!(b.hard <= Instant::now() && b.soft <= Instant::now());
+    }
+}
