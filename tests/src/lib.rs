@@ -1,5 +1,8 @@
 //! The system-test harness: starts a private instance of the local AWS emulator per test, seeds organizations and
-//! regions through its control endpoints, and reads back its request log and GuardDuty state.
+//! regions through its control endpoints, and reads back its request log and GuardDuty state; serves event
+//! fixtures; stands in for CloudFormation's ResponseURL and for the Lambda Runtime API.
+
+pub mod runtime;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -169,6 +172,34 @@ impl Emulator {
             .await
     }
 
+    /// GuardDuty in `region` as the admin account, through sts:AssumeRole as the functions reach it.
+    pub async fn admin_guardduty(&self, admin: &AccountId, region: &str) -> aws_sdk_guardduty::Client {
+        let base = self.sdk_config().await;
+        let role = format!("arn:aws:iam::{admin}:role/{}", enablement::DEFAULT_ADMIN_ROLE_NAME);
+        let provider =
+            aws_config::sts::AssumeRoleProvider::builder(role).session_name("tests").configure(&base).build().await;
+        let conf = aws_sdk_guardduty::config::Builder::from(&base)
+            .credentials_provider(provider)
+            .region(aws_sdk_guardduty::config::Region::new(region.to_owned()))
+            .build();
+        aws_sdk_guardduty::Client::from_conf(conf)
+    }
+
+    /// Creates an account through Organizations' CreateAccount; returns its id and the request id.
+    pub async fn create_account(&self, name: &str) -> (AccountId, String) {
+        let orgs = aws_sdk_organizations::Client::new(&self.sdk_config().await);
+        let out = orgs
+            .create_account()
+            .account_name(name)
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .expect("CreateAccount");
+        let status = out.create_account_status().expect("status");
+        let id = status.account_id().expect("account id").parse().expect("valid id");
+        (id, status.id().expect("request id").to_owned())
+    }
+
     /// An enabler for `settings` against this emulator, with short retry backoffs.
     pub async fn enabler(&self, settings: Settings) -> Enabler<AwsCloud> {
         let retry = RetryPolicy {
@@ -236,4 +267,68 @@ pub fn settings(admin: &AccountId, vars: &[(&str, &str)]) -> Settings {
     let mut map: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     map.insert("GUARDDUTY_ADMIN_ACCOUNT_ID".into(), admin.to_string());
     Settings::from_lookup(|k| map.get(k).cloned()).expect("valid settings")
+}
+
+/// An event fixture from `tests/events/`, with each `(from, to)` substitution applied to its text.
+pub fn fixture(name: &str, substitutions: &[(&str, &str)]) -> Value {
+    let mut text = std::fs::read_to_string(root().join("tests/events").join(name))
+        .unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+    for (from, to) in substitutions {
+        text = text.replace(from, to);
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// A local HTTP server standing in for CloudFormation's pre-signed ResponseURL: it records every request.
+pub struct ResponseCatcher {
+    /// The URL to give as ResponseURL.
+    pub url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>,
+}
+
+impl ResponseCatcher {
+    /// Starts listening on a free loopback port.
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/cfn-response?X-Amz-Signature=example", listener.local_addr().expect("addr"));
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = received.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut length = 0;
+                let mut content_type = String::from("(none)");
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = header.split_once(':') {
+                        if name.eq_ignore_ascii_case("content-length") {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                        if name.eq_ignore_ascii_case("content-type") {
+                            content_type = value.trim().to_owned();
+                        }
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let method = line.split_whitespace().next().unwrap_or_default().to_owned();
+                let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                sink.lock().expect("sink").push((method, content_type, json));
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        });
+        Self { url, received }
+    }
+
+    /// Every request so far: method, content type and JSON body.
+    pub fn received(&self) -> Vec<(String, String, Value)> {
+        self.received.lock().expect("received").clone()
+    }
 }

@@ -149,11 +149,13 @@ impl<C: Cloud> Bootstrapper<C> {
         let outcome = match budget {
             Some(b) => match tokio::time::timeout(b.hard.saturating_duration_since(Instant::now()), work).await {
                 Ok(outcome) => outcome,
-                Err(_) => return failed(format!(
+                Err(_) => {
+                    return failed(format!(
                     "the reconcile did not finish before the invocation's deadline ({} ms); the scheduled reconcile \
                          finishes the job",
                     started.elapsed().as_millis()
-                )),
+                ))
+                }
             },
             None => work.await,
         };

@@ -1,0 +1,214 @@
+//! A local Lambda Runtime API (the `2018-06-01` interface a function's runtime client polls), so that the real
+//! function binaries can be run and invoked as Lambda runs them.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+/// How an invocation ended: the function's response, or its error document.
+pub type Invocation = Result<Value, Value>;
+
+struct Shared {
+    next: Mutex<Receiver<(String, Value, u64)>>,
+    results: Mutex<HashMap<String, Sender<Invocation>>>,
+}
+
+/// A runtime API on a free loopback port, serving the events given to [`RuntimeApi::invoke`].
+pub struct RuntimeApi {
+    /// host:port, for AWS_LAMBDA_RUNTIME_API.
+    pub address: String,
+    queue: Sender<(String, Value, u64)>,
+    shared: Arc<Shared>,
+    counter: Mutex<u64>,
+}
+
+impl RuntimeApi {
+    /// Starts serving.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the runtime API");
+        let address = listener.local_addr().expect("address").to_string();
+        let (queue, next) = channel();
+        let shared = Arc::new(Shared { next: Mutex::new(next), results: Mutex::new(HashMap::new()) });
+        let serving = shared.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let shared = serving.clone();
+                thread::spawn(move || serve(stream, &shared));
+            }
+        });
+        Self { address, queue, shared, counter: Mutex::new(0) }
+    }
+
+    /// Delivers `event` with `timeout` as the invocation's deadline and waits (a little past it) for the answer.
+    pub fn invoke(&self, event: &Value, timeout: Duration) -> Invocation {
+        let id = {
+            let mut n = self.counter.lock().expect("counter");
+            *n += 1;
+            format!("00000000-0000-4000-8000-{:012}", *n)
+        };
+        let (tx, rx) = channel();
+        self.shared.results.lock().expect("results").insert(id.clone(), tx);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as u64;
+        self.queue.send((id, event.clone(), now + timeout.as_millis() as u64)).expect("queue the event");
+        rx.recv_timeout(timeout + Duration::from_secs(5)).expect("the function answered")
+    }
+}
+
+fn serve(stream: TcpStream, shared: &Shared) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or_default().to_owned(), parts.next().unwrap_or_default().to_owned());
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let answer = if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            let next = shared.next.lock().expect("queue").recv();
+            let Ok((id, event, deadline)) = next else { return };
+            let payload = event.to_string();
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\n\
+                 Lambda-Runtime-Deadline-Ms: {deadline}\r\n\
+                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:under-test\r\n\
+                 Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n\
+                 Content-Length: {}\r\n\r\n{payload}",
+                payload.len()
+            )
+        } else if method == "POST" && (path.ends_with("/response") || path.ends_with("/error")) {
+            let id = path.split('/').nth(4).unwrap_or_default().to_owned();
+            let result = if path.ends_with("/response") { Ok(body) } else { Err(body) };
+            if let Some(tx) = shared.results.lock().expect("results").remove(&id) {
+                let _ = tx.send(result);
+            }
+            "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}".to_owned()
+        } else {
+            "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}".to_owned()
+        };
+        if writer.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// The directory where Cargo puts this workspace's debug binaries.
+fn binaries() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(Into::into).unwrap_or_else(|| crate::root().join("target"));
+    target.join("debug")
+}
+
+/// Builds the function binaries once per test process (a no-op when they are up to date).
+fn build_functions() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--quiet", "-p", "bootstrapper", "-p", "responder"])
+            .current_dir(crate::root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the functions failed");
+    });
+}
+
+/// A function binary running against a [`RuntimeApi`], killed when dropped.
+pub struct Function {
+    child: Child,
+    output: Arc<Mutex<String>>,
+    readers: Vec<thread::JoinHandle<()>>,
+}
+
+impl Function {
+    /// Starts the binary `name` with the Lambda environment, `api` as its runtime API and `env` on top.
+    pub fn start(name: &str, api: &RuntimeApi, env: &[(&str, &str)]) -> Self {
+        build_functions();
+        let mut command = Command::new(binaries().join(name));
+        command
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/29/[$LATEST]0000")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let output = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
+        let streams: Vec<Box<dyn Read + Send>> =
+            vec![Box::new(child.stdout.take().expect("stdout")), Box::new(child.stderr.take().expect("stderr"))];
+        for stream in streams {
+            let sink = output.clone();
+            readers.push(thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut out = sink.lock().expect("output");
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            }));
+        }
+        Self { child, output, readers }
+    }
+
+    /// What the process has written so far (stdout and stderr, line by line).
+    pub fn output(&self) -> String {
+        self.output.lock().expect("output").clone()
+    }
+
+    /// Stops the process and returns everything it wrote (stdout, then stderr).
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        self.output()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
