@@ -12,9 +12,9 @@ export EMULATOR_PYTHON := $(abspath $(VENV_PY))
 all: check test
 
 # The emulator's Python packages, pinned in tests/emulator/requirements.txt.
-$(VENV)/.installed: tests/emulator/requirements.txt
+$(VENV)/.installed: tests/requirements.txt tests/emulator/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
 venv: $(VENV)/.installed
@@ -31,7 +31,7 @@ check:
 
 # The main job on the local emulator: seed an organization, bring it to the desired state, show before and after.
 demo: venv
-	cargo run --quiet -p system-tests --bin demo
+	bash tests/demo.sh
 
 clean:
 	rm -rf $(VENV) .emulator

@@ -14,9 +14,11 @@ pub struct Budget {
 impl Budget {
     /// A budget for a deadline given in milliseconds since the Unix epoch (the Lambda context's deadline). The
     /// margin kept free is a fifth of the time left, between half a second and ten seconds; work stops being
-    /// started one more margin earlier. `None` for a deadline of 0 (none known).
+    /// started one more margin earlier. `None` where no deadline is known: 0, or a value too small to be a time
+    /// since the epoch at all (before September 2001; some local runtime emulators send a duration there).
     pub fn from_epoch_millis(deadline_ms: u64) -> Option<Self> {
-        if deadline_ms == 0 {
+        const EARLIEST_PLAUSIBLE: u64 = 1_000_000_000_000;
+        if deadline_ms < EARLIEST_PLAUSIBLE {
             return None;
         }
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
@@ -55,7 +57,9 @@ mod tests {
     #[test]
     fn no_deadline_means_no_budget_and_a_past_one_means_no_time() {
         assert_eq!(Budget::from_epoch_millis(0), None);
-        let b = Budget::from_epoch_millis(1).expect("budget");
+        assert_eq!(Budget::from_epoch_millis(600_000), None, "a duration is not a deadline");
+        let past = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as u64 - 60_000;
+        let b = Budget::from_epoch_millis(past).expect("budget");
         assert!(b.hard <= Instant::now() && b.soft <= Instant::now());
     }
 }

@@ -1,0 +1,121 @@
+"""Helpers for the demo (tests/demo.sh): seed the emulator, create an account, stand in for CloudFormation's
+ResponseURL, and print each account's GuardDuty state per region.
+
+    demo.py seed URL N                    -> prints "MANAGEMENT ADMIN"
+    demo.py create-account URL NAME       -> prints the new account id
+    demo.py table URL TITLE ADMIN         -> prints the table
+    demo.py catch PORT FILE               -> serves one PUT on PORT and writes its body to FILE
+    demo.py cfn FILE                      -> summarises a custom-resource response
+    demo.py summary FILE                  -> summarises the responder's answer
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import sys
+import urllib.request
+
+import boto3
+
+
+def control(url: str, path: str, body=None, method="POST"):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url + path, data=data, method=method, headers={"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(req).read())
+
+
+def seed(url: str, members: int) -> None:
+    org = control(url, "/_emulator/organization", {"accounts": members + 1})
+    print(org["management"], org["accounts"][0])
+
+
+def create_account(url: str, name: str) -> None:
+    client = boto3.client("organizations", region_name="us-east-1", endpoint_url=url,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    status = client.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
+    print(status["AccountId"])
+
+
+def table(url: str, title: str, admin: str) -> None:
+    state = control(url, "/_emulator/state", method="GET")
+    client = boto3.client("organizations", region_name="us-east-1", endpoint_url=url,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    accounts = sorted(client.list_accounts()["Accounts"], key=lambda a: a["JoinedTimestamp"])
+    management = client.describe_organization()["Organization"]["MasterAccountId"]
+    account_api = boto3.client("account", region_name="us-east-1", endpoint_url=url,
+                               aws_access_key_id="testing", aws_secret_access_key="testing")
+    regions = [r["RegionName"] for r in account_api.list_regions(
+        RegionOptStatusContains=["ENABLED", "ENABLED_BY_DEFAULT"], MaxResults=50)["Regions"]]
+    admins = {(a["region"], a["admin"]) for a in state["admins"]}
+    detectors = {(d["region"], d["account"]): d for d in state["detectors"]}
+    members = {(m["region"], m["account"]): m["status"] for m in state["members"]}
+
+    def cell(region: str, account: str) -> str:
+        if (region, account) in admins and (region, account) in detectors:
+            return "admin"
+        status = members.get((region, account))
+        if status == "Enabled":
+            return "member"
+        if status:
+            return status.lower()
+        return "detector" if (region, account) in detectors else "-"
+
+    print(f"\n{title}")
+    header = "".join(f"{a['Id']:>14}" for a in accounts)
+    def role(a):
+        return "management" if a["Id"] == management else "admin" if a["Id"] == admin else a["Name"]
+
+    roles = "".join(f"{role(a):>14}" for a in accounts)
+    print(f"{'region':<16}{roles}\n{'':<16}{header}")
+    for region in regions:
+        print(f"{region:<16}" + "".join(f"{cell(region, a['Id']):>14}" for a in accounts))
+    enabled = sum(1 for r in regions for a in accounts if cell(r, a["Id"]) in ("admin", "member"))
+    print(f"GuardDuty on for {enabled} of {len(regions) * len(accounts)} account-regions")
+
+
+def catch(port: int, path: str) -> None:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with open(path, "wb") as f:
+                f.write(body)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+    server.handle_request()
+
+
+def cfn(path: str) -> None:
+    r = json.load(open(path))
+    print(f"   CloudFormation got {r['Status']}: {r['Reason']}")
+
+
+def summary(path: str) -> None:
+    report = json.load(open(path))["report"]
+    s = report["summary"]
+    print(f"   account {report['account']}: member in {s['members_added']} of {s['regions']} regions, "
+          f"{s['writes']} writes, {s['failed']} regions failed")
+
+
+if __name__ == "__main__":
+    command, *args = sys.argv[1:]
+    if command == "seed":
+        seed(args[0], int(args[1]))
+    elif command == "create-account":
+        create_account(args[0], args[1])
+    elif command == "table":
+        table(args[0], args[1], args[2])
+    elif command == "catch":
+        catch(int(args[0]), args[1])
+    elif command == "cfn":
+        cfn(args[0])
+    elif command == "summary":
+        summary(args[0])
+    else:
+        sys.exit(__doc__)

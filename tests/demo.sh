@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The main job, end to end, on the local emulator: seed an organization, deploy-time bootstrap through the
+# bootstrapper (as CloudFormation invokes it), then a new account announced by its CreateAccountResult event
+# through the responder, both served by `cargo lambda watch` over the Lambda runtime API. Prints each account's
+# GuardDuty state per region before and after, and stops everything it started.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$root/.venv/bin:$PATH"
+py="$root/.venv/bin/python"
+export EMULATOR_PORT=${EMULATOR_PORT:-4599}
+lambda_port=${DEMO_LAMBDA_PORT:-9100}
+catch_port=${DEMO_RESPONSE_PORT:-9101}
+work=$(mktemp -d)
+watch_pid=""
+
+cleanup() {
+  [ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null && wait "$watch_pid" 2>/dev/null
+  pkill -f "target/debug/bootstrapper" 2>/dev/null || true
+  pkill -f "target/debug/responder" 2>/dev/null || true
+  tests/emulator/emulator.sh stop
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+url=$(tests/emulator/emulator.sh start)
+echo "emulator: $url"
+read -r management admin < <("$py" tests/demo.py seed "$url" 4)
+echo "organization: management $management, delegated GuardDuty admin $admin, 4 members"
+"$py" tests/demo.py table "$url" "before" "$admin"
+
+echo
+echo "building the functions and starting cargo lambda watch on port $lambda_port ..."
+cargo build --quiet -p bootstrapper -p responder
+cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
+  --env-var "AWS_ENDPOINT_URL=$url,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,GUARDDUTY_ADMIN_ACCOUNT_ID=$admin" \
+  >"$work/watch.log" 2>&1 &
+watch_pid=$!
+for _ in $(seq 1 100); do
+  if (exec 3<>/dev/tcp/127.0.0.1/"$lambda_port") 2>/dev/null; then break; fi
+  sleep 0.2
+done
+
+echo
+echo "1) CloudFormation creates the stack: Create request to the bootstrapper"
+"$py" tests/demo.py catch "$catch_port" "$work/cfn-response.json" &
+catch_pid=$!
+sed -e "s#http://127.0.0.1:1/response#http://127.0.0.1:$catch_port/response#" -e "s/111122223333/$management/g" \
+  tests/events/cfn-create.json >"$work/cfn-create.json"
+start=$(date +%s%N)
+cargo lambda invoke bootstrapper --invoke-address 127.0.0.1 --invoke-port "$lambda_port" --data-file "$work/cfn-create.json" >"$work/bootstrap.json"
+echo "   bootstrapper answered in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+wait "$catch_pid"
+"$py" tests/demo.py cfn "$work/cfn-response.json"
+"$py" tests/demo.py table "$url" "after the bootstrap" "$admin"
+
+echo
+echo "2) A new account is created; its CreateAccountResult event reaches the responder"
+account=$("$py" tests/demo.py create-account "$url" newcomer)
+sed -e "s/444455556666/$account/g" -e "s/111122223333/$management/g" tests/events/create-account-result-succeeded.json >"$work/event.json"
+start=$(date +%s%N)
+cargo lambda invoke responder --invoke-address 127.0.0.1 --invoke-port "$lambda_port" --data-file "$work/event.json" >"$work/onboard.json"
+echo "   responder answered in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+"$py" tests/demo.py summary "$work/onboard.json"
+"$py" tests/demo.py table "$url" "after the new account's event" "$admin"
