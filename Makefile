@@ -1,17 +1,20 @@
-# Build, test and demo targets. `make demo` runs the main job against the local emulator; `make test` runs
-# every test. Both set up the emulator's Python environment (.venv) themselves.
+# Build, test, lint, deploy and demo targets. `make demo` runs the main job against the local emulator; `make test`
+# runs every test. Both set up their Python environment (.venv) themselves; `make lint` has its own (.venv-lint).
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
+LINT_VENV := .venv-lint
 export EMULATOR_PYTHON := $(abspath $(VENV_PY))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+STACK ?= guardduty-enabler
 
-.PHONY: all venv test check demo clean
+.PHONY: all venv test check lint build deploy demo bench clean
 
-all: check test
+all: check lint test
 
-# The emulator's Python packages, pinned in tests/emulator/requirements.txt.
+# The emulator's Python packages and cargo-lambda, pinned in tests/requirements.txt.
 $(VENV)/.installed: tests/requirements.txt tests/emulator/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
@@ -19,9 +22,10 @@ $(VENV)/.installed: tests/requirements.txt tests/emulator/requirements.txt
 
 venv: $(VENV)/.installed
 
-# Unit tests and system tests (each system test starts its own emulator on a free loopback port).
+# Unit tests, system tests (each starts its own emulator on a free loopback port) and the template tests.
 test: venv
 	cargo test --workspace --all-targets
+	$(VENV_PY) -m unittest discover --start-directory tests/infra --verbose
 
 # Formatting, lints and docs, warnings as errors.
 check:
@@ -29,10 +33,36 @@ check:
 	cargo clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
-# The main job on the local emulator: seed an organization, bring it to the desired state, show before and after.
+$(LINT_VENV)/.installed: infra/requirements.txt
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	touch $@
+
+# cfn-lint and checkov on both templates (checkov's skipped checks carry their reasons in the templates).
+lint: $(LINT_VENV)/.installed
+	$(LINT_VENV)/bin/cfn-lint infra/template.yaml infra/admin-role.yaml
+	$(LINT_VENV)/bin/checkov --directory infra --framework cloudformation --quiet --compact --skip-download
+
+# The deployment artifacts (target/lambda/<function>/bootstrap): arm64, the template's default, where the aarch64
+# target is installed; x86_64 otherwise (deploy that build with Architecture=x86_64).
+build: venv
+	@if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then \
+	  cargo lambda build --release --arm64 --bin bootstrapper --bin responder; \
+	else \
+	  echo "make build: the aarch64-unknown-linux-gnu target is not installed, so this builds x86_64; deploy it with Architecture=x86_64"; \
+	  cargo lambda build --release --x86-64 --compiler cargo --bin bootstrapper --bin responder; \
+	fi
+	@ls -l target/lambda/*/bootstrap
+
+# Deploys the management account's stack with SAM (guided the first time, when there is no samconfig.toml).
+deploy:
+	sam build --beta-features --template-file infra/template.yaml
+	@if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided --stack-name $(STACK) --capabilities CAPABILITY_NAMED_IAM; fi
+
+# The main job on the local emulator, end to end (see tests/demo.sh).
 demo: venv
 	bash tests/demo.sh
 
 clean:
-	rm -rf $(VENV) .emulator
+	rm -rf $(VENV) $(LINT_VENV) .emulator .aws-sam
 	cargo clean

@@ -13,6 +13,7 @@ mod budget;
 mod config;
 mod error;
 mod ids;
+mod metrics;
 mod plan;
 mod ports;
 mod reconcile;
@@ -27,6 +28,7 @@ pub use config::{
 };
 pub use error::{BoxError, Error};
 pub use ids::{is_region_name, partition_of, AccountId, InvalidAccountId};
+pub use metrics::{emf, NAMESPACE};
 pub use plan::{
     org_config_matches, plan_admin_side, plan_foundation, plan_region, plans_not_enabled, Desired, Left, MemberAccount,
     RegionPlan, Step, MEMBER_BATCH,

@@ -15,7 +15,8 @@ use crate::state::{Detector, OrgAccount, OrgConfig};
 pub enum Side {
     /// The organization's management account (where the functions run).
     Management,
-    /// The delegated GuardDuty administrator (through the assumed role).
+    /// The delegated GuardDuty administrator, always through the assumed role (also when, by explicit permission,
+    /// the admin is the management account itself), so that the admin-side permissions live in one role.
     Admin,
 }
 

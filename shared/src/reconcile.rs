@@ -33,7 +33,8 @@ pub struct Enabler<C> {
 /// What every region's work shares: the organization's shape and the accounts to enrol.
 struct Context {
     management: AccountId,
-    admin_side: Side,
+    /// Whether the admin is the management account itself (allowed only by GUARDDUTY_ALLOW_MANAGEMENT_ADMIN).
+    admin_is_management: bool,
     regions: Vec<String>,
     /// Serialises the first EnableOrganizationAdminAccount of a run: designating in many regions at once races
     /// inside GuardDuty, designating one first and then the rest in parallel does not.
@@ -143,8 +144,8 @@ impl<C: Cloud> Enabler<C> {
                 None => "every region is excluded".into(),
             }));
         }
-        let admin_side = if admin == &management { Side::Management } else { Side::Admin };
-        Ok(Context { management, admin_side, regions, first_designation: Mutex::new(false) })
+        let admin_is_management = admin == &management;
+        Ok(Context { management, admin_is_management, regions, first_designation: Mutex::new(false) })
     }
 
     /// Every account under the excluded organizational units, plus the excluded accounts.
@@ -201,7 +202,7 @@ impl<C: Cloud> Enabler<C> {
         report: &mut RegionReport,
     ) -> Result<(), Error> {
         let mgmt = self.cloud.guardduty(Side::Management, region);
-        let admin = self.cloud.guardduty(ctx.admin_side, region);
+        let admin = self.cloud.guardduty(Side::Admin, region);
         let state = self.observe(ctx, &mgmt, &admin).await?;
         report.found = found(&state);
         let desired = Desired { settings: &self.settings, management: &ctx.management, members };
@@ -240,7 +241,7 @@ impl<C: Cloud> Enabler<C> {
 
     async fn onboard_region(&self, ctx: &Context, region: &str, members: &[MemberAccount]) -> RegionReport {
         let mut report = RegionReport::new(region);
-        let admin = self.cloud.guardduty(ctx.admin_side, region);
+        let admin = self.cloud.guardduty(Side::Admin, region);
         let result = async {
             let Some(detector) = admin.detector_id().await? else {
                 // A region without the admin's detector needs its foundation first: reconcile it, for this account.
@@ -285,7 +286,7 @@ impl<C: Cloud> Enabler<C> {
 
     /// Reads a region: both detectors and the designation at once, then the admin's side where it is readable.
     async fn observe(&self, ctx: &Context, mgmt: &C::GuardDuty, admin: &C::GuardDuty) -> Result<RegionState, Error> {
-        let separate_management = ctx.admin_side == Side::Admin;
+        let separate_management = !ctx.admin_is_management;
         let (management_detector, delegated_admins, admin_detector) = tokio::try_join!(
             async {
                 if separate_management {

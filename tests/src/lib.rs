@@ -332,3 +332,17 @@ impl ResponseCatcher {
         self.received.lock().expect("received").clone()
     }
 }
+
+/// The fixture names of one kind in `tests/events/index.json` (onboarding, region, schedule, ignored,
+/// custom_resource): the one list the Rust and the template tests share.
+pub fn fixtures_of(kind: &str) -> Vec<String> {
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("tests/events/index.json")).expect("index"))
+            .expect("index JSON");
+    index[kind]
+        .as_array()
+        .unwrap_or_else(|| panic!("no fixture kind {kind}"))
+        .iter()
+        .map(|v| v.as_str().expect("name").to_owned())
+        .collect()
+}

@@ -1,6 +1,8 @@
 //! The two functions' handlers, driven with the event fixtures against the emulator, and the real binaries run
 //! under a local Lambda Runtime API.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::time::{Duration, Instant};
 
 use bootstrapper::{Bootstrapper, ResponseSender};
@@ -9,7 +11,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use responder::Responder;
 use serde_json::{json, Value};
 use system_tests::runtime::{Function, RuntimeApi};
-use system_tests::{fixture, members, settings, tally, Emulator, Org, ResponseCatcher};
+use system_tests::{fixture, fixtures_of, members, settings, tally, Emulator, Org, ResponseCatcher};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
 
@@ -42,14 +44,10 @@ async fn every_onboarding_event_makes_the_new_account_a_member_in_every_region()
     emulator.enabler(settings(&org.accounts[0], &[])).await.reconcile().await.expect("bootstrap");
     let management = org.management.to_string();
 
-    for file in [
-        "create-account-result-succeeded.json",
-        "create-account-call.json",
-        "accept-handshake-invite.json",
-        "account-joined-organization.json",
-        "controltower-create-managed-account.json",
-        "controltower-update-managed-account.json",
-    ] {
+    let onboarding = fixtures_of("onboarding");
+    assert_eq!(onboarding.len(), 6);
+    for file in &onboarding {
+        let file = file.as_str();
         // given a new account and the event that announces it
         let (account, request_id) = emulator.create_account(&file.replace(".json", "")).await;
         assert!(!is_member_everywhere(&emulator, &account));

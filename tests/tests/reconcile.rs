@@ -1,6 +1,8 @@
 //! Full reconciles against the emulator, through the real SDK: a fresh organization reaches the desired state,
 //! a second run writes nothing, dry runs write nothing, exclusions hold, and conflicts are reported untouched.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use enablement::{Error, Outcome};
 use serde_json::json;
 use system_tests::{detector, members, settings, tally, Emulator};

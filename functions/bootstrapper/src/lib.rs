@@ -164,6 +164,7 @@ impl<C: Cloud> Bootstrapper<C> {
             Ok(Err(e)) => failed(e.to_string()),
             Ok(Ok(report)) => {
                 let s = &report.summary;
+                println!("{}", enablement::emf("bootstrapper", &report));
                 tracing::info!(report = %json!(report), "reconcile report");
                 tracing::info!(
                     regions = s.regions,

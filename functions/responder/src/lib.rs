@@ -72,6 +72,7 @@ impl<C: Cloud> Responder<C> {
         match outcome {
             Ok(Some(report)) => {
                 let s = &report.summary;
+                println!("{}", enablement::emf("responder", &report));
                 tracing::info!(report = %json!(report), "report");
                 tracing::info!(
                     regions = s.regions,

@@ -1,0 +1,229 @@
+//! The IAM actions the templates grant are exactly the ones the code needs. Runs every code path of both functions
+//! against the emulator, reads from its request log which identity called what, adds what AWS requires alongside
+//! those calls, and compares with each role's policies. Fails on a call the policy does not allow, and on an
+//! allowed action that nothing needs.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bootstrapper::{Bootstrapper, ResponseSender};
+use lambda_runtime::{Context, LambdaEvent};
+use responder::Responder;
+use serde_json::json;
+use serde_yaml::Value as Yaml;
+use system_tests::{fixture, root, settings, Emulator, Org, ResponseCatcher};
+
+type Actions = BTreeSet<String>;
+
+/// What AWS requires besides the action of the call itself (from the services' documentation).
+fn implied(action: &str) -> &'static [&'static str] {
+    match action {
+        // "Permissions required to designate a delegated GuardDuty administrator account" (GuardDuty User Guide).
+        "guardduty:EnableOrganizationAdminAccount" => &[
+            "organizations:EnableAWSServiceAccess",
+            "organizations:RegisterDelegatedAdministrator",
+            "organizations:ListDelegatedAdministrators",
+            "organizations:ListAWSServiceAccessForOrganization",
+            "organizations:DescribeOrganizationalUnit",
+            "organizations:DescribeAccount",
+            "organizations:DescribeOrganization",
+            "organizations:ListAccounts",
+        ],
+        // The first detector creates GuardDuty's service-linked roles.
+        "guardduty:CreateDetector" => &["iam:CreateServiceLinkedRole"],
+        _ => &[],
+    }
+}
+
+/// What the Lambda platform does with a function's role: write its logs, and (responder) dead-letter failed
+/// asynchronous invocations.
+const LOGS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];
+
+fn with_implied(calls: &Actions) -> Actions {
+    calls
+        .iter()
+        .flat_map(|a| std::iter::once(a.as_str()).chain(implied(a).iter().copied()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The actions every statement of a role's inline policies allows.
+fn granted(template: &str, role: &str) -> Actions {
+    let text = std::fs::read_to_string(root().join("infra").join(template)).expect("template");
+    let doc: Yaml = serde_yaml::from_str(&text).expect("YAML");
+    let policies = doc["Resources"][role]["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{role} has no policies"));
+    let mut actions = Actions::new();
+    for policy in policies {
+        for statement in policy["PolicyDocument"]["Statement"].as_sequence().expect("statements") {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{role}: only Allow statements expected");
+            match &statement["Action"] {
+                Yaml::String(a) => {
+                    actions.insert(a.clone());
+                }
+                Yaml::Sequence(list) => actions.extend(list.iter().map(|a| a.as_str().expect("action").to_owned())),
+                other => panic!("{role}: unexpected Action {other:?}"),
+            }
+        }
+    }
+    assert!(actions.iter().all(|a| !a.contains('*')), "{role} grants a wildcard action: {actions:?}");
+    actions
+}
+
+/// Every AWS SDK operation the library calls, from its source: `.client.<operation>()` call sites.
+fn operations_in_code() -> BTreeSet<String> {
+    let source = std::fs::read_to_string(root().join("shared/src/aws.rs")).expect("source");
+    let mut ops = BTreeSet::new();
+    for piece in source.split(".client").skip(1) {
+        let piece = piece.trim_start();
+        let piece = piece.strip_prefix('\n').unwrap_or(piece).trim_start();
+        if let Some(rest) = piece.strip_prefix('.') {
+            let name: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+            if rest[name.len()..].starts_with("()") {
+                ops.insert(name.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect::<String>());
+            }
+        }
+    }
+    ops.insert("ListRegions".into());
+    ops
+}
+
+/// Adds the calls in the emulator's log, by identity ("management" | "admin"), as IAM actions.
+fn add_calls(by: &mut BTreeMap<&'static str, Actions>, emulator: &Emulator, org: &Org) {
+    for call in emulator.log() {
+        let who = if call.account == org.management.as_str() {
+            "management"
+        } else if call.account == org.accounts[0].as_str() {
+            "admin"
+        } else {
+            panic!("a call as an unexpected account: {call:?}");
+        };
+        by.entry(who).or_default().insert(format!("{}:{}", call.service, call.operation));
+    }
+}
+
+/// A fresh organization whose management account has a disabled detector in us-east-1 (to be re-enabled) and an
+/// excluded organizational unit (to be walked).
+async fn scenario() -> (Emulator, Org, String) {
+    let emulator = Emulator::start();
+    emulator.regions(json!({"default": ["us-east-1", "eu-west-1"], "opt_in": []}));
+    let org = emulator.organization(4, 0);
+    let config = emulator.sdk_config().await;
+    let gd = aws_sdk_guardduty::Client::new(&config);
+    let id = gd.create_detector().enable(true).send().await.unwrap().detector_id().unwrap().to_owned();
+    gd.update_detector().detector_id(&id).enable(false).send().await.unwrap();
+    let orgs = aws_sdk_organizations::Client::new(&config);
+    let root_id = orgs.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    let ou = orgs.create_organizational_unit().parent_id(&root_id).name("excluded").send().await.unwrap();
+    let ou = ou.organizational_unit().unwrap().id().unwrap().to_owned();
+    orgs.move_account()
+        .account_id(org.accounts[3].as_str())
+        .source_parent_id(&root_id)
+        .destination_parent_id(&ou)
+        .send()
+        .await
+        .unwrap();
+    emulator.clear_log();
+    (emulator, org, ou)
+}
+
+fn event(payload: serde_json::Value) -> LambdaEvent<serde_json::Value> {
+    LambdaEvent::new(payload, Context::default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_require() {
+    // the bootstrapper: a Create request on a fresh organization
+    let (emulator, org, ou) = scenario().await;
+    let vars = [("GUARDDUTY_AUTO_ENABLE", "NEW"), ("GUARDDUTY_EXCLUDED_OUS", ou.as_str())];
+    let function = Bootstrapper::new(
+        Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await),
+        ResponseSender::new().unwrap(),
+    );
+    let catcher = ResponseCatcher::start();
+    function.handle(event(fixture("cfn-create.json", &[("http://127.0.0.1:1/response", &catcher.url)]))).await.unwrap();
+    assert_eq!(catcher.received()[0].2["Status"], "SUCCESS");
+    let mut bootstrapper_calls = BTreeMap::new();
+    add_calls(&mut bootstrapper_calls, &emulator, &org);
+
+    // the responder: the schedule on a fresh organization, drift and its repair, and an account creation
+    let (emulator, org, ou) = scenario().await;
+    let vars = [("GUARDDUTY_AUTO_ENABLE", "NEW"), ("GUARDDUTY_EXCLUDED_OUS", ou.as_str())];
+    let function = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await));
+    function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
+    let mut responder_calls = BTreeMap::new();
+    add_calls(&mut responder_calls, &emulator, &org);
+    let admin_gd = emulator.admin_guardduty(&org.accounts[0], "us-east-1").await;
+    let detector = admin_gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    admin_gd
+        .stop_monitoring_members()
+        .detector_id(&detector)
+        .account_ids(org.accounts[1].as_str())
+        .send()
+        .await
+        .unwrap();
+    admin_gd
+        .update_detector()
+        .detector_id(&detector)
+        .features(
+            aws_sdk_guardduty::types::DetectorFeatureConfiguration::builder()
+                .name(aws_sdk_guardduty::types::DetectorFeature::S3DataEvents)
+                .status(aws_sdk_guardduty::types::FeatureStatus::Disabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    emulator.clear_log(); // the test's own calls that broke the state are not the responder's
+    function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
+    add_calls(&mut responder_calls, &emulator, &org);
+    let (account, request_id) = emulator.create_account("iam-check").await;
+    emulator.clear_log(); // nor is the account creation
+    let created = fixture("create-account-call.json", &[("car-4b1f3e2cf2fa11ed8b6e0a41b5dcf48f", &request_id)]);
+    let answer = function.handle(event(created)).await.unwrap();
+    assert_eq!(answer["report"]["account"], account.as_str());
+    add_calls(&mut responder_calls, &emulator, &org);
+
+    // every operation in the code was exercised
+    let exercised: BTreeSet<String> = bootstrapper_calls
+        .values()
+        .chain(responder_calls.values())
+        .flatten()
+        .map(|a| a.split(':').nth(1).unwrap().to_owned())
+        .collect();
+    let missing: Vec<_> = operations_in_code().difference(&exercised).cloned().collect();
+    assert!(missing.is_empty(), "the scenario does not exercise {missing:?}; extend it so that the check covers them");
+
+    // the function roles: their management-side calls, what those require, and the platform's needs
+    for (role, calls, extra) in [
+        ("BootstrapperRole", &bootstrapper_calls, &LOGS[..]),
+        ("ResponderRole", &responder_calls, &[LOGS[0], LOGS[1], "sqs:SendMessage"][..]),
+    ] {
+        let mut expected = with_implied(&calls["management"]);
+        expected.extend(extra.iter().map(|s| s.to_string()));
+        let granted = granted("template.yaml", role);
+        assert_eq!(
+            granted,
+            expected,
+            "{role}: granted but not needed {:?}; needed but not granted {:?}",
+            granted.difference(&expected).collect::<Vec<_>>(),
+            expected.difference(&granted).collect::<Vec<_>>()
+        );
+        println!("{role}: {}", granted.iter().cloned().collect::<Vec<_>>().join(", "));
+    }
+
+    // the admin role: every call made as the admin account, by either function
+    let admin_calls: Actions = bootstrapper_calls["admin"].union(&responder_calls["admin"]).cloned().collect();
+    let expected = with_implied(&admin_calls);
+    let granted = granted("admin-role.yaml", "AdminRole");
+    assert_eq!(
+        granted,
+        expected,
+        "AdminRole: granted but not needed {:?}; needed but not granted {:?}",
+        granted.difference(&expected).collect::<Vec<_>>(),
+        expected.difference(&granted).collect::<Vec<_>>()
+    );
+    println!("AdminRole: {}", granted.iter().cloned().collect::<Vec<_>>().join(", "));
+}
