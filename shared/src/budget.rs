@@ -2,19 +2,22 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The two instants a run with a deadline works to.
+/// The instants a run with a deadline works to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
     /// No new region is started after this.
     pub soft: Instant,
-    /// Work still running now is abandoned, so that the caller can answer before the deadline.
+    /// Regions still running now are cut short and reported unfinished.
     pub hard: Instant,
+    /// The caller stops waiting for the run at all, whatever it is doing, to answer before the deadline.
+    pub cutoff: Instant,
 }
 
 impl Budget {
     /// A budget for a deadline given in milliseconds since the Unix epoch (the Lambda context's deadline). The
-    /// margin kept free is a fifth of the time left, between half a second and ten seconds; work stops being
-    /// started one more margin earlier. `None` where no deadline is known: 0, or a value too small to be a time
+    /// margin kept free is a fifth of the time left, between half a second and ten seconds: regions are cut short
+    /// one margin before the deadline, none is started two margins before it, and the caller gives up waiting
+    /// half a margin before it. `None` where no deadline is known: 0, or a value too small to be a time
     /// since the epoch at all (before September 2001; some local runtime emulators send a duration there).
     pub fn from_epoch_millis(deadline_ms: u64) -> Option<Self> {
         const EARLIEST_PLAUSIBLE: u64 = 1_000_000_000_000;
@@ -29,9 +32,10 @@ impl Budget {
     pub fn from_remaining(remaining: Duration) -> Self {
         let margin = (remaining / 5).clamp(Duration::from_millis(500), Duration::from_secs(10));
         let now = Instant::now();
+        let cutoff = now + remaining.saturating_sub(margin / 2);
         let hard = now + remaining.saturating_sub(margin);
         let soft = now + remaining.saturating_sub(margin * 2);
-        Self { soft, hard }
+        Self { soft, hard, cutoff }
     }
 }
 
@@ -45,6 +49,7 @@ mod tests {
         let b = Budget::from_remaining(Duration::from_secs(900));
         assert!(b.hard >= before + Duration::from_secs(890) && b.hard <= Instant::now() + Duration::from_secs(890));
         assert_eq!(b.hard - b.soft, Duration::from_secs(10));
+        assert_eq!(b.cutoff - b.hard, Duration::from_secs(5));
     }
 
     #[test]

@@ -22,6 +22,15 @@ pub struct RunOptions {
     pub only_regions: Option<Vec<String>>,
     /// No region is started after this instant; such regions are reported unfinished.
     pub deadline: Option<Instant>,
+    /// Regions still running at this instant are cut short and reported unfinished.
+    pub stop: Option<Instant>,
+}
+
+impl RunOptions {
+    /// Options that work to `budget`.
+    pub fn within(budget: Option<crate::Budget>) -> Self {
+        Self { only_regions: None, deadline: budget.map(|b| b.soft), stop: budget.map(|b| b.hard) }
+    }
 }
 
 /// Brings GuardDuty to the declared state through a [`Cloud`].
@@ -164,7 +173,7 @@ impl<C: Cloud> Enabler<C> {
         F: Fn(&'a str) -> Fut,
         Fut: std::future::Future<Output = RegionReport>,
     {
-        let deadline = options.deadline;
+        let (deadline, stop) = (options.deadline, options.stop);
         let work = &work;
         stream::iter(ctx.regions.iter())
             .map(|region| async move {
@@ -175,7 +184,16 @@ impl<C: Cloud> Enabler<C> {
                     return report;
                 }
                 let started = Instant::now();
-                let mut report = work(region).await;
+                let finished = match stop {
+                    Some(stop) => tokio::time::timeout_at(stop.into(), work(region)).await.ok(),
+                    None => Some(work(region).await),
+                };
+                let mut report = finished.unwrap_or_else(|| {
+                    let mut report = RegionReport::new(region);
+                    report.outcome = Outcome::Unfinished;
+                    report.error = Some("cut short: the invocation was running out of time".into());
+                    report
+                });
                 report.millis = started.elapsed().as_millis() as u64;
                 report
             })

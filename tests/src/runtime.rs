@@ -130,7 +130,9 @@ fn build_functions() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--quiet", "-p", "bootstrapper", "-p", "responder"])
+            // The same selection as `cargo test --workspace --all-targets`, so that dependencies resolve to the same
+            // features and nothing is rebuilt.
+            .args(["build", "--quiet", "--workspace", "--all-targets"])
             .current_dir(crate::root())
             .status()
             .expect("run cargo build");

@@ -144,10 +144,10 @@ impl<C: Cloud> Bootstrapper<C> {
             Err(e) => return failed(e.to_string()),
         };
         let started = Instant::now();
-        let options = RunOptions { only_regions: None, deadline: budget.map(|b| b.soft) };
+        let options = RunOptions::within(budget);
         let work = AssertUnwindSafe(Box::pin(enabler.reconcile_with(&options))).catch_unwind();
         let outcome = match budget {
-            Some(b) => match tokio::time::timeout(b.hard.saturating_duration_since(Instant::now()), work).await {
+            Some(b) => match tokio::time::timeout(b.cutoff.saturating_duration_since(Instant::now()), work).await {
                 Ok(outcome) => outcome,
                 Err(_) => {
                     return failed(format!(

@@ -59,10 +59,10 @@ impl<C: Cloud> Responder<C> {
         }
         let enabler = self.enabler.as_ref().map_err(|e| Error::from(e.to_string()))?;
         let budget = Budget::from_epoch_millis(context.deadline);
-        let options = RunOptions { only_regions: None, deadline: budget.map(|b| b.soft) };
+        let options = RunOptions::within(budget);
         let work = AssertUnwindSafe(Box::pin(serve(enabler, &request, options))).catch_unwind();
         let outcome = match budget {
-            Some(b) => tokio::time::timeout(b.hard.saturating_duration_since(Instant::now()), work)
+            Some(b) => tokio::time::timeout(b.cutoff.saturating_duration_since(Instant::now()), work)
                 .await
                 .map_err(|_| Error::from("the invocation's deadline came first; EventBridge retries the event"))?,
             None => work.await,
