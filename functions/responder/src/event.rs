@@ -423,4 +423,93 @@ mod tests {
             assert!(classify(&bad).is_err(), "{bad}");
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Arbitrary JSON, up to a few levels deep, with the keys the classifier looks for among the random ones.
+        fn json() -> impl Strategy<Value = Value> {
+            let key = prop_oneof![
+                Just("source".to_owned()),
+                Just("detail-type".to_owned()),
+                Just("detail".to_owned()),
+                Just("eventName".to_owned()),
+                Just("serviceEventDetails".to_owned()),
+                Just("accountId".to_owned()),
+                Just("state".to_owned()),
+                Just("responseElements".to_owned()),
+                Just("handshake".to_owned()),
+                Just("parties".to_owned()),
+                "[a-zA-Z-]{0,12}",
+            ];
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| json!(n)),
+                any::<f64>().prop_map(|f| json!(f)),
+                prop_oneof![
+                    Just("aws.organizations".to_owned()),
+                    Just("CreateAccountResult".to_owned()),
+                    Just("SUCCEEDED".to_owned()),
+                    Just("444455556666".to_owned()),
+                    ".{0,40}"
+                ]
+                .prop_map(Value::String),
+            ];
+            leaf.prop_recursive(5, 64, 8, move |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::btree_map(key.clone(), inner, 0..8)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        fn fixtures() -> Vec<Value> {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/events");
+            std::fs::read_dir(dir)
+                .expect("fixtures")
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json") && !e.path().ends_with("index.json"))
+                .map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).expect("read")).expect("JSON"))
+                .collect()
+        }
+
+        /// Replaces the value at the `pick`-th node (in document order) of `doc` with `with`.
+        fn replace_nth(doc: &mut Value, pick: &mut usize, with: &Value) -> bool {
+            if *pick == 0 {
+                *doc = with.clone();
+                return true;
+            }
+            *pick -= 1;
+            match doc {
+                Value::Object(map) => map.values_mut().any(|v| replace_nth(v, pick, with)),
+                Value::Array(items) => items.iter_mut().any(|v| replace_nth(v, pick, with)),
+                _ => false,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            #[test]
+            fn arbitrary_json_never_panics_the_classifier(event in json()) {
+                let _ = classify(&event);
+            }
+
+            #[test]
+            fn real_events_with_any_node_replaced_never_panic_and_stay_strict(index in 0usize..64, pick in 0usize..200, with in json()) {
+                let all = fixtures();
+                let mut event = all[index % all.len()].clone();
+                let mut n = pick;
+                replace_nth(&mut event, &mut n, &with);
+                if let Ok(Request::Onboard { account, .. }) = classify(&event) {
+                    // whatever was changed, an onboarding always names a valid account
+                    prop_assert!(account.as_str().len() == 12 && account.as_str().bytes().all(|b| b.is_ascii_digit()));
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,370 @@
+//! Malformed and hostile input for both functions: each gets a clear error or a documented ignore, with zero
+//! writes and no panic; a panic inside the work becomes an invocation error and the function keeps serving; and
+//! no credential ever reaches the logs or the answers.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bootstrapper::{Bootstrapper, ResponseSender};
+use enablement::{
+    AccountId, AutoEnable, Cloud, CreateAccountStatus, Detector, Enabler, Error, FindingFrequency, GuardDutyApi,
+    MemberAccount, OrgAccount, OrgConfig, OrganizationApi, Plan, Settings, Side, Unprocessed,
+};
+use lambda_runtime::{Context, LambdaEvent};
+use responder::Responder;
+use serde_json::{json, Value};
+use system_tests::runtime::{Function, RuntimeApi};
+use system_tests::{fixture, settings, tally, Emulator, ResponseCatcher};
+
+fn event(payload: Value) -> LambdaEvent<Value> {
+    LambdaEvent::new(payload, Context::default())
+}
+
+/// A CreateAccountResult whose createAccountStatus is `status`.
+fn created(status: Value) -> Value {
+    let mut e = fixture("create-account-result-succeeded.json", &[]);
+    e["detail"]["serviceEventDetails"]["createAccountStatus"] = status;
+    e
+}
+
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!("444455556666"), |inner, _| json!({ "accountId": inner }))
+}
+
+/// The responder's corpus: (name, event, ignored) where ignored events succeed and the rest are errors.
+fn responder_corpus() -> Vec<(&'static str, Value, bool)> {
+    let handshake = |h: Value| {
+        let mut e = fixture("accept-handshake-invite.json", &[]);
+        e["detail"]["responseElements"]["handshake"] = h;
+        e
+    };
+    let joined = |d: Value| {
+        let mut e = fixture("account-joined-organization.json", &[]);
+        e["detail"]["serviceEventDetails"] = d;
+        e
+    };
+    let opt_in = |d: Value| {
+        let mut e = fixture("region-opt-in-enabled.json", &[]);
+        e["detail"] = d;
+        e
+    };
+    let huge = "7".repeat(1 << 20);
+    vec![
+        ("null", json!(null), false),
+        ("a number", json!(42), false),
+        ("a string", json!("CreateAccountResult"), false),
+        ("an array", json!([{"source": "aws.organizations"}]), false),
+        ("a boolean", json!(true), false),
+        ("an empty object", json!({}), false),
+        ("source of the wrong type", json!({"source": 5, "detail-type": "x", "detail": {}}), false),
+        ("no detail-type", json!({"source": "aws.organizations", "detail": {}}), false),
+        (
+            "a time that is not a time",
+            {
+                let mut e = fixture("scheduled-event.json", &[]);
+                e["time"] = json!("yesterday");
+                e
+            },
+            false,
+        ),
+        ("SUCCEEDED without an account id", created(json!({"state": "SUCCEEDED"})), false),
+        ("an 11-digit account id", created(json!({"state": "SUCCEEDED", "accountId": "44445555666"})), false),
+        ("an account id with letters", created(json!({"state": "SUCCEEDED", "accountId": "4444555566x6"})), false),
+        ("an account id as a number", created(json!({"state": "SUCCEEDED", "accountId": 444455556666u64})), false),
+        ("a 1 MiB account id", created(json!({"state": "SUCCEEDED", "accountId": huge})), false),
+        ("an unknown state", created(json!({"state": "EXPLODED", "accountId": "444455556666"})), false),
+        ("status that is a string", created(json!("SUCCEEDED")), false),
+        (
+            "an account outside the organization",
+            created(json!({"state": "SUCCEEDED", "accountId": "999988887777"})),
+            false,
+        ),
+        ("an invitation without parties", handshake(json!({"action": "INVITE", "state": "ACCEPTED"})), false),
+        (
+            "an invitation with two accounts",
+            handshake(
+                json!({"action": "INVITE", "state": "ACCEPTED", "parties": [{"type": "ACCOUNT", "id": "444455556666"}, {"type": "ACCOUNT", "id": "777788889999"}]}),
+            ),
+            false,
+        ),
+        (
+            "a joined event with two ids",
+            joined(json!({"a": {"accountId": "444455556666"}, "b": {"accountId": "777788889999"}})),
+            false,
+        ),
+        ("a joined event without an id", joined(json!({"joinedMethod": "Created"})), false),
+        ("a joined event nested 120 deep", joined(nested(120)), false),
+        (
+            "a managed account with a null id",
+            {
+                let mut e = fixture("controltower-create-managed-account.json", &[]);
+                e["detail"]["serviceEventDetails"]["createManagedAccountStatus"]["account"]["accountId"] = json!(null);
+                e
+            },
+            false,
+        ),
+        ("a region name that is a path", opt_in(json!({"regionName": "../../etc", "status": "ENABLED"})), false),
+        ("a region opt-in without status", opt_in(json!({"regionName": "af-south-1"})), false),
+        (
+            "a CreateAccount request id that is not one",
+            {
+                let mut e = fixture("create-account-call.json", &[]);
+                e["detail"]["responseElements"]["createAccountStatus"]["id"] = json!("car-1; DROP TABLE accounts");
+                e
+            },
+            false,
+        ),
+        (
+            "an S3 event",
+            json!({"source": "aws.s3", "detail-type": "Object Created", "detail": {"bucket": {"name": "b"}}}),
+            true,
+        ),
+        (
+            "an unknown Organizations event",
+            {
+                let mut e = fixture("create-account-result-succeeded.json", &[]);
+                e["detail"]["eventName"] = json!("LeaveOrganization");
+                e
+            },
+            true,
+        ),
+        ("a region being disabled", fixture("region-opt-in-disabled.json", &[]), true),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_input_gets_a_clear_error_or_a_documented_ignore_with_zero_writes() {
+    let emulator = Emulator::start();
+    emulator.regions(json!({"default": ["us-east-1"], "opt_in": []}));
+    let org = emulator.organization(2, 0);
+    let responder = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await));
+    let bootstrapper =
+        Bootstrapper::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await), ResponseSender::new().unwrap());
+    emulator.clear_log();
+    let mut count = 0;
+
+    for (name, payload, ignored) in responder_corpus() {
+        let answer = responder.handle(event(payload)).await;
+        match (ignored, &answer) {
+            (true, Ok(v)) => assert!(v["request"]["request"] == "ignore" || v.get("ignored").is_some(), "{name}: {v}"),
+            (false, Err(e)) => {
+                let message = e.to_string();
+                assert!(message.len() < 400, "{name}: an error that long is not clear: {} bytes", message.len());
+                assert!(!message.is_empty(), "{name}");
+            }
+            _ => panic!("{name}: expected {}, got {answer:?}", if ignored { "an ignore" } else { "an error" }),
+        }
+        count += 1;
+    }
+
+    let catcher = ResponseCatcher::start();
+    let ids = json!({"StackId": "arn:aws:cloudformation:us-east-1:111122223333:stack/s/1", "RequestId": "r-1", "LogicalResourceId": "Bootstrap"});
+    let with = |extra: Value| {
+        let mut v = ids.clone();
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v
+    };
+    // (name, request, answered FAILED to the ResponseURL)
+    let bootstrapper_corpus = vec![
+        ("null", json!(null), false),
+        ("an array", json!([1, 2, 3]), false),
+        ("a string", json!("Create"), false),
+        ("a number", json!(7), false),
+        ("Create without a ResponseURL", json!({"RequestType": "Create"}), false),
+        (
+            "an unknown RequestType",
+            with(json!({"RequestType": "Explode", "ResponseURL": catcher.url, "ResourceType": "Custom::X"})),
+            true,
+        ),
+        ("a RequestType that is a number", with(json!({"RequestType": 1, "ResponseURL": catcher.url})), true),
+        ("a ResponseURL but no RequestType", with(json!({"ResponseURL": catcher.url})), true),
+        (
+            "Create without a StackId",
+            json!({"RequestType": "Create", "ResponseURL": catcher.url, "RequestId": "r", "LogicalResourceId": "l"}),
+            false,
+        ),
+        (
+            "a ResponseURL that is not a URL",
+            with(
+                json!({"RequestType": "Delete", "ResponseURL": "not a url", "ResourceType": "Custom::X", "PhysicalResourceId": "p", "ResourceProperties": {}}),
+            ),
+            false,
+        ),
+        (
+            "an ftp ResponseURL",
+            with(
+                json!({"RequestType": "Delete", "ResponseURL": "ftp://example.com/x", "ResourceType": "Custom::X", "PhysicalResourceId": "p", "ResourceProperties": {}}),
+            ),
+            false,
+        ),
+    ];
+    let mut answered = 0;
+    for (name, payload, fails_to_cloudformation) in bootstrapper_corpus {
+        let before = catcher.received().len();
+        let answer = bootstrapper.handle(event(payload)).await;
+        let after = catcher.received();
+        if fails_to_cloudformation {
+            assert!(answer.is_ok(), "{name}: {answer:?}");
+            assert_eq!(after.len(), before + 1, "{name}: one answer");
+            assert_eq!(after[before].2["Status"], "FAILED", "{name}");
+            assert!(after[before].2["Reason"].as_str().unwrap().contains("malformed"), "{name}");
+            answered += 1;
+        } else {
+            assert!(answer.is_err(), "{name}: {answer:?}");
+            assert_eq!(after.len(), before, "{name}: nothing to answer");
+        }
+        count += 1;
+    }
+
+    assert!(count >= 30, "{count} inputs");
+    assert_eq!(answered, 3);
+    let calls = tally(&emulator.log());
+    assert_eq!(calls.writes, 0, "{:?}", calls.by_operation);
+    println!("{count} bad inputs: 0 writes, 0 panics; AWS calls made: {:?}", calls.by_operation);
+}
+
+/// A cloud whose every call panics.
+struct Exploding;
+
+fn boom<T>() -> T {
+    panic!("injected failure")
+}
+
+impl GuardDutyApi for Exploding {
+    async fn detector_id(&self) -> Result<Option<String>, Error> {
+        boom()
+    }
+    async fn get_detector(&self, _: &str) -> Result<Detector, Error> {
+        boom()
+    }
+    async fn create_detector(&self, _: &[Plan], _: Option<FindingFrequency>) -> Result<String, Error> {
+        boom()
+    }
+    async fn update_detector(&self, _: &str, _: &[Plan], _: Option<FindingFrequency>) -> Result<(), Error> {
+        boom()
+    }
+    async fn delegated_admins(&self) -> Result<Vec<String>, Error> {
+        boom()
+    }
+    async fn designate_admin(&self, _: &AccountId) -> Result<(), Error> {
+        boom()
+    }
+    async fn org_config(&self, _: &str) -> Result<OrgConfig, Error> {
+        boom()
+    }
+    async fn update_org_config(&self, _: &str, _: AutoEnable, _: &[Plan]) -> Result<(), Error> {
+        boom()
+    }
+    async fn list_members(&self, _: &str) -> Result<BTreeMap<String, String>, Error> {
+        boom()
+    }
+    async fn get_members(&self, _: &str, _: &[AccountId]) -> Result<BTreeMap<String, String>, Error> {
+        boom()
+    }
+    async fn create_members(&self, _: &str, _: &[MemberAccount]) -> Result<Unprocessed, Error> {
+        boom()
+    }
+    async fn start_monitoring(&self, _: &str, _: &[AccountId]) -> Result<Unprocessed, Error> {
+        boom()
+    }
+}
+
+impl OrganizationApi for Exploding {
+    async fn management_account(&self) -> Result<AccountId, Error> {
+        boom()
+    }
+    async fn accounts(&self) -> Result<Vec<OrgAccount>, Error> {
+        boom()
+    }
+    async fn account(&self, _: &AccountId) -> Result<Option<OrgAccount>, Error> {
+        boom()
+    }
+    async fn accounts_under(&self, _: &str) -> Result<Vec<AccountId>, Error> {
+        boom()
+    }
+    async fn create_account_status(&self, _: &str) -> Result<CreateAccountStatus, Error> {
+        boom()
+    }
+}
+
+impl Cloud for Exploding {
+    type GuardDuty = Exploding;
+    type Organization = Exploding;
+    fn guardduty(&self, _: Side, _: &str) -> Exploding {
+        Exploding
+    }
+    fn organization(&self) -> &Exploding {
+        &Exploding
+    }
+    async fn enabled_regions(&self) -> Result<Vec<String>, Error> {
+        boom()
+    }
+}
+
+fn exploding_enabler() -> Enabler<Exploding> {
+    Enabler::new(Exploding, Settings::with_admin("222233334444".parse().unwrap()))
+}
+
+#[tokio::test]
+async fn a_panic_becomes_an_invocation_error_and_the_next_invocation_is_served() {
+    // the responder: an error for the panicking event, then an ignored event served, then an error again
+    let responder = Responder::new(Ok(exploding_enabler()));
+    let err = responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect_err("the panic is an error");
+    assert!(err.to_string().contains("internal error"), "{err}");
+    assert!(responder.handle(event(fixture("ec2-instance-state-change.json", &[]))).await.is_ok());
+    assert!(responder.handle(event(fixture("scheduled-event.json", &[]))).await.is_err());
+
+    // the bootstrapper: CloudFormation still gets exactly one FAILED, with the panic's message
+    let bootstrapper = Bootstrapper::new(Ok(exploding_enabler()), ResponseSender::new().unwrap());
+    let catcher = ResponseCatcher::start();
+    bootstrapper
+        .handle(event(fixture("cfn-create.json", &[("http://127.0.0.1:1/response", &catcher.url)])))
+        .await
+        .expect("answered");
+    let received = catcher.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].2["Status"], "FAILED");
+    assert!(received[0].2["Reason"].as_str().unwrap().contains("injected failure"), "{}", received[0].2);
+}
+
+#[test]
+fn no_credential_reaches_the_logs_or_the_answers_even_at_trace_level() {
+    const SECRET: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYzzSECRETzzKEY";
+    const TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLEzzSESSIONzzTOKENzz";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = Emulator::start();
+    emulator.regions(json!({"default": ["us-east-1", "eu-west-1"], "opt_in": []}));
+    let org = emulator.organization(3, 0);
+    let api = RuntimeApi::start();
+    let admin = org.accounts[0].to_string();
+    let function = Function::start(
+        "responder",
+        &api,
+        &[
+            ("AWS_ENDPOINT_URL", &emulator.url),
+            ("GUARDDUTY_ADMIN_ACCOUNT_ID", &admin),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ("AWS_SESSION_TOKEN", TOKEN),
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    let mut answers = Vec::new();
+    answers.push(api.invoke(&fixture("scheduled-event.json", &[]), Duration::from_secs(60)));
+    let (account, _) = runtime.block_on(emulator.create_account("secretive"));
+    answers.push(api.invoke(
+        &fixture("create-account-result-succeeded.json", &[("444455556666", account.as_str())]),
+        Duration::from_secs(30),
+    ));
+    answers.push(api.invoke(&json!({"source": "aws.organizations"}), Duration::from_secs(10)));
+    let logs = function.stop();
+    let everything = format!("{logs}\n{answers:?}");
+    assert!(answers[0].is_ok() && answers[1].is_ok(), "{answers:?}");
+    assert!(logs.len() > 10_000, "trace logging was on ({} bytes)", logs.len());
+    for needle in [SECRET, TOKEN, "SecretAccessKey", "SessionToken", "FQoGZXIvYXdzE", "aws_secret_access_key"] {
+        assert!(!everything.contains(needle), "{needle} appeared in the output");
+    }
+    println!("scanned {} bytes of logs and answers: no credential", everything.len());
+}
