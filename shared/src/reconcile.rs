@@ -37,7 +37,21 @@ impl RunOptions {
 pub struct Enabler<C> {
     cloud: C,
     settings: Settings,
+    cache: std::sync::Mutex<Cache>,
 }
+
+/// What a warm process remembers between invocations, so that an onboarding needs only the calls that matter:
+/// the management account (it never changes), the governed regions (refreshed by every full reconcile, and when
+/// older than [`REGIONS_TTL`]) and the admin's detector id per region (forgotten when a region fails).
+#[derive(Default)]
+struct Cache {
+    management: Option<AccountId>,
+    regions: Option<(Instant, Vec<String>)>,
+    detectors: std::collections::HashMap<String, String>,
+}
+
+/// How long an onboarding trusts the remembered list of governed regions.
+pub const REGIONS_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// What every region's work shares: the organization's shape and the accounts to enrol.
 struct Context {
@@ -53,7 +67,11 @@ struct Context {
 impl<C: Cloud> Enabler<C> {
     /// An enabler for `settings` through `cloud`.
     pub fn new(cloud: C, settings: Settings) -> Self {
-        Self { cloud, settings }
+        Self { cloud, settings, cache: std::sync::Mutex::new(Cache::default()) }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The configuration.
@@ -79,7 +97,7 @@ impl<C: Cloud> Enabler<C> {
     /// Full reconcile within `options`.
     pub async fn reconcile_with(&self, options: &RunOptions) -> Result<Report, Error> {
         let started = Instant::now();
-        let ctx = self.context(options).await?;
+        let ctx = self.context(options, false).await?;
         let org = self.cloud.organization();
         let accounts = org.accounts().await?;
         let admin = &self.settings.admin_account;
@@ -102,14 +120,15 @@ impl<C: Cloud> Enabler<C> {
     pub async fn onboard(&self, account: &AccountId, options: &RunOptions) -> Result<Report, Error> {
         let started = Instant::now();
         let org = self.cloud.organization();
-        let found = org.account(account).await?.ok_or_else(|| Error::NotInOrganization(account.clone()))?;
+        // The account's standing and the organization's shape are independent reads: one round trip for both.
+        let (found, ctx) = tokio::try_join!(org.account(account), self.context(options, true))?;
+        let found = found.ok_or_else(|| Error::NotInOrganization(account.clone()))?;
         if !found.is_active() {
             return Err(Error::NotActive { account: account.clone(), status: found.status });
         }
         if self.excluded_accounts().await?.contains(account) {
             return Err(Error::Excluded(account.clone()));
         }
-        let ctx = self.context(options).await?;
         let members = if account == &self.settings.admin_account {
             Vec::new()
         } else {
@@ -132,17 +151,39 @@ impl<C: Cloud> Enabler<C> {
         )
     }
 
-    /// The organization's management account (refusing it as admin unless allowed) and the governed regions.
-    async fn context(&self, options: &RunOptions) -> Result<Context, Error> {
-        let management = self.cloud.organization().management_account().await?;
+    /// The organization's management account (refusing it as admin unless allowed) and the governed regions,
+    /// read concurrently; `remembered` lets a warm process reuse what it read before.
+    async fn context(&self, options: &RunOptions, remembered: bool) -> Result<Context, Error> {
+        let (known_management, known_regions) = {
+            let cache = self.cache();
+            let fresh = |at: &Instant| remembered && at.elapsed() < REGIONS_TTL;
+            (cache.management.clone(), cache.regions.as_ref().filter(|(at, _)| fresh(at)).map(|(_, r)| r.clone()))
+        };
+        let management = async {
+            match known_management {
+                Some(m) => Ok(m),
+                None => self.cloud.organization().management_account().await,
+            }
+        };
+        let discovered = async {
+            match (&self.settings.regions, known_regions) {
+                (Some(r), _) => Ok(r.clone()),
+                (None, Some(r)) => Ok(r),
+                (None, None) => self.cloud.enabled_regions().await,
+            }
+        };
+        let (management, mut regions) = tokio::try_join!(management, discovered)?;
+        {
+            let mut cache = self.cache();
+            cache.management = Some(management.clone());
+            if self.settings.regions.is_none() {
+                cache.regions = Some((Instant::now(), regions.clone()));
+            }
+        }
         let admin = &self.settings.admin_account;
         if admin == &management && !self.settings.allow_management_admin {
             return Err(Error::AdminIsManagement(admin.clone()));
         }
-        let mut regions = match &self.settings.regions {
-            Some(r) => r.clone(),
-            None => self.cloud.enabled_regions().await?,
-        };
         regions.retain(|r| !self.settings.excluded_regions.contains(r));
         if let Some(only) = &options.only_regions {
             regions.retain(|r| only.contains(r));
@@ -205,6 +246,7 @@ impl<C: Cloud> Enabler<C> {
     async fn reconcile_region(&self, ctx: &Context, region: &str, members: &[MemberAccount]) -> RegionReport {
         let mut report = RegionReport::new(region);
         if let Err(e) = self.reconcile_region_steps(ctx, region, members, &mut report).await {
+            self.cache().detectors.remove(region);
             report.outcome = Outcome::Failed;
             report.error = Some(e.to_string());
             tracing::warn!(region, error = %e, "region failed");
@@ -240,6 +282,9 @@ impl<C: Cloud> Enabler<C> {
         for step in foundation {
             self.apply(ctx, &mgmt, &admin, &step, &mut detector, report).await?;
         }
+        if let Some(id) = &detector {
+            self.cache().detectors.insert(region.to_owned(), id.clone());
+        }
         let (admin_steps, left) = match (&state.admin_side, &detector) {
             (Some(_), _) => (admin_steps, left),
             (None, Some(id)) => {
@@ -261,11 +306,17 @@ impl<C: Cloud> Enabler<C> {
         let mut report = RegionReport::new(region);
         let admin = self.cloud.guardduty(Side::Admin, region);
         let result = async {
-            let Some(detector) = admin.detector_id().await? else {
+            let remembered = self.cache().detectors.get(region).cloned();
+            let detector = match remembered {
+                Some(id) => Some(id),
+                None => admin.detector_id().await?,
+            };
+            let Some(detector) = detector else {
                 // A region without the admin's detector needs its foundation first: reconcile it, for this account.
                 report = self.reconcile_region(ctx, region, members).await;
                 return Ok(());
             };
+            self.cache().detectors.insert(region.to_owned(), detector.clone());
             let ids: Vec<AccountId> = members.iter().map(|m| m.id.clone()).collect();
             let (org_config, current) = if ids.is_empty() {
                 (admin.org_config(&detector).await?, Default::default())
@@ -295,6 +346,7 @@ impl<C: Cloud> Enabler<C> {
         }
         .await;
         if let Err(e) = result {
+            self.cache().detectors.remove(region);
             report.outcome = Outcome::Failed;
             report.error = Some(e.to_string());
             tracing::warn!(region, error = %e, "region failed");
