@@ -52,12 +52,17 @@ build: venv
 	  echo "make build: the aarch64-unknown-linux-gnu target is not installed, so this builds x86_64; deploy it with Architecture=x86_64"; \
 	  cargo lambda build --release --x86-64 --compiler cargo --bin bootstrapper --bin responder; \
 	fi
-	@ls -l target/lambda/*/bootstrap
+	@ls -l $${CARGO_TARGET_DIR:-target}/lambda/*/bootstrap
 
 # Deploys the management account's stack with SAM (guided the first time, when there is no samconfig.toml).
 deploy:
 	sam build --beta-features --template-file infra/template.yaml
 	@if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided --stack-name $(STACK) --capabilities CAPABILITY_NAMED_IAM; fi
+
+# The benchmark: onboarding latency, API calls, scale, cold start and memory of the release binaries, against the
+# emulator with injected latency. Prints a table and writes BENCHMARKS.md.
+bench: build
+	cargo run --quiet -p system-tests --bin bench -- --lambda-dir $${CARGO_TARGET_DIR:-target}/lambda --out BENCHMARKS.md
 
 # The main job on the local emulator, end to end (see tests/demo.sh).
 demo: venv

@@ -18,6 +18,7 @@ pub type Invocation = Result<Value, Value>;
 struct Shared {
     next: Mutex<Receiver<(String, Value, u64)>>,
     results: Mutex<HashMap<String, Sender<Invocation>>>,
+    first_poll: (Mutex<Option<std::time::Instant>>, std::sync::Condvar),
 }
 
 /// A runtime API on a free loopback port, serving the events given to [`RuntimeApi::invoke`].
@@ -35,7 +36,11 @@ impl RuntimeApi {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the runtime API");
         let address = listener.local_addr().expect("address").to_string();
         let (queue, next) = channel();
-        let shared = Arc::new(Shared { next: Mutex::new(next), results: Mutex::new(HashMap::new()) });
+        let shared = Arc::new(Shared {
+            next: Mutex::new(next),
+            results: Mutex::new(HashMap::new()),
+            first_poll: (Mutex::new(None), std::sync::Condvar::new()),
+        });
         let serving = shared.clone();
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -44,6 +49,14 @@ impl RuntimeApi {
             }
         });
         Self { address, queue, shared, counter: Mutex::new(0) }
+    }
+
+    /// When a function first asked for an event (it is ready), waiting up to `timeout` for that.
+    pub fn first_poll(&self, timeout: Duration) -> Option<std::time::Instant> {
+        let (lock, ready) = &self.shared.first_poll;
+        let guard = lock.lock().expect("first poll");
+        let (guard, _) = ready.wait_timeout_while(guard, timeout, |at| at.is_none()).expect("first poll");
+        *guard
     }
 
     /// Delivers `event` with `timeout` as the invocation's deadline and waits (a little past it) for the answer.
@@ -92,6 +105,12 @@ fn serve(stream: TcpStream, shared: &Shared) {
         }
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let answer = if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            {
+                let (lock, ready) = &shared.first_poll;
+                let mut at = lock.lock().expect("first poll");
+                at.get_or_insert_with(std::time::Instant::now);
+                ready.notify_all();
+            }
             let next = shared.next.lock().expect("queue").recv();
             let Ok((id, event, deadline)) = next else { return };
             let payload = event.to_string();
@@ -148,10 +167,16 @@ pub struct Function {
 }
 
 impl Function {
-    /// Starts the binary `name` with the Lambda environment, `api` as its runtime API and `env` on top.
+    /// Starts this workspace's debug binary `name` with the Lambda environment, `api` as its runtime API and `env`
+    /// on top.
     pub fn start(name: &str, api: &RuntimeApi, env: &[(&str, &str)]) -> Self {
         build_functions();
-        let mut command = Command::new(binaries().join(name));
+        Self::start_binary(&binaries().join(name), name, api, env)
+    }
+
+    /// Starts the executable at `path` as the function `name` (see [`Function::start`]).
+    pub fn start_binary(path: &std::path::Path, name: &str, api: &RuntimeApi, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(path);
         command
             .env_clear()
             .env("AWS_LAMBDA_RUNTIME_API", &api.address)
@@ -200,6 +225,15 @@ impl Function {
             let _ = reader.join();
         }
         self.output()
+    }
+
+    /// The process's peak resident memory so far, in KiB (VmHWM).
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
     /// Whether the process is still running.
