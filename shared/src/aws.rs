@@ -181,26 +181,20 @@ impl Cloud for AwsCloud {
 
     async fn enabled_regions(&self) -> Result<Vec<String>, Error> {
         use aws_sdk_account::types::RegionOptStatus;
-        let mut regions = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .inner
-                .account
-                .list_regions()
-                .region_opt_status_contains(RegionOptStatus::Enabled)
-                .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
-                .max_results(50)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| aws_error("ListRegions", "global", &self.inner.admin_account, e))?;
-            regions.extend(out.regions().iter().filter_map(|r| r.region_name().map(str::to_owned)));
-            token = out.next_token().map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
-        }
+        let pages: Vec<_> = self
+            .inner
+            .account
+            .list_regions()
+            .region_opt_status_contains(RegionOptStatus::Enabled)
+            .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
+            .max_results(50)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("ListRegions", "global", &self.inner.admin_account, e))?;
+        let mut regions: Vec<String> =
+            pages.iter().flat_map(|p| p.regions()).filter_map(|r| r.region_name().map(str::to_owned)).collect();
         regions.sort();
         regions.dedup();
         Ok(regions)
@@ -350,22 +344,19 @@ impl GuardDutyApi for AwsGuardDuty {
     }
 
     async fn delegated_admins(&self) -> Result<Vec<String>, Error> {
-        let mut admins = Vec::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .client
-                .list_organization_admin_accounts()
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(self.fail("ListOrganizationAdminAccounts"))?;
-            admins.extend(out.admin_accounts().iter().filter_map(|a| a.admin_account_id().map(str::to_owned)));
-            token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-            if token.is_none() {
-                return Ok(admins);
-            }
-        }
+        let pages: Vec<_> = self
+            .client
+            .list_organization_admin_accounts()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(self.fail("ListOrganizationAdminAccounts"))?;
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.admin_accounts())
+            .filter_map(|a| a.admin_account_id().map(str::to_owned))
+            .collect())
     }
 
     async fn designate_admin(&self, admin: &AccountId) -> Result<(), Error> {
@@ -379,17 +370,17 @@ impl GuardDutyApi for AwsGuardDuty {
     }
 
     async fn org_config(&self, detector: &str) -> Result<OrgConfig, Error> {
+        let pages: Vec<_> = self
+            .client
+            .describe_organization_configuration()
+            .detector_id(detector)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(self.fail("DescribeOrganizationConfiguration"))?;
         let mut config = OrgConfig::default();
-        let mut token = None;
-        loop {
-            let out = self
-                .client
-                .describe_organization_configuration()
-                .detector_id(detector)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(self.fail("DescribeOrganizationConfiguration"))?;
+        for out in &pages {
             if let Some(a) = out.auto_enable_organization_members() {
                 config.auto_enable = Some(a.as_str().to_owned());
             }
@@ -403,11 +394,8 @@ impl GuardDutyApi for AwsGuardDuty {
                 let auto_enable = f.auto_enable().map(|a| a.as_str().to_owned()).unwrap_or_default();
                 config.features.insert(name.as_str().to_owned(), OrgFeatureState { auto_enable, agents });
             }
-            token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-            if token.is_none() {
-                return Ok(config);
-            }
         }
+        Ok(config)
     }
 
     async fn update_org_config(&self, detector: &str, auto_enable: AutoEnable, plans: &[Plan]) -> Result<(), Error> {
@@ -446,25 +434,18 @@ impl GuardDutyApi for AwsGuardDuty {
     }
 
     async fn list_members(&self, detector: &str) -> Result<BTreeMap<String, String>, Error> {
-        let mut members = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let out = self
-                .client
-                .list_members()
-                .detector_id(detector)
-                .only_associated("false")
-                .max_results(50)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(self.fail("ListMembers"))?;
-            members.extend(out.members().iter().filter_map(member_status));
-            token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-            if token.is_none() {
-                return Ok(members);
-            }
-        }
+        let pages: Vec<_> = self
+            .client
+            .list_members()
+            .detector_id(detector)
+            .only_associated("false")
+            .max_results(50)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(self.fail("ListMembers"))?;
+        Ok(pages.iter().flat_map(|p| p.members()).filter_map(member_status).collect())
     }
 
     async fn get_members(&self, detector: &str, accounts: &[AccountId]) -> Result<BTreeMap<String, String>, Error> {
@@ -551,17 +532,15 @@ impl OrganizationApi for AwsOrganization {
     }
 
     async fn accounts(&self) -> Result<Vec<OrgAccount>, Error> {
-        let mut accounts = Vec::new();
-        let mut token = None;
-        loop {
-            let out =
-                self.client.list_accounts().set_next_token(token).send().await.map_err(self.fail("ListAccounts"))?;
-            accounts.extend(out.accounts().iter().filter_map(org_account));
-            token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-            if token.is_none() {
-                return Ok(accounts);
-            }
-        }
+        let pages: Vec<_> = self
+            .client
+            .list_accounts()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(self.fail("ListAccounts"))?;
+        Ok(pages.iter().flat_map(|p| p.accounts()).filter_map(org_account).collect())
     }
 
     async fn account(&self, id: &AccountId) -> Result<Option<OrgAccount>, Error> {
@@ -576,38 +555,27 @@ impl OrganizationApi for AwsOrganization {
         let mut found = Vec::new();
         let mut parents = vec![ou.to_owned()];
         while let Some(parent) = parents.pop() {
-            let mut token = None;
-            loop {
-                let out = self
-                    .client
-                    .list_accounts_for_parent()
-                    .parent_id(&parent)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(self.fail("ListAccountsForParent"))?;
-                found.extend(out.accounts().iter().filter_map(|a| a.id()?.parse().ok()));
-                token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-                if token.is_none() {
-                    break;
-                }
-            }
-            let mut token = None;
-            loop {
-                let out = self
-                    .client
-                    .list_organizational_units_for_parent()
-                    .parent_id(&parent)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(self.fail("ListOrganizationalUnitsForParent"))?;
-                parents.extend(out.organizational_units().iter().filter_map(|o| o.id().map(str::to_owned)));
-                token = out.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
-                if token.is_none() {
-                    break;
-                }
-            }
+            let accounts: Vec<_> = self
+                .client
+                .list_accounts_for_parent()
+                .parent_id(&parent)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(self.fail("ListAccountsForParent"))?;
+            found.extend(accounts.iter().flat_map(|p| p.accounts()).filter_map(|a| a.id()?.parse().ok()));
+            let units: Vec<_> = self
+                .client
+                .list_organizational_units_for_parent()
+                .parent_id(&parent)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(self.fail("ListOrganizationalUnitsForParent"))?;
+            parents
+                .extend(units.iter().flat_map(|p| p.organizational_units()).filter_map(|o| o.id().map(str::to_owned)));
         }
         Ok(found)
     }

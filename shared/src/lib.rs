@@ -12,6 +12,7 @@ mod aws;
 mod budget;
 mod config;
 mod error;
+mod guard;
 mod ids;
 mod metrics;
 mod plan;
@@ -27,6 +28,7 @@ pub use config::{
     DEFAULT_ADMIN_ROLE_NAME, DEFAULT_REGION_CONCURRENCY,
 };
 pub use error::{BoxError, Error};
+pub use guard::{guarded, json_type, Interrupted};
 pub use ids::{is_region_name, partition_of, AccountId, InvalidAccountId};
 pub use metrics::{emf, NAMESPACE};
 pub use plan::{

@@ -207,6 +207,11 @@ impl Emulator {
             initial_backoff: Duration::from_millis(20),
             max_backoff: Duration::from_millis(500),
         };
+        self.enabler_with(settings, retry).await
+    }
+
+    /// An enabler for `settings` against this emulator, with the given retry policy.
+    pub async fn enabler_with(&self, settings: Settings, retry: RetryPolicy) -> Enabler<AwsCloud> {
         let cloud = AwsCloud::connect(&self.sdk_config().await, &settings, retry).await;
         Enabler::new(cloud, settings)
     }

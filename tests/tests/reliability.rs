@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bootstrapper::{Bootstrapper, ResponseSender};
-use enablement::{Outcome, RunOptions};
+use enablement::{Outcome, RetryPolicy, RunOptions};
 use lambda_runtime::{Context, LambdaEvent};
 use responder::Responder;
 use serde_json::{json, Value};
@@ -86,7 +86,13 @@ async fn settling_windows_after_designation_and_creation_are_waited_out_without_
     // given GuardDuty rejecting a new admin's calls for 1.5 s after designation, and hiding new members for 1 s
     let (emulator, org) = world(10);
     emulator.faults(json!({"admin_consistency_seconds": 1.5, "member_consistency_seconds": 1.0}));
-    let enabler = emulator.enabler(settings(&org.accounts[0], &[])).await;
+    // backoff from 100 ms up to 1 s: about 3 s of patience over 10 attempts, twice the window
+    let patient = RetryPolicy {
+        max_attempts: 10,
+        initial_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(1),
+    };
+    let enabler = emulator.enabler_with(settings(&org.accounts[0], &[]), patient).await;
     emulator.clear_log();
     // when a fresh organization is reconciled
     let started = Instant::now();

@@ -3,14 +3,12 @@
 
 pub mod cfn;
 
-use std::panic::AssertUnwindSafe;
-use std::time::Instant;
-
 use aws_lambda_events::cloudformation::{
     CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponseStatus as Status,
 };
-use enablement::{AwsCloud, Budget, Cloud, ConfigError, Enabler, Report, RunOptions, Settings};
-use futures_util::FutureExt;
+use enablement::{
+    guarded, json_type, AwsCloud, Budget, Cloud, ConfigError, Enabler, Interrupted, Report, RunOptions, Settings,
+};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -62,7 +60,7 @@ impl<C: Cloud> Bootstrapper<C> {
         if !payload.is_object() {
             return Err(format!(
                 "expected a JSON object (a CloudFormation custom-resource request or {{}}), got {}",
-                kind(&payload)
+                json_type(&payload)
             )
             .into());
         }
@@ -143,24 +141,14 @@ impl<C: Cloud> Bootstrapper<C> {
             Ok(e) => e,
             Err(e) => return failed(e.to_string()),
         };
-        let started = Instant::now();
         let options = RunOptions::within(budget);
-        let work = AssertUnwindSafe(Box::pin(enabler.reconcile_with(&options))).catch_unwind();
-        let outcome = match budget {
-            Some(b) => match tokio::time::timeout(b.cutoff.saturating_duration_since(Instant::now()), work).await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    return failed(format!(
-                    "the reconcile did not finish before the invocation's deadline ({} ms); the scheduled reconcile \
-                         finishes the job",
-                    started.elapsed().as_millis()
-                ))
-                }
-            },
-            None => work.await,
-        };
+        let outcome = guarded(budget, Box::pin(enabler.reconcile_with(&options))).await;
         match outcome {
-            Err(panic) => failed(format!("internal error: {}", panic_message(&panic))),
+            Err(Interrupted::OutOfTime(ms)) => failed(format!(
+                "the reconcile did not finish before the invocation's deadline ({ms} ms); the scheduled reconcile \
+                 finishes the job"
+            )),
+            Err(interrupted) => failed(interrupted.to_string()),
             Ok(Err(e)) => failed(e.to_string()),
             Ok(Ok(report)) => {
                 let s = &report.summary;
@@ -204,23 +192,4 @@ impl<C: Cloud> Bootstrapper<C> {
 fn failed(reason: String) -> Verdict {
     tracing::error!(%reason, "reconcile failed");
     Verdict { status: Status::Failed, reason, data: Vec::new(), report: None }
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".into())
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use enablement::{is_region_name, AccountId};
+use enablement::{is_region_name, json_type, AccountId};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -68,25 +68,14 @@ fn account_at(v: &Value, pointer: &str, what: &str) -> Result<AccountId, EventEr
     match v.pointer(pointer) {
         None | Some(Value::Null) => Err(malformed(format!("{what} has no account id ({pointer})"))),
         Some(Value::String(s)) => s.parse().map_err(|e| malformed(format!("{what}: {e}"))),
-        Some(other) => Err(malformed(format!("{what}: the account id is {}, not a string", kind(other)))),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Some(other) => Err(malformed(format!("{what}: the account id is {}, not a string", json_type(other)))),
     }
 }
 
 /// Classifies one event.
 pub fn classify(event: &Value) -> Result<Request, EventError> {
     if !event.is_object() {
-        return Err(malformed(format!("expected a JSON object, got {}", kind(event))));
+        return Err(malformed(format!("expected a JSON object, got {}", json_type(event))));
     }
     let envelope: EventBridgeEvent<Value> =
         serde_json::from_value(event.clone()).map_err(|e| malformed(format!("not an EventBridge event: {e}")))?;

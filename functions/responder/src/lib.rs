@@ -4,14 +4,12 @@
 
 pub mod event;
 
-use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use enablement::{
-    AccountId, AwsCloud, Budget, Cloud, ConfigError, CreateAccountStatus, Enabler, Error as RunError, Report,
-    RunOptions, Settings,
+    guarded, AccountId, AwsCloud, Budget, Cloud, ConfigError, CreateAccountStatus, Enabler, Error as RunError,
+    Interrupted, Report, RunOptions, Settings,
 };
-use futures_util::FutureExt;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -60,14 +58,12 @@ impl<C: Cloud> Responder<C> {
         let enabler = self.enabler.as_ref().map_err(|e| Error::from(e.to_string()))?;
         let budget = Budget::from_epoch_millis(context.deadline);
         let options = RunOptions::within(budget);
-        let work = AssertUnwindSafe(Box::pin(serve(enabler, &request, options))).catch_unwind();
-        let outcome = match budget {
-            Some(b) => tokio::time::timeout(b.cutoff.saturating_duration_since(Instant::now()), work)
-                .await
-                .map_err(|_| Error::from("the invocation's deadline came first; EventBridge retries the event"))?,
-            None => work.await,
-        };
-        let outcome = outcome.map_err(|_| Error::from("internal error while handling the event"))?;
+        let outcome = guarded(budget, Box::pin(serve(enabler, &request, options))).await.map_err(|e| match e {
+            Interrupted::OutOfTime(_) => {
+                Error::from("the invocation's deadline came first; EventBridge retries the event")
+            }
+            other => Error::from(other.to_string()),
+        })?;
         let millis = started.elapsed().as_millis() as u64;
         match outcome {
             Ok(Some(report)) => {
