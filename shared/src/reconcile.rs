@@ -97,9 +97,7 @@ impl<C: Cloud> Enabler<C> {
     /// Full reconcile within `options`.
     pub async fn reconcile_with(&self, options: &RunOptions) -> Result<Report, Error> {
         let started = Instant::now();
-        let ctx = self.context(options, false).await?;
-        let org = self.cloud.organization();
-        let accounts = org.accounts().await?;
+        let (ctx, accounts) = tokio::try_join!(self.context(options, false), self.cloud.organization().accounts())?;
         let admin = &self.settings.admin_account;
         if !accounts.iter().any(|a| &a.id == admin && a.is_active()) {
             return Err(Error::AdminNotInOrganization(admin.clone()));
