@@ -30,7 +30,7 @@ pub use config::{
 pub use error::{BoxError, Error};
 pub use guard::{guarded, json_type, Interrupted};
 pub use ids::{is_region_name, partition_of, AccountId, InvalidAccountId};
-pub use metrics::{emf, NAMESPACE};
+pub use metrics::{emf, publish, NAMESPACE};
 pub use plan::{
     org_config_matches, plan_admin_side, plan_foundation, plan_region, plans_not_enabled, Desired, Left, MemberAccount,
     RegionPlan, Step, MEMBER_BATCH,

@@ -53,6 +53,28 @@ pub fn emf(function: &str, report: &Report) -> Value {
     })
 }
 
+/// Publishes a finished run: its EMF metrics line on stdout, the whole report, and one summary log line (regions,
+/// changes, failures, writes, memberships added, milliseconds) for Logs Insights.
+pub fn publish(function: &str, report: &Report) {
+    println!("{}", emf(function, report));
+    tracing::info!(report = %json!(report), "report");
+    let s = &report.summary;
+    tracing::info!(
+        function,
+        kind = %report.kind,
+        regions = s.regions,
+        changed = s.changed,
+        in_sync = s.in_sync,
+        failed = s.failed,
+        conflicts = s.conflicts,
+        unfinished = s.unfinished,
+        writes = s.writes,
+        members_added = s.members_added,
+        millis = s.millis,
+        "summary"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

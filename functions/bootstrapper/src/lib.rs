@@ -151,20 +151,8 @@ impl<C: Cloud> Bootstrapper<C> {
             Err(interrupted) => failed(interrupted.to_string()),
             Ok(Err(e)) => failed(e.to_string()),
             Ok(Ok(report)) => {
+                enablement::publish("bootstrapper", &report);
                 let s = &report.summary;
-                println!("{}", enablement::emf("bootstrapper", &report));
-                tracing::info!(report = %json!(report), "reconcile report");
-                tracing::info!(
-                    regions = s.regions,
-                    changed = s.changed,
-                    in_sync = s.in_sync,
-                    failed = s.failed,
-                    unfinished = s.unfinished,
-                    writes = s.writes,
-                    members_added = s.members_added,
-                    millis = s.millis,
-                    "reconciled"
-                );
                 let data = vec![
                     ("Regions", s.regions.to_string()),
                     ("Changed", s.changed.to_string()),

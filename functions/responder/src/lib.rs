@@ -67,19 +67,7 @@ impl<C: Cloud> Responder<C> {
         let millis = started.elapsed().as_millis() as u64;
         match outcome {
             Ok(Some(report)) => {
-                let s = &report.summary;
-                println!("{}", enablement::emf("responder", &report));
-                tracing::info!(report = %json!(report), "report");
-                tracing::info!(
-                    regions = s.regions,
-                    changed = s.changed,
-                    in_sync = s.in_sync,
-                    failed = s.failed,
-                    writes = s.writes,
-                    members_added = s.members_added,
-                    millis,
-                    "handled"
-                );
+                enablement::publish("responder", &report);
                 if report.is_success() {
                     Ok(json!({"request": request, "report": report}))
                 } else {
