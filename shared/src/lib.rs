@@ -38,7 +38,9 @@ pub use plan::{
 pub use ports::{Cloud, CreateAccountStatus, GuardDutyApi, OrganizationApi, Side, Unprocessed};
 pub use reconcile::{Enabler, RunOptions};
 pub use report::{Action, ActionStatus, Found, Outcome, RegionReport, Report, Summary};
-pub use state::{AdminSide, Detector, FeatureState, OrgAccount, OrgConfig, OrgFeatureState, RegionState, Relationship};
+pub use state::{
+    enabled_count, AdminSide, Detector, FeatureState, OrgAccount, OrgConfig, OrgFeatureState, RegionState, Relationship,
+};
 
 /// Connects to AWS with the process's configuration (region, credentials and `AWS_ENDPOINT_URL` from the
 /// environment, as every SDK reads them) and returns an enabler for `settings`.

@@ -74,6 +74,15 @@ impl Step {
         )
     }
 
+    /// How many accounts a membership step names (0 for the other steps).
+    pub fn member_count(&self) -> usize {
+        match self {
+            Self::CreateMembers { accounts } => accounts.len(),
+            Self::StartMonitoringMembers { accounts } => accounts.len(),
+            _ => 0,
+        }
+    }
+
     /// The API operation the step calls.
     pub fn operation(&self) -> &'static str {
         match self {

@@ -13,7 +13,7 @@ use crate::ids::AccountId;
 use crate::plan::{plan_admin_side, plan_region, Desired, Left, MemberAccount, RegionPlan, Step};
 use crate::ports::{Cloud, CreateAccountStatus, GuardDutyApi, OrganizationApi, Side};
 use crate::report::{Action, ActionStatus, Found, Outcome, RegionReport, Report};
-use crate::state::{AdminSide, Detector, RegionState, Relationship};
+use crate::state::{enabled_count, AdminSide, Detector, RegionState};
 
 /// Limits on one run.
 #[derive(Clone, Debug, Default)]
@@ -323,8 +323,7 @@ impl<C: Cloud> Enabler<C> {
             };
             report.found.admin_detector = "ENABLED".into();
             report.found.auto_enable = org_config.auto_enable.clone();
-            report.found.members_enabled =
-                current.values().filter(|s| Relationship::parse(s) == Relationship::Enabled).count();
+            report.found.members_enabled = enabled_count(&current);
             report.found.members_total = current.len();
             let side = AdminSide { org_config, members: current };
             let desired = Desired { settings: &self.settings, management: &ctx.management, members };
@@ -440,14 +439,12 @@ impl<C: Cloud> Enabler<C> {
             }
             Step::CreateMembers { accounts } => {
                 let unprocessed = admin.create_members(&admin_detector(detector), accounts).await?;
-                let refused = record_unprocessed(report, "CreateMembers", unprocessed);
-                report.members_added += accounts.len() - refused;
+                record_membership(report, step, unprocessed);
                 Ok(())
             }
             Step::StartMonitoringMembers { accounts } => {
                 let unprocessed = admin.start_monitoring(&admin_detector(detector), accounts).await?;
-                let refused = record_unprocessed(report, "StartMonitoringMembers", unprocessed);
-                report.members_added += accounts.len() - refused;
+                record_membership(report, step, unprocessed);
                 Ok(())
             }
         }
@@ -470,30 +467,22 @@ fn is_detector_exists(e: &Error) -> bool {
     e.aws_message().is_some_and(|m| m.contains("detector already exists"))
 }
 
-/// Records accounts GuardDuty did not process as left, except those that are members already (a duplicate
-/// event, or another run in between). Returns how many were refused.
-fn record_unprocessed(report: &mut RegionReport, operation: &str, unprocessed: Vec<(String, String)>) -> usize {
+/// Counts a membership step's accounts as added, except those GuardDuty did not process, which are recorded as
+/// left; accounts that are members already (a duplicate event, or another run in between) count as added.
+fn record_membership(report: &mut RegionReport, step: &Step, unprocessed: Vec<(String, String)>) {
     let mut refused = 0;
     for (account, reason) in unprocessed {
         if reason.contains("already a member") || reason.contains("already associated") {
             continue;
         }
         refused += 1;
-        report.left.push(Left { account, reason: format!("{operation}: {reason}") });
+        report.left.push(Left { account, reason: format!("{}: {reason}", step.operation()) });
     }
-    refused
+    report.members_added += step.member_count() - refused;
 }
 
 fn record_dry_run(report: &mut RegionReport, plan: RegionPlan) {
-    report.members_added = plan
-        .steps
-        .iter()
-        .map(|s| match s {
-            Step::CreateMembers { accounts } => accounts.len(),
-            Step::StartMonitoringMembers { accounts } => accounts.len(),
-            _ => 0,
-        })
-        .sum();
+    report.members_added = plan.steps.iter().map(Step::member_count).sum();
     report.outcome = if plan.steps.is_empty() { Outcome::InSync } else { Outcome::Planned };
     report.actions = plan.steps.into_iter().map(|step| Action { step, status: ActionStatus::Planned }).collect();
     report.left = plan.left;
@@ -511,8 +500,7 @@ fn found(state: &RegionState) -> Found {
         delegated_admin: state.delegated_admins.first().cloned(),
         admin_detector: detector(&state.admin_detector),
         auto_enable: side.and_then(|s| s.org_config.auto_enable.clone()),
-        members_enabled: side
-            .map_or(0, |s| s.members.values().filter(|v| Relationship::parse(v) == Relationship::Enabled).count()),
+        members_enabled: side.map_or(0, |s| enabled_count(&s.members)),
         members_total: side.map_or(0, |s| s.members.len()),
     }
 }

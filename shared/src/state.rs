@@ -74,6 +74,11 @@ pub struct AdminSide {
     pub members: BTreeMap<String, String>,
 }
 
+/// How many of `members` (status by account id) are Enabled.
+pub fn enabled_count(members: &BTreeMap<String, String>) -> usize {
+    members.values().filter(|s| Relationship::parse(s) == Relationship::Enabled).count()
+}
+
 /// Everything observed in one region.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RegionState {
