@@ -267,15 +267,21 @@ class GuardDuty:
         return chunk, token
 
     @staticmethod
-    def account_ids(req: dict) -> list[str]:
-        ids = req.get("accountIds")
-        if not isinstance(ids, list) or not ids:
+    def batch(req: dict, field: str) -> list:
+        """The list in `field`: 1 to 50 items, as every member operation takes."""
+        items = req.get(field)
+        if not isinstance(items, list) or not items:
             raise bad_request(MSG_INVALID)
-        if len(ids) > 50:
+        if len(items) > 50:
             raise bad_request(
-                f"The request failed because the length provided for the accountIds array was {len(ids)}. "
+                f"The request failed because the length provided for the {field} array was {len(items)}. "
                 "Max allowed length is 50."
             )
+        return items
+
+    @classmethod
+    def account_ids(cls, req: dict) -> list[str]:
+        ids = cls.batch(req, "accountIds")
         if any(not isinstance(i, str) or not ACCOUNT_ID.match(i) for i in ids):
             raise bad_request(MSG_INVALID)
         return ids
@@ -487,14 +493,7 @@ class GuardDuty:
         return out
 
     def op_CreateMembers(self, account, region, req, q, detector_id):
-        details = req.get("accountDetails")
-        if not isinstance(details, list) or not details:
-            raise bad_request(MSG_INVALID)
-        if len(details) > 50:
-            raise bad_request(
-                f"The request failed because the length provided for the accountDetails array was {len(details)}. "
-                "Max allowed length is 50."
-            )
+        details = self.batch(req, "accountDetails")
         for d in details:
             if (
                 not isinstance(d, dict)

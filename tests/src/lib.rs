@@ -351,3 +351,8 @@ pub fn fixtures_of(kind: &str) -> Vec<String> {
         .map(|v| v.as_str().expect("name").to_owned())
         .collect()
 }
+
+/// A Lambda invocation of `payload` with a default context (no deadline), as the handlers take it.
+pub fn event(payload: Value) -> lambda_runtime::LambdaEvent<Value> {
+    lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default())
+}

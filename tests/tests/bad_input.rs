@@ -12,15 +12,10 @@ use enablement::{
     AccountId, AutoEnable, Cloud, CreateAccountStatus, Detector, Enabler, Error, FindingFrequency, GuardDutyApi,
     MemberAccount, OrgAccount, OrgConfig, OrganizationApi, Plan, Settings, Side, Unprocessed,
 };
-use lambda_runtime::{Context, LambdaEvent};
 use responder::Responder;
 use serde_json::{json, Value};
 use system_tests::runtime::{Function, RuntimeApi};
-use system_tests::{fixture, settings, tally, Emulator, ResponseCatcher};
-
-fn event(payload: Value) -> LambdaEvent<Value> {
-    LambdaEvent::new(payload, Context::default())
-}
+use system_tests::{event, fixture, settings, tally, Emulator, ResponseCatcher};
 
 /// A CreateAccountResult whose createAccountStatus is `status`.
 fn created(status: Value) -> Value {

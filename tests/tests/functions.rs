@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 
 use bootstrapper::{Bootstrapper, ResponseSender};
 use enablement::{AccountId, Settings};
-use lambda_runtime::{Context, LambdaEvent};
 use responder::Responder;
-use serde_json::{json, Value};
+use serde_json::json;
 use system_tests::runtime::{Function, RuntimeApi};
-use system_tests::{fixture, fixtures_of, members, settings, tally, Emulator, Org, ResponseCatcher};
+use system_tests::{event, fixture, fixtures_of, members, settings, tally, Emulator, Org, ResponseCatcher};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
 
@@ -25,10 +24,6 @@ async fn world(accounts: usize) -> (Emulator, Org) {
 
 async fn responder(emulator: &Emulator, org: &Org) -> Responder<enablement::AwsCloud> {
     Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await))
-}
-
-fn event(payload: Value) -> LambdaEvent<Value> {
-    LambdaEvent::new(payload, Context::default())
 }
 
 fn is_member_everywhere(emulator: &Emulator, account: &AccountId) -> bool {

@@ -8,11 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bootstrapper::{Bootstrapper, ResponseSender};
-use lambda_runtime::{Context, LambdaEvent};
 use responder::Responder;
 use serde_json::json;
 use serde_yaml::Value as Yaml;
-use system_tests::{fixture, root, settings, Emulator, Org, ResponseCatcher};
+use system_tests::{event, fixture, root, settings, Emulator, Org, ResponseCatcher};
 
 type Actions = BTreeSet<String>;
 
@@ -127,10 +126,6 @@ async fn scenario() -> (Emulator, Org, String) {
         .unwrap();
     emulator.clear_log();
     (emulator, org, ou)
-}
-
-fn event(payload: serde_json::Value) -> LambdaEvent<serde_json::Value> {
-    LambdaEvent::new(payload, Context::default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,8 +10,8 @@ use bootstrapper::{Bootstrapper, ResponseSender};
 use enablement::{Outcome, RetryPolicy, RunOptions};
 use lambda_runtime::{Context, LambdaEvent};
 use responder::Responder;
-use serde_json::{json, Value};
-use system_tests::{fixture, members, settings, Call, Emulator, Org, ResponseCatcher};
+use serde_json::json;
+use system_tests::{event, fixture, members, settings, Call, Emulator, Org, ResponseCatcher};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
 
@@ -36,10 +36,6 @@ fn converged(emulator: &Emulator, org: &Org) -> bool {
 
 fn row(fault: &str, outcome: &str, log: &[Call], left: &str) {
     println!("| {fault} | {outcome} | {} retries in {} calls | {left} |", retries(log), log.len());
-}
-
-fn event(payload: Value) -> LambdaEvent<Value> {
-    LambdaEvent::new(payload, Context::default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
