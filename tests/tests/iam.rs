@@ -198,27 +198,23 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
     ] {
         let mut expected = with_implied(&calls["management"]);
         expected.extend(extra.iter().map(|s| s.to_string()));
-        let granted = granted("template.yaml", role);
-        assert_eq!(
-            granted,
-            expected,
-            "{role}: granted but not needed {:?}; needed but not granted {:?}",
-            granted.difference(&expected).collect::<Vec<_>>(),
-            expected.difference(&granted).collect::<Vec<_>>()
-        );
-        println!("{role}: {}", granted.iter().cloned().collect::<Vec<_>>().join(", "));
+        assert_grants("template.yaml", role, &expected);
     }
 
     // the admin role: every call made as the admin account, by either function
     let admin_calls: Actions = bootstrapper_calls["admin"].union(&responder_calls["admin"]).cloned().collect();
-    let expected = with_implied(&admin_calls);
-    let granted = granted("admin-role.yaml", "AdminRole");
+    assert_grants("admin-role.yaml", "AdminRole", &with_implied(&admin_calls));
+}
+
+/// Asserts that `role` in `template` grants exactly `expected`, naming the differences either way.
+fn assert_grants(template: &str, role: &str, expected: &Actions) {
+    let granted = granted(template, role);
     assert_eq!(
-        granted,
+        &granted,
         expected,
-        "AdminRole: granted but not needed {:?}; needed but not granted {:?}",
-        granted.difference(&expected).collect::<Vec<_>>(),
+        "{role}: granted but not needed {:?}; needed but not granted {:?}",
+        granted.difference(expected).collect::<Vec<_>>(),
         expected.difference(&granted).collect::<Vec<_>>()
     );
-    println!("AdminRole: {}", granted.iter().cloned().collect::<Vec<_>>().join(", "));
+    println!("{role}: {}", granted.iter().cloned().collect::<Vec<_>>().join(", "));
 }
