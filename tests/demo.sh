@@ -45,7 +45,7 @@ echo
 echo "1) CloudFormation creates the stack: Create request to the bootstrapper"
 "$py" tests/demo.py catch "$catch_port" "$work/cfn-response.json" &
 catch_pid=$!
-sed -e "s#http://127.0.0.1:1/response#http://127.0.0.1:$catch_port/response#" -e "s/111122223333/$management/g" \
+sed -e "s#http://127.0.0.1:1/response#http://127.0.0.1:$catch_port/response#" -e "s/111122223333/$management/g" -e "s/222233334444/$admin/g" \
   tests/events/cfn-create.json >"$work/cfn-create.json"
 start=$(date +%s%N)
 cargo lambda invoke bootstrapper --invoke-address 127.0.0.1 --invoke-port "$lambda_port" --data-file "$work/cfn-create.json" >"$work/bootstrap.json"

@@ -1,4 +1,5 @@
-//! The library's errors: what failed, where (operation, region, account) and the source error.
+//! The library's errors: what failed, where (operation, region, account) and the source error; and the kind of
+//! each failure, named for the people and machines that read invocation errors.
 
 use crate::config::ConfigError;
 use crate::ids::AccountId;
@@ -14,22 +15,8 @@ pub enum Error {
     Config(#[from] ConfigError),
 
     /// An AWS call failed after its retries.
-    #[error("{operation} in {region} as account {account} failed: {}{message}", code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
-    Aws {
-        /// The API operation.
-        operation: &'static str,
-        /// The region called.
-        region: String,
-        /// The account whose credentials were used.
-        account: String,
-        /// The service's error code, when it gave one.
-        code: Option<String>,
-        /// The service's message, or a description of the transport failure.
-        message: String,
-        /// The SDK error.
-        #[source]
-        source: BoxError,
-    },
+    #[error(transparent)]
+    Aws(Box<AwsError>),
 
     /// The configured admin is the management account, which least privilege rules out unless allowed.
     #[error(
@@ -47,12 +34,12 @@ pub enum Error {
     NotInOrganization(AccountId),
 
     /// An account to onboard is in the organization but not ACTIVE.
-    #[error("account {account} is {status} in the organization, not ACTIVE; nothing was changed")]
+    #[error("account {account} is {state} in the organization, not ACTIVE; nothing was changed")]
     NotActive {
         /// The account.
         account: AccountId,
-        /// Its status.
-        status: String,
+        /// Its state.
+        state: String,
     },
 
     /// An account to onboard is excluded by the configuration.
@@ -62,13 +49,36 @@ pub enum Error {
     /// No region is left to govern.
     #[error("no region to govern: {0}")]
     NoRegions(String),
+
+    /// An answer the code cannot act on (a response without the id it must carry, say); nothing further was sent.
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+/// An AWS call that failed after its retries: the operation, where, as whom, and what the service said.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} in {region} as account {account} failed: {}{message}", code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
+pub struct AwsError {
+    /// The API operation.
+    pub operation: &'static str,
+    /// The region called.
+    pub region: String,
+    /// The account whose credentials were used.
+    pub account: String,
+    /// The service's error code, when it gave one.
+    pub code: Option<String>,
+    /// The service's message, or a description of the transport failure.
+    pub message: String,
+    /// The SDK error.
+    #[source]
+    pub source: BoxError,
 }
 
 impl Error {
     /// The service's error code, for AWS errors.
     pub fn code(&self) -> Option<&str> {
         match self {
-            Self::Aws { code, .. } => code.as_deref(),
+            Self::Aws(e) => e.code.as_deref(),
             _ => None,
         }
     }
@@ -76,8 +86,74 @@ impl Error {
     /// The service's message, for AWS errors.
     pub fn aws_message(&self) -> Option<&str> {
         match self {
-            Self::Aws { message, .. } => Some(message),
+            Self::Aws(e) => Some(&e.message),
             _ => None,
         }
+    }
+
+    /// Whether the configuration itself is at fault (a value no run can succeed with), as opposed to AWS or the
+    /// input of one event.
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, Self::Config(_) | Self::AdminIsManagement(_) | Self::AdminNotInOrganization(_))
+    }
+
+    /// The kind of failure, as invocation errors name it (Lambda's `errorType`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Config(_) | Self::AdminIsManagement(_) | Self::AdminNotInOrganization(_) => "InvalidConfiguration",
+            Self::Aws(_) => "AwsError",
+            Self::NotInOrganization(_) => "NotInOrganization",
+            Self::NotActive { .. } => "AccountNotActive",
+            Self::Excluded(_) => "AccountExcluded",
+            Self::NoRegions(_) => "NoRegionToGovern",
+            Self::Unexpected(_) => "UnexpectedAnswer",
+        }
+    }
+}
+
+/// A failed invocation, as a function (or the command line) reports it: the kind of failure and what happened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// The kind, in UpperCamelCase: `InvalidConfiguration`, `MalformedEvent`, `NotInOrganization`,
+    /// `RegionsNotConverged`, `OutOfTime`, ...
+    pub kind: &'static str,
+    /// What happened, in words a person can act on.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind`.
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Self { kind: e.kind(), message: e.to_string() }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Error::from(e).into()
+    }
+}
+
+impl From<crate::guard::Interrupted> for Failure {
+    fn from(e: crate::guard::Interrupted) -> Self {
+        let kind = match e {
+            crate::guard::Interrupted::Panicked(_) => "InternalError",
+            crate::guard::Interrupted::OutOfTime(_) => "OutOfTime",
+        };
+        Self { kind, message: e.to_string() }
+    }
+}
+
+#[cfg(feature = "lambda")]
+impl From<Failure> for lambda_runtime::Diagnostic {
+    fn from(f: Failure) -> Self {
+        Self { error_type: f.kind.to_owned(), error_message: f.message }
     }
 }

@@ -1,63 +1,152 @@
-//! CloudWatch metrics from a report, in the Embedded Metric Format: one JSON line on stdout, which Lambda's log
+//! CloudWatch metrics from a run, in the Embedded Metric Format: JSON lines on stdout, which Lambda's log
 //! pipeline turns into metrics in the `GuardDutyEnabler` namespace without an API call.
+//!
+//! Per run (dimension `Function`): AccountsOnboarded, DriftRepaired, RegionsFailed, Conflicts, MembersLeftOut,
+//! AccountsUnprotected, DriftUnrepaired, and for a full reconcile RegionsBelowFullCoverage. Per governed region of
+//! a full reconcile (dimensions `Function`, `Region`): AccountsExpected, AccountsProtected, AccountsUnprotected.
+//! Per onboarding: OnboardingSeconds, from the event's own time to the account being Enabled everywhere.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::report::Report;
+use crate::report::{Outcome, Report};
 
 /// The metrics namespace.
 pub const NAMESPACE: &str = "GuardDutyEnabler";
 
-/// The EMF document for `report`, with the function's name as the one dimension. Metrics: AccountsOnboarded,
-/// DriftRepaired (writes a reconcile made), RegionsFailed (failed or unfinished), Conflicts, MembersLeftOut, and
-/// DriftUnrepaired (regions not brought to the desired state). The accounts left out, with their reasons, ride
-/// along as a property (at most 50), for Logs Insights.
-pub fn emf(function: &str, report: &Report) -> Value {
+fn now_millis() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One EMF document: `metrics` (name, unit) with their values among `properties`, under `dimensions`.
+fn document(dimensions: &[&str], metrics: &[(&str, &str)], properties: Value) -> Value {
+    let mut doc = json!({
+        "_aws": {
+            "Timestamp": now_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [dimensions],
+                "Metrics": metrics.iter().map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
+            }]
+        }
+    });
+    if let (Some(doc), Value::Object(properties)) = (doc.as_object_mut(), properties) {
+        doc.extend(properties);
+    }
+    doc
+}
+
+/// The EMF documents for `report`: the run's, then one per governed region for a full reconcile.
+pub fn emf(function: &str, report: &Report) -> Vec<Value> {
     let s = &report.summary;
+    let reconcile = report.kind == "reconcile";
     let onboarded = usize::from(report.kind == "onboard" && report.is_success() && s.members_added > 0);
-    let repaired = if report.kind == "reconcile" && !report.dry_run { s.writes } else { 0 };
+    let repaired = if reconcile && !report.dry_run { s.writes } else { 0 };
+    // Coverage is measured where a region's members were read to the end: not where it failed, conflicted, was
+    // blocked or was cut short (those are unrepaired drift, counted apart).
+    let measured = || report.regions.iter().filter(|r| r.outcome.is_converged() || r.outcome == Outcome::Partial);
+    let below = measured().filter(|r| !r.coverage.is_full()).count();
     let left: Vec<Value> = report
         .regions
         .iter()
         .flat_map(|r| r.left.iter().map(move |l| json!({"region": r.region, "account": l.account, "reason": l.reason})))
         .take(50)
         .collect();
-    let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    json!({
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Function"]],
-                "Metrics": [
-                    {"Name": "AccountsOnboarded", "Unit": "Count"},
-                    {"Name": "DriftRepaired", "Unit": "Count"},
-                    {"Name": "RegionsFailed", "Unit": "Count"},
-                    {"Name": "Conflicts", "Unit": "Count"},
-                    {"Name": "MembersLeftOut", "Unit": "Count"},
-                    {"Name": "DriftUnrepaired", "Unit": "Count"}
-                ]
-            }]
-        },
-        "Function": function,
-        "Kind": report.kind,
-        "AccountsOnboarded": onboarded,
-        "DriftRepaired": repaired,
-        "RegionsFailed": s.failed + s.unfinished,
-        "Conflicts": s.conflicts,
-        "MembersLeftOut": s.left,
-        "DriftUnrepaired": s.failed + s.unfinished + s.conflicts,
-        "LeftOut": left,
-    })
+    let mut metrics = vec![
+        ("AccountsOnboarded", "Count"),
+        ("DriftRepaired", "Count"),
+        ("RegionsFailed", "Count"),
+        ("Conflicts", "Count"),
+        ("MembersLeftOut", "Count"),
+        ("AccountsUnprotected", "Count"),
+        ("DriftUnrepaired", "Count"),
+    ];
+    if reconcile {
+        metrics.push(("RegionsBelowFullCoverage", "Count"));
+    }
+    let mut docs = vec![document(
+        &["Function"],
+        &metrics,
+        json!({
+            "Function": function,
+            "Kind": report.kind,
+            "AccountsOnboarded": onboarded,
+            "DriftRepaired": repaired,
+            "RegionsFailed": s.failed + s.unfinished + s.blocked,
+            "Conflicts": s.conflicts,
+            "MembersLeftOut": s.left,
+            "AccountsUnprotected": s.unprotected,
+            "DriftUnrepaired": report.drift_unrepaired(),
+            "RegionsBelowFullCoverage": below,
+            "LeftOut": left,
+        }),
+    )];
+    if reconcile {
+        let per_region =
+            [("AccountsExpected", "Count"), ("AccountsProtected", "Count"), ("AccountsUnprotected", "Count")];
+        docs.extend(measured().map(|r| {
+            document(
+                &["Function", "Region"],
+                &per_region,
+                json!({
+                    "Function": function,
+                    "Region": r.region,
+                    "AccountsExpected": r.coverage.expected,
+                    "AccountsProtected": r.coverage.protected,
+                    "AccountsUnprotected": r.coverage.expected.saturating_sub(r.coverage.protected),
+                }),
+            )
+        }));
+    }
+    docs
 }
 
-/// Publishes a finished run: its EMF metrics line on stdout, the whole report, and one summary log line (regions,
-/// changes, failures, writes, memberships added, milliseconds) for Logs Insights.
+/// The EMF document for a run that produced no report (it failed before any region was worked on): one unit of
+/// unrepaired drift, so that the drift alarm sees it.
+pub fn emf_failure(function: &str, kind: &str) -> Value {
+    document(
+        &["Function"],
+        &[("RunsFailed", "Count"), ("DriftUnrepaired", "Count")],
+        json!({"Function": function, "FailureKind": kind, "RunsFailed": 1, "DriftUnrepaired": 1}),
+    )
+}
+
+/// The EMF document for one onboarding: the seconds from the event that announced the account to the account
+/// being an Enabled member in every governed region.
+pub fn emf_onboarding(function: &str, seconds: f64) -> Value {
+    document(
+        &["Function"],
+        &[("OnboardingSeconds", "Seconds")],
+        json!({"Function": function, "OnboardingSeconds": seconds}),
+    )
+}
+
+/// Publishes a finished run: its EMF lines on stdout, the whole report, one summary log line (regions, changes,
+/// failures, writes, memberships added, coverage, milliseconds), and one line per region below full coverage that
+/// names its unprotected accounts, for Logs Insights and the dashboard.
 pub fn publish(function: &str, report: &Report) {
-    println!("{}", emf(function, report));
+    for doc in emf(function, report) {
+        println!("{doc}");
+    }
     tracing::info!(report = %json!(report), "report");
+    for r in report.regions.iter().filter(|r| !r.unprotected.is_empty()) {
+        let accounts = Value::Array(
+            r.unprotected
+                .iter()
+                .take(50)
+                .map(|u| json!({"account": u.account, "status": u.status, "reason": u.reason}))
+                .collect(),
+        );
+        tracing::warn!(
+            function,
+            region = %r.region,
+            expected = r.coverage.expected,
+            protected = r.coverage.protected,
+            unprotected = %accounts,
+            "coverage gap"
+        );
+    }
     let s = &report.summary;
     tracing::info!(
         function,
@@ -70,6 +159,8 @@ pub fn publish(function: &str, report: &Report) {
         unfinished = s.unfinished,
         writes = s.writes,
         members_added = s.members_added,
+        accounts_expected = s.accounts_expected,
+        accounts_protected = s.accounts_protected,
         millis = s.millis,
         "summary"
     );
@@ -79,55 +170,95 @@ pub fn publish(function: &str, report: &Report) {
 mod tests {
     use super::*;
     use crate::plan::Left;
-    use crate::report::{Outcome, RegionReport};
+    use crate::report::{Coverage, Header, Outcome, RegionReport};
 
-    fn region(name: &str, outcome: Outcome, left: usize) -> RegionReport {
+    fn region(name: &str, outcome: Outcome, left: usize, coverage: (usize, usize)) -> RegionReport {
         let mut r = RegionReport::new(name);
         r.outcome = outcome;
         r.left = (0..left)
             .map(|i| Left {
-                account: format!("{i:012}"),
+                account: format!("{i:012}").parse().expect("id"),
                 reason: "the account has not enabled this opt-in region".into(),
             })
             .collect();
+        r.coverage = Coverage { expected: coverage.0, protected: coverage.1 };
         r
     }
 
-    #[test]
-    fn a_reconcile_with_a_failed_region_reports_unrepaired_drift_and_the_accounts_left_out() {
-        let report = Report::new(
-            "reconcile",
-            false,
-            "111111111111".into(),
-            "222222222222".into(),
-            vec![
-                region("us-east-1", Outcome::Changed, 0),
-                region("af-south-1", Outcome::Failed, 2),
-                region("eu-west-1", Outcome::Conflict, 0),
-            ],
-            10,
-        );
-        let doc = emf("responder", &report);
+    fn report(kind: &'static str, regions: Vec<RegionReport>) -> Report {
+        let header = Header { kind, dry_run: false, management: "111111111111".into(), admin: "222222222222".into() };
+        Report::new(header, regions, vec![], vec![], 10)
+    }
+
+    /// Every declared metric of a document has a number at the top level, as EMF requires.
+    fn assert_well_formed(doc: &Value) {
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
-        assert_eq!(doc["Function"], "responder");
-        assert_eq!(doc["RegionsFailed"], 1);
-        assert_eq!(doc["Conflicts"], 1);
-        assert_eq!(doc["DriftUnrepaired"], 2);
-        assert_eq!(doc["MembersLeftOut"], 2);
-        assert_eq!(doc["LeftOut"][1]["region"], "af-south-1");
-        assert_eq!(doc["AccountsOnboarded"], 0);
-        // every declared metric has a value at the top level, as EMF requires
         for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().expect("metrics") {
-            assert!(doc[m["Name"].as_str().expect("name")].is_number(), "{m}");
+            assert!(doc[m["Name"].as_str().expect("name")].is_number(), "{m} in {doc}");
+        }
+        for d in doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0].as_array().expect("dimensions") {
+            assert!(doc[d.as_str().expect("dimension")].is_string(), "{d} in {doc}");
         }
     }
 
     #[test]
-    fn a_successful_onboarding_counts_one_account() {
-        let mut r = region("us-east-1", Outcome::Changed, 0);
+    fn a_reconcile_reports_drift_and_coverage_per_region() {
+        let report = report(
+            "reconcile",
+            vec![
+                region("us-east-1", Outcome::Changed, 0, (10, 10)),
+                region("af-south-1", Outcome::Failed, 2, (8, 0)),
+                region("eu-west-1", Outcome::Conflict, 0, (0, 0)),
+            ],
+        );
+        let docs = emf("responder", &report);
+        assert_eq!(docs.len(), 2, "the run's document and one per region whose coverage was measured");
+        docs.iter().for_each(assert_well_formed);
+        let run = &docs[0];
+        assert_eq!(run["Function"], "responder");
+        assert_eq!(run["RegionsFailed"], 1);
+        assert_eq!(run["Conflicts"], 1);
+        assert_eq!(run["DriftUnrepaired"], 2);
+        assert_eq!(run["MembersLeftOut"], 2);
+        assert_eq!(run["RegionsBelowFullCoverage"], 0, "the failed region's coverage was not measured");
+        assert_eq!(run["AccountsOnboarded"], 0);
+        let us = docs.iter().find(|d| d["Region"] == "us-east-1").expect("us-east-1");
+        assert_eq!((us["AccountsExpected"].as_u64(), us["AccountsProtected"].as_u64()), (Some(10), Some(10)));
+        assert_eq!(us["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], json!(["Function", "Region"]));
+        assert!(docs.iter().all(|d| d["Region"] != "af-south-1"));
+    }
+
+    #[test]
+    fn a_partial_region_is_below_full_coverage() {
+        let report = report("reconcile", vec![region("eu-west-1", Outcome::Partial, 0, (5, 3))]);
+        let docs = emf("responder", &report);
+        assert_eq!(docs[0]["RegionsBelowFullCoverage"], 1);
+        assert_eq!(docs[1]["AccountsUnprotected"], 2);
+    }
+
+    #[test]
+    fn a_successful_onboarding_counts_one_account_and_publishes_no_region_coverage() {
+        let mut r = region("us-east-1", Outcome::Changed, 0, (1, 1));
         r.members_added = 1;
-        let report = Report::new("onboard", false, "111111111111".into(), "222222222222".into(), vec![r], 5);
-        assert_eq!(emf("responder", &report)["AccountsOnboarded"], 1);
-        assert_eq!(emf("responder", &report)["DriftRepaired"], 0);
+        let docs = emf("responder", &report("onboard", vec![r]));
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0]["AccountsOnboarded"], 1);
+        assert_eq!(docs[0]["DriftRepaired"], 0);
+        assert!(docs[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .all(|m| m["Name"] != "RegionsBelowFullCoverage"));
+    }
+
+    #[test]
+    fn onboarding_seconds_and_run_failures_are_well_formed() {
+        let doc = emf_onboarding("responder", 12.5);
+        assert_well_formed(&doc);
+        assert_eq!(doc["OnboardingSeconds"], 12.5);
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Seconds");
+        let failed = emf_failure("bootstrapper", "AwsError");
+        assert_well_formed(&failed);
+        assert_eq!(failed["DriftUnrepaired"], 1);
     }
 }

@@ -1,13 +1,22 @@
 //! The planner: observed state plus the declared policy in, the writes that close the gap out. Pure: no I/O,
 //! so dry runs and unit tests need no AWS.
+//!
+//! A region is planned in two parts. The foundation (the management account's detector, the designation, the
+//! admin's detector) comes first; the admin's side (the admin detector's plans, the organization configuration,
+//! the members) is planned from what the organization configuration says the region offers, so it is read once the
+//! foundation stands. Membership is planned, applied and then checked: an account counts as protected only when
+//! GuardDuty shows it Enabled.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
 
 use crate::config::{AutoEnable, FindingFrequency, Plan, Settings};
 use crate::ids::AccountId;
-use crate::state::{AdminSide, Detector, OrgConfig, RegionState, Relationship};
+use crate::state::{AdminStatus, Detector, MemberStatus, Members, OrgConfig, RegionState};
 
-/// The most accounts one CreateMembers (or StartMonitoringMembers) call takes.
+/// The most accounts one member call (CreateMembers, GetMembers, StartMonitoringMembers, DeleteMembers) takes.
 pub const MEMBER_BATCH: usize = 50;
 
 /// One write, in the order it must happen within a region.
@@ -26,10 +35,8 @@ pub enum Step {
         /// The account designated.
         admin: AccountId,
     },
-    /// CreateDetector in the admin account with the declared plans.
+    /// CreateDetector in the admin account (its plans follow, once the region says which it offers).
     CreateAdminDetector {
-        /// Plans to enable.
-        plans: Vec<Plan>,
         /// Finding frequency, when declared.
         frequency: Option<FindingFrequency>,
     },
@@ -37,7 +44,7 @@ pub enum Step {
     UpdateAdminDetector {
         /// Its id.
         detector_id: String,
-        /// Plans (with the agents) that are not yet enabled.
+        /// Plans (with their additional configurations) that are not yet enabled.
         plans: Vec<Plan>,
         /// Finding frequency, when it differs from the declared one.
         frequency: Option<FindingFrequency>,
@@ -49,36 +56,38 @@ pub enum Step {
         /// Plans whose auto-enable is set.
         plans: Vec<Plan>,
     },
+    /// DeleteMembers for at most [`MEMBER_BATCH`] stale invitation-era records of organization accounts, so that
+    /// CreateMembers can make them members through Organizations. The one removal this tool makes: such a record
+    /// protects nothing.
+    DeleteMembers {
+        /// The accounts (reported as a count).
+        #[serde(serialize_with = "count")]
+        accounts: Vec<AccountId>,
+    },
     /// CreateMembers for at most [`MEMBER_BATCH`] accounts.
     CreateMembers {
-        /// The accounts with their emails.
+        /// The accounts with their emails (reported as a count).
+        #[serde(serialize_with = "count")]
         accounts: Vec<MemberAccount>,
     },
     /// StartMonitoringMembers for at most [`MEMBER_BATCH`] members whose monitoring was stopped.
     StartMonitoringMembers {
-        /// The members.
+        /// The members (reported as a count).
+        #[serde(serialize_with = "count")]
         accounts: Vec<AccountId>,
     },
 }
 
-impl Step {
-    /// Whether the step establishes what the admin's side needs (detectors and the designation).
-    pub fn is_foundation(&self) -> bool {
-        matches!(
-            self,
-            Self::CreateManagementDetector
-                | Self::EnableManagementDetector { .. }
-                | Self::DesignateAdmin { .. }
-                | Self::CreateAdminDetector { .. }
-                | Self::UpdateAdminDetector { .. }
-        )
-    }
+fn count<T, S: Serializer>(items: &[T], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(items.len() as u64)
+}
 
+impl Step {
     /// How many accounts a membership step names (0 for the other steps).
     pub fn member_count(&self) -> usize {
         match self {
             Self::CreateMembers { accounts } => accounts.len(),
-            Self::StartMonitoringMembers { accounts } => accounts.len(),
+            Self::StartMonitoringMembers { accounts } | Self::DeleteMembers { accounts } => accounts.len(),
             _ => 0,
         }
     }
@@ -90,151 +99,266 @@ impl Step {
             Self::EnableManagementDetector { .. } | Self::UpdateAdminDetector { .. } => "UpdateDetector",
             Self::DesignateAdmin { .. } => "EnableOrganizationAdminAccount",
             Self::UpdateOrganizationConfiguration { .. } => "UpdateOrganizationConfiguration",
+            Self::DeleteMembers { .. } => "DeleteMembers",
             Self::CreateMembers { .. } => "CreateMembers",
             Self::StartMonitoringMembers { .. } => "StartMonitoringMembers",
         }
     }
 }
 
-/// An account to make a member: id and root email.
+/// An account to make a member: id and root email (shared, so that every region's plan holds it without a copy).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MemberAccount {
     /// The account.
     pub id: AccountId,
     /// Its email, as Organizations has it.
-    pub email: String,
+    pub email: Arc<str>,
 }
 
-/// An account that stays outside the desired state in a region, and why.
+/// An account that is not a member in a region for a reason outside this tool's reach, and is therefore not
+/// expected there (the account has not enabled the region, or is suspended).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Left {
     /// The account.
-    pub account: String,
+    pub account: AccountId,
     /// Why, in words a person can act on.
     pub reason: String,
 }
 
-/// The declared state of one region, with the accounts that must be members.
+/// An account that should be protected in a region and is not: GuardDuty does not show it Enabled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unprotected {
+    /// The account.
+    pub account: AccountId,
+    /// Its member status, or `None` where it is not a member at all.
+    pub status: Option<MemberStatus>,
+    /// Why, in words a person can act on.
+    pub reason: String,
+}
+
+/// The declared state of a region's foundation.
 #[derive(Clone, Copy, Debug)]
 pub struct Desired<'a> {
     /// The configuration.
     pub settings: &'a Settings,
     /// The organization's management account.
     pub management: &'a AccountId,
-    /// The accounts that must be members: ACTIVE, not the admin, not excluded.
-    pub members: &'a [MemberAccount],
 }
 
-/// What to do in one region.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct RegionPlan {
+/// The foundation of a region, or why nothing may be built there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Foundation {
     /// The writes, in order.
     pub steps: Vec<Step>,
-    /// Accounts that will not be members here, and why.
-    pub left: Vec<Left>,
-    /// Set when the region is configured in a way this tool must not override (another delegated admin).
+    /// Another delegated admin is designated: a configuration conflict to report, never to override.
     pub conflict: Option<String>,
+    /// A designation is being removed (DISABLE_IN_PROGRESS): nothing may be written until it is gone.
+    pub blocked: Option<String>,
 }
 
-impl RegionPlan {
-    /// Whether nothing needs doing.
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-}
-
-/// Plans a region from what was observed there. Where the admin's side could not be read (no designation or no
-/// detector yet), it is planned as a fresh admin's would be: no members and a default organization configuration.
-pub fn plan_region(desired: &Desired<'_>, state: &RegionState) -> RegionPlan {
-    let mut plan = RegionPlan::default();
-    let admin = &desired.settings.admin_account;
-    if let Some(other) = state.delegated_admins.iter().find(|a| *a != admin.as_str()) {
-        plan.conflict = Some(format!(
-            "account {other} is already the delegated GuardDuty administrator; the configured admin is {admin}. \
-             Nothing was changed: remove that designation, or configure {other} as the admin"
-        ));
-        return plan;
-    }
-    plan.steps = plan_foundation(desired, state);
-    let fresh = AdminSide::default();
-    let side = state.admin_side.as_ref().unwrap_or(&fresh);
-    let (steps, left) = plan_admin_side(desired, side);
-    plan.steps.extend(steps);
-    plan.left = left;
-    plan
-}
-
-/// The detector and designation steps.
-pub fn plan_foundation(desired: &Desired<'_>, state: &RegionState) -> Vec<Step> {
+/// Plans the detector and designation steps, or reports why the region cannot be touched.
+pub fn plan_foundation(desired: &Desired<'_>, state: &RegionState) -> Foundation {
     let settings = desired.settings;
     let admin = &settings.admin_account;
-    let mut steps = Vec::new();
-    let admin_is_management = admin == desired.management;
-    if !admin_is_management {
+    let mut foundation = Foundation::default();
+    for other in &state.delegated_admins {
+        let ours = other.account == admin.as_str();
+        match (&other.status, ours) {
+            (AdminStatus::DisableInProgress, true) => {
+                foundation.blocked = Some(format!(
+                    "the designation of {admin} as delegated GuardDuty administrator is being removed \
+                     (DISABLE_IN_PROGRESS); nothing was written. Run again once the removal has finished"
+                ));
+            }
+            (AdminStatus::DisableInProgress, false) => {
+                foundation.blocked = Some(format!(
+                    "the designation of account {} as delegated GuardDuty administrator is being removed \
+                     (DISABLE_IN_PROGRESS); nothing was written. Run again once the removal has finished",
+                    other.account
+                ));
+            }
+            (_, false) => {
+                foundation.conflict = Some(format!(
+                    "account {} is already the delegated GuardDuty administrator; the configured admin is {admin}. \
+                     Nothing was changed: remove that designation, or configure {} as the admin",
+                    other.account, other.account
+                ));
+            }
+            (_, true) => {}
+        }
+    }
+    if foundation.conflict.is_some() || foundation.blocked.is_some() {
+        return foundation;
+    }
+    let steps = &mut foundation.steps;
+    if admin != desired.management {
         match &state.management_detector {
             None => steps.push(Step::CreateManagementDetector),
             Some(d) if !d.enabled => steps.push(Step::EnableManagementDetector { detector_id: d.id.clone() }),
             Some(_) => {}
         }
     }
-    if !state.delegated_admins.iter().any(|a| a == admin.as_str()) {
-        steps.push(Step::DesignateAdmin { admin: admin.clone() });
+    if !state.designated(admin) {
+        steps.push(Step::DesignateAdmin { admin: *admin });
     }
-    match &state.admin_detector {
-        None => steps
-            .push(Step::CreateAdminDetector { plans: settings.plans.clone(), frequency: settings.finding_frequency }),
-        Some(d) => {
-            let plans = plans_not_enabled(d, &settings.plans);
-            let frequency = settings.finding_frequency.filter(|f| d.frequency.as_deref() != Some(f.as_str()));
-            if !d.enabled || !plans.is_empty() || frequency.is_some() {
-                steps.push(Step::UpdateAdminDetector { detector_id: d.id.clone(), plans, frequency });
-            }
-        }
+    if state.admin_detector.is_none() {
+        steps.push(Step::CreateAdminDetector { frequency: settings.finding_frequency });
     }
-    steps
+    foundation
 }
 
-/// The organization configuration and membership steps, and the accounts left out.
-pub fn plan_admin_side(desired: &Desired<'_>, side: &AdminSide) -> (Vec<Step>, Vec<Left>) {
-    let settings = desired.settings;
+/// What to do on the admin's side of a region, members apart (they are converged and checked on their own, see
+/// [`plan_members`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AdminPlan {
+    /// The admin detector's and the organization configuration's writes.
+    pub steps: Vec<Step>,
+    /// The plans in force here.
+    pub plans: Vec<Plan>,
+    /// Selected plans (or additional configurations) this region does not offer.
+    pub not_offered: Vec<String>,
+}
+
+/// Plans the admin detector's plans and the organization configuration from what the region offers (`config`).
+pub fn plan_admin_side(settings: &Settings, detector: &Detector, config: &OrgConfig) -> AdminPlan {
+    let resolved = settings.plans.resolve(config);
     let mut steps = Vec::new();
-    if !org_config_matches(&side.org_config, settings.auto_enable, &settings.plans) {
-        steps.push(Step::UpdateOrganizationConfiguration {
-            auto_enable: settings.auto_enable,
-            plans: settings.plans.clone(),
-        });
+    let plans = plans_not_enabled(detector, &resolved.plans);
+    let frequency = settings.finding_frequency.filter(|f| detector.frequency.as_deref() != Some(f.as_str()));
+    if !detector.enabled || !plans.is_empty() || frequency.is_some() {
+        steps.push(Step::UpdateAdminDetector { detector_id: detector.id.clone(), plans, frequency });
     }
-    let mut create = Vec::new();
-    let mut start = Vec::new();
-    let mut left = Vec::new();
-    for account in desired.members {
-        let status = side.members.get(account.id.as_str());
-        match status.map_or(Relationship::NotMember, |s| Relationship::parse(s)) {
-            Relationship::Enabled => {}
-            Relationship::Disabled => start.push(account.id.clone()),
-            Relationship::RegionDisabled => left.push(Left {
-                account: account.id.to_string(),
-                reason: "the account has not enabled this opt-in region".into(),
+    steps.extend(plan_org_config(settings, config, &resolved.plans));
+    AdminPlan { steps, plans: resolved.plans, not_offered: resolved.not_offered }
+}
+
+/// UpdateOrganizationConfiguration, where the configuration lacks the declared auto-enable or plans.
+pub fn plan_org_config(settings: &Settings, config: &OrgConfig, plans: &[Plan]) -> Option<Step> {
+    (!org_config_matches(config, settings.auto_enable, plans))
+        .then(|| Step::UpdateOrganizationConfiguration { auto_enable: settings.auto_enable, plans: plans.to_vec() })
+}
+
+/// Which pass over the members this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Round {
+    /// Planned from what was read before any write (or, for an onboarding, from nothing: the account is created
+    /// first and checked after).
+    First,
+    /// Planned from what GuardDuty shows after the first round's writes, for the accounts those writes did not
+    /// make Enabled: a record that CreateMembers would not replace is deleted and created again.
+    Second,
+}
+
+/// The membership writes for `accounts`, given their statuses, and the accounts they cannot cover.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Membership {
+    /// DeleteMembers, CreateMembers and StartMonitoringMembers, in that order and in batches of 50.
+    pub steps: Vec<Step>,
+    /// Accounts that cannot be members here, and why (not a failure).
+    pub left: Vec<Left>,
+    /// Accounts in a state no write of this tool repairs.
+    pub unrepairable: Vec<Unprotected>,
+}
+
+/// Plans the membership of `accounts` from `statuses` (accounts absent from it are not members):
+/// - Enabled: nothing; Disabled: StartMonitoringMembers;
+/// - not a member: CreateMembers (called by the delegated admin for organization accounts, it enables GuardDuty
+///   in them, no invitation needed);
+/// - Removed or Resigned: CreateMembers, which re-associates a disassociated member (CreateMembers API reference);
+///   in the second round, DeleteMembers first;
+/// - Created, Invited, EmailVerificationInProgress/Failed (invitation era, never associated): DeleteMembers, then
+///   CreateMembers;
+/// - RegionDisabled, AccountSuspended: left out with the reason;
+/// - any other status: unrepairable, named.
+pub fn plan_members(accounts: &[MemberAccount], statuses: &Members, round: Round) -> Membership {
+    let mut membership = Membership::default();
+    let (mut delete, mut create, mut start) = (Vec::new(), Vec::new(), Vec::new());
+    for account in accounts {
+        match statuses.get(&account.id) {
+            Some(MemberStatus::Enabled) => {}
+            None => create.push(account.clone()),
+            Some(MemberStatus::Disabled) => start.push(account.id),
+            Some(MemberStatus::Removed | MemberStatus::Resigned) if round == Round::First => {
+                create.push(account.clone())
+            }
+            Some(status) if status.is_invitation_era() => {
+                delete.push(account.id);
+                create.push(account.clone());
+            }
+            Some(MemberStatus::RegionDisabled) => membership
+                .left
+                .push(Left { account: account.id, reason: "the account has not enabled this opt-in region".into() }),
+            Some(MemberStatus::AccountSuspended) => membership
+                .left
+                .push(Left { account: account.id, reason: "GuardDuty reports the account suspended".into() }),
+            Some(other) => membership.unrepairable.push(Unprotected {
+                account: account.id,
+                status: Some(other.clone()),
+                reason: format!("GuardDuty reports the member {other}, a status this tool does not repair"),
             }),
-            Relationship::AccountSuspended => left.push(Left {
-                account: account.id.to_string(),
-                reason: "GuardDuty reports the account suspended".into(),
-            }),
-            Relationship::NotMember => create.push(account.clone()),
         }
     }
+    let steps = &mut membership.steps;
+    steps.extend(delete.chunks(MEMBER_BATCH).map(|c| Step::DeleteMembers { accounts: c.to_vec() }));
     steps.extend(create.chunks(MEMBER_BATCH).map(|c| Step::CreateMembers { accounts: c.to_vec() }));
     steps.extend(start.chunks(MEMBER_BATCH).map(|c| Step::StartMonitoringMembers { accounts: c.to_vec() }));
-    (steps, left)
+    membership
 }
 
-/// The declared plans (with their declared agents) that `detector` does not have enabled.
+/// Why a member account ended where it did, for the ones that are not Enabled.
+pub fn unprotected_reason(status: Option<&MemberStatus>, refused: Option<&str>) -> String {
+    let because = refused.map(|r| format!(": {r}")).unwrap_or_default();
+    match status {
+        None => format!("not a member{because}"),
+        Some(MemberStatus::Disabled) => format!("monitoring is stopped (Disabled){because}"),
+        Some(s) if s.is_invitation_era() => {
+            format!("an invitation-era member record ({s}) that could not be replaced{because}")
+        }
+        Some(s) => format!("GuardDuty reports the member {s}{because}"),
+    }
+}
+
+/// Where the accounts of a region ended, from the statuses GuardDuty shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Classified {
+    /// Accounts GuardDuty shows Enabled.
+    pub protected: usize,
+    /// Accounts that cannot be members here (not expected).
+    pub left: Vec<Left>,
+    /// Accounts that should be protected and are not.
+    pub unprotected: Vec<Unprotected>,
+}
+
+/// Classifies `accounts` by the statuses GuardDuty shows (after the writes, or before them in a dry run), with the
+/// reasons GuardDuty gave for the writes it refused: only Enabled counts as protected.
+pub fn classify(accounts: &[MemberAccount], statuses: &Members, refused: &BTreeMap<AccountId, String>) -> Classified {
+    let mut out = Classified::default();
+    for account in accounts {
+        match statuses.get(&account.id) {
+            Some(MemberStatus::Enabled) => out.protected += 1,
+            Some(MemberStatus::RegionDisabled) => out
+                .left
+                .push(Left { account: account.id, reason: "the account has not enabled this opt-in region".into() }),
+            Some(MemberStatus::AccountSuspended) => {
+                out.left.push(Left { account: account.id, reason: "GuardDuty reports the account suspended".into() })
+            }
+            status => out.unprotected.push(Unprotected {
+                account: account.id,
+                status: status.cloned(),
+                reason: unprotected_reason(status, refused.get(&account.id).map(String::as_str)),
+            }),
+        }
+    }
+    out
+}
+
+/// The declared plans (with their declared additional configurations) that `detector` does not have enabled.
 pub fn plans_not_enabled(detector: &Detector, plans: &[Plan]) -> Vec<Plan> {
     plans
         .iter()
         .filter(|p| {
-            let Some(f) = detector.features.get(p.feature.as_str()) else { return true };
-            !f.enabled || p.agents.iter().any(|a| f.agents.get(a.as_str()) != Some(&true))
+            let Some(f) = detector.features.get(&p.name) else { return true };
+            !f.enabled || p.agents.iter().any(|a| f.agents.get(a) != Some(&true))
         })
         .cloned()
         .collect()
@@ -245,20 +369,17 @@ pub fn org_config_matches(config: &OrgConfig, auto_enable: AutoEnable, plans: &[
     let want = auto_enable.for_plans();
     config.auto_enable.as_deref() == Some(auto_enable.as_str())
         && plans.iter().all(|p| {
-            config.features.get(p.feature.as_str()).is_some_and(|f| {
-                f.auto_enable == want
-                    && p.agents.iter().all(|a| f.agents.get(a.as_str()).map(String::as_str) == Some(want))
+            config.features.get(&p.name).is_some_and(|f| {
+                f.auto_enable == want && p.agents.iter().all(|a| f.agents.get(a).map(String::as_str) == Some(want))
             })
         })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::config::{default_plans, Feature};
-    use crate::state::{FeatureState, OrgFeatureState};
+    use crate::config::PlanSelection;
+    use crate::state::{AdminSide, DelegatedAdmin, FeatureState, OrgFeatureState};
 
     fn id(s: &str) -> AccountId {
         s.parse().expect("account id")
@@ -272,78 +393,107 @@ mod tests {
         (0..n)
             .map(|i| MemberAccount {
                 id: id(&format!("{:012}", 300_000_000_000u64 + i as u64)),
-                email: format!("a{i}@example.com"),
+                email: format!("a{i}@example.com").into(),
             })
             .collect()
+    }
+
+    /// What a region offers: every current plan, Runtime Monitoring with its three agents, RDS with data risk.
+    fn offered(auto: &str) -> OrgConfig {
+        let feature = |agents: &[&str]| OrgFeatureState {
+            auto_enable: auto.into(),
+            agents: agents.iter().map(|a| ((*a).to_owned(), auto.to_owned())).collect(),
+        };
+        let mut features = BTreeMap::new();
+        for name in
+            ["S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "LAMBDA_NETWORK_LOGS", "AI_PROTECTION"]
+        {
+            features.insert(name.to_owned(), feature(&[]));
+        }
+        features.insert("RDS_LOGIN_EVENTS".into(), feature(&["RDS_DATA_RISK"]));
+        features.insert(
+            "RUNTIME_MONITORING".into(),
+            feature(&["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT"]),
+        );
+        features.insert("EKS_RUNTIME_MONITORING".into(), feature(&["EKS_ADDON_MANAGEMENT"]));
+        OrgConfig { auto_enable: Some(auto.into()), features }
     }
 
     fn detector(id: &str, plans: &[Plan]) -> Detector {
         let features = plans
             .iter()
             .map(|p| {
-                let agents = p.agents.iter().map(|a| (a.as_str().to_owned(), true)).collect();
-                (p.feature.as_str().to_owned(), FeatureState { enabled: true, agents })
+                let agents = p.agents.iter().map(|a| (a.clone(), true)).collect();
+                (p.name.clone(), FeatureState { enabled: true, agents })
             })
             .collect();
         Detector { id: id.into(), enabled: true, frequency: Some("SIX_HOURS".into()), features }
     }
 
-    fn org_config(auto: AutoEnable, plans: &[Plan]) -> OrgConfig {
-        let want = auto.for_plans().to_owned();
-        OrgConfig {
-            auto_enable: Some(auto.as_str().into()),
-            features: plans
-                .iter()
-                .map(|p| {
-                    let agents = p.agents.iter().map(|a| (a.as_str().to_owned(), want.clone())).collect();
-                    (p.feature.as_str().to_owned(), OrgFeatureState { auto_enable: want.clone(), agents })
-                })
-                .collect(),
+    fn enabled(members: &[MemberAccount]) -> Members {
+        members.iter().map(|m| (m.id, MemberStatus::Enabled)).collect()
+    }
+
+    /// A region in the desired state for `settings`.
+    fn converged(settings: &Settings, members: &[MemberAccount]) -> RegionState {
+        let config = offered(settings.auto_enable.for_plans());
+        let mut config = config;
+        config.auto_enable = Some(settings.auto_enable.as_str().into());
+        let plans = settings.plans.resolve(&config).plans;
+        RegionState {
+            management_detector: Some(detector("m", &[])),
+            delegated_admins: vec![DelegatedAdmin {
+                account: settings.admin_account.to_string(),
+                status: AdminStatus::Enabled,
+            }],
+            admin_detector: Some(detector("a", &plans)),
+            admin_side: Some(AdminSide { org_config: config, members: enabled(members) }),
         }
     }
 
-    fn converged(settings: &Settings, members: &[MemberAccount]) -> RegionState {
-        RegionState {
-            management_detector: Some(detector("m", &[])),
-            delegated_admins: vec![settings.admin_account.to_string()],
-            admin_detector: Some(detector("a", &settings.plans)),
-            admin_side: Some(AdminSide {
-                org_config: org_config(settings.auto_enable, &settings.plans),
-                members: members.iter().map(|m| (m.id.to_string(), "Enabled".to_owned())).collect(),
-            }),
-        }
+    /// The whole plan of a region: foundation, admin side, and the first round of members.
+    fn plan(s: &Settings, mgmt: &AccountId, members: &[MemberAccount], state: &RegionState) -> (Foundation, Vec<Step>) {
+        let desired = Desired { settings: s, management: mgmt };
+        let foundation = plan_foundation(&desired, state);
+        let side = state.admin_side.clone().unwrap_or_default();
+        let det = state.admin_detector.clone().unwrap_or_default();
+        let mut steps = plan_admin_side(s, &det, &side.org_config).steps;
+        steps.extend(plan_members(members, &side.members, Round::First).steps);
+        (foundation, steps)
     }
 
     #[test]
-    fn a_fresh_region_gets_every_step_in_dependency_order() {
-        // given a region where nothing is set up and 120 accounts to enrol
+    fn a_fresh_region_gets_its_foundation_in_dependency_order() {
         let s = settings();
         let mgmt = id("111111111111");
+        let desired = Desired { settings: &s, management: &mgmt };
+        let f = plan_foundation(&desired, &RegionState::default());
+        let ops: Vec<&str> = f.steps.iter().map(Step::operation).collect();
+        assert_eq!(ops, ["CreateDetector", "EnableOrganizationAdminAccount", "CreateDetector"]);
+        assert!(f.conflict.is_none() && f.blocked.is_none());
+    }
+
+    #[test]
+    fn the_admin_side_of_a_fresh_admin_turns_on_every_offered_plan_and_enrols_in_batches_of_fifty() {
+        // given a new admin detector with no plans, a default organization configuration and 120 accounts
+        let s = settings();
         let members = accounts(120);
-        let desired = Desired { settings: &s, management: &mgmt, members: &members };
-        // when it is planned
-        let plan = plan_region(&desired, &RegionState::default());
-        // then the steps run detectors, designation, configuration, then members in batches of at most 50
-        let ops: Vec<&str> = plan.steps.iter().map(Step::operation).collect();
+        let mut fresh = Detector { id: "a".into(), enabled: true, ..Detector::default() };
+        fresh.frequency = Some("SIX_HOURS".into());
+        // when planned
+        let p = plan_admin_side(&s, &fresh, &offered("NONE"));
+        let m = plan_members(&members, &Members::new(), Round::First);
+        // then every offered plan goes on the detector and the organization configuration, and members follow
+        let ops: Vec<&str> = p.steps.iter().chain(&m.steps).map(Step::operation).collect();
         assert_eq!(
             ops,
-            [
-                "CreateDetector",
-                "EnableOrganizationAdminAccount",
-                "CreateDetector",
-                "UpdateOrganizationConfiguration",
-                "CreateMembers",
-                "CreateMembers",
-                "CreateMembers"
-            ]
+            ["UpdateDetector", "UpdateOrganizationConfiguration", "CreateMembers", "CreateMembers", "CreateMembers"]
         );
-        let sizes: Vec<usize> = plan
-            .steps
-            .iter()
-            .filter_map(|s| if let Step::CreateMembers { accounts } = s { Some(accounts.len()) } else { None })
-            .collect();
+        let names: Vec<&str> = p.plans.iter().map(|p| p.name.as_str()).collect();
+        assert!(names.contains(&"AI_PROTECTION") && names.contains(&"RUNTIME_MONITORING"), "{names:?}");
+        assert!(!names.contains(&"EKS_RUNTIME_MONITORING"), "the older flavour is not turned on beside the current");
+        let sizes: Vec<usize> = m.steps.iter().map(Step::member_count).collect();
         assert_eq!(sizes, [50, 50, 20]);
-        assert!(plan.conflict.is_none());
     }
 
     #[test]
@@ -351,48 +501,99 @@ mod tests {
         let s = settings();
         let mgmt = id("111111111111");
         let members = accounts(75);
-        let desired = Desired { settings: &s, management: &mgmt, members: &members };
-        let plan = plan_region(&desired, &converged(&s, &members));
-        assert!(plan.is_empty(), "{plan:?}");
-        assert!(plan.left.is_empty());
+        let (f, steps) = plan(&s, &mgmt, &members, &converged(&s, &members));
+        assert!(f.steps.is_empty() && steps.is_empty(), "{f:?} {steps:?}");
     }
 
     #[test]
     fn another_admin_is_a_conflict_and_nothing_is_planned() {
         let s = settings();
         let mgmt = id("111111111111");
-        let state = RegionState { delegated_admins: vec!["999999999999".into()], ..RegionState::default() };
-        let plan = plan_region(&Desired { settings: &s, management: &mgmt, members: &accounts(3) }, &state);
-        assert!(plan.steps.is_empty());
-        let conflict = plan.conflict.expect("conflict");
+        let state = RegionState {
+            delegated_admins: vec![DelegatedAdmin { account: "999999999999".into(), status: AdminStatus::Enabled }],
+            ..RegionState::default()
+        };
+        let f = plan_foundation(&Desired { settings: &s, management: &mgmt }, &state);
+        assert!(f.steps.is_empty());
+        let conflict = f.conflict.expect("conflict");
         assert!(conflict.contains("999999999999") && conflict.contains("222222222222"), "{conflict}");
     }
 
     #[test]
-    fn member_drift_is_repaired_by_kind() {
-        // given members that were removed, stopped, region-disabled and missing
+    fn a_designation_being_removed_blocks_the_region_and_nothing_is_planned() {
+        // given the configured admin in DISABLE_IN_PROGRESS
         let s = settings();
         let mgmt = id("111111111111");
-        let members = accounts(5);
+        let state = RegionState {
+            delegated_admins: vec![DelegatedAdmin {
+                account: s.admin_account.to_string(),
+                status: AdminStatus::DisableInProgress,
+            }],
+            ..RegionState::default()
+        };
+        // when planned, then no designation (nor anything else) is written, and it says why
+        let f = plan_foundation(&Desired { settings: &s, management: &mgmt }, &state);
+        assert!(f.steps.is_empty(), "{f:?}");
+        assert!(f.blocked.expect("blocked").contains("DISABLE_IN_PROGRESS"));
+    }
+
+    #[test]
+    fn member_drift_is_repaired_by_kind() {
+        // given members in every status GuardDuty answers
+        let s = settings();
+        let members = accounts(9);
         let mut state = converged(&s, &members);
-        let side = state.admin_side.as_mut().expect("side");
-        side.members.insert(members[0].id.to_string(), "Removed".into());
-        side.members.insert(members[1].id.to_string(), "Disabled".into());
-        side.members.insert(members[2].id.to_string(), "RegionDisabled".into());
-        side.members.remove(members[3].id.as_str());
+        let statuses = &mut state.admin_side.as_mut().expect("side").members;
+        let set = |statuses: &mut Members, i: usize, st: &str| {
+            statuses.insert(members[i].id, MemberStatus::parse(st));
+        };
+        set(statuses, 0, "Removed");
+        set(statuses, 1, "Disabled");
+        set(statuses, 2, "RegionDisabled");
+        statuses.remove(&members[3].id);
+        set(statuses, 4, "Invited");
+        set(statuses, 5, "EmailVerificationFailed");
+        set(statuses, 6, "Created");
+        set(statuses, 7, "Paused");
         // when planned
-        let plan = plan_region(&Desired { settings: &s, management: &mgmt, members: &members }, &state);
-        // then removed and missing are re-created, stopped ones restarted, the region-disabled one reported
+        let statuses = state.admin_side.expect("side").members;
+        let p = plan_members(&members, &statuses, Round::First);
+        // then invitation-era records are deleted and created again, removed and missing ones created, stopped
+        // ones restarted, the region-disabled one left out, the unknown one named
         assert_eq!(
-            plan.steps,
+            p.steps,
             vec![
-                Step::CreateMembers { accounts: vec![members[0].clone(), members[3].clone()] },
-                Step::StartMonitoringMembers { accounts: vec![members[1].id.clone()] },
+                Step::DeleteMembers { accounts: vec![members[4].id, members[5].id, members[6].id] },
+                Step::CreateMembers {
+                    accounts: vec![
+                        members[0].clone(),
+                        members[3].clone(),
+                        members[4].clone(),
+                        members[5].clone(),
+                        members[6].clone()
+                    ]
+                },
+                Step::StartMonitoringMembers { accounts: vec![members[1].id] },
             ]
         );
-        assert_eq!(plan.left.len(), 1);
-        assert_eq!(plan.left[0].account, members[2].id.to_string());
-        assert!(plan.left[0].reason.contains("opt-in region"));
+        assert_eq!(p.left.len(), 1);
+        assert_eq!(p.left[0].account, members[2].id);
+        assert!(p.left[0].reason.contains("opt-in region"));
+        assert_eq!(p.unrepairable.len(), 1);
+        assert!(p.unrepairable[0].reason.contains("Paused"));
+    }
+
+    #[test]
+    fn a_removed_record_that_creation_did_not_replace_is_deleted_in_the_second_round() {
+        let members = accounts(1);
+        let statuses: Members = [(members[0].id, MemberStatus::Removed)].into_iter().collect();
+        let first = plan_members(&members, &statuses, Round::First);
+        assert_eq!(first.steps, vec![Step::CreateMembers { accounts: members.clone() }]);
+        let second = plan_members(&members, &statuses, Round::Second);
+        assert_eq!(
+            second.steps,
+            vec![Step::DeleteMembers { accounts: vec![members[0].id] }, Step::CreateMembers { accounts: members }]
+        );
     }
 
     #[test]
@@ -403,25 +604,38 @@ mod tests {
         let det = state.admin_detector.as_mut().expect("detector");
         det.features.get_mut("S3_DATA_EVENTS").expect("s3").enabled = false;
         det.features.get_mut("RUNTIME_MONITORING").expect("rm").agents.insert("EC2_AGENT_MANAGEMENT".into(), false);
-        let plan = plan_region(&Desired { settings: &s, management: &mgmt, members: &[] }, &state);
-        let Some(Step::UpdateAdminDetector { plans, frequency, .. }) = plan.steps.first() else { panic!("{plan:?}") };
-        let names: Vec<Feature> = plans.iter().map(|p| p.feature).collect();
-        assert_eq!(names, [Feature::S3DataEvents, Feature::RuntimeMonitoring]);
+        let (_, steps) = plan(&s, &mgmt, &[], &state);
+        let Some(Step::UpdateAdminDetector { plans, frequency, .. }) = steps.first() else { panic!("{steps:?}") };
+        let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["RUNTIME_MONITORING", "S3_DATA_EVENTS"]);
         assert_eq!(*frequency, None);
-        assert_eq!(plan.steps.len(), 1);
+        assert_eq!(steps.len(), 1);
     }
 
     #[test]
-    fn a_changed_auto_enable_is_re_asserted() {
+    fn a_changed_auto_enable_is_re_asserted_with_the_offered_plans() {
         let s = settings();
         let mgmt = id("111111111111");
         let mut state = converged(&s, &[]);
         state.admin_side.as_mut().expect("side").org_config.auto_enable = Some("NEW".into());
-        let plan = plan_region(&Desired { settings: &s, management: &mgmt, members: &[] }, &state);
-        assert_eq!(
-            plan.steps,
-            vec![Step::UpdateOrganizationConfiguration { auto_enable: AutoEnable::All, plans: default_plans() }]
-        );
+        let (_, steps) = plan(&s, &mgmt, &[], &state);
+        let [Step::UpdateOrganizationConfiguration { auto_enable, plans }] = &steps[..] else { panic!("{steps:?}") };
+        assert_eq!(*auto_enable, AutoEnable::All);
+        assert_eq!(plans.len(), 7, "every offered plan but the older Runtime Monitoring: {plans:?}");
+    }
+
+    #[test]
+    fn a_plan_the_region_does_not_offer_is_left_out_and_the_region_still_converges() {
+        // given an explicit list naming a plan this region does not offer, and a region otherwise in sync
+        let mut s = settings();
+        s.plans = PlanSelection::parse("S3_DATA_EVENTS,AI_PROTECTION").expect("valid");
+        let mut state = converged(&s, &[]);
+        state.admin_side.as_mut().expect("side").org_config.features.remove("AI_PROTECTION");
+        // when planned, then nothing is written and the plan is named as not offered
+        let side = state.admin_side.clone().expect("side");
+        let p = plan_admin_side(&s, state.admin_detector.as_ref().expect("detector"), &side.org_config);
+        assert!(p.steps.is_empty(), "{p:?}");
+        assert_eq!(p.not_offered, ["AI_PROTECTION"]);
     }
 
     #[test]
@@ -430,18 +644,18 @@ mod tests {
         let mgmt = id("111111111111");
         let mut state = converged(&s, &[]);
         state.management_detector.as_mut().expect("detector").enabled = false;
-        let plan = plan_region(&Desired { settings: &s, management: &mgmt, members: &[] }, &state);
-        assert_eq!(plan.steps, vec![Step::EnableManagementDetector { detector_id: "m".into() }]);
+        let f = plan_foundation(&Desired { settings: &s, management: &mgmt }, &state);
+        assert_eq!(f.steps, vec![Step::EnableManagementDetector { detector_id: "m".into() }]);
     }
 
     #[test]
     fn an_admin_that_is_the_management_account_needs_no_separate_management_detector() {
         let mut s = settings();
         s.allow_management_admin = true;
-        let mgmt = s.admin_account.clone();
-        let plan = plan_region(&Desired { settings: &s, management: &mgmt, members: &[] }, &RegionState::default());
-        assert!(!plan.steps.contains(&Step::CreateManagementDetector));
-        assert!(plan.steps.iter().any(|s| matches!(s, Step::CreateAdminDetector { .. })));
+        let mgmt = s.admin_account;
+        let f = plan_foundation(&Desired { settings: &s, management: &mgmt }, &RegionState::default());
+        assert!(!f.steps.contains(&Step::CreateManagementDetector));
+        assert!(f.steps.iter().any(|s| matches!(s, Step::CreateAdminDetector { .. })));
     }
 
     #[test]
@@ -449,25 +663,64 @@ mod tests {
         let mut s = settings();
         s.finding_frequency = Some(FindingFrequency::FifteenMinutes);
         let mgmt = id("111111111111");
-        let state = converged(&s, &[]);
-        let plan = plan_region(&Desired { settings: &s, management: &mgmt, members: &[] }, &state);
+        let (_, steps) = plan(&s, &mgmt, &[], &converged(&s, &[]));
         assert!(
-            matches!(&plan.steps[..], [Step::UpdateAdminDetector { frequency: Some(FindingFrequency::FifteenMinutes), plans, .. }] if plans.is_empty()),
-            "{plan:?}"
+            matches!(&steps[..], [Step::UpdateAdminDetector { frequency: Some(FindingFrequency::FifteenMinutes), plans, .. }] if plans.is_empty()),
+            "{steps:?}"
         );
     }
 
     #[test]
-    fn plans_not_listed_are_never_turned_off() {
+    fn plans_not_selected_are_never_turned_off() {
         // given a declaration of one plan and an org configuration that has more
-        let mut s = settings();
-        s.plans = vec![Plan { feature: Feature::S3DataEvents, agents: vec![] }];
-        let mut cfg = org_config(AutoEnable::All, &default_plans());
+        let plans = vec![Plan { name: "S3_DATA_EVENTS".into(), agents: vec![] }];
+        let mut cfg = offered("ALL");
         cfg.features.insert(
             "EKS_RUNTIME_MONITORING".into(),
             OrgFeatureState { auto_enable: "ALL".into(), agents: BTreeMap::new() },
         );
         // then it already matches: extra plans are not a difference to repair
-        assert!(org_config_matches(&cfg, AutoEnable::All, &s.plans));
+        assert!(org_config_matches(&cfg, AutoEnable::All, &plans));
+    }
+
+    #[test]
+    fn only_enabled_counts_as_protected_and_every_other_account_is_named_with_its_status() {
+        let members = accounts(5);
+        let statuses: Members = [
+            (members[0].id, MemberStatus::Enabled),
+            (members[1].id, MemberStatus::Invited),
+            (members[2].id, MemberStatus::RegionDisabled),
+            (members[3].id, MemberStatus::Disabled),
+        ]
+        .into_iter()
+        .collect();
+        let refused: BTreeMap<AccountId, String> =
+            [(members[4].id, "the account is suspended".to_owned())].into_iter().collect();
+        let c = classify(&members, &statuses, &refused);
+        assert_eq!(c.protected, 1);
+        assert_eq!(c.left.len(), 1, "a region the account has not enabled is left out, not expected");
+        let unprotected: Vec<(String, Option<&str>)> = c
+            .unprotected
+            .iter()
+            .map(|u| (u.account.to_string(), u.status.as_ref().map(MemberStatus::as_str)))
+            .collect();
+        assert_eq!(
+            unprotected,
+            [
+                (members[1].id.to_string(), Some("Invited")),
+                (members[3].id.to_string(), Some("Disabled")),
+                (members[4].id.to_string(), None)
+            ]
+        );
+        assert!(c.unprotected[2].reason.contains("not a member: the account is suspended"), "{:?}", c.unprotected[2]);
+    }
+
+    #[test]
+    fn member_steps_report_counts_not_account_lists() {
+        let step = Step::CreateMembers { accounts: accounts(3) };
+        assert_eq!(
+            serde_json::to_value(&step).expect("json"),
+            serde_json::json!({"action": "create_members", "accounts": 3})
+        );
     }
 }

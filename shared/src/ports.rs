@@ -1,16 +1,15 @@
-//! The ports: the small traits through which the reconciler reads and writes AWS. The SDK adapters in
+//! The ports: the small traits through which the executor reads and writes AWS. The SDK adapters in
 //! [`crate::aws`] implement them; tests can implement them in memory.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 
 use crate::config::{AutoEnable, FindingFrequency, Plan};
 use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
-use crate::state::{Detector, OrgAccount, OrgConfig};
+use crate::state::{DelegatedAdmin, Detector, Members, OrgAccount, OrgConfig};
 
-/// Whose credentials a GuardDuty call uses.
+/// Whose credentials a call uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Side {
     /// The organization's management account (where the functions run).
@@ -20,8 +19,8 @@ pub enum Side {
     Admin,
 }
 
-/// An account the service did not process, and its reason (`UnprocessedAccounts`).
-pub type Unprocessed = Vec<(String, String)>;
+/// Accounts a member call did not process, with the reason GuardDuty gave (`UnprocessedAccounts`).
+pub type Unprocessed = Vec<(AccountId, String)>;
 
 /// GuardDuty in one region, as one account.
 pub trait GuardDutyApi: Send + Sync {
@@ -42,8 +41,8 @@ pub trait GuardDutyApi: Send + Sync {
         plans: &[Plan],
         frequency: Option<FindingFrequency>,
     ) -> impl Future<Output = Result<(), Error>> + Send;
-    /// ListOrganizationAdminAccounts (management account only).
-    fn delegated_admins(&self) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    /// ListOrganizationAdminAccounts (management account only), with each designation's status.
+    fn delegated_admins(&self) -> impl Future<Output = Result<Vec<DelegatedAdmin>, Error>> + Send;
     /// EnableOrganizationAdminAccount (management account only).
     fn designate_admin(&self, admin: &AccountId) -> impl Future<Output = Result<(), Error>> + Send;
     /// DescribeOrganizationConfiguration (admin only).
@@ -55,14 +54,10 @@ pub trait GuardDutyApi: Send + Sync {
         auto_enable: AutoEnable,
         plans: &[Plan],
     ) -> impl Future<Output = Result<(), Error>> + Send;
-    /// ListMembers, associated or not: status by account id.
-    fn list_members(&self, detector: &str) -> impl Future<Output = Result<BTreeMap<String, String>, Error>> + Send;
-    /// GetMembers for at most 50 ids: status by account id (accounts that are not members are absent).
-    fn get_members(
-        &self,
-        detector: &str,
-        ids: &[AccountId],
-    ) -> impl Future<Output = Result<BTreeMap<String, String>, Error>> + Send;
+    /// ListMembers, associated or not.
+    fn list_members(&self, detector: &str) -> impl Future<Output = Result<Members, Error>> + Send;
+    /// GetMembers for at most 50 ids (accounts that are not members are absent).
+    fn get_members(&self, detector: &str, ids: &[AccountId]) -> impl Future<Output = Result<Members, Error>> + Send;
     /// CreateMembers for at most 50 accounts.
     fn create_members(
         &self,
@@ -71,6 +66,12 @@ pub trait GuardDutyApi: Send + Sync {
     ) -> impl Future<Output = Result<Unprocessed, Error>> + Send;
     /// StartMonitoringMembers for at most 50 ids.
     fn start_monitoring(
+        &self,
+        detector: &str,
+        ids: &[AccountId],
+    ) -> impl Future<Output = Result<Unprocessed, Error>> + Send;
+    /// DeleteMembers for at most 50 ids.
+    fn delete_members(
         &self,
         detector: &str,
         ids: &[AccountId],
@@ -92,6 +93,10 @@ pub trait OrganizationApi: Send + Sync {
         &self,
         request_id: &str,
     ) -> impl Future<Output = Result<CreateAccountStatus, Error>> + Send;
+    /// ListAWSServiceAccessForOrganization: the service principals with trusted access.
+    fn trusted_services(&self) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    /// EnableAWSServiceAccess for one service principal.
+    fn enable_trusted_service(&self, principal: &str) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// What became of a CreateAccount request.
@@ -105,7 +110,16 @@ pub enum CreateAccountStatus {
     Failed(String),
 }
 
-/// Everything the reconciler reaches: GuardDuty per region and side, Organizations, and region discovery.
+/// A region as account:ListRegions reports it for one account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnabledRegion {
+    /// The region.
+    pub name: String,
+    /// ENABLED_BY_DEFAULT (every account has it) rather than opted in.
+    pub by_default: bool,
+}
+
+/// Everything the executor reaches: GuardDuty per region and side, Organizations, and region discovery.
 pub trait Cloud: Send + Sync {
     /// The GuardDuty port.
     type GuardDuty: GuardDutyApi;
@@ -115,6 +129,6 @@ pub trait Cloud: Send + Sync {
     fn guardduty(&self, side: Side, region: &str) -> Self::GuardDuty;
     /// Organizations.
     fn organization(&self) -> &Self::Organization;
-    /// The regions enabled for the admin account (account:ListRegions).
-    fn enabled_regions(&self) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    /// The regions enabled for `side`'s account (account:ListRegions, ENABLED and ENABLED_BY_DEFAULT).
+    fn enabled_regions(&self, side: Side) -> impl Future<Output = Result<Vec<EnabledRegion>, Error>> + Send;
 }

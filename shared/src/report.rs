@@ -1,9 +1,12 @@
-//! The report a run returns: per region what was found, what was done (or, in a dry run, would be done), what
-//! was left and why; and a summary. Serializable, so the functions return it as JSON.
+//! The report a run returns: per region what was found, what was done (or, in a dry run, would be done), which
+//! accounts are protected, which are not and why, which regions were left out and why; and a summary.
+//! Serializable, so the functions and the command line return it as JSON. Its size does not grow with the
+//! accounts that are fine: member writes are counted, and only the accounts that are not protected are named.
 
 use serde::Serialize;
 
-use crate::plan::{Left, Step};
+use crate::plan::{Left, Step, Unprotected};
+use crate::state::Members;
 
 /// How a region ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -15,12 +18,37 @@ pub enum Outcome {
     Changed,
     /// Dry run: the steps listed would be taken.
     Planned,
+    /// Set up, but some accounts that should be protected are not (named in `unprotected`).
+    Partial,
     /// Another delegated admin is designated; nothing was changed.
     Conflict,
+    /// A designation is being removed (DISABLE_IN_PROGRESS); nothing was changed.
+    Blocked,
     /// A call failed; `error` says which and why.
     Failed,
-    /// Not started because the invocation was running out of time.
+    /// Not started, or cut short, because the invocation was running out of time.
     Unfinished,
+}
+
+impl Outcome {
+    /// The report's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InSync => "in_sync",
+            Self::Changed => "changed",
+            Self::Planned => "planned",
+            Self::Partial => "partial",
+            Self::Conflict => "conflict",
+            Self::Blocked => "blocked",
+            Self::Failed => "failed",
+            Self::Unfinished => "unfinished",
+        }
+    }
+
+    /// Whether the region reached (or, in a dry run, was planned to reach) the desired state.
+    pub fn is_converged(self) -> bool {
+        matches!(self, Self::InSync | Self::Changed | Self::Planned)
+    }
 }
 
 /// What was found in a region before any change.
@@ -34,9 +62,9 @@ pub struct Found {
     pub admin_detector: String,
     /// AutoEnableOrganizationMembers, where it could be read.
     pub auto_enable: Option<String>,
-    /// Members by relationship status, where they could be read.
+    /// Members that were Enabled.
     pub members_enabled: usize,
-    /// Every member the admin has here, whatever its status.
+    /// Every member the admin had here, whatever its status.
     pub members_total: usize,
 }
 
@@ -62,6 +90,22 @@ pub enum ActionStatus {
     Failed,
 }
 
+/// How many accounts should be protected in a region, and how many GuardDuty shows Enabled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// Active accounts that should be members here: not the admin, not excluded, and with the region enabled.
+    pub expected: usize,
+    /// Of those, the ones GuardDuty shows Enabled.
+    pub protected: usize,
+}
+
+impl Coverage {
+    /// Whether every expected account is protected.
+    pub fn is_full(&self) -> bool {
+        self.protected >= self.expected
+    }
+}
+
 /// One region's part of a report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RegionReport {
@@ -71,17 +115,29 @@ pub struct RegionReport {
     pub outcome: Outcome,
     /// What was there before.
     pub found: Found,
+    /// The protection plans in force here (what the region offers, or what was selected of it).
+    pub plans: Vec<String>,
+    /// Plans (or additional configurations) selected but not offered here: left out, not a failure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plans_not_offered: Vec<String>,
     /// The writes, in order.
     pub actions: Vec<Action>,
-    /// Accounts that are not members here, and why.
+    /// Accounts that cannot be members here (the region is not enabled for them, or they are suspended).
     pub left: Vec<Left>,
+    /// Accounts that should be protected here and are not, with their status and why.
+    pub unprotected: Vec<Unprotected>,
+    /// Expected and protected accounts.
+    pub coverage: Coverage,
     /// The conflict or the failure, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Membership changes made here (or, in a dry run, that would be).
+    /// Accounts made (or restarted as) Enabled members here; in a dry run, the membership writes planned.
     pub members_added: usize,
     /// Milliseconds spent on the region.
     pub millis: u64,
+    /// Every account's member status, when the run was asked to keep them (the command line's `status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<Members>,
 }
 
 impl RegionReport {
@@ -91,18 +147,54 @@ impl RegionReport {
             region: region.to_owned(),
             outcome: Outcome::InSync,
             found: Found::default(),
+            plans: Vec::new(),
+            plans_not_offered: Vec::new(),
             actions: Vec::new(),
             left: Vec::new(),
+            unprotected: Vec::new(),
+            coverage: Coverage::default(),
             error: None,
             members_added: 0,
             millis: 0,
+            members: None,
         }
+    }
+
+    /// A region that ended with `outcome` for the reason given.
+    pub fn ended(region: &str, outcome: Outcome, why: impl Into<String>) -> Self {
+        let mut report = Self::new(region);
+        report.outcome = outcome;
+        report.error = Some(why.into());
+        report
     }
 
     /// The write calls made (done or failed; planned ones are not calls).
     pub fn writes(&self) -> usize {
         self.actions.iter().filter(|a| a.status != ActionStatus::Planned).count()
     }
+}
+
+/// A region this run did not govern, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RegionLeftOut {
+    /// The region.
+    pub region: String,
+    /// Why (which account has not enabled it, or that it is excluded).
+    pub reason: String,
+}
+
+/// An organization-wide write, made once per run: trusted access for a service principal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OrgAction {
+    /// `enable_trusted_access`.
+    pub action: &'static str,
+    /// The service principal.
+    pub principal: String,
+    /// done, planned or failed.
+    pub status: ActionStatus,
+    /// Why the call failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What a run did, region by region.
@@ -119,8 +211,12 @@ pub struct Report {
     /// The account onboarded, for `onboard`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-    /// Per region.
+    /// Per governed region.
     pub regions: Vec<RegionReport>,
+    /// Regions not governed, and why.
+    pub regions_left_out: Vec<RegionLeftOut>,
+    /// Organization-wide writes.
+    pub organization: Vec<OrgAction>,
     /// Totals.
     pub summary: Summary,
 }
@@ -134,70 +230,190 @@ pub struct Summary {
     pub in_sync: usize,
     /// Regions changed (or, in a dry run, that would be).
     pub changed: usize,
+    /// Regions set up with some accounts not protected.
+    pub partial: usize,
     /// Regions with another delegated admin.
     pub conflicts: usize,
+    /// Regions where a designation is being removed.
+    pub blocked: usize,
     /// Regions where a call failed.
     pub failed: usize,
-    /// Regions not started for lack of time.
+    /// Regions not finished for lack of time.
     pub unfinished: usize,
-    /// Write calls made.
+    /// Write calls made (organization-wide ones included).
     pub writes: usize,
-    /// Membership changes (account-regions made or restarted as members).
+    /// Account-regions made (or restarted as) Enabled members.
     pub members_added: usize,
     /// Account-regions left out, with their reasons in the regions.
     pub left: usize,
+    /// Account-regions that should be protected and are not.
+    pub unprotected: usize,
+    /// Account-regions that should be protected.
+    pub accounts_expected: usize,
+    /// Of those, the ones GuardDuty shows Enabled.
+    pub accounts_protected: usize,
+    /// Regions not governed.
+    pub regions_left_out: usize,
     /// Milliseconds for the whole run.
     pub millis: u64,
+}
+
+/// Who ran, for a report's header.
+#[derive(Clone, Debug)]
+pub struct Header {
+    /// `reconcile` or `onboard`.
+    pub kind: &'static str,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// The management account.
+    pub management: String,
+    /// The delegated admin.
+    pub admin: String,
 }
 
 impl Report {
     /// Assembles a report and its summary.
     pub fn new(
-        kind: &str,
-        dry_run: bool,
-        management: String,
-        admin: String,
+        header: Header,
         mut regions: Vec<RegionReport>,
+        regions_left_out: Vec<RegionLeftOut>,
+        organization: Vec<OrgAction>,
         millis: u64,
     ) -> Self {
         regions.sort_by(|a, b| a.region.cmp(&b.region));
         let count = |o: Outcome| regions.iter().filter(|r| r.outcome == o).count();
+        let org_writes = organization.iter().filter(|a| a.status != ActionStatus::Planned).count();
         let summary = Summary {
             regions: regions.len(),
             in_sync: count(Outcome::InSync),
             changed: count(Outcome::Changed) + count(Outcome::Planned),
+            partial: count(Outcome::Partial),
             conflicts: count(Outcome::Conflict),
+            blocked: count(Outcome::Blocked),
             failed: count(Outcome::Failed),
             unfinished: count(Outcome::Unfinished),
-            writes: regions.iter().map(RegionReport::writes).sum(),
+            writes: regions.iter().map(RegionReport::writes).sum::<usize>() + org_writes,
             members_added: regions.iter().map(|r| r.members_added).sum(),
             left: regions.iter().map(|r| r.left.len()).sum(),
+            unprotected: regions.iter().map(|r| r.unprotected.len()).sum(),
+            accounts_expected: regions.iter().map(|r| r.coverage.expected).sum(),
+            accounts_protected: regions.iter().map(|r| r.coverage.protected).sum(),
+            regions_left_out: regions_left_out.len(),
             millis,
         };
         Self {
-            kind: kind.to_owned(),
-            dry_run,
-            management_account: management,
-            admin_account: admin,
+            kind: header.kind.to_owned(),
+            dry_run: header.dry_run,
+            management_account: header.management,
+            admin_account: header.admin,
             account: None,
             regions,
+            regions_left_out,
+            organization,
             summary,
         }
     }
 
-    /// Whether every region reached (or, in a dry run, could be planned to) the desired state. Conflicts, failures
-    /// and unfinished regions make a run unsuccessful: the caller should surface it as an error so that it is
-    /// retried and alarmed on.
+    /// Whether every region reached (or, in a dry run, could be planned to) the desired state, with every
+    /// expected account protected (in a dry run: planned to be) and every organization-wide write made. Anything
+    /// else makes a run unsuccessful: the caller surfaces it as an error so that it is retried and alarmed on.
     pub fn is_success(&self) -> bool {
-        self.summary.failed == 0 && self.summary.conflicts == 0 && self.summary.unfinished == 0
+        self.regions.iter().all(|r| r.outcome.is_converged())
+            && self.organization.iter().all(|a| a.status != ActionStatus::Failed)
     }
 
-    /// One line per region that did not succeed: region, outcome and cause.
-    pub fn problems(&self) -> Vec<String> {
-        self.regions
+    /// What is not as declared and was not repaired: every region not converged, every account that should be
+    /// protected and is not, every failed organization-wide write (the DriftUnrepaired metric).
+    pub fn drift_unrepaired(&self) -> usize {
+        let regions = self
+            .regions
             .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Failed | Outcome::Conflict | Outcome::Unfinished))
-            .map(|r| format!("{}: {:?}: {}", r.region, r.outcome, r.error.as_deref().unwrap_or("")))
-            .collect()
+            .filter(|r| {
+                matches!(r.outcome, Outcome::Failed | Outcome::Conflict | Outcome::Blocked | Outcome::Unfinished)
+            })
+            .count();
+        let org = self.organization.iter().filter(|a| a.status == ActionStatus::Failed).count();
+        regions + if self.dry_run { 0 } else { self.summary.unprotected } + org
+    }
+
+    /// One line per region (and organization-wide write) that did not succeed: where, how it ended and why.
+    pub fn problems(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .regions
+            .iter()
+            .filter(|r| !r.outcome.is_converged())
+            .map(|r| {
+                let why = match (&r.error, r.unprotected.as_slice()) {
+                    (Some(e), _) => e.clone(),
+                    (None, accounts) => {
+                        let named: Vec<String> =
+                            accounts.iter().take(5).map(|u| format!("{} ({})", u.account, u.reason)).collect();
+                        let more = accounts.len().saturating_sub(5);
+                        let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+                        format!("{} accounts not protected: {}{tail}", accounts.len(), named.join(", "))
+                    }
+                };
+                format!("{}: {}: {why}", r.region, r.outcome.as_str())
+            })
+            .collect();
+        lines.extend(
+            self.organization
+                .iter()
+                .filter(|a| a.status == ActionStatus::Failed)
+                .map(|a| format!("{} {}: {}", a.action, a.principal, a.error.as_deref().unwrap_or("failed"))),
+        );
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Unprotected;
+
+    fn header() -> Header {
+        Header { kind: "reconcile", dry_run: false, management: "111111111111".into(), admin: "222222222222".into() }
+    }
+
+    #[test]
+    fn a_region_with_an_unprotected_account_is_not_a_success_and_counts_as_unrepaired_drift() {
+        // given one region in sync and one where an account could not be made Enabled
+        let ok = RegionReport::new("us-east-1");
+        let mut partial = RegionReport::new("eu-west-1");
+        partial.outcome = Outcome::Partial;
+        partial.unprotected.push(Unprotected {
+            account: "444455556666".parse().expect("id"),
+            status: Some(crate::state::MemberStatus::Invited),
+            reason: "an invitation-era member record (Invited) that could not be replaced".into(),
+        });
+        partial.coverage = Coverage { expected: 3, protected: 2 };
+        let report = Report::new(header(), vec![ok, partial], vec![], vec![], 5);
+        // then the run says so, and names the account and its status
+        assert!(!report.is_success());
+        assert_eq!(report.drift_unrepaired(), 1);
+        assert_eq!(report.summary.partial, 1);
+        assert_eq!((report.summary.accounts_expected, report.summary.accounts_protected), (3, 2));
+        let problems = report.problems();
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].starts_with("eu-west-1: partial: 1 accounts not protected: 444455556666 (an invitation-era")
+        );
+    }
+
+    #[test]
+    fn blocked_and_conflicted_regions_are_unrepaired_drift() {
+        let report = Report::new(
+            header(),
+            vec![
+                RegionReport::ended("us-east-1", Outcome::Blocked, "DISABLE_IN_PROGRESS"),
+                RegionReport::ended("eu-west-1", Outcome::Conflict, "another admin"),
+            ],
+            vec![RegionLeftOut { region: "af-south-1".into(), reason: "not enabled".into() }],
+            vec![],
+            1,
+        );
+        assert!(!report.is_success());
+        assert_eq!(report.drift_unrepaired(), 2);
+        assert_eq!(report.summary.regions_left_out, 1, "a region left out is not a failure");
     }
 }

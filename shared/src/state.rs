@@ -2,8 +2,10 @@
 //! organization configuration and the member list. Plain data, filled by the adapters, read by the planner.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::ids::AccountId;
 
@@ -12,16 +14,19 @@ use crate::ids::AccountId;
 pub struct OrgAccount {
     /// Its id.
     pub id: AccountId,
+    /// Its name.
+    pub name: String,
     /// Its root email (GuardDuty's CreateMembers wants it).
-    pub email: String,
-    /// ACTIVE, SUSPENDED, PENDING_CLOSURE, ... (the `State`, or the older `Status` where `State` is absent).
-    pub status: String,
+    pub email: Arc<str>,
+    /// Organizations' `State` of the account: ACTIVE, SUSPENDED, PENDING_ACTIVATION, PENDING_CLOSURE, CLOSED
+    /// (the older `Status` where `State` is absent).
+    pub state: String,
 }
 
 impl OrgAccount {
     /// Whether the account is ACTIVE.
     pub fn is_active(&self) -> bool {
-        self.status == "ACTIVE"
+        self.state == "ACTIVE"
     }
 }
 
@@ -43,11 +48,12 @@ pub struct Detector {
 pub struct FeatureState {
     /// Whether the plan is ENABLED.
     pub enabled: bool,
-    /// Its agent settings by name, true where ENABLED.
+    /// Its additional configurations by name, true where ENABLED.
     pub agents: BTreeMap<String, bool>,
 }
 
-/// The organization configuration of the delegated admin, as DescribeOrganizationConfiguration gives it.
+/// The organization configuration of the delegated admin, as DescribeOrganizationConfiguration gives it. Its
+/// features are also what the region offers: the API lists the features available there.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct OrgConfig {
     /// `AutoEnableOrganizationMembers` (ALL, NEW, NONE), when the service reports it.
@@ -61,8 +67,106 @@ pub struct OrgConfig {
 pub struct OrgFeatureState {
     /// Its `AutoEnable` (ALL, NEW, NONE).
     pub auto_enable: String,
-    /// Its agent settings' `AutoEnable` by name.
+    /// Its additional configurations' `AutoEnable` by name.
     pub agents: BTreeMap<String, String>,
+}
+
+/// A member's `RelationshipStatus`, as GuardDuty reports it. The API documents the field as a string; these are
+/// the values GuardDuty answers (the invitation-era ones included), and anything else is kept as it came.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MemberStatus {
+    /// Monitored: the only status that protects the account.
+    Enabled,
+    /// A member whose monitoring was stopped (StopMonitoringMembers); StartMonitoringMembers repairs it.
+    Disabled,
+    /// The member has not enabled this opt-in region.
+    RegionDisabled,
+    /// The member account is suspended.
+    AccountSuspended,
+    /// Invitation era: the record exists, no invitation was sent.
+    Created,
+    /// Invitation era: invited, not accepted.
+    Invited,
+    /// Invitation era: the invitation email is being verified.
+    EmailVerificationInProgress,
+    /// Invitation era: the invitation email could not be verified.
+    EmailVerificationFailed,
+    /// The member left the administrator.
+    Resigned,
+    /// The administrator disassociated the member.
+    Removed,
+    /// A value this code does not know.
+    Other(String),
+}
+
+impl MemberStatus {
+    /// Reads GuardDuty's `RelationshipStatus` (case-insensitive: the service documents CamelCase values).
+    pub fn parse(status: &str) -> Self {
+        match status.to_ascii_lowercase().as_str() {
+            "enabled" => Self::Enabled,
+            "disabled" => Self::Disabled,
+            "regiondisabled" => Self::RegionDisabled,
+            "accountsuspended" => Self::AccountSuspended,
+            "created" => Self::Created,
+            "invited" => Self::Invited,
+            "emailverificationinprogress" => Self::EmailVerificationInProgress,
+            "emailverificationfailed" => Self::EmailVerificationFailed,
+            "resigned" => Self::Resigned,
+            "removed" => Self::Removed,
+            _ => Self::Other(status.to_owned()),
+        }
+    }
+
+    /// The API's spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Disabled => "Disabled",
+            Self::RegionDisabled => "RegionDisabled",
+            Self::AccountSuspended => "AccountSuspended",
+            Self::Created => "Created",
+            Self::Invited => "Invited",
+            Self::EmailVerificationInProgress => "EmailVerificationInProgress",
+            Self::EmailVerificationFailed => "EmailVerificationFailed",
+            Self::Resigned => "Resigned",
+            Self::Removed => "Removed",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Whether the record dates from GuardDuty invitations and was never (or is no longer) associated: it protects
+    /// nothing, and an organization account with such a record must be made a member through Organizations.
+    pub fn is_invitation_era(&self) -> bool {
+        matches!(
+            self,
+            Self::Created
+                | Self::Invited
+                | Self::EmailVerificationInProgress
+                | Self::EmailVerificationFailed
+                | Self::Resigned
+                | Self::Removed
+        )
+    }
+}
+
+impl fmt::Display for MemberStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for MemberStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Members by account id.
+pub type Members = BTreeMap<AccountId, MemberStatus>;
+
+/// How many of `members` are Enabled.
+pub fn enabled_count(members: &Members) -> usize {
+    members.values().filter(|s| **s == MemberStatus::Enabled).count()
 }
 
 /// What the delegated admin's side holds in one region.
@@ -70,13 +174,39 @@ pub struct OrgFeatureState {
 pub struct AdminSide {
     /// The organization configuration.
     pub org_config: OrgConfig,
-    /// Every member (associated or not) by account id, with its `RelationshipStatus`.
-    pub members: BTreeMap<String, String>,
+    /// Every member (associated or not) with its status.
+    pub members: Members,
 }
 
-/// How many of `members` (status by account id) are Enabled.
-pub fn enabled_count(members: &BTreeMap<String, String>) -> usize {
-    members.values().filter(|s| Relationship::parse(s) == Relationship::Enabled).count()
+/// The status of a delegated administrator designation (ListOrganizationAdminAccounts' `AdminStatus`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum AdminStatus {
+    /// Designated.
+    Enabled,
+    /// Being removed: not a designation, and nothing can be built on it until it is gone.
+    DisableInProgress,
+    /// Any other value.
+    Other(String),
+}
+
+impl AdminStatus {
+    /// Reads the API's value.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "ENABLED" => Self::Enabled,
+            "DISABLE_IN_PROGRESS" => Self::DisableInProgress,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+/// A delegated administrator GuardDuty lists for the organization in a region.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DelegatedAdmin {
+    /// The account.
+    pub account: String,
+    /// Its status.
+    pub status: AdminStatus,
 }
 
 /// Everything observed in one region.
@@ -85,7 +215,7 @@ pub struct RegionState {
     /// The management account's detector.
     pub management_detector: Option<Detector>,
     /// The delegated administrators GuardDuty lists for the organization here (at most one).
-    pub delegated_admins: Vec<String>,
+    pub delegated_admins: Vec<DelegatedAdmin>,
     /// The admin account's detector.
     pub admin_detector: Option<Detector>,
     /// The admin's organization configuration and members; `None` where they cannot be read yet (the admin is
@@ -93,30 +223,44 @@ pub struct RegionState {
     pub admin_side: Option<AdminSide>,
 }
 
-/// The normalised relationship of a member, from GuardDuty's `RelationshipStatus`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Relationship {
-    /// Enabled: monitored.
-    Enabled,
-    /// Disabled: a member whose monitoring was stopped.
-    Disabled,
-    /// The member has not enabled this opt-in region.
-    RegionDisabled,
-    /// The member account is suspended.
-    AccountSuspended,
-    /// Anything else (Removed, Resigned, Created, Invited, ...) or absent: not a working member.
-    NotMember,
+impl RegionState {
+    /// Whether `admin` is designated here (ENABLED, not being removed).
+    pub fn designated(&self, admin: &AccountId) -> bool {
+        self.delegated_admins.iter().any(|a| a.account == admin.as_str() && a.status == AdminStatus::Enabled)
+    }
 }
 
-impl Relationship {
-    /// Reads GuardDuty's `RelationshipStatus` (case-insensitive: the service documents CamelCase values).
-    pub fn parse(status: &str) -> Self {
-        match status.to_ascii_lowercase().as_str() {
-            "enabled" => Self::Enabled,
-            "disabled" => Self::Disabled,
-            "regiondisabled" => Self::RegionDisabled,
-            "accountsuspended" => Self::AccountSuspended,
-            _ => Self::NotMember,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_statuses_are_read_case_insensitively_and_unknown_ones_kept() {
+        assert_eq!(MemberStatus::parse("ENABLED"), MemberStatus::Enabled);
+        assert_eq!(MemberStatus::parse("EmailVerificationFailed"), MemberStatus::EmailVerificationFailed);
+        assert_eq!(MemberStatus::parse("Paused").as_str(), "Paused");
+        for era in
+            ["Created", "Invited", "EmailVerificationInProgress", "EmailVerificationFailed", "Resigned", "Removed"]
+        {
+            assert!(MemberStatus::parse(era).is_invitation_era(), "{era}");
         }
+        for not in ["Enabled", "Disabled", "RegionDisabled", "AccountSuspended", "Paused"] {
+            assert!(!MemberStatus::parse(not).is_invitation_era(), "{not}");
+        }
+    }
+
+    #[test]
+    fn a_designation_being_removed_is_not_a_designation() {
+        let admin: AccountId = "222222222222".parse().expect("id");
+        let mut state = RegionState {
+            delegated_admins: vec![DelegatedAdmin {
+                account: admin.to_string(),
+                status: AdminStatus::DisableInProgress,
+            }],
+            ..RegionState::default()
+        };
+        assert!(!state.designated(&admin));
+        state.delegated_admins[0].status = AdminStatus::Enabled;
+        assert!(state.designated(&admin));
     }
 }

@@ -4,6 +4,20 @@ moto ships detectors and filters only; this module implements the operations an 
 needs, to the shapes, error types and messages of the GuardDuty API reference: detectors with protection plans,
 the delegated administrator, the organization configuration and the member list. Organization membership comes
 from moto's Organizations backend, so the accounts the tests create there are the ones GuardDuty knows.
+
+Beyond the happy path it models what a real organization shows (each with the page it follows):
+- Protection plans per region: DescribeOrganizationConfiguration lists the features a region offers; a region
+  can withhold some ("Region-specific feature availability", GuardDuty User Guide), and a feature it does not
+  offer is rejected in CreateDetector, UpdateDetector and UpdateOrganizationConfiguration.
+- Member records of the invitation era (Created, Invited, EmailVerificationInProgress/Failed, Resigned, Removed):
+  CreateMembers answers them in UnprocessedAccounts ("already a member or associated member"), except Removed and
+  Resigned, which it associates again (CreateMembers API reference); DeleteMembers removes a record.
+- Auto-enable (UpdateOrganizationConfiguration API reference): with NEW, "when a new account joins the
+  organization, they will have GuardDuty enabled automatically", after `auto_enable_seconds`; with ALL, the
+  accounts that were there before too, after `auto_enable_existing_seconds` ("It may take up to 24 hours").
+- DisableOrganizationAdminAccount leaves the designation in DISABLE_IN_PROGRESS (ListOrganizationAdminAccounts'
+  AdminStatus) for `admin_disable_seconds`.
+- EnableOrganizationAdminAccount enables trusted access for guardduty.amazonaws.com in Organizations, as AWS does.
 """
 
 from __future__ import annotations
@@ -18,25 +32,16 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qs
 
 from regions import region_enabled_for
+from world import World
 
-FEATURES = [
-    "S3_DATA_EVENTS",
-    "EKS_AUDIT_LOGS",
-    "EBS_MALWARE_PROTECTION",
-    "RDS_LOGIN_EVENTS",
-    "LAMBDA_NETWORK_LOGS",
-    "EKS_RUNTIME_MONITORING",
-    "RUNTIME_MONITORING",
-]
-AGENTS = {
-    "EKS_RUNTIME_MONITORING": ["EKS_ADDON_MANAGEMENT"],
-    "RUNTIME_MONITORING": ["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT"],
-}
 # Plans a new detector gets when CreateDetector names none (the console's defaults).
 DEFAULT_ON = {"S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS"}
 FREQUENCIES = {"FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"}
 AUTO_ENABLE = {"NEW", "ALL", "NONE"}
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+# RelationshipStatus values of records that protect nothing and date from GuardDuty invitations.
+INVITATION_ERA = {"Created", "Invited", "EmailVerificationInProgress", "EmailVerificationFailed", "Resigned", "Removed"}
+STATUSES = INVITATION_ERA | {"Enabled", "Disabled", "RegionDisabled", "AccountSuspended"}
 
 MSG_INVALID = "The request is rejected because an invalid or out-of-range value is specified as an input parameter."
 MSG_NOT_OWNED = "The request is rejected because the input detectorId is not owned by the current account."
@@ -51,10 +56,18 @@ MSG_NOT_MANAGEMENT = (
 MSG_NOT_ASSOCIATED = (
     "The request is rejected because the given account ID is not an associated member of account the current account."
 )
+MSG_ALREADY_MEMBER = (
+    "The request is rejected because the given account ID is already a member or associated member of the current "
+    "account."
+)
 MSG_MASTER_FIRST = "Operation failed because your organization master must first enable GuardDuty to be added as a member."
 MSG_BOTH_RUNTIME = (
     "The request is rejected because a feature EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot be specified "
     "together."
+)
+MSG_AUTO_ENABLE_ALL = (
+    "The request is rejected because the member account is managed through AWS Organizations and "
+    "autoEnableOrganizationMembers is set to ALL."
 )
 
 
@@ -100,6 +113,12 @@ class Member:
 class OrgConfig:
     auto_enable: str = "NONE"
     features: dict = field(default_factory=dict)  # name -> {"autoEnable": ..., "agents": {name: autoEnable}}
+    # Since when auto-enable has had its value, and how many organization accounts there were then.
+    since: float = field(default_factory=time.time)
+    accounts_then: int = 0
+    # How far the auto-enable sweep has got through the organization's accounts (in creation order).
+    swept_existing: bool = False
+    cursor: int = 0
 
 
 def organization_of(account: str):
@@ -113,20 +132,37 @@ def organization_of(account: str):
     return backend if backend.org is not None else None
 
 
+_index: dict = {}
+
+
 def org_account(backend, account: str):
-    return next((a for a in backend.accounts if a.id == account), None)
+    """An account of the organization by id (indexed: organizations here reach 10,000 accounts)."""
+    key = id(backend)
+    cached = _index.get(key)
+    if cached is None or cached[0] != len(backend.accounts):
+        cached = (len(backend.accounts), {a.id: a for a in backend.accounts})
+        _index[key] = cached
+    return cached[1].get(account)
+
+
+def created_at(acct) -> float:
+    return acct.create_time.replace(tzinfo=timezone.utc).timestamp()
 
 
 class GuardDuty:
     """All accounts' GuardDuty state, per region, behind one lock."""
 
-    def __init__(self, faults):
+    def __init__(self, faults, world: World):
         self.lock = threading.RLock()
         self.faults = faults
+        self.world = world
         self.detectors: dict[tuple[str, str], Detector] = {}  # (region, account)
-        self.admins: dict[tuple[str, str], tuple[str, float]] = {}  # (region, management) -> (admin, since)
+        # (region, management) -> (admin, since, disabling since or None)
+        self.admins: dict[tuple[str, str], tuple[str, float, float | None]] = {}
         self.org_configs: dict[tuple[str, str], OrgConfig] = {}  # (region, admin)
         self.members: dict[tuple[str, str], dict[str, Member]] = {}  # (region, admin) -> members
+        self.sorted_members: dict[tuple[str, str], list] = {}  # ListMembers' order, rebuilt after a change
+        self.last_sweep = 0.0
 
     def reset(self) -> None:
         with self.lock:
@@ -134,17 +170,23 @@ class GuardDuty:
             self.admins.clear()
             self.org_configs.clear()
             self.members.clear()
+            self.sorted_members.clear()
 
     def snapshot(self) -> dict:
         """The whole state, for tests to check outcomes independently of the client under test."""
         with self.lock:
+            self.expire_disabling()
             return {
                 "detectors": [
                     {"region": r, "account": a, "id": d.id, "enabled": d.enabled, "frequency": d.frequency,
                      "features": d.features}
                     for (r, a), d in sorted(self.detectors.items())
                 ],
-                "admins": [{"region": r, "management": m, "admin": a} for (r, m), (a, _) in sorted(self.admins.items())],
+                "admins": [
+                    {"region": r, "management": m, "admin": a,
+                     "status": "DISABLE_IN_PROGRESS" if disabling is not None else "ENABLED"}
+                    for (r, m), (a, _, disabling) in sorted(self.admins.items())
+                ],
                 "org_configs": [
                     {"region": r, "admin": a, "auto_enable": c.auto_enable, "features": c.features}
                     for (r, a), c in sorted(self.org_configs.items())
@@ -155,6 +197,17 @@ class GuardDuty:
                     for m in sorted(ms.values(), key=lambda m: m.account)
                 ],
             }
+
+    def seed_members(self, spec: dict) -> None:
+        """Writes member records as they are, for tests: {"region", "admin", "members": {account: status}}."""
+        with self.lock:
+            region, admin = spec["region"], spec["admin"]
+            members = self.members.setdefault((region, admin), {})
+            for account, status in spec["members"].items():
+                if status not in STATUSES:
+                    raise ValueError(f"unknown member status {status}")
+                members[account] = Member(account, f"{account}@example.com", status, admin)
+            self.sorted_members.pop((region, admin), None)
 
     # ---- routing ---------------------------------------------------------------------------------------------
     ROUTES = [
@@ -200,6 +253,8 @@ class GuardDuty:
             raise bad_request("The request is rejected because the JSON could not be processed.")
         q = {k: v[-1] for k, v in parse_qs(query).items()}
         with self.lock:
+            self.expire_disabling()
+            self.sweep_auto_enable()
             out = getattr(self, "op_" + name)(account, region, req, q, params.get("d"))
         return 200, {"Content-Type": "application/json"}, json.dumps(out or {}).encode()
 
@@ -212,7 +267,7 @@ class GuardDuty:
 
     def admin_of(self, region: str, management: str):
         entry = self.admins.get((region, management))
-        return entry[0] if entry else None
+        return entry[0] if entry and entry[2] is None else None
 
     def require_admin(self, account: str, region: str, detector_id: str) -> tuple[Detector, object]:
         """The caller must own the detector and be the delegated administrator here, past the settling window."""
@@ -221,29 +276,38 @@ class GuardDuty:
         if org is None:
             raise bad_request(MSG_INVALID)
         entry = self.admins.get((region, org.org.master_account_id))
-        if entry is None or entry[0] != account:
+        if entry is None or entry[0] != account or entry[2] is not None:
             raise bad_request(MSG_INVALID)
         if time.monotonic() - entry[1] < self.faults.admin_consistency_seconds:
             raise bad_request(MSG_INVALID)
         return det, org
 
-    @staticmethod
-    def validate_features(features, agent_key: str, allowed_values: set[str]) -> dict:
+    def expire_disabling(self) -> None:
+        """Designations whose removal has run its course are gone, with their members."""
+        now = time.monotonic()
+        for key, (admin, _since, disabling) in list(self.admins.items()):
+            if disabling is not None and now - disabling >= self.world.admin_disable_seconds:
+                del self.admins[key]
+                region = key[0]
+                for m in self.members.get((region, admin), {}).values():
+                    m.status = "Removed"
+
+    def validate_features(self, region: str, features, key: str, allowed_values: set[str], known: dict) -> dict:
+        """The features of a request, checked against what the region offers."""
         if features is None:
             return {}
         if not isinstance(features, list):
             raise bad_request(MSG_INVALID)
         out = {}
         for f in features:
-            if not isinstance(f, dict) or f.get("name") not in FEATURES:
+            if not isinstance(f, dict) or f.get("name") not in known:
                 raise bad_request(MSG_INVALID)
-            key = "status" if agent_key == "status" else "autoEnable"
             value = f.get(key)
             if value is not None and value not in allowed_values:
                 raise bad_request(MSG_INVALID)
             agents = {}
             for a in f.get("additionalConfiguration") or []:
-                if not isinstance(a, dict) or a.get("name") not in AGENTS.get(f["name"], []):
+                if not isinstance(a, dict) or a.get("name") not in known[f["name"]]:
                     raise bad_request(MSG_INVALID)
                 if a.get(key) is not None and a.get(key) not in allowed_values:
                     raise bad_request(MSG_INVALID)
@@ -288,15 +352,15 @@ class GuardDuty:
 
     def new_detector(self, account: str, region: str, features: dict, frequency: str | None, enabled=True) -> Detector:
         state = {}
-        for name in FEATURES:
+        for name, agents in self.world.detector_features(region).items():
             on = name in DEFAULT_ON
             given = features.get(name)
             if given is not None and given["value"] is not None:
                 on = given["value"] == "ENABLED"
-            agents = {a: "DISABLED" for a in AGENTS.get(name, [])}
+            agent_states = {a: "DISABLED" for a in agents}
             if given:
-                agents.update({k: v for k, v in given["agents"].items() if v})
-            state[name] = {"status": "ENABLED" if on else "DISABLED", "agents": agents}
+                agent_states.update({k: v for k, v in given["agents"].items() if v})
+            state[name] = {"status": "ENABLED" if on else "DISABLED", "agents": agent_states}
         det = Detector(uuid.uuid4().hex, account, enabled, frequency or "SIX_HOURS", state)
         self.detectors[(region, account)] = det
         return det
@@ -304,12 +368,71 @@ class GuardDuty:
     @staticmethod
     def apply_detector_features(det: Detector, features: dict) -> None:
         for name, given in features.items():
+            entry = det.features.setdefault(name, {"status": "DISABLED", "agents": {}})
             if given["value"] is not None:
-                det.features[name]["status"] = given["value"]
+                entry["status"] = given["value"]
             for agent, value in given["agents"].items():
                 if value is not None:
-                    det.features[name]["agents"][agent] = value
+                    entry["agents"][agent] = value
         det.updated_at = now_iso()
+
+    def member_detector(self, region: str, account: str, cfg: OrgConfig) -> None:
+        """The detector a new member gets: the plans the organization configuration auto-enables."""
+        if (region, account) in self.detectors:
+            self.detectors[(region, account)].enabled = True
+            return
+        wanted = {
+            n: {"value": "ENABLED" if f["autoEnable"] in ("NEW", "ALL") else None,
+                "agents": {a: "ENABLED" for a, v in f["agents"].items() if v in ("NEW", "ALL")}}
+            for n, f in cfg.features.items()
+        }
+        self.new_detector(account, region, wanted, None)
+
+    def changed(self, region: str, admin: str) -> None:
+        self.sorted_members.pop((region, admin), None)
+
+    # ---- auto-enable -----------------------------------------------------------------------------------------
+    def sweep_auto_enable(self) -> None:
+        """GuardDuty's own enrolment: under NEW, accounts that joined after the setting, `auto_enable_seconds`
+        after they joined; under ALL also the accounts that were there, `auto_enable_existing_seconds` after it
+        was set. Each account is looked at once per setting (a cursor in creation order), so it stays cheap."""
+        now = time.time()
+        if now - self.last_sweep < 0.1:
+            return
+        self.last_sweep = now
+        for (region, admin), cfg in self.org_configs.items():
+            if cfg.auto_enable not in ("NEW", "ALL"):
+                continue
+            org = organization_of(admin)
+            if org is None:
+                continue
+            accounts = org.accounts
+            if cfg.auto_enable == "ALL" and not cfg.swept_existing:
+                if now - cfg.since >= self.world.auto_enable_existing_seconds:
+                    for acct in accounts[: cfg.accounts_then]:
+                        self.auto_enrol(region, admin, org, acct, cfg)
+                    cfg.swept_existing = True
+            cfg.cursor = max(cfg.cursor, cfg.accounts_then)
+            while cfg.cursor < len(accounts):
+                acct = accounts[cfg.cursor]
+                if now - max(created_at(acct), cfg.since) < self.world.auto_enable_seconds:
+                    break
+                self.auto_enrol(region, admin, org, acct, cfg)
+                cfg.cursor += 1
+
+    def auto_enrol(self, region: str, admin: str, org, acct, cfg: OrgConfig) -> None:
+        management = org.org.master_account_id
+        if acct.id in (admin, management) or acct.status != "ACTIVE":
+            return
+        members = self.members.setdefault((region, admin), {})
+        if acct.id in members:
+            return
+        if not region_enabled_for(acct.id, region):
+            members[acct.id] = Member(acct.id, acct.email, "RegionDisabled", admin)
+        else:
+            members[acct.id] = Member(acct.id, acct.email, "Enabled", admin)
+            self.member_detector(region, acct.id, cfg)
+        self.changed(region, admin)
 
     # ---- detectors -------------------------------------------------------------------------------------------
     def op_CreateDetector(self, account, region, req, q, _):
@@ -318,7 +441,8 @@ class GuardDuty:
         freq = req.get("findingPublishingFrequency")
         if freq is not None and freq not in FREQUENCIES:
             raise bad_request(MSG_INVALID)
-        features = self.validate_features(req.get("features"), "status", {"ENABLED", "DISABLED"})
+        features = self.validate_features(
+            region, req.get("features"), "status", {"ENABLED", "DISABLED"}, self.world.detector_features(region))
         if (region, account) in self.detectors:
             raise bad_request(MSG_DETECTOR_EXISTS)
         det = self.new_detector(account, region, features, freq, req["enable"])
@@ -335,8 +459,7 @@ class GuardDuty:
     def op_GetDetector(self, account, region, req, q, detector_id):
         det = self.own_detector(account, region, detector_id)
         features = [{"name": n, "status": "ENABLED", "updatedAt": time.time()} for n in ("CLOUD_TRAIL", "DNS_LOGS", "FLOW_LOGS")]
-        for name in FEATURES:
-            f = det.features[name]
+        for name, f in det.features.items():
             entry = {"name": name, "status": f["status"], "updatedAt": time.time()}
             if f["agents"]:
                 entry["additionalConfiguration"] = [
@@ -361,7 +484,8 @@ class GuardDuty:
         freq = req.get("findingPublishingFrequency")
         if freq is not None and freq not in FREQUENCIES:
             raise bad_request(MSG_INVALID)
-        features = self.validate_features(req.get("features"), "status", {"ENABLED", "DISABLED"})
+        features = self.validate_features(
+            region, req.get("features"), "status", {"ENABLED", "DISABLED"}, self.world.detector_features(region))
         if enable is not None:
             det.enabled = enable
         if freq is not None:
@@ -374,6 +498,7 @@ class GuardDuty:
         del self.detectors[(region, account)]
         self.members.pop((region, account), None)
         self.org_configs.pop((region, account), None)
+        self.changed(region, account)
         return {}
 
     # ---- delegated administrator -----------------------------------------------------------------------------
@@ -391,27 +516,34 @@ class GuardDuty:
         member = org_account(org, admin)
         if member is None or member.status != "ACTIVE":
             raise bad_request(MSG_INVALID)
-        for (r, mgmt), (current, _since) in self.admins.items():
+        for (r, mgmt), (current, _since, disabling) in self.admins.items():
             if mgmt == account and current != admin:
                 raise bad_request(MSG_OTHER_ADMIN)
+            if mgmt == account and r == region and disabling is not None:
+                raise bad_request(MSG_INVALID)
         if (region, account) not in self.admins:
-            self.admins[(region, account)] = (admin, time.monotonic())
+            self.admins[(region, account)] = (admin, time.monotonic(), None)
+            # As AWS does: designating a delegated administrator enables trusted access for GuardDuty.
+            org.enable_aws_service_access(ServicePrincipal="guardduty.amazonaws.com")
         return {}
 
     def op_DisableOrganizationAdminAccount(self, account, region, req, q, _):
         admin = req.get("adminAccountId")
         self.management_org(account)
-        if self.admin_of(region, account) != admin:
+        entry = self.admins.get((region, account))
+        if entry is None or entry[0] != admin or entry[2] is not None:
             raise bad_request(MSG_INVALID)
-        del self.admins[(region, account)]
-        for m in self.members.get((region, admin), {}).values():
-            m.status = "Removed"
+        self.admins[(region, account)] = (admin, entry[1], time.monotonic())
+        self.expire_disabling()
         return {}
 
     def op_ListOrganizationAdminAccounts(self, account, region, req, q, _):
         self.management_org(account)
-        admin = self.admin_of(region, account)
-        items = [{"adminAccountId": admin, "adminStatus": "ENABLED"}] if admin else []
+        entry = self.admins.get((region, account))
+        items = []
+        if entry:
+            status = "DISABLE_IN_PROGRESS" if entry[2] is not None else "ENABLED"
+            items.append({"adminAccountId": entry[0], "adminStatus": status})
         chunk, token = self.page(items, q)
         out = {"adminAccounts": chunk}
         if token:
@@ -420,7 +552,7 @@ class GuardDuty:
 
     # ---- organization configuration -------------------------------------------------------------------------
     def op_UpdateOrganizationConfiguration(self, account, region, req, q, detector_id):
-        self.require_admin(account, region, detector_id)
+        _det, org = self.require_admin(account, region, detector_id)
         legacy, members = req.get("autoEnable"), req.get("autoEnableOrganizationMembers")
         if legacy is not None and members is not None:
             raise bad_request(
@@ -431,12 +563,12 @@ class GuardDuty:
             raise bad_request(MSG_INVALID)
         if members is not None and members not in AUTO_ENABLE:
             raise bad_request(MSG_INVALID)
-        features = self.validate_features(req.get("features"), "autoEnable", AUTO_ENABLE)
+        features = self.validate_features(region, req.get("features"), "autoEnable", AUTO_ENABLE, self.world.offered(region))
         cfg = self.org_configs.setdefault((region, account), OrgConfig())
-        if legacy is not None:
-            cfg.auto_enable = "NEW" if legacy else "NONE"
-        if members is not None:
-            cfg.auto_enable = members
+        value = ("NEW" if legacy else "NONE") if legacy is not None else members
+        if value is not None and value != cfg.auto_enable:
+            cfg.auto_enable, cfg.since, cfg.accounts_then = value, time.time(), len(org.accounts)
+            cfg.swept_existing, cfg.cursor = False, len(org.accounts)
         for name, given in features.items():
             entry = cfg.features.setdefault(name, {"autoEnable": "NONE", "agents": {}})
             if given["value"] is not None:
@@ -452,13 +584,11 @@ class GuardDuty:
             return cfg.features.get(name, {}).get("autoEnable", "NONE")
 
         features = []
-        for name in FEATURES:
+        for name, agents in self.world.offered(region).items():
             entry = {"name": name, "autoEnable": auto(name)}
-            if name in AGENTS:
-                agents = cfg.features.get(name, {}).get("agents", {})
-                entry["additionalConfiguration"] = [
-                    {"name": a, "autoEnable": agents.get(a, "NONE")} for a in AGENTS[name]
-                ]
+            if agents:
+                configured = cfg.features.get(name, {}).get("agents", {})
+                entry["additionalConfiguration"] = [{"name": a, "autoEnable": configured.get(a, "NONE")} for a in agents]
             features.append(entry)
         return {
             "autoEnable": cfg.auto_enable != "NONE",
@@ -511,6 +641,7 @@ class GuardDuty:
         for d in details:
             target = d["accountId"]
             acct = org_account(org, target)
+            existing = members.get(target)
             if target == account:
                 unprocessed.append({"accountId": target, "result": "The request is rejected because the current account cannot be added as a member of itself."})
             elif acct is None:
@@ -519,21 +650,15 @@ class GuardDuty:
                 unprocessed.append({"accountId": target, "result": "The request is rejected because the account is suspended."})
             elif target == management and (region, management) not in self.detectors:
                 unprocessed.append({"accountId": target, "result": MSG_MASTER_FIRST})
-            elif target in members and members[target].status in ("Enabled", "Disabled", "RegionDisabled"):
-                unprocessed.append({"accountId": target, "result": "The request is rejected because the input account ID is already a member of the current account."})
+            elif existing is not None and existing.status not in ("Removed", "Resigned"):
+                # Enabled, Disabled, RegionDisabled, and the invitation-era records that were never associated.
+                unprocessed.append({"accountId": target, "result": MSG_ALREADY_MEMBER})
             elif not region_enabled_for(target, region):
                 members[target] = Member(target, d["email"], "RegionDisabled", account)
             else:
                 members[target] = Member(target, d["email"], "Enabled", account)
-                if (region, target) not in self.detectors:
-                    wanted = {
-                        n: {"value": "ENABLED" if f["autoEnable"] in ("NEW", "ALL") else None, "agents": {
-                            a: "ENABLED" for a, v in f["agents"].items() if v in ("NEW", "ALL")}}
-                        for n, f in cfg.features.items()
-                    }
-                    self.new_detector(target, region, wanted, None)
-                else:
-                    self.detectors[(region, target)].enabled = True
+                self.member_detector(region, target, cfg)
+        self.changed(region, account)
         return {"unprocessedAccounts": unprocessed}
 
     def visible_member(self, members: dict, target: str):
@@ -563,10 +688,14 @@ class GuardDuty:
         only = q.get("onlyAssociated", "true").lower()
         if only not in ("true", "false"):
             raise bad_request(MSG_INVALID)
-        members = sorted(self.members.get((region, account), {}).values(), key=lambda m: m.account)
+        key = (region, account)
+        ordered = self.sorted_members.get(key)
+        if ordered is None:
+            ordered = sorted(self.members.get(key, {}).values(), key=lambda m: m.account)
+            self.sorted_members[key] = ordered
         if only == "true":
-            members = [m for m in members if m.status not in ("Removed", "Resigned")]
-        chunk, token = self.page(members, q)
+            ordered = [m for m in ordered if m.status not in INVITATION_ERA]
+        chunk, token = self.page(ordered, q)
         out = {"members": [self.member_json(account, region, m) for m in chunk]}
         if token:
             out["nextToken"] = token
@@ -576,34 +705,53 @@ class GuardDuty:
         ids = self.account_ids(req)
         self.require_admin(account, region, detector_id)
         members = self.members.setdefault((region, account), {})
+        cfg = self.org_configs.get((region, account), OrgConfig())
         unprocessed = []
         for target in ids:
             m = self.visible_member(members, target)
             if m is None:
                 unprocessed.append({"accountId": target, "result": MSG_NOT_ASSOCIATED})
-            else:
-                change(members, m)
+                continue
+            refusal = change(members, m, cfg)
+            if refusal:
+                unprocessed.append({"accountId": target, "result": refusal})
+        self.changed(region, account)
         return {"unprocessedAccounts": unprocessed}
 
     def op_DeleteMembers(self, account, region, req, q, detector_id):
-        return self.change_members(account, region, req, detector_id, lambda ms, m: ms.pop(m.account))
+        def change(ms, m, cfg):
+            # DeleteMembers API reference: with ALL, "you'll receive an error if you attempt to disable GuardDuty
+            # for a member account" (a record that protects nothing disables nothing).
+            if cfg.auto_enable == "ALL" and m.status in ("Enabled", "Disabled"):
+                return MSG_AUTO_ENABLE_ALL
+            ms.pop(m.account)
+            return None
+
+        return self.change_members(account, region, req, detector_id, change)
 
     def op_DisassociateMembers(self, account, region, req, q, detector_id):
-        def change(ms, m):
+        def change(ms, m, cfg):
+            # DisassociateMembers API reference: with ALL, "you'll receive an error if you attempt to disassociate
+            # a member account before removing them from your organization".
+            if cfg.auto_enable == "ALL" and m.status in ("Enabled", "Disabled"):
+                return MSG_AUTO_ENABLE_ALL
             m.status, m.updated_at = "Removed", now_iso()
+            return None
 
         return self.change_members(account, region, req, detector_id, change)
 
     def op_StartMonitoringMembers(self, account, region, req, q, detector_id):
-        def change(ms, m):
+        def change(ms, m, cfg):
             if m.status == "Disabled":
                 m.status, m.updated_at = "Enabled", now_iso()
+            return None
 
         return self.change_members(account, region, req, detector_id, change)
 
     def op_StopMonitoringMembers(self, account, region, req, q, detector_id):
-        def change(ms, m):
+        def change(ms, m, cfg):
             if m.status == "Enabled":
                 m.status, m.updated_at = "Disabled", now_iso()
+            return None
 
         return self.change_members(account, region, req, detector_id, change)

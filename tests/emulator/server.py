@@ -13,6 +13,9 @@ Control endpoints, under /_emulator/ (plain JSON, no signature):
   POST   /_emulator/faults             {latency_ms, throttle_rate, error_rate, services, down_regions,
                                         admin_consistency_seconds, member_consistency_seconds, seed}
   POST   /_emulator/regions            the region world (see regions.configure)
+  POST   /_emulator/world              plan availability and GuardDuty's timing (see world.World)
+  POST   /_emulator/members            {"region", "admin", "members": {account: status}} writes member records as
+                                        they are (invitation-era ones, say)
   POST   /_emulator/organization       {"accounts": N, "suspended": M} creates an organization owned by the
                                         caller's default account and N member accounts; returns their ids
   POST   /_emulator/reset              forgets everything (moto's state too)
@@ -34,6 +37,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import regions  # noqa: E402
 from guardduty import ApiError, GuardDuty  # noqa: E402
+from organizations import HANDLED as ORGANIZATIONS_HANDLED  # noqa: E402
+from organizations import Organizations, OrgError, extend_trusted_services  # noqa: E402
+from world import World  # noqa: E402
 
 READ_PREFIXES = ("Get", "List", "Describe")
 ACCOUNT_OPERATIONS = {"/listRegions": "ListRegions", "/getRegionOptStatus": "GetRegionOptStatus"}
@@ -74,8 +80,11 @@ class Emulator:
 
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.faults = Faults()
+        self.world = World()
         self.random = random.Random()
-        self.guardduty = GuardDuty(self.faults)
+        self.guardduty = GuardDuty(self.faults, self.world)
+        self.organizations = Organizations(self.world)
+        extend_trusted_services()
         self.log: list[dict] = []
         self.lock = threading.Lock()
 
@@ -152,7 +161,19 @@ class Emulator:
         if path == "/_emulator/health":
             return self.respond(start_response, 200, {"ok": True})
         if path == "/_emulator/state" and method == "GET":
-            return self.respond(start_response, 200, self.guardduty.snapshot())
+            return self.respond(start_response, 200, self.state())
+        if path == "/_emulator/world" and method == "POST":
+            try:
+                self.world.update(spec)
+            except ValueError as e:
+                return self.respond(start_response, 400, {"error": str(e)})
+            return self.respond(start_response, 200, {"ok": True})
+        if path == "/_emulator/members" and method == "POST":
+            try:
+                self.guardduty.seed_members(spec)
+            except (KeyError, ValueError) as e:
+                return self.respond(start_response, 400, {"error": f"bad member records: {e}"})
+            return self.respond(start_response, 200, {"ok": True})
         if path == "/_emulator/log" and method == "GET":
             with self.lock:
                 return self.respond(start_response, 200, list(self.log))
@@ -180,6 +201,7 @@ class Emulator:
 
             moto_api_backend.reset()
             self.guardduty.reset()
+            self.world.reset()
             regions.reset()
             with self.lock:
                 self.log.clear()
@@ -187,6 +209,17 @@ class Emulator:
                 setattr(self.faults, key, getattr(Faults(), key))
             return self.respond(start_response, 200, {"ok": True})
         return self.respond(start_response, 404, {"error": f"no control endpoint {method} {path}"})
+
+    def state(self) -> dict:
+        """GuardDuty's state, the organization's trusted access, and which account each CreateAccount request made."""
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.organizations.models import organizations_backends
+
+        state = self.guardduty.snapshot()
+        state["trusted_access"] = Organizations.trusted_access(DEFAULT_ACCOUNT_ID)
+        backend = organizations_backends[DEFAULT_ACCOUNT_ID]["aws"]
+        state["create_requests"] = {a.create_account_status_id: a.id for a in backend.accounts} if backend.org else {}
+        return state
 
     def seed_organization(self, spec: dict) -> dict:
         """Creates an organization whose management account is `management` (default: moto's default account)
@@ -244,6 +277,16 @@ class Emulator:
                 return self.respond(start_response, e.status, payload, headers)
             self.record(**entry, status=status, error=None)
             return self.respond(start_response, status, payload, headers)
+        if service == "organizations" and operation in ORGANIZATIONS_HANDLED:
+            try:
+                with self.guardduty.lock:
+                    out = self.organizations.handle(operation, body, account)
+            except OrgError as e:
+                payload, headers = self.error_body(service, e.code, e.message)
+                self.record(**entry, status=400, error=e.code)
+                return self.respond(start_response, 400, payload, headers)
+            self.record(**entry, status=200, error=None)
+            return self.respond(start_response, 200, out)
         if service == "account" and path in ACCOUNT_OPERATIONS:
             try:
                 _, out = regions.handle(environ["REQUEST_METHOD"], path, body, account)
@@ -256,12 +299,20 @@ class Emulator:
         captured = {}
 
         def capture(status_line, headers, exc_info=None):
-            captured["status"] = int(status_line.split()[0])
-            return start_response(status_line, headers, exc_info)
+            captured["status"], captured["headers"] = int(status_line.split()[0]), headers
+            return lambda data: None
 
-        result = self.moto(environ, capture)
-        self.record(**entry, status=captured.get("status", 0), error=None)
-        return result
+        payload = b"".join(self.moto(environ, capture))
+        status = captured.get("status", 0)
+        if service == "organizations" and operation == "CreateAccount" and status == 200:
+            payload = self.organizations.rewrite_create_account(account, payload)
+        self.record(**entry, status=status, error=None)
+        headers = {k: v for k, v in captured.get("headers", []) if k.lower() not in ("content-length",)}
+        content_type = next((v for k, v in captured.get("headers", []) if k.lower() == "content-type"), "application/json")
+        extra = [(k, v) for k, v in headers.items() if k.lower() != "content-type"]
+        start_response(f"{status} {'OK' if status == 200 else 'Error'}",
+                       [("Content-Type", content_type), ("Content-Length", str(len(payload)))] + extra)
+        return [payload]
 
 
 class _Replay:

@@ -11,9 +11,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_guardduty::config::Credentials;
-use enablement::{AccountId, AwsCloud, Enabler, RetryPolicy, Settings};
+use bootstrapper::{Bootstrapper, Environment, ResponseSender};
+use enablement::{AccountId, AwsCloud, Enabler, Patience, RetryPolicy, Settings};
 use serde_json::{json, Value};
 
 /// The project's root directory.
@@ -135,6 +138,17 @@ impl Emulator {
         self.control("POST", "/_emulator/faults", &spec);
     }
 
+    /// Sets how the emulated AWS behaves where AWS varies (plans per region, GuardDuty's timing; see world.py).
+    pub fn world(&self, spec: Value) {
+        self.control("POST", "/_emulator/world", &spec);
+    }
+
+    /// Writes member records of `admin` in `region` as they are (account id to RelationshipStatus).
+    pub fn seed_members(&self, region: &str, admin: &AccountId, members: &[(&AccountId, &str)]) {
+        let members: serde_json::Map<String, Value> = members.iter().map(|(a, s)| (a.to_string(), json!(s))).collect();
+        self.control("POST", "/_emulator/members", &json!({"region": region, "admin": admin, "members": members}));
+    }
+
     /// The request log since the last clear.
     pub fn log(&self) -> Vec<Call> {
         let v = self.control("GET", "/_emulator/log", &json!({}));
@@ -196,25 +210,55 @@ impl Emulator {
             .await
             .expect("CreateAccount");
         let status = out.create_account_status().expect("status");
-        let id = status.account_id().expect("account id").parse().expect("valid id");
-        (id, status.id().expect("request id").to_owned())
+        let request = status.id().expect("request id").to_owned();
+        // While a creation is in progress AWS gives no account id yet; the emulator's state says which it will be.
+        let id = match status.account_id() {
+            Some(id) => id.to_owned(),
+            None => self.state()["create_requests"][&request].as_str().expect("a requested account").to_owned(),
+        };
+        (id.parse().expect("valid id"), request)
     }
 
-    /// An enabler for `settings` against this emulator, with short retry backoffs.
+    /// An enabler for `settings` against this emulator, with short retry backoffs and waits.
     pub async fn enabler(&self, settings: Settings) -> Enabler<AwsCloud> {
-        let retry = RetryPolicy {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(500),
-        };
-        self.enabler_with(settings, retry).await
+        self.enabler_with(settings, FAST_RETRIES).await
     }
 
     /// An enabler for `settings` against this emulator, with the given retry policy.
     pub async fn enabler_with(&self, settings: Settings, retry: RetryPolicy) -> Enabler<AwsCloud> {
-        let cloud = AwsCloud::connect(&self.sdk_config().await, &settings, retry).await;
-        Enabler::new(cloud, settings)
+        connect(self.sdk_config().await, settings, retry).await
     }
+
+    /// The bootstrapper function over this emulator, with `vars` as its environment (the admin among them).
+    pub async fn bootstrapper(&self, vars: &[(&str, &str)]) -> Bootstrapper<AwsCloud> {
+        let map: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let base = self.sdk_config().await;
+        let env = Environment {
+            lookup: Arc::new(move |name| map.get(name).cloned()),
+            connect: Arc::new(move |settings| {
+                let base = base.clone();
+                Box::pin(async move { connect(base, settings, FAST_RETRIES).await })
+            }),
+        };
+        Bootstrapper::new(env, ResponseSender::new().expect("sender")).await
+    }
+}
+
+/// Short backoffs, for tests: ten attempts from 20 ms to half a second, a settling window of 30 s.
+pub const FAST_RETRIES: RetryPolicy = RetryPolicy {
+    max_attempts: 10,
+    initial_backoff: Duration::from_millis(20),
+    max_backoff: Duration::from_millis(500),
+    settling_window: Duration::from_secs(30),
+};
+
+/// Short waits for members to show, for tests.
+pub const FAST_PATIENCE: Patience =
+    Patience { first: Duration::from_millis(50), longest: Duration::from_millis(400), total: Duration::from_secs(10) };
+
+async fn connect(base: SdkConfig, settings: Settings, retry: RetryPolicy) -> Enabler<AwsCloud> {
+    let cloud = AwsCloud::connect(&base, &settings, retry).await;
+    Enabler::new(cloud, settings).with_patience(FAST_PATIENCE)
 }
 
 impl Drop for Emulator {
@@ -265,6 +309,11 @@ pub fn members(state: &Value, region: &str) -> BTreeMap<String, String> {
 /// The detector of `account` in `region`, from the emulator's state.
 pub fn detector<'a>(state: &'a Value, region: &str, account: &str) -> Option<&'a Value> {
     state["detectors"].as_array().expect("detectors").iter().find(|d| d["region"] == region && d["account"] == account)
+}
+
+/// A custom-resource request fixture (`cfn-create.json`, ...) answering to `url`, for the organization's admin.
+pub fn cfn_request(name: &str, url: &str, admin: &AccountId) -> Value {
+    fixture(name, &[("http://127.0.0.1:1/response", url), ("222233334444", admin.as_str())])
 }
 
 /// Settings with the admin and the given extra variables.

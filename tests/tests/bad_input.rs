@@ -4,13 +4,14 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use bootstrapper::{Bootstrapper, ResponseSender};
+use bootstrapper::{Bootstrapper, Environment, ResponseSender};
 use enablement::{
-    AccountId, AutoEnable, Cloud, CreateAccountStatus, Detector, Enabler, Error, FindingFrequency, GuardDutyApi,
-    MemberAccount, OrgAccount, OrgConfig, OrganizationApi, Plan, Settings, Side, Unprocessed,
+    AccountId, AutoEnable, Cloud, CreateAccountStatus, DelegatedAdmin, Detector, EnabledRegion, Enabler, Error,
+    FindingFrequency, GuardDutyApi, MemberAccount, Members, OrgAccount, OrgConfig, OrganizationApi, Plan, Side,
+    Unprocessed,
 };
 use responder::Responder;
 use serde_json::{json, Value};
@@ -135,8 +136,7 @@ async fn every_bad_input_gets_a_clear_error_or_a_documented_ignore_with_zero_wri
     emulator.regions(json!({"default": ["us-east-1"], "opt_in": []}));
     let org = emulator.organization(2, 0);
     let responder = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await));
-    let bootstrapper =
-        Bootstrapper::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await), ResponseSender::new().unwrap());
+    let bootstrapper = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", org.accounts[0].as_str())]).await;
     emulator.clear_log();
     let mut count = 0;
 
@@ -240,7 +240,7 @@ impl GuardDutyApi for Exploding {
     async fn update_detector(&self, _: &str, _: &[Plan], _: Option<FindingFrequency>) -> Result<(), Error> {
         boom()
     }
-    async fn delegated_admins(&self) -> Result<Vec<String>, Error> {
+    async fn delegated_admins(&self) -> Result<Vec<DelegatedAdmin>, Error> {
         boom()
     }
     async fn designate_admin(&self, _: &AccountId) -> Result<(), Error> {
@@ -252,16 +252,19 @@ impl GuardDutyApi for Exploding {
     async fn update_org_config(&self, _: &str, _: AutoEnable, _: &[Plan]) -> Result<(), Error> {
         boom()
     }
-    async fn list_members(&self, _: &str) -> Result<BTreeMap<String, String>, Error> {
+    async fn list_members(&self, _: &str) -> Result<Members, Error> {
         boom()
     }
-    async fn get_members(&self, _: &str, _: &[AccountId]) -> Result<BTreeMap<String, String>, Error> {
+    async fn get_members(&self, _: &str, _: &[AccountId]) -> Result<Members, Error> {
         boom()
     }
     async fn create_members(&self, _: &str, _: &[MemberAccount]) -> Result<Unprocessed, Error> {
         boom()
     }
     async fn start_monitoring(&self, _: &str, _: &[AccountId]) -> Result<Unprocessed, Error> {
+        boom()
+    }
+    async fn delete_members(&self, _: &str, _: &[AccountId]) -> Result<Unprocessed, Error> {
         boom()
     }
 }
@@ -282,6 +285,12 @@ impl OrganizationApi for Exploding {
     async fn create_account_status(&self, _: &str) -> Result<CreateAccountStatus, Error> {
         boom()
     }
+    async fn trusted_services(&self) -> Result<Vec<String>, Error> {
+        boom()
+    }
+    async fn enable_trusted_service(&self, _: &str) -> Result<(), Error> {
+        boom()
+    }
 }
 
 impl Cloud for Exploding {
@@ -293,13 +302,13 @@ impl Cloud for Exploding {
     fn organization(&self) -> &Exploding {
         &Exploding
     }
-    async fn enabled_regions(&self) -> Result<Vec<String>, Error> {
+    async fn enabled_regions(&self, _: Side) -> Result<Vec<EnabledRegion>, Error> {
         boom()
     }
 }
 
 fn exploding_enabler() -> Enabler<Exploding> {
-    Enabler::new(Exploding, Settings::with_admin("222233334444".parse().unwrap()))
+    Enabler::new(Exploding, enablement::Settings::with_admin("222233334444".parse().unwrap()))
 }
 
 #[tokio::test]
@@ -308,11 +317,16 @@ async fn a_panic_becomes_an_invocation_error_and_the_next_invocation_is_served()
     let responder = Responder::new(Ok(exploding_enabler()));
     let err = responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect_err("the panic is an error");
     assert!(err.to_string().contains("internal error"), "{err}");
+    assert_eq!(err.kind, "InternalError");
     assert!(responder.handle(event(fixture("ec2-instance-state-change.json", &[]))).await.is_ok());
     assert!(responder.handle(event(fixture("scheduled-event.json", &[]))).await.is_err());
 
     // the bootstrapper: CloudFormation still gets exactly one FAILED, with the panic's message
-    let bootstrapper = Bootstrapper::new(Ok(exploding_enabler()), ResponseSender::new().unwrap());
+    let env = Environment {
+        lookup: Arc::new(|name| (name == "GUARDDUTY_ADMIN_ACCOUNT_ID").then(|| "222233334444".to_owned())),
+        connect: Arc::new(|settings| Box::pin(async move { Enabler::new(Exploding, settings) })),
+    };
+    let bootstrapper = Bootstrapper::new(env, ResponseSender::new().unwrap()).await;
     let catcher = ResponseCatcher::start();
     bootstrapper
         .handle(event(fixture("cfn-create.json", &[("http://127.0.0.1:1/response", &catcher.url)])))

@@ -5,12 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use bootstrapper::{Bootstrapper, ResponseSender};
-use enablement::{AccountId, Settings};
+use enablement::AccountId;
 use responder::Responder;
 use serde_json::json;
 use system_tests::runtime::{Function, RuntimeApi};
-use system_tests::{event, fixture, fixtures_of, members, settings, tally, Emulator, Org, ResponseCatcher};
+use system_tests::{
+    cfn_request, event, fixture, fixtures_of, members, settings, tally, Emulator, Org, ResponseCatcher,
+};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
 
@@ -121,12 +122,14 @@ async fn malformed_events_and_strangers_are_errors_with_zero_writes_and_the_next
 async fn the_scheduled_event_repairs_drift_and_enrols_accounts_no_event_announced() {
     // given a bootstrapped organization whose state was then broken in every way the tool repairs
     let (emulator, org) = world(6).await;
-    let admin = org.accounts[0].clone();
+    let admin = org.accounts[0];
     let responder = responder(&emulator, &org).await;
     responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect("bootstrap through the schedule");
     let gd = emulator.admin_guardduty(&admin, "eu-west-1").await;
     let detector = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
-    gd.disassociate_members().detector_id(&detector).account_ids(org.accounts[1].as_str()).send().await.unwrap();
+    // (with auto-enable ALL, DisassociateMembers refuses organization members, so the record is written as a
+    // disassociation would leave it)
+    emulator.seed_members("eu-west-1", &admin, &[(&org.accounts[1], "Removed")]);
     gd.stop_monitoring_members().detector_id(&detector).account_ids(org.accounts[2].as_str()).send().await.unwrap();
     gd.update_organization_configuration()
         .detector_id(&detector)
@@ -201,23 +204,15 @@ async fn a_region_enabled_later_is_brought_in_by_its_opt_in_event_alone() {
     assert_eq!(answer["report"]["summary"]["regions"], 1);
 }
 
-fn bootstrapper(
-    emulator_enabler: Result<enablement::Enabler<enablement::AwsCloud>, enablement::ConfigError>,
-) -> Bootstrapper<enablement::AwsCloud> {
-    Bootstrapper::new(emulator_enabler, ResponseSender::new().expect("sender"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_custom_resource_answers_create_update_and_delete_exactly_once_each() {
     let (emulator, org) = world(5).await;
-    let function = bootstrapper(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await));
+    let admin = org.accounts[0];
+    let function = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())]).await;
 
     // Create: a full reconcile, then one SUCCESS with the stable physical id
     let catcher = ResponseCatcher::start();
-    let answer = function
-        .handle(event(fixture("cfn-create.json", &[("http://127.0.0.1:1/response", &catcher.url)])))
-        .await
-        .expect("create");
+    let answer = function.handle(event(cfn_request("cfn-create.json", &catcher.url, &admin))).await.expect("create");
     let received = catcher.received();
     assert_eq!(received.len(), 1, "{received:?}");
     let (method, content_type, body) = &received[0];
@@ -235,6 +230,7 @@ async fn the_custom_resource_answers_create_update_and_delete_exactly_once_each(
         "cfn-update.json",
         &[
             ("http://127.0.0.1:1/response", &catcher.url),
+            ("222233334444", admin.as_str()),
             ("\"PhysicalResourceId\": \"guardduty-enabler\"", "\"PhysicalResourceId\": \"kept-id\""),
         ],
     );
@@ -250,10 +246,7 @@ async fn the_custom_resource_answers_create_update_and_delete_exactly_once_each(
     // Delete: SUCCESS, and no AWS call at all
     let catcher = ResponseCatcher::start();
     emulator.clear_log();
-    function
-        .handle(event(fixture("cfn-delete.json", &[("http://127.0.0.1:1/response", &catcher.url)])))
-        .await
-        .expect("delete");
+    function.handle(event(cfn_request("cfn-delete.json", &catcher.url, &admin))).await.expect("delete");
     let received = catcher.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].2["Status"], "SUCCESS");
@@ -262,30 +255,43 @@ async fn the_custom_resource_answers_create_update_and_delete_exactly_once_each(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_configuration_is_answered_failed_with_the_variable_named() {
+async fn a_bad_configuration_is_answered_failed_with_the_variable_named_and_nothing_called() {
+    // given a function whose environment is invalid, and a request whose properties are invalid too
+    let (emulator, _org) = world(2).await;
+    let function = emulator.bootstrapper(&[("GUARDDUTY_AUTO_ENABLE", "SOMETIMES")]).await;
     let catcher = ResponseCatcher::start();
-    let error =
-        Settings::from_lookup(|k| (k == "GUARDDUTY_AUTO_ENABLE").then(|| "SOMETIMES".to_owned())).expect_err("invalid");
-    let function = bootstrapper(Err(error));
-    function
-        .handle(event(fixture("cfn-create.json", &[("http://127.0.0.1:1/response", &catcher.url)])))
-        .await
-        .expect("answered");
+    let request = fixture(
+        "cfn-create.json",
+        &[
+            ("http://127.0.0.1:1/response", &catcher.url),
+            ("\"AdminAccountId\": \"222233334444\"", "\"AdminAccountId\": \"12345\""),
+            ("\"AutoEnable\": \"ALL\"", "\"AutoEnable\": \"SOMETIMES\""),
+        ],
+    );
+    emulator.clear_log();
+    // when CloudFormation asks
+    function.handle(event(request)).await.expect("answered");
+    // then it gets FAILED naming both variables, and no AWS call was made
     let received = catcher.received();
     assert_eq!(received.len(), 1);
     let reason = received[0].2["Reason"].as_str().unwrap();
     assert_eq!(received[0].2["Status"], "FAILED");
     assert!(reason.contains("GUARDDUTY_ADMIN_ACCOUNT_ID") && reason.contains("GUARDDUTY_AUTO_ENABLE"), "{reason}");
+    assert!(emulator.log().is_empty(), "{:?}", tally(&emulator.log()).by_operation);
+    // and a direct invocation says what kind of failure it is
+    let err = function.handle(event(json!({}))).await.expect_err("invalid");
+    assert_eq!(err.kind, "InvalidConfiguration");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_direct_invocation_returns_the_report() {
     let (emulator, org) = world(3).await;
-    let function = bootstrapper(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await));
+    let function = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", org.accounts[0].as_str())]).await;
     let report = function.handle(event(json!({}))).await.expect("report");
     assert_eq!(report["kind"], "reconcile");
     assert_eq!(report["summary"]["changed"], 3);
-    assert!(function.handle(event(json!("reconcile"))).await.is_err(), "a string is not a request");
+    let err = function.handle(event(json!("reconcile"))).await.expect_err("a string is not a request");
+    assert_eq!(err.kind, "InvalidRequest");
 }
 
 #[test]

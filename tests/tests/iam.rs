@@ -7,11 +7,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bootstrapper::{Bootstrapper, ResponseSender};
 use responder::Responder;
 use serde_json::json;
 use serde_yaml::Value as Yaml;
-use system_tests::{event, fixture, root, settings, Emulator, Org, ResponseCatcher};
+use system_tests::{cfn_request, event, fixture, root, settings, Emulator, Org, ResponseCatcher};
 
 type Actions = BTreeSet<String>;
 
@@ -47,45 +46,52 @@ fn with_implied(calls: &Actions) -> Actions {
         .collect()
 }
 
-/// The actions every statement of a role's inline policies allows.
+/// The actions every statement of a role's policies allows: its inline policies, and the managed policies of the
+/// same template it names in ManagedPolicyArns.
 fn granted(template: &str, role: &str) -> Actions {
     let text = std::fs::read_to_string(root().join("infra").join(template)).expect("template");
     let doc: Yaml = serde_yaml::from_str(&text).expect("YAML");
-    let policies = doc["Resources"][role]["Properties"]["Policies"]
+    let properties = &doc["Resources"][role]["Properties"];
+    let mut documents: Vec<&Yaml> = properties["Policies"]
         .as_sequence()
-        .unwrap_or_else(|| panic!("{role} has no policies"));
+        .unwrap_or_else(|| panic!("{role} has no policies"))
+        .iter()
+        .map(|p| &p["PolicyDocument"])
+        .collect();
+    for arn in properties["ManagedPolicyArns"].as_sequence().into_iter().flatten() {
+        let Yaml::Tagged(tagged) = arn else { panic!("{role}: a managed policy that is not a !Ref: {arn:?}") };
+        let name = tagged.value.as_str().expect("a resource name");
+        documents.push(&doc["Resources"][name]["Properties"]["PolicyDocument"]);
+    }
     let mut actions = Actions::new();
-    for policy in policies {
-        for statement in policy["PolicyDocument"]["Statement"].as_sequence().expect("statements") {
-            assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{role}: only Allow statements expected");
-            match &statement["Action"] {
-                Yaml::String(a) => {
-                    actions.insert(a.clone());
-                }
-                Yaml::Sequence(list) => actions.extend(list.iter().map(|a| a.as_str().expect("action").to_owned())),
-                other => panic!("{role}: unexpected Action {other:?}"),
+    for statement in documents.iter().flat_map(|d| d["Statement"].as_sequence().expect("statements")) {
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{role}: only Allow statements expected");
+        match &statement["Action"] {
+            Yaml::String(a) => {
+                actions.insert(a.clone());
             }
+            Yaml::Sequence(list) => actions.extend(list.iter().map(|a| a.as_str().expect("action").to_owned())),
+            other => panic!("{role}: unexpected Action {other:?}"),
         }
     }
     assert!(actions.iter().all(|a| !a.contains('*')), "{role} grants a wildcard action: {actions:?}");
     actions
 }
 
-/// Every AWS SDK operation the library calls, from its source: `.client.<operation>()` call sites.
+/// Every AWS SDK operation the library calls, from its adapters' source: `client.<operation>()` call sites (the
+/// call may continue on the next line).
 fn operations_in_code() -> BTreeSet<String> {
-    let source = std::fs::read_to_string(root().join("shared/src/aws.rs")).expect("source");
     let mut ops = BTreeSet::new();
-    for piece in source.split(".client").skip(1) {
-        let piece = piece.trim_start();
-        let piece = piece.strip_prefix('\n').unwrap_or(piece).trim_start();
-        if let Some(rest) = piece.strip_prefix('.') {
+    for entry in std::fs::read_dir(root().join("shared/src/aws")).expect("adapters") {
+        let source = std::fs::read_to_string(entry.expect("entry").path()).expect("source");
+        for piece in source.split("client").skip(1) {
+            let Some(rest) = piece.trim_start().strip_prefix('.') else { continue };
             let name: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
-            if rest[name.len()..].starts_with("()") {
+            if !name.is_empty() && rest[name.len()..].starts_with("()") {
                 ops.insert(name.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect::<String>());
             }
         }
     }
-    ops.insert("ListRegions".into());
     ops
 }
 
@@ -103,8 +109,8 @@ fn add_calls(by: &mut BTreeMap<&'static str, Actions>, emulator: &Emulator, org:
     }
 }
 
-/// A fresh organization whose management account has a disabled detector in us-east-1 (to be re-enabled) and an
-/// excluded organizational unit (to be walked).
+/// A fresh organization whose management account has a disabled detector in us-east-1 (to be re-enabled), an
+/// excluded organizational unit (to be walked), and an invitation-era member record (to be replaced).
 async fn scenario() -> (Emulator, Org, String) {
     let emulator = Emulator::start();
     emulator.regions(json!({"default": ["us-east-1", "eu-west-1"], "opt_in": []}));
@@ -124,6 +130,7 @@ async fn scenario() -> (Emulator, Org, String) {
         .send()
         .await
         .unwrap();
+    emulator.seed_members("us-east-1", &org.accounts[0], &[(&org.accounts[2], "Invited")]);
     emulator.clear_log();
     (emulator, org, ou)
 }
@@ -132,20 +139,25 @@ async fn scenario() -> (Emulator, Org, String) {
 async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_require() {
     // the bootstrapper: a Create request on a fresh organization
     let (emulator, org, ou) = scenario().await;
-    let vars = [("GUARDDUTY_AUTO_ENABLE", "NEW"), ("GUARDDUTY_EXCLUDED_OUS", ou.as_str())];
-    let function = Bootstrapper::new(
-        Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await),
-        ResponseSender::new().unwrap(),
-    );
+    let admin = org.accounts[0].to_string();
+    let vars = [
+        ("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str()),
+        ("GUARDDUTY_AUTO_ENABLE", "NONE"),
+        ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()),
+    ];
+    let function = emulator.bootstrapper(&vars).await;
     let catcher = ResponseCatcher::start();
-    function.handle(event(fixture("cfn-create.json", &[("http://127.0.0.1:1/response", &catcher.url)]))).await.unwrap();
-    assert_eq!(catcher.received()[0].2["Status"], "SUCCESS");
+    let mut request = cfn_request("cfn-create.json", &catcher.url, &org.accounts[0]);
+    request["ResourceProperties"]["AutoEnable"] = json!("NONE");
+    request["ResourceProperties"]["ExcludedOus"] = json!(ou);
+    function.handle(event(request)).await.unwrap();
+    assert_eq!(catcher.received()[0].2["Status"], "SUCCESS", "{:?}", catcher.received());
     let mut bootstrapper_calls = BTreeMap::new();
     add_calls(&mut bootstrapper_calls, &emulator, &org);
 
     // the responder: the schedule on a fresh organization, drift and its repair, and an account creation
     let (emulator, org, ou) = scenario().await;
-    let vars = [("GUARDDUTY_AUTO_ENABLE", "NEW"), ("GUARDDUTY_EXCLUDED_OUS", ou.as_str())];
+    let vars = [("GUARDDUTY_AUTO_ENABLE", "NONE"), ("GUARDDUTY_EXCLUDED_OUS", ou.as_str())];
     let function = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await));
     function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
     let mut responder_calls = BTreeMap::new();
@@ -186,9 +198,11 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
         .values()
         .chain(responder_calls.values())
         .flatten()
-        .map(|a| a.split(':').nth(1).unwrap().to_owned())
+        .map(|a| a.split(':').nth(1).unwrap().to_ascii_lowercase())
         .collect();
-    let missing: Vec<_> = operations_in_code().difference(&exercised).cloned().collect();
+    // (the SDK spells EnableAWSServiceAccess enable_aws_service_access: compared without case)
+    let in_code: BTreeSet<String> = operations_in_code().iter().map(|o| o.to_ascii_lowercase()).collect();
+    let missing: Vec<_> = in_code.difference(&exercised).cloned().collect();
     assert!(missing.is_empty(), "the scenario does not exercise {missing:?}; extend it so that the check covers them");
 
     // the function roles: their management-side calls, what those require, and the platform's needs
@@ -204,6 +218,9 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
     // the admin role: every call made as the admin account, by either function
     let admin_calls: Actions = bootstrapper_calls["admin"].union(&responder_calls["admin"]).cloned().collect();
     assert_grants("admin-role.yaml", "AdminRole", &with_implied(&admin_calls));
+
+    // the admin account's opt-in forwarder may only put events on the management account's default bus
+    assert_grants("admin-role.yaml", "RegionOptInForwarderRole", &["events:PutEvents".to_owned()].into());
 }
 
 /// Asserts that `role` in `template` grants exactly `expected`, naming the differences either way.

@@ -19,7 +19,7 @@ async fn a_fresh_organization_reaches_the_desired_state_and_a_second_run_writes_
     let emulator = Emulator::start();
     three_regions(&emulator);
     let org = emulator.organization(60, 2);
-    let admin = org.accounts[0].clone();
+    let admin = org.accounts[0];
     let enabler = emulator.enabler(settings(&admin, &[])).await;
     emulator.clear_log();
 
@@ -40,7 +40,7 @@ async fn a_fresh_organization_reaches_the_desired_state_and_a_second_run_writes_
         let admins: Vec<_> = state["admins"].as_array().unwrap().iter().filter(|a| a["region"] == region).collect();
         assert_eq!(admins.len(), 1);
         assert_eq!(admins[0]["admin"], admin.as_str());
-        // the admin's detector has every plan on, Runtime Monitoring with its three agents
+        // the admin's detector has every plan the region offers on, Runtime Monitoring with its three agents
         let det = detector(&state, region, admin.as_str()).expect("admin detector");
         for plan in [
             "S3_DATA_EVENTS",
@@ -49,9 +49,11 @@ async fn a_fresh_organization_reaches_the_desired_state_and_a_second_run_writes_
             "RDS_LOGIN_EVENTS",
             "LAMBDA_NETWORK_LOGS",
             "RUNTIME_MONITORING",
+            "AI_PROTECTION",
         ] {
             assert_eq!(det["features"][plan]["status"], "ENABLED", "{region} {plan}");
         }
+        assert_eq!(det["features"]["RDS_LOGIN_EVENTS"]["agents"]["RDS_DATA_RISK"], "ENABLED", "{region}");
         for agent in ["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT"] {
             assert_eq!(det["features"]["RUNTIME_MONITORING"]["agents"][agent], "ENABLED", "{region} {agent}");
         }
@@ -61,6 +63,7 @@ async fn a_fresh_organization_reaches_the_desired_state_and_a_second_run_writes_
         assert_eq!(cfg["auto_enable"], "ALL");
         assert_eq!(cfg["features"]["RUNTIME_MONITORING"]["autoEnable"], "ALL");
         assert_eq!(cfg["features"]["RUNTIME_MONITORING"]["agents"]["EC2_AGENT_MANAGEMENT"], "ALL");
+        assert_eq!(cfg["features"]["AI_PROTECTION"]["autoEnable"], "ALL");
         // every active account but the admin, the management account included, is an enabled member
         let m = members(&state, region);
         let mut expected: Vec<String> = org.accounts[1..].iter().map(ToString::to_string).collect();
@@ -147,7 +150,7 @@ async fn excluded_accounts_and_organizational_units_never_become_members() {
     }
     let excluded_id = org.accounts[1].to_string();
     let vars = [
-        ("GUARDDUTY_AUTO_ENABLE", "NEW"),
+        ("GUARDDUTY_AUTO_ENABLE", "NONE"),
         ("GUARDDUTY_EXCLUDED_ACCOUNTS", excluded_id.as_str()),
         ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()),
     ];
@@ -156,7 +159,7 @@ async fn excluded_accounts_and_organizational_units_never_become_members() {
     // when reconciled
     let report = enabler.reconcile().await.expect("reconcile");
 
-    // then the excluded accounts are nobody's members and the others are, with auto-enable NEW
+    // then the excluded accounts are nobody's members and the others are, with auto-enable NONE
     assert!(report.is_success(), "{:#?}", report.problems());
     let state = emulator.state();
     for region in REGIONS {
@@ -166,8 +169,8 @@ async fn excluded_accounts_and_organizational_units_never_become_members() {
         }
         assert_eq!(m.len(), 6 + 1, "{region}: 6 members and the management account");
         let cfg = state["org_configs"].as_array().unwrap().iter().find(|c| c["region"] == region).unwrap();
-        assert_eq!(cfg["auto_enable"], "NEW");
-        assert_eq!(cfg["features"]["S3_DATA_EVENTS"]["autoEnable"], "NEW");
+        assert_eq!(cfg["auto_enable"], "NONE");
+        assert_eq!(cfg["features"]["S3_DATA_EVENTS"]["autoEnable"], "NEW", "plans cover the members this tool adds");
     }
 }
 
@@ -192,7 +195,7 @@ async fn another_delegated_admin_is_reported_and_never_overridden() {
     let emulator = Emulator::start();
     three_regions(&emulator);
     let org = emulator.organization(5, 0);
-    let other = org.accounts[4].clone();
+    let other = org.accounts[4];
     let config = emulator.sdk_config().await;
     let gd = aws_sdk_guardduty::Client::from_conf(
         aws_sdk_guardduty::config::Builder::from(&config)
@@ -234,7 +237,7 @@ async fn a_member_without_an_opt_in_region_is_reported_and_the_rest_converge() {
     // given an opt-in region that the management and admin accounts enabled but one member did not
     let emulator = Emulator::start();
     let org = emulator.organization(4, 0);
-    let lagging = org.accounts[3].clone();
+    let lagging = org.accounts[3];
     let mut enabled = serde_json::Map::new();
     for account in std::iter::once(&org.management).chain(&org.accounts[..3]) {
         enabled.insert(account.to_string(), json!(["af-south-1"]));
@@ -248,14 +251,17 @@ async fn a_member_without_an_opt_in_region_is_reported_and_the_rest_converge() {
     let again = enabler.reconcile().await.expect("reconcile again");
 
     // then both regions are governed (discovered) and the run succeeds; the lagging member is reported in the
-    // opt-in region only, and the next run neither fails nor retries it
+    // opt-in region only, already by the first run (which reads back what CreateMembers did), and the next run
+    // neither fails nor retries it
     assert!(report.is_success(), "{:#?}", report.problems());
     let regions: Vec<&str> = report.regions.iter().map(|r| r.region.as_str()).collect();
     assert_eq!(regions, ["af-south-1", "us-east-1"]);
+    assert_eq!(report.regions[0].left.len(), 1, "{:?}", report.regions[0]);
+    assert_eq!(report.regions[0].coverage.expected, 3, "the lagging member is not expected where it cannot be");
     assert!(again.is_success(), "{:#?}", again.problems());
     let af = &again.regions[0];
     assert_eq!(af.left.len(), 1, "{:?}", af.left);
-    assert_eq!(af.left[0].account, lagging.as_str());
+    assert_eq!(af.left[0].account, lagging);
     assert!(af.left[0].reason.contains("opt-in region"), "{}", af.left[0].reason);
     assert!(again.regions[1].left.is_empty());
     assert_eq!(tally(&emulator.log()).writes, 0);

@@ -6,12 +6,11 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bootstrapper::{Bootstrapper, ResponseSender};
 use enablement::{Outcome, RetryPolicy, RunOptions};
 use lambda_runtime::{Context, LambdaEvent};
 use responder::Responder;
 use serde_json::json;
-use system_tests::{event, fixture, members, settings, Call, Emulator, Org, ResponseCatcher};
+use system_tests::{cfn_request, event, fixture, members, settings, Call, Emulator, Org, ResponseCatcher};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
 
@@ -87,6 +86,7 @@ async fn settling_windows_after_designation_and_creation_are_waited_out_without_
         max_attempts: 10,
         initial_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(1),
+        settling_window: Duration::from_secs(30),
     };
     let enabler = emulator.enabler_with(settings(&org.accounts[0], &[]), patient).await;
     emulator.clear_log();
@@ -157,16 +157,14 @@ async fn a_short_deadline_gets_cloudformation_an_answer_in_time_and_the_schedule
     emulator.regions(json!({"default": regions, "opt_in": []}));
     let org = emulator.organization(4, 0);
     emulator.faults(json!({"latency_ms": 60}));
-    let vars = [("GUARDDUTY_REGION_CONCURRENCY", "1")];
-    let function = Bootstrapper::new(
-        Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await),
-        ResponseSender::new().unwrap(),
-    );
+    let admin = org.accounts[0].to_string();
+    let function =
+        emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", &admin), ("GUARDDUTY_REGION_CONCURRENCY", "1")]).await;
     let catcher = ResponseCatcher::start();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
     let mut context = Context::default();
     context.deadline = now + 4_000;
-    let payload = fixture("cfn-create.json", &[("http://127.0.0.1:1/response", &catcher.url)]);
+    let payload = cfn_request("cfn-create.json", &catcher.url, &org.accounts[0]);
     // when CloudFormation asks
     function.handle(LambdaEvent::new(payload, context)).await.expect("answered");
     let answered = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
@@ -177,7 +175,7 @@ async fn a_short_deadline_gets_cloudformation_an_answer_in_time_and_the_schedule
     let body = &received[0].2;
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
-    assert!(reason.contains("Unfinished") && reason.contains("running out of time"), "{reason}");
+    assert!(reason.contains("unfinished") && reason.contains("running out of time"), "{reason}");
     let unfinished = regions.iter().filter(|r| reason.contains(*r)).count();
     assert!(unfinished >= 1, "{reason}");
     row(

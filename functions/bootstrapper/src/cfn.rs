@@ -10,8 +10,10 @@ use http_body_util::Full;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
-/// CloudFormation rejects responses over 4,096 bytes; the reason is kept well below that.
-const MAX_REASON: usize = 2_000;
+use enablement::shorten;
+
+/// CloudFormation rejects responses over 4,096 bytes; the reason is kept well below that, beside `Data`.
+const MAX_REASON: usize = 1_500;
 
 /// Why a response could not be delivered.
 #[derive(Debug, thiserror::Error)]
@@ -87,14 +89,6 @@ pub fn response(
     r.logical_resource_id = logical_resource_id.to_owned();
     r.data = data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     r
-}
-
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(max).collect::<String>())
-    }
 }
 
 #[cfg(test)]

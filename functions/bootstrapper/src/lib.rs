@@ -1,41 +1,65 @@
-//! The bootstrapper function: run by CloudFormation as a custom resource on every deploy (or invoked by hand with
-//! any JSON object), it brings every governed region to the desired state and answers CloudFormation exactly once.
+//! The bootstrapper function: run by CloudFormation as a custom resource on every deploy, it brings every governed
+//! region to the desired state and answers CloudFormation exactly once. Invoked directly, it reconciles, or with
+//! `{"dryRun": true}` returns the plan without writing.
 
 pub mod cfn;
+mod request;
+
+use std::sync::Arc;
 
 use aws_lambda_events::cloudformation::{
     CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponseStatus as Status,
 };
 use enablement::{
-    guarded, json_type, AwsCloud, Budget, Cloud, ConfigError, Enabler, Interrupted, Report, RunOptions, Settings,
+    emf_failure, guarded, Budget, Cloud, ConfigError, Enabler, Error as RunError, Failure, Interrupted, Report,
+    RunOptions, Settings, VARIABLES,
 };
-use lambda_runtime::{Error, LambdaEvent};
+use futures_util::future::BoxFuture;
+use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
 pub use cfn::{ResponseSender, SendError};
+pub use request::Direct;
 
 /// The PhysicalResourceId given on Create; Update and Delete echo the one CloudFormation holds.
 pub const PHYSICAL_RESOURCE_ID: &str = "guardduty-enabler";
 
+/// A configuration variable's value by its `GUARDDUTY_*` name.
+pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Builds an enabler for settings.
+pub type Connect<C> = Arc<dyn Fn(Settings) -> BoxFuture<'static, Enabler<C>> + Send + Sync>;
+
+/// Where the function reads its configuration (the process environment in Lambda), and how it connects.
+pub struct Environment<C> {
+    /// The configuration variables.
+    pub lookup: Lookup,
+    /// An enabler for settings.
+    pub connect: Connect<C>,
+}
+
 /// The function's state, built once per cold start.
 pub struct Bootstrapper<C> {
-    enabler: Result<Enabler<C>, ConfigError>,
+    env: Environment<C>,
+    enabler: Result<Arc<Enabler<C>>, ConfigError>,
     sender: ResponseSender,
 }
 
-impl Bootstrapper<AwsCloud> {
-    /// Reads the configuration and builds the AWS clients. A bad configuration is kept, not fatal: every
-    /// invocation then answers with it (CloudFormation gets FAILED with the reason).
+impl Bootstrapper<enablement::AwsCloud> {
+    /// Reads the configuration from the process environment and builds the AWS clients. A bad configuration is
+    /// kept, not fatal: every invocation then answers with it (CloudFormation gets FAILED with the reason).
     pub async fn from_env() -> Result<Self, std::io::Error> {
-        let enabler = match Settings::from_env() {
-            Ok(settings) => Ok(enablement::connect(settings).await),
-            Err(e) => Err(e),
-        };
-        Ok(Self { enabler, sender: ResponseSender::new()? })
+        let base = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let connect: Connect<enablement::AwsCloud> = Arc::new(move |settings| {
+            let base = base.clone();
+            Box::pin(async move { enablement::connect_with(&base, settings).await })
+        });
+        let lookup: Lookup = Arc::new(|name| std::env::var(name).ok());
+        Ok(Self::new(Environment { lookup, connect }, ResponseSender::new()?).await)
     }
 }
 
-/// How a reconcile for CloudFormation ended.
+/// How a run for CloudFormation ended.
 struct Verdict {
     status: Status,
     reason: String,
@@ -43,44 +67,56 @@ struct Verdict {
     report: Option<Report>,
 }
 
-impl<C: Cloud> Bootstrapper<C> {
-    /// A bootstrapper over `enabler` (or the configuration error that prevented one).
-    pub fn new(enabler: Result<Enabler<C>, ConfigError>, sender: ResponseSender) -> Self {
-        Self { enabler, sender }
+impl<C: Cloud + 'static> Bootstrapper<C> {
+    /// A bootstrapper over `env`, with an enabler for the configuration it holds (or the error that prevents one).
+    pub async fn new(env: Environment<C>, sender: ResponseSender) -> Self {
+        let enabler = match Settings::from_lookup(&*env.lookup) {
+            Ok(settings) => Ok(Arc::new((env.connect)(settings).await)),
+            Err(e) => Err(e),
+        };
+        Self { env, enabler, sender }
     }
 
-    /// Handles one invocation: a custom-resource request, or any other JSON object (a full reconcile whose
-    /// report is the result).
-    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    /// Handles one invocation: a custom-resource request, or a direct one (`{}` reconciles; `{"dryRun": true}`
+    /// plans; `"regions"` narrows either to some governed regions).
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Failure> {
         let (payload, context) = event.into_parts();
         let budget = Budget::from_epoch_millis(context.deadline);
         if payload.get("RequestType").is_some() || payload.get("ResponseURL").is_some() {
             return self.custom_resource(payload, budget).await;
         }
-        if !payload.is_object() {
-            return Err(format!(
-                "expected a JSON object (a CloudFormation custom-resource request or {{}}), got {}",
-                json_type(&payload)
-            )
-            .into());
-        }
-        tracing::info!(asked = "reconcile", "invoked directly");
-        let verdict = self.reconcile(budget).await;
-        match verdict.report {
-            Some(report) if verdict.status == Status::Success => Ok(json!(report)),
-            _ => Err(verdict.reason.into()),
+        let direct = Direct::parse(&payload)?;
+        tracing::info!(asked = %json!(direct), "invoked directly");
+        let enabler = self.enabler.as_ref().map_err(|e| Failure::from(e.clone()))?;
+        let options =
+            RunOptions { dry_run: direct.dry_run, only_regions: direct.regions.clone(), ..RunOptions::within(budget) };
+        let report = run(enabler, &options, budget).await?;
+        enablement::publish("bootstrapper", &report);
+        if report.is_success() {
+            Ok(json!(report))
+        } else {
+            Err(Failure::new(
+                "RegionsNotConverged",
+                format!("not every region reached the desired state: {}", report.problems().join("; ")),
+            ))
         }
     }
 
-    async fn custom_resource(&self, payload: Value, budget: Option<Budget>) -> Result<Value, Error> {
+    async fn custom_resource(&self, payload: Value, budget: Option<Budget>) -> Result<Value, Failure> {
         let request: CloudFormationCustomResourceRequest = match serde_json::from_value(payload.clone()) {
             Ok(r) => r,
             Err(e) => return self.answer_malformed(&payload, &e.to_string()).await,
         };
-        let (kind, url, stack, request_id, logical, physical) = match &request {
-            CloudFormationCustomResourceRequest::Create(r) => {
-                ("Create", &r.response_url, &r.stack_id, &r.request_id, &r.logical_resource_id, PHYSICAL_RESOURCE_ID)
-            }
+        let (kind, url, stack, request_id, logical, physical, properties) = match &request {
+            CloudFormationCustomResourceRequest::Create(r) => (
+                "Create",
+                &r.response_url,
+                &r.stack_id,
+                &r.request_id,
+                &r.logical_resource_id,
+                PHYSICAL_RESOURCE_ID,
+                &r.resource_properties,
+            ),
             CloudFormationCustomResourceRequest::Update(r) => (
                 "Update",
                 &r.response_url,
@@ -88,6 +124,7 @@ impl<C: Cloud> Bootstrapper<C> {
                 &r.request_id,
                 &r.logical_resource_id,
                 r.physical_resource_id.as_str(),
+                &r.resource_properties,
             ),
             CloudFormationCustomResourceRequest::Delete(r) => (
                 "Delete",
@@ -96,88 +133,156 @@ impl<C: Cloud> Bootstrapper<C> {
                 &r.request_id,
                 &r.logical_resource_id,
                 r.physical_resource_id.as_str(),
+                &r.resource_properties,
             ),
             _ => return self.answer_malformed(&payload, "unknown RequestType").await,
         };
         tracing::info!(asked = kind, stack = %stack, logical_resource = %logical, "custom resource request");
-        let verdict = if kind == "Delete" {
-            Verdict {
+        let verdict = match kind {
+            "Delete" => Verdict {
                 status: Status::Success,
                 reason: "GuardDuty is left as it is: removing this resource does not turn security off".into(),
                 data: Vec::new(),
                 report: None,
-            }
-        } else {
-            self.reconcile(budget).await
+            },
+            _ => self.deploy(kind == "Update", properties, budget).await,
         };
         let response =
             cfn::response(verdict.status.clone(), &verdict.reason, physical, stack, request_id, logical, verdict.data);
-        self.sender.send(url, &response).await?;
+        self.sender.send(url, &response).await.map_err(|e| Failure::new("ResponseNotDelivered", e.to_string()))?;
         tracing::info!(status = ?verdict.status, reason = %verdict.reason, "answered CloudFormation");
         Ok(json!({"response": response, "report": verdict.report}))
     }
 
+    /// Create and Update: the full reconcile, with the configuration the request's properties carry (CloudFormation
+    /// sends the old ones on a rollback, whichever version of this function handles it).
+    ///
+    /// Create answers FAILED when the run fails, and CloudFormation rolls the stack back. Update answers FAILED
+    /// only for an invalid configuration: CloudFormation rolls a failed Update back by sending another Update with
+    /// the old properties, and if that one failed too for the same lasting reason (a region down, another
+    /// delegated admin) the stack would end in UPDATE_ROLLBACK_FAILED, which an operator must untangle by hand.
+    /// So a failed, conflicted or unfinished region on Update answers SUCCESS, with the counts and the problems in
+    /// `Data`, and the drift alarm fires.
+    async fn deploy(&self, update: bool, properties: &Value, budget: Option<Budget>) -> Verdict {
+        let enabler = match self.enabler_for(properties).await {
+            Ok(enabler) => enabler,
+            Err(e) => return failed(Failure::from(e)),
+        };
+        match run(&enabler, &RunOptions::within(budget), budget).await {
+            Err(failure) if update && failure.kind != "InvalidConfiguration" => {
+                println!("{}", emf_failure("bootstrapper", failure.kind));
+                tracing::error!(kind = failure.kind, error = %failure, "the reconcile failed; answering SUCCESS to keep the stack out of UPDATE_ROLLBACK_FAILED");
+                let data = vec![
+                    ("Regions", "0".into()),
+                    ("Changed", "0".into()),
+                    ("Writes", "0".into()),
+                    ("Failed", "1".into()),
+                    ("Unfinished", "0".into()),
+                    ("Problems", failure.to_string()),
+                ];
+                Verdict {
+                    status: Status::Success,
+                    reason: format!("updated; the reconcile did not finish and the schedule retries it: {failure}"),
+                    data,
+                    report: None,
+                }
+            }
+            Err(failure) => {
+                println!("{}", emf_failure("bootstrapper", failure.kind));
+                failed(failure)
+            }
+            Ok(report) => {
+                enablement::publish("bootstrapper", &report);
+                report_verdict(report, update)
+            }
+        }
+    }
+
+    /// The enabler for a request's properties layered over the environment: the one built at cold start when they
+    /// agree, a new one otherwise.
+    async fn enabler_for(&self, properties: &Value) -> Result<Arc<Enabler<C>>, ConfigError> {
+        let property = |name: &str| {
+            let var = VARIABLES.iter().find(|v| v.name == name)?;
+            properties.get(var.property).map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+        };
+        let settings = Settings::from_lookup(|name| property(name).or_else(|| (self.env.lookup)(name)))?;
+        match &self.enabler {
+            Ok(enabler) if enabler.settings() == &settings => Ok(enabler.clone()),
+            _ => Ok(Arc::new((self.env.connect)(settings).await)),
+        }
+    }
+
     /// Answers FAILED to a request that cannot be parsed, when it has enough to be answered at all.
-    async fn answer_malformed(&self, payload: &Value, problem: &str) -> Result<Value, Error> {
+    async fn answer_malformed(&self, payload: &Value, problem: &str) -> Result<Value, Failure> {
         let field = |k: &str| payload.get(k).and_then(Value::as_str);
         let (Some(url), Some(stack), Some(request_id), Some(logical)) =
             (field("ResponseURL"), field("StackId"), field("RequestId"), field("LogicalResourceId"))
         else {
-            return Err(
-                format!("malformed custom resource request ({problem}), and it lacks what a response needs").into()
-            );
+            return Err(Failure::new(
+                "MalformedRequest",
+                format!("malformed custom resource request ({problem}), and it lacks what a response needs"),
+            ));
         };
         let physical = field("PhysicalResourceId").unwrap_or(PHYSICAL_RESOURCE_ID);
         let reason = format!("malformed custom resource request: {problem}");
         let response = cfn::response(Status::Failed, &reason, physical, stack, request_id, logical, Vec::new());
-        self.sender.send(url, &response).await?;
+        self.sender.send(url, &response).await.map_err(|e| Failure::new("ResponseNotDelivered", e.to_string()))?;
         tracing::warn!(%reason, "answered CloudFormation");
         Ok(json!({"response": response}))
     }
+}
 
-    /// A full reconcile within the budget. Never panics and never outlives the budget's hard stop.
-    async fn reconcile(&self, budget: Option<Budget>) -> Verdict {
-        let enabler = match &self.enabler {
-            Ok(e) => e,
-            Err(e) => return failed(e.to_string()),
-        };
-        let options = RunOptions::within(budget);
-        let outcome = guarded(budget, Box::pin(enabler.reconcile_with(&options))).await;
-        match outcome {
-            Err(Interrupted::OutOfTime(ms)) => failed(format!(
+/// A run within the budget. Never panics and never outlives the budget's cutoff.
+async fn run<C: Cloud>(enabler: &Enabler<C>, options: &RunOptions, budget: Option<Budget>) -> Result<Report, Failure> {
+    match guarded(budget, Box::pin(enabler.reconcile_with(options))).await {
+        Err(Interrupted::OutOfTime(ms)) => Err(Failure::new(
+            "OutOfTime",
+            format!(
                 "the reconcile did not finish before the invocation's deadline ({ms} ms); the scheduled reconcile \
                  finishes the job"
-            )),
-            Err(interrupted) => failed(interrupted.to_string()),
-            Ok(Err(e)) => failed(e.to_string()),
-            Ok(Ok(report)) => {
-                enablement::publish("bootstrapper", &report);
-                let s = &report.summary;
-                let data = vec![
-                    ("Regions", s.regions.to_string()),
-                    ("Changed", s.changed.to_string()),
-                    ("InSync", s.in_sync.to_string()),
-                    ("Failed", (s.failed + s.conflicts + s.unfinished).to_string()),
-                    ("Writes", s.writes.to_string()),
-                    ("MembersAdded", s.members_added.to_string()),
-                ];
-                if report.is_success() {
-                    let reason = format!(
-                        "{} regions: {} changed, {} already in sync; {} writes, {} memberships added",
-                        s.regions, s.changed, s.in_sync, s.writes, s.members_added
-                    );
-                    Verdict { status: Status::Success, reason, data, report: Some(report) }
-                } else {
-                    let reason =
-                        format!("not every region reached the desired state: {}", report.problems().join("; "));
-                    Verdict { status: Status::Failed, reason, data, report: Some(report) }
-                }
-            }
+            ),
+        )),
+        Err(interrupted) => Err(interrupted.into()),
+        Ok(Err(RunError::NoRegions(why))) => {
+            Err(Failure::new("NoRegionToGovern", format!("no region to govern: {why}")))
         }
+        Ok(Err(e)) => Err(e.into()),
+        Ok(Ok(report)) => Ok(report),
     }
 }
 
-fn failed(reason: String) -> Verdict {
-    tracing::error!(%reason, "reconcile failed");
-    Verdict { status: Status::Failed, reason, data: Vec::new(), report: None }
+/// The answer for a finished run.
+fn report_verdict(report: Report, update: bool) -> Verdict {
+    let s = &report.summary;
+    let mut data = vec![
+        ("Regions", s.regions.to_string()),
+        ("Changed", s.changed.to_string()),
+        ("InSync", s.in_sync.to_string()),
+        ("Failed", (s.failed + s.conflicts + s.blocked + s.partial).to_string()),
+        ("Unfinished", s.unfinished.to_string()),
+        ("Writes", s.writes.to_string()),
+        ("MembersAdded", s.members_added.to_string()),
+        ("AccountsProtected", format!("{} of {}", s.accounts_protected, s.accounts_expected)),
+    ];
+    let summary = format!(
+        "{} regions: {} changed, {} already in sync; {} writes, {} memberships added; {} of {} account-regions protected",
+        s.regions, s.changed, s.in_sync, s.writes, s.members_added, s.accounts_protected, s.accounts_expected
+    );
+    if report.is_success() {
+        return Verdict { status: Status::Success, reason: summary, data, report: Some(report) };
+    }
+    let problems = report.problems().join("; ");
+    if update {
+        data.push(("Problems", enablement::shorten(&problems, 1000)));
+        let reason =
+            format!("updated, but not every region reached the desired state (the schedule retries): {problems}");
+        return Verdict { status: Status::Success, reason, data, report: Some(report) };
+    }
+    let reason = format!("not every region reached the desired state: {problems}");
+    Verdict { status: Status::Failed, reason, data, report: Some(report) }
+}
+
+fn failed(failure: Failure) -> Verdict {
+    tracing::error!(kind = failure.kind, reason = %failure, "reconcile failed");
+    Verdict { status: Status::Failed, reason: failure.to_string(), data: Vec::new(), report: None }
 }

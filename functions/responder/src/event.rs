@@ -20,11 +20,17 @@ pub enum Request {
         account: AccountId,
         /// The event that announced it.
         trigger: &'static str,
+        /// When the event happened (its `time`), in milliseconds since the epoch.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        announced_ms: Option<i64>,
     },
     /// A CreateAccount API call: resolve its request id, then onboard the account it created.
     ResolveCreateAccount {
         /// The CreateAccount request id (`car-...`).
         request_id: String,
+        /// When the event happened (its `time`), in milliseconds since the epoch.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        announced_ms: Option<i64>,
     },
     /// A region was enabled: reconcile it, if it is governed.
     Region {
@@ -86,7 +92,8 @@ pub fn classify(event: &Value) -> Result<Request, EventError> {
     }
     let detail = &envelope.detail;
     let event_name = text(detail, "/eventName").unwrap_or_default();
-    match (source, detail_type, event_name) {
+    let announced_ms = envelope.time.map(|t| t.timestamp_millis());
+    let request = match (source, detail_type, event_name) {
         ("aws.organizations", _, "CreateAccountResult") => create_account_result(detail),
         ("aws.organizations", _, "CreateAccount") => create_account_call(detail),
         ("aws.organizations", _, "AcceptHandshake") => accept_handshake(detail),
@@ -96,7 +103,12 @@ pub fn classify(event: &Value) -> Result<Request, EventError> {
         ("aws.account", "Region Opt-In Status Change", _) => region_opt_in(detail),
         ("aws.events", "Scheduled Event", _) => Ok(Request::Reconcile),
         _ => ignore(format!("not an event this function handles (source {source:?}, detail-type {detail_type:?}, eventName {event_name:?})")),
-    }
+    }?;
+    Ok(match request {
+        Request::Onboard { account, trigger, .. } => Request::Onboard { account, trigger, announced_ms },
+        Request::ResolveCreateAccount { request_id, .. } => Request::ResolveCreateAccount { request_id, announced_ms },
+        other => other,
+    })
 }
 
 fn create_account_result(detail: &Value) -> Result<Request, EventError> {
@@ -105,6 +117,7 @@ fn create_account_result(detail: &Value) -> Result<Request, EventError> {
         Some("SUCCEEDED") => Ok(Request::Onboard {
             account: account_at(detail, &format!("{STATUS}/accountId"), "CreateAccountResult")?,
             trigger: "CreateAccountResult",
+            announced_ms: None,
         }),
         Some("FAILED") => ignore(format!(
             "CreateAccountResult FAILED ({})",
@@ -126,7 +139,7 @@ fn create_account_call(detail: &Value) -> Result<Request, EventError> {
                 && id.len() <= 64
                 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
         {
-            Ok(Request::ResolveCreateAccount { request_id: id.to_owned() })
+            Ok(Request::ResolveCreateAccount { request_id: id.to_owned(), announced_ms: None })
         }
         Some(id) => Err(malformed(format!("CreateAccount request id {:?} is not of the form car-...", shorten(id)))),
         None => Err(malformed("CreateAccount has no request id (/responseElements/createAccountStatus/id)")),
@@ -151,9 +164,11 @@ fn accept_handshake(detail: &Value) -> Result<Request, EventError> {
     let parties = handshake.get("parties").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let accounts: Vec<&Value> = parties.iter().filter(|p| text(p, "/type") == Some("ACCOUNT")).collect();
     match accounts.as_slice() {
-        [one] => {
-            Ok(Request::Onboard { account: account_at(one, "/id", "AcceptHandshake")?, trigger: "AcceptHandshake" })
-        }
+        [one] => Ok(Request::Onboard {
+            account: account_at(one, "/id", "AcceptHandshake")?,
+            trigger: "AcceptHandshake",
+            announced_ms: None,
+        }),
         [] => Err(malformed("AcceptHandshake names no ACCOUNT party")),
         _ => Err(malformed("AcceptHandshake names more than one ACCOUNT party")),
     }
@@ -172,6 +187,7 @@ fn account_joined(detail: &Value) -> Result<Request, EventError> {
         (1, _) => Ok(Request::Onboard {
             account: found.into_iter().next().expect("one id"),
             trigger: "AccountJoinedOrganization",
+            announced_ms: None,
         }),
         (0, Some(value)) => {
             Err(malformed(format!("AccountJoinedOrganization: {value:?} is not an AWS account id (12 digits)")))
@@ -211,6 +227,7 @@ fn managed_account(detail: &Value, status_key: &str, name: &'static str) -> Resu
         Some("SUCCEEDED") => Ok(Request::Onboard {
             account: account_at(detail, &format!("{status}/account/accountId"), name)?,
             trigger: name,
+            announced_ms: None,
         }),
         Some(state @ ("FAILED" | "IN_PROGRESS")) => ignore(format!("{name} {state}")),
         Some(other) => Err(malformed(format!("{name} has an unknown state {:?}", shorten(other)))),
@@ -237,11 +254,7 @@ fn region_opt_in(detail: &Value) -> Result<Request, EventError> {
 }
 
 fn shorten(s: &str) -> String {
-    if s.chars().count() <= 64 {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(64).collect::<String>())
-    }
+    enablement::shorten(s, 64)
 }
 
 #[cfg(test)]
@@ -262,8 +275,9 @@ mod tests {
         envelope(source, "AWS Service Event via CloudTrail", json!({"eventName": name, "serviceEventDetails": details}))
     }
 
+    /// The onboarding the envelope's time (2026-11-29T08:00:00Z) announces.
     fn onboard(account: &str, trigger: &'static str) -> Request {
-        Request::Onboard { account: account.parse().unwrap(), trigger }
+        Request::Onboard { account: account.parse().unwrap(), trigger, announced_ms: Some(1_795_939_200_000) }
     }
 
     #[test]
@@ -372,7 +386,13 @@ mod tests {
             "AWS API Call via CloudTrail",
             json!({"eventName": "CreateAccount", "responseElements": {"createAccountStatus": {"id": "car-0123456789abcdef", "state": "IN_PROGRESS"}}}),
         );
-        assert_eq!(classify(&call), Ok(Request::ResolveCreateAccount { request_id: "car-0123456789abcdef".into() }));
+        assert_eq!(
+            classify(&call),
+            Ok(Request::ResolveCreateAccount {
+                request_id: "car-0123456789abcdef".into(),
+                announced_ms: Some(1_795_939_200_000)
+            })
+        );
         let failed_call = envelope(
             "aws.organizations",
             "AWS API Call via CloudTrail",

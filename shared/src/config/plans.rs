@@ -1,0 +1,248 @@
+//! GUARDDUTY_FEATURES: which protection plans to turn on, and how that choice becomes the plans of one region.
+//!
+//! By default every plan the region offers is turned on: the features `DescribeOrganizationConfiguration` lists
+//! there, each with every additional configuration it lists, so a plan AWS ships later is covered without a
+//! release of this tool. An explicit list is checked against the names the SDK knows before any AWS call; a listed
+//! plan a region does not offer is left out there, with a note, not a failure.
+
+use serde::Serialize;
+
+use super::variables::list;
+use crate::ids::shorten;
+use crate::state::OrgConfig;
+
+/// The current Runtime Monitoring plan, and the older EKS-only one; GuardDuty accepts only one of them.
+const RUNTIME_MONITORING: &str = "RUNTIME_MONITORING";
+const EKS_RUNTIME_MONITORING: &str = "EKS_RUNTIME_MONITORING";
+
+/// A protection plan to turn on (a feature, by the API's name), with the additional configurations (agent
+/// settings and the like) to turn on with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The feature, e.g. `S3_DATA_EVENTS`.
+    pub name: String,
+    /// Its additional configurations to enable, e.g. `EKS_ADDON_MANAGEMENT`.
+    pub agents: Vec<String>,
+}
+
+/// What GUARDDUTY_FEATURES selects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "selection", rename_all = "snake_case")]
+pub enum PlanSelection {
+    /// Unset: every plan each region offers.
+    Offered,
+    /// An explicit list.
+    Listed {
+        /// Plan names, in the order given.
+        plans: Vec<String>,
+        /// Additional-configuration names that narrow the plans they belong to (a listed plan without any of its
+        /// additional configurations listed gets all of them).
+        agents: Vec<String>,
+    },
+    /// `NONE`: no plan is managed.
+    Nothing,
+}
+
+/// The plans of one region, and what was asked for but is not offered there.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Resolved {
+    /// The plans to turn on here.
+    pub plans: Vec<Plan>,
+    /// Listed plans or additional configurations this region does not offer (left out, not a failure).
+    pub not_offered: Vec<String>,
+}
+
+impl PlanSelection {
+    /// Parses a non-empty GUARDDUTY_FEATURES value: `NONE`, or plan and additional-configuration names as the
+    /// SDK knows them (`OrgFeature`, `OrgFeatureAdditionalConfiguration`).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let items: Vec<&str> = list(value).collect();
+        if items == ["NONE"] {
+            return Ok(Self::Nothing);
+        }
+        let known_plans = aws_sdk_guardduty::types::OrgFeature::values();
+        let known_agents = aws_sdk_guardduty::types::OrgFeatureAdditionalConfiguration::values();
+        let (mut plans, mut agents) = (Vec::<String>::new(), Vec::<String>::new());
+        for item in items {
+            let target = if known_plans.contains(&item) {
+                &mut plans
+            } else if known_agents.contains(&item) {
+                &mut agents
+            } else {
+                let names: Vec<&str> = known_plans.iter().chain(known_agents).copied().collect();
+                return Err(format!(
+                    "{:?} is not a protection plan: use NONE or a comma list of {}",
+                    shorten(item, 64),
+                    names.join(", ")
+                ));
+            };
+            if !target.iter().any(|t| t == item) {
+                target.push(item.to_owned());
+            }
+        }
+        if plans.iter().any(|p| p == RUNTIME_MONITORING) && plans.iter().any(|p| p == EKS_RUNTIME_MONITORING) {
+            return Err(
+                "lists both RUNTIME_MONITORING and EKS_RUNTIME_MONITORING; GuardDuty accepts one of them".into()
+            );
+        }
+        if plans.is_empty() {
+            return Err(format!("lists {} without a protection plan it belongs to", agents.join(", ")));
+        }
+        Ok(Self::Listed { plans, agents })
+    }
+
+    /// Whether a plan of this name is selected wherever a region offers it.
+    pub fn selects(&self, name: &str) -> bool {
+        match self {
+            Self::Offered => true,
+            Self::Listed { plans, .. } => plans.iter().any(|p| p == name),
+            Self::Nothing => false,
+        }
+    }
+
+    /// The plans for a region whose organization configuration lists `offered`.
+    pub fn resolve(&self, offered: &OrgConfig) -> Resolved {
+        match self {
+            Self::Nothing => Resolved::default(),
+            Self::Offered => {
+                let both_runtimes = offered.features.contains_key(RUNTIME_MONITORING);
+                let plans = offered
+                    .features
+                    .iter()
+                    .filter(|(name, _)| !(both_runtimes && name.as_str() == EKS_RUNTIME_MONITORING))
+                    .map(|(name, f)| Plan { name: name.clone(), agents: f.agents.keys().cloned().collect() })
+                    .collect();
+                Resolved { plans, not_offered: Vec::new() }
+            }
+            Self::Listed { plans: listed, agents: narrowing } => {
+                let mut resolved = Resolved::default();
+                for name in listed {
+                    let Some(feature) = offered.features.get(name) else {
+                        resolved.not_offered.push(name.clone());
+                        continue;
+                    };
+                    let own: Vec<String> = feature.agents.keys().cloned().collect();
+                    let chosen: Vec<String> = own.iter().filter(|a| narrowing.contains(a)).cloned().collect();
+                    resolved
+                        .plans
+                        .push(Plan { name: name.clone(), agents: if chosen.is_empty() { own } else { chosen } });
+                }
+                for agent in narrowing {
+                    if !resolved.plans.iter().any(|p| p.agents.contains(agent)) {
+                        resolved.not_offered.push(agent.clone());
+                    }
+                }
+                resolved
+            }
+        }
+    }
+
+    /// The plans for a region whose organization configuration cannot be read yet (a dry run before the first
+    /// designation): the listed plans as listed; with the default, none yet (they are read after the designation).
+    pub fn resolve_unread(&self) -> Resolved {
+        match self {
+            Self::Listed { plans, agents } => Resolved {
+                plans: plans.iter().map(|name| Plan { name: name.clone(), agents: agents.clone() }).collect(),
+                not_offered: Vec::new(),
+            },
+            Self::Offered | Self::Nothing => Resolved::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::state::OrgFeatureState;
+
+    fn offered(features: &[(&str, &[&str])]) -> OrgConfig {
+        OrgConfig {
+            auto_enable: Some("NONE".into()),
+            features: features
+                .iter()
+                .map(|(name, agents)| {
+                    let agents: BTreeMap<String, String> =
+                        agents.iter().map(|a| ((*a).to_owned(), "NONE".to_owned())).collect();
+                    ((*name).to_owned(), OrgFeatureState { auto_enable: "NONE".into(), agents })
+                })
+                .collect(),
+        }
+    }
+
+    const RUNTIME_AGENTS: &[&str] = &["EC2_AGENT_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EKS_ADDON_MANAGEMENT"];
+
+    fn names(r: &Resolved) -> Vec<&str> {
+        r.plans.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    #[test]
+    fn by_default_every_offered_plan_is_selected_with_all_its_additional_configurations() {
+        // given a region that offers a plan this code has never heard of, and RDS with its data-risk setting
+        let region = offered(&[
+            ("AI_PROTECTION", &[]),
+            ("RDS_LOGIN_EVENTS", &["RDS_DATA_RISK"]),
+            ("RUNTIME_MONITORING", RUNTIME_AGENTS),
+            ("SOME_FUTURE_PLAN", &[]),
+        ]);
+        // when resolved with the default
+        let r = PlanSelection::Offered.resolve(&region);
+        // then all of them are turned on, each with all of its additional configurations
+        assert_eq!(names(&r), ["AI_PROTECTION", "RDS_LOGIN_EVENTS", "RUNTIME_MONITORING", "SOME_FUTURE_PLAN"]);
+        assert_eq!(r.plans[1].agents, ["RDS_DATA_RISK"]);
+        assert_eq!(r.plans[2].agents.len(), 3);
+        assert!(r.not_offered.is_empty());
+    }
+
+    #[test]
+    fn the_current_runtime_monitoring_wins_over_the_older_flavour_when_a_region_lists_both() {
+        let both =
+            offered(&[("EKS_RUNTIME_MONITORING", &["EKS_ADDON_MANAGEMENT"]), ("RUNTIME_MONITORING", RUNTIME_AGENTS)]);
+        assert_eq!(names(&PlanSelection::Offered.resolve(&both)), ["RUNTIME_MONITORING"]);
+        let older_only = offered(&[("EKS_RUNTIME_MONITORING", &["EKS_ADDON_MANAGEMENT"])]);
+        assert_eq!(names(&PlanSelection::Offered.resolve(&older_only)), ["EKS_RUNTIME_MONITORING"]);
+    }
+
+    #[test]
+    fn a_listed_plan_a_region_does_not_offer_is_left_out_with_a_note() {
+        let selection = PlanSelection::parse("S3_DATA_EVENTS,AI_PROTECTION").expect("valid");
+        let r = selection.resolve(&offered(&[("S3_DATA_EVENTS", &[])]));
+        assert_eq!(names(&r), ["S3_DATA_EVENTS"]);
+        assert_eq!(r.not_offered, ["AI_PROTECTION"]);
+    }
+
+    #[test]
+    fn listed_additional_configurations_narrow_the_plan_they_belong_to() {
+        let selection = PlanSelection::parse("S3_DATA_EVENTS,RUNTIME_MONITORING,EC2_AGENT_MANAGEMENT").expect("valid");
+        let r = selection.resolve(&offered(&[("S3_DATA_EVENTS", &[]), ("RUNTIME_MONITORING", RUNTIME_AGENTS)]));
+        assert_eq!(r.plans[0], Plan { name: "S3_DATA_EVENTS".into(), agents: vec![] });
+        assert_eq!(r.plans[1], Plan { name: "RUNTIME_MONITORING".into(), agents: vec!["EC2_AGENT_MANAGEMENT".into()] });
+        // a listed plan without any of its settings listed gets them all
+        let all = PlanSelection::parse("RUNTIME_MONITORING").expect("valid");
+        assert_eq!(all.resolve(&offered(&[("RUNTIME_MONITORING", RUNTIME_AGENTS)])).plans[0].agents.len(), 3);
+    }
+
+    #[test]
+    fn the_names_the_sdk_knows_are_accepted_and_others_refused_before_any_call() {
+        for good in ["AI_PROTECTION", "RDS_LOGIN_EVENTS,RDS_DATA_RISK", "EKS_RUNTIME_MONITORING", "NONE"] {
+            assert!(PlanSelection::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "XRAY",
+            "RUNTIME_MONITORING,EKS_RUNTIME_MONITORING",
+            "EC2_AGENT_MANAGEMENT",
+            "NONE,S3_DATA_EVENTS",
+            "AI_ANALYST",
+        ] {
+            assert!(PlanSelection::parse(bad).is_err(), "{bad} accepted");
+        }
+        assert!(PlanSelection::parse("XRAY").unwrap_err().contains("AI_PROTECTION"), "the error lists the names");
+    }
+
+    #[test]
+    fn none_manages_no_plan() {
+        assert_eq!(PlanSelection::parse("NONE"), Ok(PlanSelection::Nothing));
+        assert!(PlanSelection::Nothing.resolve(&offered(&[("S3_DATA_EVENTS", &[])])).plans.is_empty());
+    }
+}

@@ -1,0 +1,270 @@
+//! One definition per `GUARDDUTY_*` variable: its name, the template parameter (and custom-resource property) that
+//! carries it, a line of documentation, its default as documented, and how its value is read. The functions, the
+//! command line (which derives its flags from these) and the README's table all come from this list.
+
+use std::collections::BTreeSet;
+
+use super::plans::PlanSelection;
+use super::{AutoEnable, FindingFrequency, Settings, DEFAULT_REGION_CONCURRENCY};
+use crate::ids::{is_region_name, shorten, AccountId};
+
+/// A configuration variable.
+pub struct Variable {
+    /// The environment variable, `GUARDDUTY_...`.
+    pub name: &'static str,
+    /// The template parameter and custom-resource property that carries it (CamelCase).
+    pub property: &'static str,
+    /// What it means, in one line.
+    pub doc: &'static str,
+    /// Its default, as documented.
+    pub default: &'static str,
+    /// Whether it must be given.
+    pub required: bool,
+    /// Reads a non-empty, trimmed value into the settings, or says what is wrong and what is allowed.
+    pub(crate) read: fn(&str, &mut Settings) -> Result<(), String>,
+}
+
+impl Variable {
+    /// The command-line flag: the name without its `GUARDDUTY_` prefix, in lower case with dashes
+    /// (GUARDDUTY_ADMIN_ACCOUNT_ID is `admin-account-id`).
+    pub fn flag(&self) -> String {
+        self.name.trim_start_matches("GUARDDUTY_").to_ascii_lowercase().replace('_', "-")
+    }
+
+    pub(crate) fn required_message(&self) -> String {
+        format!("is required: {}", self.doc)
+    }
+}
+
+/// Every variable, in the order the README lists them.
+pub const VARIABLES: [Variable; 12] = [
+    Variable {
+        name: "GUARDDUTY_ADMIN_ACCOUNT_ID",
+        property: "AdminAccountId",
+        doc: "the delegated GuardDuty administrator (12 digits)",
+        default: "required",
+        required: true,
+        read: |v, s| {
+            s.admin_account = v.parse::<AccountId>().map_err(|e| e.to_string())?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_ADMIN_ROLE_NAME",
+        property: "AdminRoleName",
+        doc: "the role assumed in the admin account",
+        default: "`GuardDutyEnablerAdmin`",
+        required: false,
+        read: |v, s| {
+            if v.len() > 64 || !v.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
+                return Err(format!(
+                    "{:?} is not an IAM role name (1 to 64 of letters, digits and +=,.@_-)",
+                    shorten(v, 64)
+                ));
+            }
+            s.admin_role_name = v.to_owned();
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_REGIONS",
+        property: "Regions",
+        doc: "comma list of regions to govern",
+        default: "every region enabled for both the admin and the management account (`account:ListRegions`)",
+        required: false,
+        read: |v, s| {
+            let mut seen = BTreeSet::new();
+            s.regions = Some(regions(v)?.into_iter().filter(|r| seen.insert(r.clone())).collect());
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_EXCLUDED_REGIONS",
+        property: "ExcludedRegions",
+        doc: "comma list taken out of that set",
+        default: "empty",
+        required: false,
+        read: |v, s| {
+            s.excluded_regions = regions(v)?.into_iter().collect();
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_AUTO_ENABLE",
+        property: "AutoEnable",
+        doc: "`ALL`, `NEW` or `NONE` (`AutoEnableOrganizationMembers`); exclusions need `NONE`",
+        default: "`ALL`",
+        required: false,
+        read: |v, s| {
+            s.auto_enable = match v {
+                "ALL" => AutoEnable::All,
+                "NEW" => AutoEnable::New,
+                "NONE" => AutoEnable::None,
+                other => return Err(format!("{:?} is not allowed: use ALL, NEW or NONE", shorten(other, 64))),
+            };
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_FEATURES",
+        property: "Features",
+        doc: "comma list of protection plans (and additional configurations), or `NONE`",
+        default: "every plan each region offers (`DescribeOrganizationConfiguration`), with all its additional configurations",
+        required: false,
+        read: |v, s| {
+            s.plans = PlanSelection::parse(v)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_EXCLUDED_ACCOUNTS",
+        property: "ExcludedAccounts",
+        doc: "accounts never made members; needs `GUARDDUTY_AUTO_ENABLE=NONE`",
+        default: "empty",
+        required: false,
+        read: |v, s| {
+            s.excluded_accounts =
+                list(v).map(|item| item.parse::<AccountId>().map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_EXCLUDED_OUS",
+        property: "ExcludedOus",
+        doc: "organizational units (at any depth) whose accounts are never made members; needs `GUARDDUTY_AUTO_ENABLE=NONE`",
+        default: "empty",
+        required: false,
+        read: |v, s| {
+            s.excluded_ous = list(v)
+                .map(|item| {
+                    if is_ou_id(item) {
+                        Ok(item.to_owned())
+                    } else {
+                        Err(format!(
+                            "{:?} is not an organizational unit id (like ou-ab12-cd34ef56)",
+                            shorten(item, 64)
+                        ))
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_FINDING_FREQUENCY",
+        property: "FindingFrequency",
+        doc: "`FIFTEEN_MINUTES`, `ONE_HOUR` or `SIX_HOURS`, set on the admin's detector",
+        default: "left as the service has it",
+        required: false,
+        read: |v, s| {
+            s.finding_frequency = Some(match v {
+                "FIFTEEN_MINUTES" => FindingFrequency::FifteenMinutes,
+                "ONE_HOUR" => FindingFrequency::OneHour,
+                "SIX_HOURS" => FindingFrequency::SixHours,
+                other => {
+                    return Err(format!(
+                        "{:?} is not allowed: use FIFTEEN_MINUTES, ONE_HOUR or SIX_HOURS",
+                        shorten(other, 64)
+                    ))
+                }
+            });
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_DRY_RUN",
+        property: "DryRun",
+        doc: "`true`: read and plan, write nothing",
+        default: "`false`",
+        required: false,
+        read: |v, s| {
+            s.dry_run = flag(v)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_ALLOW_MANAGEMENT_ADMIN",
+        property: "AllowManagementAdmin",
+        doc: "`true` allows the admin to be the management account",
+        default: "`false`",
+        required: false,
+        read: |v, s| {
+            s.allow_management_admin = flag(v)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_REGION_CONCURRENCY",
+        property: "RegionConcurrency",
+        doc: "regions worked on at once (1 to 64)",
+        default: "`32`",
+        required: false,
+        read: |v, s| {
+            s.region_concurrency = match v.parse::<usize>() {
+                Ok(n) if (1..=64).contains(&n) => n,
+                _ => {
+                    return Err(format!("{:?} is not allowed: use a whole number from 1 to 64", shorten(v, 64)));
+                }
+            };
+            Ok(())
+        },
+    },
+];
+
+const _: () = assert!(DEFAULT_REGION_CONCURRENCY == 32, "the documented default above");
+
+/// The items of a comma list, trimmed, without empty ones.
+pub(crate) fn list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn regions(value: &str) -> Result<Vec<String>, String> {
+    list(value)
+        .map(|r| {
+            if is_region_name(r) {
+                Ok(r.to_owned())
+            } else {
+                Err(format!("{:?} is not a region name (like us-east-1)", shorten(r, 64)))
+            }
+        })
+        .collect()
+}
+
+fn flag(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("{:?} is not allowed: use true or false", shorten(value, 64))),
+    }
+}
+
+fn is_ou_id(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 3
+        && parts[0] == "ou"
+        && (4..=32).contains(&parts[1].len())
+        && (8..=32).contains(&parts[2].len())
+        && parts[1..].iter().all(|p| p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_drop_the_prefix() {
+        let flags: Vec<String> = VARIABLES.iter().map(Variable::flag).collect();
+        assert!(flags.contains(&"admin-account-id".to_owned()));
+        assert!(flags.contains(&"regions".to_owned()));
+        assert!(flags.iter().all(|f| !f.contains('_') && f == &f.to_ascii_lowercase()));
+    }
+
+    #[test]
+    fn names_and_properties_are_unique() {
+        let names: BTreeSet<&str> = VARIABLES.iter().map(|v| v.name).collect();
+        let properties: BTreeSet<&str> = VARIABLES.iter().map(|v| v.property).collect();
+        assert_eq!(names.len(), VARIABLES.len());
+        assert_eq!(properties.len(), VARIABLES.len());
+        assert!(VARIABLES.iter().all(|v| v.name.starts_with("GUARDDUTY_")));
+    }
+}

@@ -1,0 +1,129 @@
+//! Which regions a run governs. Pure: from the regions enabled for the management account and for the delegated
+//! admin (account:ListRegions for each) and the configuration.
+//!
+//! The management account designates the admin and owns a detector in every governed region, and the admin owns
+//! the organization configuration there: a region one of them has not enabled rejects its calls (403), every run.
+//! So a region is governed only where both have enabled it; any other candidate is left out, with the account that
+//! lacks it named, and no GuardDuty call is made there. Neither is a failure.
+
+use std::collections::BTreeSet;
+
+use crate::config::Settings;
+use crate::ids::AccountId;
+use crate::ports::EnabledRegion;
+use crate::report::RegionLeftOut;
+
+/// The regions of a run: governed, and left out with the reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RegionChoice {
+    /// Governed, sorted.
+    pub governed: Vec<String>,
+    /// Enabled for every account (ENABLED_BY_DEFAULT for the management account, which every account has),
+    /// among the governed: known to be reachable before the admin's own list is read.
+    pub by_default: BTreeSet<String>,
+    /// Left out, and why.
+    pub left_out: Vec<RegionLeftOut>,
+}
+
+/// Chooses the governed regions. Candidates are GUARDDUTY_REGIONS when set, else every region either account has
+/// enabled; GUARDDUTY_EXCLUDED_REGIONS are taken out; a candidate is governed where both accounts have enabled it.
+pub fn choose(
+    settings: &Settings,
+    management: (&AccountId, &[EnabledRegion]),
+    admin: (&AccountId, &[EnabledRegion]),
+) -> RegionChoice {
+    let names = |regions: &[EnabledRegion]| regions.iter().map(|r| r.name.clone()).collect::<BTreeSet<_>>();
+    let (management_id, management_regions) = (management.0, names(management.1));
+    let (admin_id, admin_regions) = (admin.0, names(admin.1));
+    let candidates: Vec<String> = match &settings.regions {
+        Some(listed) => listed.clone(),
+        None => management_regions.union(&admin_regions).cloned().collect(),
+    };
+    let mut choice = RegionChoice::default();
+    for region in candidates {
+        let mut lacking = Vec::new();
+        if !management_regions.contains(&region) {
+            lacking.push(format!("the management account {management_id}"));
+        }
+        if !admin_regions.contains(&region) && admin_id != management_id {
+            lacking.push(format!("the delegated admin {admin_id}"));
+        }
+        let reason = if settings.excluded_regions.contains(&region) {
+            Some("excluded by GUARDDUTY_EXCLUDED_REGIONS".to_owned())
+        } else if !lacking.is_empty() {
+            Some(format!("not enabled for {}; GuardDuty is not called there", lacking.join(" or ")))
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => choice.left_out.push(RegionLeftOut { region, reason }),
+            None => choice.governed.push(region),
+        }
+    }
+    choice.governed.sort();
+    choice.governed.dedup();
+    choice.by_default = management
+        .1
+        .iter()
+        .filter(|r| r.by_default && choice.governed.contains(&r.name))
+        .map(|r| r.name.clone())
+        .collect();
+    choice
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enabled(names: &[&str]) -> Vec<EnabledRegion> {
+        names
+            .iter()
+            .map(|n| EnabledRegion {
+                name: (*n).to_owned(),
+                by_default: !n.starts_with("af-") && !n.starts_with("me-"),
+            })
+            .collect()
+    }
+
+    fn ids() -> (AccountId, AccountId) {
+        ("111111111111".parse().expect("id"), "222222222222".parse().expect("id"))
+    }
+
+    #[test]
+    fn by_default_only_regions_both_accounts_enabled_are_governed_and_the_others_say_who_lacks_them() {
+        // given an admin that opted in to af-south-1 and a management account that opted in to me-south-1
+        let (mgmt, admin) = ids();
+        let settings = Settings::with_admin(admin);
+        let m = enabled(&["eu-west-1", "me-south-1", "us-east-1"]);
+        let a = enabled(&["af-south-1", "eu-west-1", "us-east-1"]);
+        // when chosen
+        let choice = choose(&settings, (&mgmt, &m), (&admin, &a));
+        // then the two common regions are governed, and each other one names the account without it
+        assert_eq!(choice.governed, ["eu-west-1", "us-east-1"]);
+        assert_eq!(choice.left_out.len(), 2);
+        assert_eq!(choice.left_out[0].region, "af-south-1");
+        assert!(choice.left_out[0].reason.contains("management account 111111111111"), "{:?}", choice.left_out);
+        assert_eq!(choice.left_out[1].region, "me-south-1");
+        assert!(choice.left_out[1].reason.contains("delegated admin 222222222222"), "{:?}", choice.left_out);
+        assert_eq!(choice.by_default.len(), 2);
+    }
+
+    #[test]
+    fn a_listed_region_an_account_has_not_enabled_is_left_out_not_failed() {
+        let (mgmt, admin) = ids();
+        let mut settings = Settings::with_admin(admin);
+        settings.regions = Some(vec!["us-east-1".into(), "af-south-1".into(), "eu-west-1".into()]);
+        settings.excluded_regions.insert("eu-west-1".into());
+        let both = enabled(&["eu-west-1", "us-east-1"]);
+        let choice = choose(&settings, (&mgmt, &both), (&admin, &both));
+        assert_eq!(choice.governed, ["us-east-1"]);
+        let reasons: Vec<(&str, &str)> =
+            choice.left_out.iter().map(|l| (l.region.as_str(), l.reason.as_str())).collect();
+        assert!(
+            reasons[0].0 == "af-south-1"
+                && reasons[0].1.contains("111111111111")
+                && reasons[0].1.contains("222222222222")
+        );
+        assert_eq!(reasons[1], ("eu-west-1", "excluded by GUARDDUTY_EXCLUDED_REGIONS"));
+    }
+}

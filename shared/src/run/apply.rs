@@ -1,0 +1,155 @@
+//! How a step is applied: one value per region holds what every step needs (the two GuardDuty ports, the admin's
+//! detector, the report being written, and what GuardDuty answered about each account), and applies or records
+//! the steps in order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::context::Context;
+use super::{Enabler, ProgressEvent};
+use crate::error::Error;
+use crate::ids::AccountId;
+use crate::plan::Step;
+use crate::ports::{Cloud, GuardDutyApi, Side, Unprocessed};
+use crate::report::{Action, ActionStatus, RegionReport};
+
+/// The work on one region.
+pub(crate) struct RegionWork<'a, C: Cloud> {
+    pub(crate) enabler: &'a Enabler<C>,
+    pub(crate) ctx: &'a Context,
+    pub(crate) name: &'a str,
+    pub(crate) mgmt: C::GuardDuty,
+    pub(crate) admin: C::GuardDuty,
+    /// The admin's detector here, once known.
+    pub(crate) detector: Option<String>,
+    pub(crate) report: RegionReport,
+    /// Why GuardDuty did not process an account, by account (the latest answer).
+    pub(crate) refused: BTreeMap<AccountId, String>,
+    /// Accounts a CreateMembers or StartMonitoringMembers processed.
+    pub(crate) changed: BTreeSet<AccountId>,
+    /// Whether a write changed anything (a member write that GuardDuty refused for every account did not).
+    pub(crate) effective: bool,
+}
+
+impl<'a, C: Cloud> RegionWork<'a, C> {
+    pub(crate) fn new(enabler: &'a Enabler<C>, ctx: &'a Context, name: &'a str) -> Self {
+        Self {
+            enabler,
+            ctx,
+            name,
+            mgmt: enabler.cloud.guardduty(Side::Management, name),
+            admin: enabler.cloud.guardduty(Side::Admin, name),
+            detector: None,
+            report: RegionReport::new(name),
+            refused: BTreeMap::new(),
+            changed: BTreeSet::new(),
+            effective: false,
+        }
+    }
+
+    /// Applies `steps` in order, or, in a dry run, records them as planned.
+    pub(crate) async fn apply_all(&mut self, steps: &[Step]) -> Result<(), Error> {
+        for step in steps {
+            if self.ctx.dry_run {
+                self.report.actions.push(Action { step: step.clone(), status: ActionStatus::Planned });
+            } else {
+                self.apply(step).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one step, recording it (done or failed) in the report.
+    async fn apply(&mut self, step: &Step) -> Result<(), Error> {
+        let result = self.call(step).await;
+        self.effective |= step.member_count() == 0 && result.is_ok();
+        let status = if result.is_ok() { ActionStatus::Done } else { ActionStatus::Failed };
+        self.report.actions.push(Action { step: step.clone(), status });
+        if let Some(progress) = &self.ctx.progress {
+            progress(ProgressEvent::Wrote { region: self.name, operation: step.operation(), ok: result.is_ok() });
+        }
+        result
+    }
+
+    /// The admin's detector id; never empty, so that no call goes out with an empty one.
+    pub(crate) fn detector_id(&self) -> Result<String, Error> {
+        match &self.detector {
+            Some(id) if !id.is_empty() => Ok(id.clone()),
+            _ => Err(Error::Unexpected(format!("the admin has no detector in {} yet; nothing was sent", self.name))),
+        }
+    }
+
+    async fn call(&mut self, step: &Step) -> Result<(), Error> {
+        match step {
+            Step::CreateManagementDetector => match self.mgmt.create_detector(&[], None).await {
+                Err(e) if is_detector_exists(&e) => Ok(()),
+                other => other.map(drop),
+            },
+            Step::EnableManagementDetector { detector_id } => self.mgmt.update_detector(detector_id, &[], None).await,
+            Step::DesignateAdmin { admin } => {
+                let mut first = self.ctx.first_designation.lock().await;
+                if *first {
+                    drop(first);
+                    self.mgmt.designate_admin(admin).await
+                } else {
+                    self.mgmt.designate_admin(admin).await?;
+                    *first = true;
+                    Ok(())
+                }
+            }
+            Step::CreateAdminDetector { frequency } => {
+                let id = match self.admin.create_detector(&[], *frequency).await {
+                    Ok(id) => id,
+                    // GuardDuty made one meanwhile (a designation can): adopt it.
+                    Err(e) if is_detector_exists(&e) => self.admin.detector_id().await?.ok_or(e)?,
+                    Err(e) => return Err(e),
+                };
+                self.detector = Some(id);
+                Ok(())
+            }
+            Step::UpdateAdminDetector { detector_id, plans, frequency } => {
+                self.admin.update_detector(detector_id, plans, *frequency).await
+            }
+            Step::UpdateOrganizationConfiguration { auto_enable, plans } => {
+                self.admin.update_org_config(&self.detector_id()?, *auto_enable, plans).await
+            }
+            Step::DeleteMembers { accounts } => {
+                let unprocessed = self.admin.delete_members(&self.detector_id()?, accounts).await?;
+                self.record(accounts.iter().copied(), unprocessed, false);
+                Ok(())
+            }
+            Step::CreateMembers { accounts } => {
+                let unprocessed = self.admin.create_members(&self.detector_id()?, accounts).await?;
+                self.record(accounts.iter().map(|a| a.id), unprocessed, true);
+                Ok(())
+            }
+            Step::StartMonitoringMembers { accounts } => {
+                let unprocessed = self.admin.start_monitoring(&self.detector_id()?, accounts).await?;
+                self.record(accounts.iter().copied(), unprocessed, true);
+                Ok(())
+            }
+        }
+    }
+
+    /// Notes what GuardDuty answered about each account of a member write. What it did not process is not
+    /// counted as done: whether the account is protected is read back afterwards.
+    fn record(&mut self, accounts: impl Iterator<Item = AccountId>, unprocessed: Unprocessed, enables: bool) {
+        let refused: BTreeMap<AccountId, String> = unprocessed.into_iter().collect();
+        for account in accounts {
+            match refused.get(&account) {
+                Some(reason) => {
+                    self.refused.insert(account, reason.clone());
+                }
+                None => {
+                    self.effective = true;
+                    if enables {
+                        self.changed.insert(account);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_detector_exists(e: &Error) -> bool {
+    e.aws_message().is_some_and(|m| m.contains("detector already exists"))
+}

@@ -1,0 +1,71 @@
+//! What a warm process remembers between invocations, so that an onboarding makes only the calls that matter: the
+//! management account (it never changes), the region choice (refreshed by every full reconcile, and when older
+//! than [`REGIONS_TTL`]), the admin's detector id per region (forgotten when a region fails) and the trusted
+//! access already seen enabled.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::ids::AccountId;
+use crate::regions::RegionChoice;
+
+/// How long an onboarding trusts the remembered region choice.
+pub const REGIONS_TTL: Duration = Duration::from_secs(3600);
+
+/// The warm process's memory.
+#[derive(Default)]
+pub(crate) struct Memory {
+    inner: Mutex<Remembered>,
+}
+
+#[derive(Default)]
+struct Remembered {
+    management: Option<AccountId>,
+    regions: Option<(Instant, RegionChoice)>,
+    detectors: HashMap<String, String>,
+    trusted: BTreeSet<String>,
+}
+
+impl Memory {
+    fn lock(&self) -> MutexGuard<'_, Remembered> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn management(&self) -> Option<AccountId> {
+        self.lock().management
+    }
+
+    pub(crate) fn remember_management(&self, id: AccountId) {
+        self.lock().management = Some(id);
+    }
+
+    /// The region choice, if one younger than [`REGIONS_TTL`] is remembered.
+    pub(crate) fn regions(&self) -> Option<RegionChoice> {
+        self.lock().regions.as_ref().filter(|(at, _)| at.elapsed() < REGIONS_TTL).map(|(_, c)| c.clone())
+    }
+
+    pub(crate) fn remember_regions(&self, choice: &RegionChoice) {
+        self.lock().regions = Some((Instant::now(), choice.clone()));
+    }
+
+    pub(crate) fn detector(&self, region: &str) -> Option<String> {
+        self.lock().detectors.get(region).cloned()
+    }
+
+    pub(crate) fn remember_detector(&self, region: &str, id: &str) {
+        self.lock().detectors.insert(region.to_owned(), id.to_owned());
+    }
+
+    pub(crate) fn forget_detector(&self, region: &str) {
+        self.lock().detectors.remove(region);
+    }
+
+    pub(crate) fn knows_trusted(&self, principal: &str) -> bool {
+        self.lock().trusted.contains(principal)
+    }
+
+    pub(crate) fn remember_trusted(&self, principal: &str) {
+        self.lock().trusted.insert(principal.to_owned());
+    }
+}
