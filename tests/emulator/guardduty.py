@@ -176,6 +176,7 @@ class GuardDuty:
         """The whole state, for tests to check outcomes independently of the client under test."""
         with self.lock:
             self.expire_disabling()
+            self.sweep_auto_enable(force=True)
             return {
                 "detectors": [
                     {"region": r, "account": a, "id": d.id, "enabled": d.enabled, "frequency": d.frequency,
@@ -392,12 +393,12 @@ class GuardDuty:
         self.sorted_members.pop((region, admin), None)
 
     # ---- auto-enable -----------------------------------------------------------------------------------------
-    def sweep_auto_enable(self) -> None:
+    def sweep_auto_enable(self, force: bool = False) -> None:
         """GuardDuty's own enrolment: under NEW, accounts that joined after the setting, `auto_enable_seconds`
         after they joined; under ALL also the accounts that were there, `auto_enable_existing_seconds` after it
         was set. Each account is looked at once per setting (a cursor in creation order), so it stays cheap."""
         now = time.time()
-        if now - self.last_sweep < 0.1:
+        if now - self.last_sweep < 0.1 and not force:
             return
         self.last_sweep = now
         for (region, admin), cfg in self.org_configs.items():
@@ -642,7 +643,9 @@ class GuardDuty:
             target = d["accountId"]
             acct = org_account(org, target)
             existing = members.get(target)
-            if target == account:
+            if target in self.world.refused_members:
+                unprocessed.append({"accountId": target, "result": self.world.refused_members[target]})
+            elif target == account:
                 unprocessed.append({"accountId": target, "result": "The request is rejected because the current account cannot be added as a member of itself."})
             elif acct is None:
                 unprocessed.append({"accountId": target, "result": "The request is rejected because the input account is not a member of your organization."})
@@ -712,7 +715,7 @@ class GuardDuty:
             if m is None:
                 unprocessed.append({"accountId": target, "result": MSG_NOT_ASSOCIATED})
                 continue
-            refusal = change(members, m, cfg)
+            refusal = self.world.refused_members.get(target) or change(members, m, cfg)
             if refusal:
                 unprocessed.append({"accountId": target, "result": refusal})
         self.changed(region, account)

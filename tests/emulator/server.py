@@ -11,7 +11,7 @@ Control endpoints, under /_emulator/ (plain JSON, no signature):
   GET    /_emulator/log                the request log: [{seq, service, operation, account, region, status, kind}]
   DELETE /_emulator/log                clears it
   POST   /_emulator/faults             {latency_ms, throttle_rate, error_rate, services, down_regions,
-                                        admin_consistency_seconds, member_consistency_seconds, seed}
+                                        admin_consistency_seconds, member_consistency_seconds, bad_request, seed}
   POST   /_emulator/regions            the region world (see regions.configure)
   POST   /_emulator/world              plan availability and GuardDuty's timing (see world.World)
   POST   /_emulator/members            {"region", "admin", "members": {account: status}} writes member records as
@@ -36,7 +36,7 @@ from urllib.parse import parse_qs
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import regions  # noqa: E402
-from guardduty import ApiError, GuardDuty  # noqa: E402
+from guardduty import MSG_INVALID, ApiError, GuardDuty  # noqa: E402
 from organizations import HANDLED as ORGANIZATIONS_HANDLED  # noqa: E402
 from organizations import Organizations, OrgError, extend_trusted_services  # noqa: E402
 from world import World  # noqa: E402
@@ -54,6 +54,9 @@ class Faults:
     down_regions: list = field(default_factory=list)
     admin_consistency_seconds: float = 0.0
     member_consistency_seconds: float = 0.0
+    # region -> operations that answer GuardDuty's generic InvalidInputException, every time (a real input error,
+    # not the settling answer it shares its text with)
+    bad_request: dict = field(default_factory=dict)
     seed: int | None = None
 
 
@@ -100,6 +103,7 @@ class Emulator:
         return [payload]
 
     def record(self, **entry) -> None:
+        entry["done"] = time.time()
         with self.lock:
             entry["seq"] = len(self.log)
             self.log.append(entry)
@@ -135,12 +139,14 @@ class Emulator:
             body["__type"] = kind or code
         return body, {"x-amzn-ErrorType": code}
 
-    def injected_fault(self, service: str, region: str):
+    def injected_fault(self, service: str, region: str, operation: str):
         f = self.faults
         if service not in f.services:
             return None
         if region in f.down_regions:
             return 503, "ServiceUnavailableException", "Service unavailable (region down)."
+        if operation in f.bad_request.get(region, []):
+            return 400, "BadRequestException", MSG_INVALID
         roll = self.random.random()
         if roll < f.throttle_rate:
             return 429, "TooManyRequestsException", "Rate exceeded."
@@ -200,6 +206,7 @@ class Emulator:
             from moto.moto_api._internal import moto_api_backend
 
             moto_api_backend.reset()
+            _accounts_by_key.clear()
             self.guardduty.reset()
             self.world.reset()
             regions.reset()
@@ -253,18 +260,17 @@ class Emulator:
         environ["wsgi.input"] = _Replay(body)
         if service is None:
             return self.moto(environ, start_response)
-        from moto.iam.models import get_account_id_from
-
-        account = get_account_id_from(key)
+        account = account_of(key)
         operation = self.operation_of(service, environ, body)
         entry = {"service": service, "operation": operation, "account": account, "region": region,
                  "kind": kind_of(service, operation), "time": time.time()}
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000.0)
-        fault = self.injected_fault(service, region)
+        fault = self.injected_fault(service, region, operation)
         if fault:
             status, code, message = fault
-            payload, headers = self.error_body(service, code, message)
+            kind = "InvalidInputException" if code == "BadRequestException" else None
+            payload, headers = self.error_body(service, code, message, kind)
             self.record(**entry, status=status, error=code)
             return self.respond(start_response, status, payload, headers)
         if service == "guardduty":
@@ -315,6 +321,19 @@ class Emulator:
         return [payload]
 
 
+_accounts_by_key: dict = {}
+
+
+def account_of(access_key: str) -> str:
+    """The account an access key belongs to. moto looks through every account's IAM for each request, which an
+    organization of 10,000 accounts makes slow; a key never moves, so the answer is kept."""
+    from moto.iam.models import get_account_id_from
+
+    if access_key not in _accounts_by_key:
+        _accounts_by_key[access_key] = get_account_id_from(access_key)
+    return _accounts_by_key[access_key]
+
+
 class _Replay:
     """A wsgi.input that can be read again after the emulator looked at the body."""
 
@@ -340,9 +359,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the emulator listens on loopback only")
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    server = make_server(args.host, args.port, Emulator(), threaded=True)
+    class KeepAlive(WSGIRequestHandler):
+        """HTTP/1.1, so that a client's connections are kept between its calls, as AWS's endpoints keep them."""
+
+        protocol_version = "HTTP/1.1"
+
+        def log_request(self, *args, **kwargs):
+            pass
+
+    server = make_server(args.host, args.port, Emulator(), threaded=True, request_handler=KeepAlive)
     print(f"emulator listening on http://{args.host}:{server.server_port}", flush=True)
     server.serve_forever()
 

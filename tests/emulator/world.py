@@ -31,6 +31,9 @@ class World:
     auto_enable_existing_seconds: float = 3600.0
     admin_disable_seconds: float = 0.0
     create_account_seconds: float = 0.0
+    # account -> the reason GuardDuty gives when it will not make it a member (CreateMembers, StartMonitoringMembers
+    # and DeleteMembers answer it in UnprocessedAccounts): what AWS does for an account it cannot enrol
+    refused_members: dict = field(default_factory=dict)
 
     def update(self, spec: dict) -> None:
         for key, value in spec.items():

@@ -31,8 +31,8 @@ def _intrinsic(loader, suffix, node):
 CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
-def template() -> dict:
-    return yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=CloudFormationLoader)
+def template(name: str = "template.yaml") -> dict:
+    return yaml.load((ROOT / "infra" / name).read_text(), Loader=CloudFormationLoader)
 
 
 def rule_patterns() -> dict[str, EventPattern]:
@@ -79,6 +79,37 @@ class EventRules(unittest.TestCase):
                 with self.subTest(f"{name}.{event_name}"):
                     self.assertIn("RetryPolicy", event["Properties"])
                     self.assertIn("DeadLetterConfig", event["Properties"])
+
+
+class RegionOptInForwarding(unittest.TestCase):
+    """The admin account's region opt-ins reach the management account's default bus, and only they."""
+
+    def test_the_admin_account_forwards_its_enabled_regions_to_the_management_default_bus(self):
+        resources = template("admin-role.yaml")["Resources"]
+        rule = resources["RegionOptInForwarder"]["Properties"]
+        pattern = EventPattern.load(json.dumps(rule["EventPattern"]))
+        enabled = json.loads((EVENTS / "region-opt-in-enabled.json").read_text())
+        disabled = json.loads((EVENTS / "region-opt-in-disabled.json").read_text())
+        self.assertTrue(pattern.matches_event(enabled))
+        self.assertFalse(pattern.matches_event(disabled))
+        (target,) = rule["Targets"]
+        self.assertIn("event-bus/default", target["Arn"]["!Sub"])
+        self.assertIn("${ManagementAccountId}", target["Arn"]["!Sub"])
+        self.assertEqual(target["RoleArn"], {"!GetAtt": "RegionOptInForwarderRole.Arn"})
+
+    def test_the_management_bus_lets_in_only_the_admins_region_opt_in_events(self):
+        policy = template()["Resources"]["AdminOptInEvents"]["Properties"]
+        self.assertEqual(policy["EventBusName"], "default")
+        statement = policy["Statement"]
+        self.assertEqual(statement["Action"], "events:PutEvents")
+        self.assertIn("${AdminAccountId}", statement["Principal"]["AWS"]["!Sub"])
+        self.assertEqual(statement["Condition"]["ForAllValues:StringEquals"], {"events:source": ["aws.account"]})
+        self.assertEqual(statement["Condition"]["StringEquals"], {"events:detail-type": "Region Opt-In Status Change"})
+        # and the responder's rule takes such a forwarded event like its own
+        forwarded = json.loads((EVENTS / "region-opt-in-enabled.json").read_text())
+        forwarded["account"] = "222233334444"
+        rules = rule_patterns()
+        self.assertEqual([n for n, p in rules.items() if p.matches_event(forwarded)], ["ResponderFunction.RegionEnabled"])
 
 
 if __name__ == "__main__":

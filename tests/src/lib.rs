@@ -71,6 +71,8 @@ pub struct Call {
     pub kind: String,
     /// The HTTP status.
     pub status: u16,
+    /// When the emulator received it, in seconds since the epoch.
+    pub time: f64,
 }
 
 impl Emulator {
@@ -162,6 +164,7 @@ impl Emulator {
                 region: e["region"].as_str().unwrap_or_default().into(),
                 kind: e["kind"].as_str().unwrap_or_default().into(),
                 status: e["status"].as_u64().unwrap_or_default() as u16,
+                time: e["time"].as_f64().unwrap_or_default(),
             })
             .collect()
     }
@@ -295,6 +298,32 @@ pub fn tally(calls: &[Call]) -> Tally {
     t
 }
 
+/// How many dependent round trips a log shows, with `latency` injected per call: calls that arrive together (within
+/// half the latency of the first of their wave) are one round trip.
+pub fn round_trips(calls: &[Call], latency: Duration) -> usize {
+    waves(calls, latency).len()
+}
+
+/// The calls of a log grouped into dependent round trips (see [`round_trips`]): per wave, each operation with how
+/// many calls of it.
+pub fn waves(calls: &[Call], latency: Duration) -> Vec<BTreeMap<String, usize>> {
+    let mut sorted: Vec<&Call> = calls.iter().collect();
+    sorted.sort_by(|a, b| a.time.total_cmp(&b.time));
+    let half = latency.as_secs_f64() / 2.0;
+    let mut waves: Vec<BTreeMap<String, usize>> = Vec::new();
+    let mut wave_start = f64::NEG_INFINITY;
+    for call in sorted {
+        if call.time - wave_start > half {
+            waves.push(BTreeMap::new());
+            wave_start = call.time;
+        }
+        if let Some(wave) = waves.last_mut() {
+            *wave.entry(call.operation.clone()).or_default() += 1;
+        }
+    }
+    waves
+}
+
 /// The members of `admin` in `region` with their status, from the emulator's state.
 pub fn members(state: &Value, region: &str) -> BTreeMap<String, String> {
     state["members"]
@@ -309,6 +338,37 @@ pub fn members(state: &Value, region: &str) -> BTreeMap<String, String> {
 /// The detector of `account` in `region`, from the emulator's state.
 pub fn detector<'a>(state: &'a Value, region: &str, account: &str) -> Option<&'a Value> {
     state["detectors"].as_array().expect("detectors").iter().find(|d| d["region"] == region && d["account"] == account)
+}
+
+/// What a run of the command line gave: its exit code, stdout and stderr.
+#[derive(Debug)]
+pub struct Ran {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Runs the `guardduty-enabler` command line against `emulator`, as the management account, with `env` on top of a
+/// clean environment.
+pub fn cli(emulator: &Emulator, args: &[&str], env: &[(&str, &str)]) -> Ran {
+    let out = Command::new(runtime::debug_binary("guardduty-enabler"))
+        .args(args)
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", &emulator.url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run guardduty-enabler");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 /// A custom-resource request fixture (`cfn-create.json`, ...) answering to `url`, for the organization's admin.

@@ -138,6 +138,12 @@ fn serve(stream: TcpStream, shared: &Shared) {
     }
 }
 
+/// This workspace's debug binary `name` (the functions', the command line's), built first if need be.
+pub fn debug_binary(name: &str) -> std::path::PathBuf {
+    build_functions();
+    binaries().join(name)
+}
+
 /// The directory where Cargo puts this workspace's debug binaries.
 fn binaries() -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(Into::into).unwrap_or_else(|| crate::root().join("target"));

@@ -324,6 +324,7 @@ fn the_real_responder_binary_serves_events_under_the_lambda_runtime_api() {
     assert_eq!(report["report"]["summary"]["regions"], 3, "{report}");
     let error = malformed.expect_err("malformed");
     assert!(error["errorMessage"].as_str().unwrap_or_default().contains("malformed event"), "{error}");
+    assert_eq!(error["errorType"], "MalformedEvent", "the kind of failure, as Lambda and the dead letters show it");
     assert_eq!(ignored.expect("ignored")["request"]["request"], "ignore");
     assert_eq!(onboarded.expect("onboarded")["report"]["summary"]["members_added"], 3);
     assert!(function.is_running(), "the process survived every invocation");

@@ -381,6 +381,18 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_detector_answered_without_an_id_is_an_error_not_an_empty_id() {
+        use aws_sdk_guardduty::operation::create_detector::CreateDetectorOutput;
+        let rule = mock!(gd::Client::create_detector).then_output(|| CreateDetectorOutput::builder().build());
+        let client = mock_client!(aws_sdk_guardduty, [&rule]);
+        let err = AwsGuardDuty::from_client(client, "us-east-1", "222222222222")
+            .create_detector(&[], None)
+            .await
+            .expect_err("no id");
+        assert!(err.to_string().contains("no detector id"), "{err}");
+    }
+
     const SETTLING: &str = r#"{"message":"The request is rejected because an invalid or out-of-range value is specified as an input parameter.","__type":"InvalidInputException"}"#;
 
     fn describe_ok() -> DescribeOrganizationConfigurationOutput {
