@@ -38,7 +38,8 @@ pub use metrics::{emf, emf_failure, emf_onboarding, publish, NAMESPACE};
 pub use plan::{MemberAccount, Step, Unprotected};
 pub use ports::{Cloud, CreateAccountStatus, EnabledRegion, GuardDutyApi, OrganizationApi, Side, Unprocessed};
 pub use report::{
-    Action, ActionStatus, Coverage, Found, OrgAction, Outcome, RegionLeftOut, RegionReport, Report, Summary,
+    AccountEntry, Action, ActionStatus, Coverage, Found, OrgAction, Outcome, RegionLeftOut, RegionReport, Report,
+    Summary,
 };
 pub use run::{Enabler, Patience, Progress, ProgressEvent, RunOptions, REGIONS_TTL};
 pub use state::{

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::ids::AccountId;
 use crate::plan::{Left, Step, Unprotected};
 use crate::state::Members;
 
@@ -197,6 +198,19 @@ pub struct OrgAction {
     pub error: Option<String>,
 }
 
+/// An account of the organization and its standing, for an account-by-region view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AccountEntry {
+    /// The account.
+    pub id: AccountId,
+    /// Its name.
+    pub name: String,
+    /// Organizations' state (ACTIVE, SUSPENDED, ...).
+    pub state: String,
+    /// Excluded by the configuration.
+    pub excluded: bool,
+}
+
 /// What a run did, region by region.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -217,6 +231,9 @@ pub struct Report {
     pub regions_left_out: Vec<RegionLeftOut>,
     /// Organization-wide writes.
     pub organization: Vec<OrgAction>,
+    /// Every account of the organization, when the run was asked to keep the members.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Vec<AccountEntry>>,
     /// Totals.
     pub summary: Summary,
 }
@@ -310,6 +327,7 @@ impl Report {
             regions,
             regions_left_out,
             organization,
+            accounts: None,
             summary,
         }
     }

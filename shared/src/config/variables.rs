@@ -20,6 +20,8 @@ pub struct Variable {
     pub default: &'static str,
     /// Whether it must be given.
     pub required: bool,
+    /// Whether it is `true` or `false` (a command-line flag may then be given without a value, meaning `true`).
+    pub switch: bool,
     /// Reads a non-empty, trimmed value into the settings, or says what is wrong and what is allowed.
     pub(crate) read: fn(&str, &mut Settings) -> Result<(), String>,
 }
@@ -43,6 +45,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "AdminAccountId",
         doc: "the delegated GuardDuty administrator (12 digits)",
         default: "required",
+        switch: false,
         required: true,
         read: |v, s| {
             s.admin_account = v.parse::<AccountId>().map_err(|e| e.to_string())?;
@@ -54,6 +57,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "AdminRoleName",
         doc: "the role assumed in the admin account",
         default: "`GuardDutyEnablerAdmin`",
+        switch: false,
         required: false,
         read: |v, s| {
             if v.len() > 64 || !v.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
@@ -71,6 +75,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "Regions",
         doc: "comma list of regions to govern",
         default: "every region enabled for both the admin and the management account (`account:ListRegions`)",
+        switch: false,
         required: false,
         read: |v, s| {
             let mut seen = BTreeSet::new();
@@ -83,6 +88,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "ExcludedRegions",
         doc: "comma list taken out of that set",
         default: "empty",
+        switch: false,
         required: false,
         read: |v, s| {
             s.excluded_regions = regions(v)?.into_iter().collect();
@@ -94,6 +100,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "AutoEnable",
         doc: "`ALL`, `NEW` or `NONE` (`AutoEnableOrganizationMembers`); exclusions need `NONE`",
         default: "`ALL`",
+        switch: false,
         required: false,
         read: |v, s| {
             s.auto_enable = match v {
@@ -110,6 +117,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "Features",
         doc: "comma list of protection plans (and additional configurations), or `NONE`",
         default: "every plan each region offers (`DescribeOrganizationConfiguration`), with all its additional configurations",
+        switch: false,
         required: false,
         read: |v, s| {
             s.plans = PlanSelection::parse(v)?;
@@ -121,6 +129,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "ExcludedAccounts",
         doc: "accounts never made members; needs `GUARDDUTY_AUTO_ENABLE=NONE`",
         default: "empty",
+        switch: false,
         required: false,
         read: |v, s| {
             s.excluded_accounts =
@@ -133,6 +142,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "ExcludedOus",
         doc: "organizational units (at any depth) whose accounts are never made members; needs `GUARDDUTY_AUTO_ENABLE=NONE`",
         default: "empty",
+        switch: false,
         required: false,
         read: |v, s| {
             s.excluded_ous = list(v)
@@ -155,6 +165,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "FindingFrequency",
         doc: "`FIFTEEN_MINUTES`, `ONE_HOUR` or `SIX_HOURS`, set on the admin's detector",
         default: "left as the service has it",
+        switch: false,
         required: false,
         read: |v, s| {
             s.finding_frequency = Some(match v {
@@ -176,6 +187,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "DryRun",
         doc: "`true`: read and plan, write nothing",
         default: "`false`",
+        switch: true,
         required: false,
         read: |v, s| {
             s.dry_run = flag(v)?;
@@ -187,6 +199,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "AllowManagementAdmin",
         doc: "`true` allows the admin to be the management account",
         default: "`false`",
+        switch: true,
         required: false,
         read: |v, s| {
             s.allow_management_admin = flag(v)?;
@@ -198,6 +211,7 @@ pub const VARIABLES: [Variable; 12] = [
         property: "RegionConcurrency",
         doc: "regions worked on at once (1 to 64)",
         default: "`32`",
+        switch: false,
         required: false,
         read: |v, s| {
             s.region_concurrency = match v.parse::<usize>() {
@@ -257,6 +271,20 @@ mod tests {
         assert!(flags.contains(&"admin-account-id".to_owned()));
         assert!(flags.contains(&"regions".to_owned()));
         assert!(flags.iter().all(|f| !f.contains('_') && f == &f.to_ascii_lowercase()));
+    }
+
+    #[test]
+    fn the_readme_table_lists_exactly_these_variables_as_defined_here() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
+        let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `GUARDDUTY_")).collect();
+        let expected: Vec<String> =
+            VARIABLES.iter().map(|v| format!("| `{}` | {} | {} |", v.name, v.doc, v.default)).collect();
+        assert_eq!(
+            rows,
+            expected,
+            "the README's configuration table, as these definitions write it:\n{}",
+            expected.join("\n")
+        );
     }
 
     #[test]

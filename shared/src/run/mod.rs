@@ -26,7 +26,7 @@ use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
 use crate::ports::{Cloud, CreateAccountStatus, OrganizationApi};
-use crate::report::{Header, OrgAction, Outcome, RegionReport, Report};
+use crate::report::{AccountEntry, Header, OrgAction, Outcome, RegionReport, Report};
 
 use context::{Context, Warmth};
 use memory::Memory;
@@ -104,8 +104,16 @@ impl Default for Patience {
     }
 }
 
+/// The organization's accounts as a run needs them: those to enrol, and (for an account-by-region view) every
+/// account with its standing.
+#[derive(Default)]
+pub(crate) struct Roster {
+    pub(crate) members: Vec<MemberAccount>,
+    pub(crate) entries: Vec<AccountEntry>,
+}
+
 /// The accounts a reconcile enrols, read once and shared by every region.
-type Accounts<'a> = Shared<BoxFuture<'a, Result<Arc<[MemberAccount]>, Arc<Error>>>>;
+type Accounts<'a> = Shared<BoxFuture<'a, Result<Arc<Roster>, Arc<Error>>>>;
 
 /// Brings GuardDuty to the declared state through a [`Cloud`].
 pub struct Enabler<C> {
@@ -157,15 +165,18 @@ impl<C: Cloud> Enabler<C> {
         if !standing.is_some_and(|a| a.is_active()) {
             return Err(Error::AdminNotInOrganization(admin));
         }
-        let accounts: Accounts<'_> = self.members_to_enrol().map(|r| r.map_err(Arc::new)).boxed().shared();
+        let accounts: Accounts<'_> = self.roster(options.keep_members).map(|r| r.map_err(Arc::new)).boxed().shared();
         let (regions, organization) = tokio::join!(
             self.run_regions(&ctx, options, |region| self.reconcile_region(&ctx, region, accounts.clone())),
             self.trusted_access(&ctx),
         );
-        if let Err(e) = accounts.await {
-            return Err(Arc::try_unwrap(e).unwrap_or_else(|e| Error::Unexpected(e.to_string())));
+        let roster =
+            accounts.await.map_err(|e| Arc::try_unwrap(e).unwrap_or_else(|e| Error::Unexpected(e.to_string())))?;
+        let mut report = self.report("reconcile", &ctx, regions, organization, started);
+        if options.keep_members {
+            report.accounts = Some(roster.entries.clone());
         }
-        Ok(self.report("reconcile", &ctx, regions, organization, started))
+        Ok(report)
     }
 
     /// Makes one account an Enabled member in every governed region (or those of `options`) and re-asserts the
@@ -197,15 +208,22 @@ impl<C: Cloud> Enabler<C> {
         Ok(report)
     }
 
-    /// Every ACTIVE account of the organization but the admin and the excluded ones.
-    async fn members_to_enrol(&self) -> Result<Arc<[MemberAccount]>, Error> {
+    /// The accounts to enrol: every ACTIVE account of the organization but the admin and the excluded ones; and,
+    /// when `entries`, every account with its standing.
+    async fn roster(&self, entries: bool) -> Result<Arc<Roster>, Error> {
         let (accounts, excluded) = tokio::try_join!(self.cloud.organization().accounts(), self.excluded_accounts())?;
         let admin = self.settings.admin_account;
-        Ok(accounts
-            .into_iter()
-            .filter(|a| a.is_active() && a.id != admin && !excluded.contains(&a.id))
-            .map(|a| MemberAccount { id: a.id, email: a.email })
-            .collect())
+        let mut roster = Roster::default();
+        for a in accounts {
+            let excluded = excluded.contains(&a.id);
+            if a.is_active() && a.id != admin && !excluded {
+                roster.members.push(MemberAccount { id: a.id, email: a.email.clone() });
+            }
+            if entries {
+                roster.entries.push(AccountEntry { id: a.id, name: a.name, state: a.state, excluded });
+            }
+        }
+        Ok(Arc::new(roster))
     }
 
     /// Every account under the excluded organizational units, plus the excluded accounts.

@@ -10,7 +10,7 @@ use futures_util::future::{ready, FutureExt};
 use super::apply::RegionWork;
 use super::context::Context;
 use super::observe::{found, read_admin_side};
-use super::{Accounts, Enabler};
+use super::{Accounts, Enabler, Roster};
 use crate::error::Error;
 use crate::plan::{classify, plan_admin_side, plan_foundation, plan_org_config, AdminPlan, Desired, MemberAccount};
 use crate::ports::{Cloud, GuardDutyApi, Side};
@@ -63,9 +63,9 @@ impl<C: Cloud> Enabler<C> {
         work.report.plans = admin_plan.plans.iter().map(|p| p.name.clone()).collect();
         work.report.plans_not_offered = admin_plan.not_offered;
         work.apply_all(&admin_plan.steps).await?;
-        let members = accounts.await.map_err(|e| Error::Unexpected(e.to_string()))?;
-        let statuses = work.converge_members(&members, side.members).await?;
-        conclude(work, &members, statuses);
+        let roster = accounts.await.map_err(|e| Error::Unexpected(e.to_string()))?;
+        let statuses = work.converge_members(&roster.members, side.members).await?;
+        conclude(work, &roster.members, statuses);
         Ok(())
     }
 
@@ -75,7 +75,8 @@ impl<C: Cloud> Enabler<C> {
         match result {
             // A region without the admin's detector needs its foundation first: reconcile it, for this account.
             Ok(false) => {
-                let accounts: Accounts<'_> = ready(Ok(Arc::from(members))).boxed().shared();
+                let roster = Roster { members: members.to_vec(), entries: Vec::new() };
+                let accounts: Accounts<'_> = ready(Ok(Arc::new(roster))).boxed().shared();
                 self.reconcile_region(ctx, region, accounts).await
             }
             other => self.finish(work, other.map(drop)),

@@ -1,0 +1,83 @@
+//! `guardduty-enabler`, the command line: a thin shell over the same library as the two functions. It runs with the
+//! management account's credentials, reads the same `GUARDDUTY_*` configuration (each also a flag), and answers in
+//! the exit-code convention of `terraform plan -detailed-exitcode`: 0 in sync or converged, 1 an error, 2 drift or
+//! not converged.
+
+mod args;
+mod progress;
+mod render;
+
+use std::process::ExitCode;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::{BehaviorVersion, Region};
+use enablement::{AccountId, Failure, Report, RunOptions};
+
+use args::{Command, Parsed};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(args::parse()).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(2),
+        Err(failure) => {
+            anstream::eprintln!("guardduty-enabler: {}: {failure}", failure.kind);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Runs the subcommand; `true` when in sync (status, plan) or converged (apply, onboard).
+async fn run(parsed: Parsed) -> Result<bool, Failure> {
+    let Parsed { cli, settings } = parsed;
+    // Everything the user gave is checked before any AWS call (connecting makes none).
+    let settings = settings?;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = &cli.profile {
+        loader = loader.profile_name(profile);
+    }
+    let region = RegionProviderChain::first_try(cli.region.clone().map(Region::new))
+        .or_default_provider()
+        .or_else(Region::from_static("us-east-1"));
+    let base = loader.region(region).load().await;
+    let enabler = enablement::connect_with(&base, settings).await;
+
+    let display = progress::Display::for_stdout(cli.json);
+    let read_only = RunOptions { dry_run: Some(true), ..RunOptions::default() };
+    let report: Report = match &cli.command {
+        Command::Status => enabler.reconcile_with(&RunOptions { keep_members: true, ..read_only }).await?,
+        Command::Plan => enabler.reconcile_with(&read_only).await?,
+        Command::Apply => {
+            let options = RunOptions { progress: display.receiver(), ..RunOptions::default() };
+            let report = enabler.reconcile_with(&options).await;
+            display.finish();
+            report?
+        }
+        Command::Onboard { account } => {
+            let account =
+                account.parse::<AccountId>().map_err(|e| Failure::new("InvalidRequest", format!("ACCOUNT_ID: {e}")))?;
+            let options = RunOptions { progress: display.receiver(), ..RunOptions::default() };
+            let report = enabler.onboard(&account, &options).await;
+            display.finish();
+            report?
+        }
+    };
+
+    let clean = match cli.command {
+        Command::Status | Command::Plan => !render::drifted(&report),
+        Command::Apply | Command::Onboard { .. } => report.is_success(),
+    };
+    if cli.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new("InternalError", e.to_string()))?;
+        println!("{text}");
+    } else {
+        let text = match cli.command {
+            Command::Status => render::status(&report),
+            Command::Plan => render::plan(&report),
+            Command::Apply => render::outcome_table(&report, "apply"),
+            Command::Onboard { .. } => render::outcome_table(&report, "onboard"),
+        };
+        anstream::print!("{text}");
+    }
+    Ok(clean)
+}

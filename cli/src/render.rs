@@ -1,0 +1,344 @@
+//! What the command line prints for a person: the account-by-region matrix and each region's organization
+//! configuration (`status`), the writes per region (`plan`), the regions' outcomes (`apply`, `onboard`), and a
+//! one-line summary. Colours only where the output is a terminal, never with NO_COLOR (anstream decides).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use enablement::{AccountEntry, ActionStatus, MemberStatus, Outcome, RegionReport, Report, Step};
+
+const GREEN: Style = AnsiColor::Green.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
+const DIM: Style = Style::new().dimmed();
+const BOLD: Style = Style::new().bold();
+
+fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// A short column name for a region, after the convention of Availability Zone ids: `us-east-1` is `use1`,
+/// `ap-southeast-2` is `apse2`, `us-gov-west-1` is `usgovw1`.
+pub fn short(region: &str) -> String {
+    let parts: Vec<&str> = region.split('-').collect();
+    let Some((number, rest)) = parts.split_last() else { return region.to_owned() };
+    let mut out = String::new();
+    for (i, part) in rest.iter().enumerate() {
+        let direction = match *part {
+            "north" => "n",
+            "south" => "s",
+            "east" => "e",
+            "west" => "w",
+            "central" => "c",
+            "northeast" => "ne",
+            "southeast" => "se",
+            "northwest" => "nw",
+            "southwest" => "sw",
+            other => other,
+        };
+        out.push_str(if i == 0 { part } else { direction });
+    }
+    out.push_str(number);
+    out
+}
+
+fn table() -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+    t
+}
+
+/// `status`: the account-by-region matrix, the problems named, each region's organization configuration, and the
+/// summary.
+pub fn status(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} management account {}, delegated admin {}\n",
+        paint(BOLD, "GuardDuty coverage:"),
+        report.management_account,
+        report.admin_account
+    );
+    let regions = &report.regions;
+    let mut matrix = table();
+    let mut header = vec!["account".to_owned(), "name".to_owned()];
+    header.extend(regions.iter().map(|r| short(&r.region)));
+    matrix.set_header(header);
+    let mut problems = Vec::new();
+    for account in ordered_accounts(report) {
+        let mut row = vec![account.id.to_string(), account.name.clone()];
+        for region in regions {
+            row.push(cell(report, region, account, &mut problems));
+        }
+        matrix.add_row(row);
+    }
+    for column in 2..regions.len() + 2 {
+        if let Some(c) = matrix.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Center);
+        }
+    }
+    let _ = writeln!(out, "{matrix}");
+    let _ = writeln!(
+        out,
+        "{} Enabled   · not a member   {} region not enabled for the account   {} a problem (below)   {} delegated admin   {} excluded   {} not read",
+        paint(GREEN, "●"),
+        paint(DIM, "○"),
+        paint(RED, "✗"),
+        paint(CYAN, "A"),
+        paint(DIM, "-"),
+        paint(YELLOW, "?"),
+    );
+    let codes: Vec<String> = regions.iter().map(|r| format!("{} {}", short(&r.region), r.region)).collect();
+    let _ = writeln!(out, "{}", paint(DIM, &codes.join(", ")));
+    if !problems.is_empty() {
+        let _ = writeln!(out, "\n{}", paint(BOLD, "Problems:"));
+        for p in &problems {
+            let _ = writeln!(out, "  {p}");
+        }
+    }
+    let _ = writeln!(out, "\n{}", paint(BOLD, "Organization configuration:"));
+    let mut config = table();
+    config.set_header(["region", "auto-enable", "plans", "not offered", "state"]);
+    for r in regions {
+        config.add_row([
+            r.region.clone(),
+            r.found.auto_enable.clone().unwrap_or_else(|| "-".into()),
+            if r.plans.is_empty() { "-".into() } else { format!("{} ({})", r.plans.len(), abbreviate(&r.plans)) },
+            if r.plans_not_offered.is_empty() { "-".into() } else { r.plans_not_offered.join(", ") },
+            outcome(r),
+        ]);
+    }
+    let _ = writeln!(out, "{config}");
+    left_out(&mut out, report);
+    let _ = writeln!(out, "\n{}", summary(report, "status"));
+    out
+}
+
+/// Management account first, then the admin, then by name.
+fn ordered_accounts(report: &Report) -> Vec<&AccountEntry> {
+    let mut accounts: Vec<&AccountEntry> = report.accounts.iter().flatten().filter(|a| a.state == "ACTIVE").collect();
+    let rank = |a: &AccountEntry| {
+        if a.id.as_str() == report.management_account {
+            0
+        } else if a.id.as_str() == report.admin_account {
+            1
+        } else {
+            2
+        }
+    };
+    accounts.sort_by(|a, b| (rank(a), &a.name, a.id).cmp(&(rank(b), &b.name, b.id)));
+    accounts
+}
+
+fn cell(report: &Report, region: &RegionReport, account: &AccountEntry, problems: &mut Vec<String>) -> String {
+    if account.id.as_str() == report.admin_account {
+        return paint(CYAN, "A");
+    }
+    if account.excluded {
+        return paint(DIM, "-");
+    }
+    let Some(members) = &region.members else { return paint(YELLOW, "?") };
+    match members.get(&account.id) {
+        Some(MemberStatus::Enabled) => paint(GREEN, "●"),
+        Some(MemberStatus::RegionDisabled) => paint(DIM, "○"),
+        None => "·".to_owned(),
+        Some(other) => {
+            let why = region
+                .unprotected
+                .iter()
+                .find(|u| u.account == account.id)
+                .map(|u| u.reason.clone())
+                .unwrap_or_else(|| format!("GuardDuty reports the member {other}"));
+            problems.push(format!("{} {} in {}: {other}: {why}", account.id, account.name, region.region));
+            paint(RED, "✗")
+        }
+    }
+}
+
+fn abbreviate(names: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut s = names.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > SHOWN {
+        let _ = write!(s, ", ...");
+    }
+    s
+}
+
+fn outcome(r: &RegionReport) -> String {
+    let text = match (r.outcome, &r.error) {
+        (Outcome::Planned, _) => format!("drift: {} writes planned", r.actions.len()),
+        (o, Some(e)) => format!("{}: {}", o.as_str(), enablement::shorten(e, 90)),
+        (o, None) => o.as_str().replace('_', " "),
+    };
+    let style = match r.outcome {
+        Outcome::InSync | Outcome::Changed => GREEN,
+        Outcome::Planned | Outcome::Unfinished => YELLOW,
+        _ => RED,
+    };
+    paint(style, &text)
+}
+
+fn left_out(out: &mut String, report: &Report) {
+    if report.regions_left_out.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", paint(BOLD, "Regions left out:"));
+    for l in &report.regions_left_out {
+        let _ = writeln!(out, "  {}: {}", l.region, l.reason);
+    }
+}
+
+/// `plan`: per region, the writes a reconcile would make (member writes counted), and the summary.
+pub fn plan(report: &Report) -> String {
+    let mut out = String::new();
+    for action in &report.organization {
+        let _ = writeln!(out, "organization: enable trusted access for {}", action.principal);
+    }
+    for r in &report.regions {
+        if r.actions.is_empty() && r.outcome == Outcome::InSync {
+            continue;
+        }
+        let _ = writeln!(out, "{} ({})", paint(BOLD, &r.region), outcome(r));
+        let mut grouped: BTreeMap<usize, (String, usize, usize)> = BTreeMap::new();
+        for (i, a) in r.actions.iter().enumerate() {
+            let (label, accounts) = describe(&a.step);
+            let key = grouped.iter().find(|(_, (l, _, _))| *l == label).map_or(i, |(k, _)| *k);
+            let entry = grouped.entry(key).or_insert((label, 0, 0));
+            entry.1 += 1;
+            entry.2 += accounts;
+        }
+        for (label, calls, accounts) in grouped.values() {
+            let detail = match (calls, accounts) {
+                (_, 0) => String::new(),
+                (1, n) => format!(": {n} accounts"),
+                (c, n) => format!(": {n} accounts in {c} calls"),
+            };
+            let _ = writeln!(out, "  + {label}{detail}");
+        }
+        for u in r.unprotected.iter().filter(|u| u.status.is_some()) {
+            let _ = writeln!(out, "  {} {}: {}", paint(RED, "✗"), u.account, u.reason);
+        }
+    }
+    left_out(&mut out, report);
+    let _ = writeln!(out, "\n{}", summary(report, "plan"));
+    out
+}
+
+fn describe(step: &Step) -> (String, usize) {
+    let plans = |p: &[enablement::Plan]| p.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    match step {
+        Step::CreateManagementDetector => ("CreateDetector in the management account".into(), 0),
+        Step::EnableManagementDetector { .. } => ("UpdateDetector: enable the management account's detector".into(), 0),
+        Step::DesignateAdmin { admin } => (format!("EnableOrganizationAdminAccount: {admin}"), 0),
+        Step::CreateAdminDetector { .. } => ("CreateDetector in the admin account".into(), 0),
+        Step::UpdateAdminDetector { plans: p, .. } => (
+            format!(
+                "UpdateDetector (admin): enable {}",
+                if p.is_empty() { "it".into() } else { abbreviate(&plans(p)) }
+            ),
+            0,
+        ),
+        Step::UpdateOrganizationConfiguration { auto_enable, plans: p } => {
+            (format!("UpdateOrganizationConfiguration: auto-enable {}, {} plans", auto_enable.as_str(), p.len()), 0)
+        }
+        other => (other.operation().to_owned(), other.member_count()),
+    }
+}
+
+/// `apply` and `onboard`: each region's outcome, and the summary.
+pub fn outcome_table(report: &Report, kind: &str) -> String {
+    let mut out = String::new();
+    let mut t = table();
+    t.set_header(["region", "outcome", "writes", "members added", "protected"]);
+    for r in &report.regions {
+        t.add_row([
+            r.region.clone(),
+            outcome(r),
+            r.writes().to_string(),
+            r.members_added.to_string(),
+            format!("{} of {}", r.coverage.protected, r.coverage.expected),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    for r in &report.regions {
+        for u in &r.unprotected {
+            let _ = writeln!(out, "  {} {} in {}: {}", paint(RED, "✗"), u.account, r.region, u.reason);
+        }
+    }
+    for a in report.organization.iter().filter(|a| a.status == ActionStatus::Failed) {
+        let _ = writeln!(
+            out,
+            "  {} trusted access for {}: {}",
+            paint(RED, "✗"),
+            a.principal,
+            a.error.as_deref().unwrap_or("")
+        );
+    }
+    left_out(&mut out, report);
+    let _ = writeln!(out, "\n{}", summary(report, kind));
+    out
+}
+
+/// Whether a read-only report found anything to change or anything not protected.
+pub fn drifted(report: &Report) -> bool {
+    !report.organization.is_empty()
+        || report.regions.iter().any(|r| r.outcome != Outcome::InSync || !r.unprotected.is_empty())
+}
+
+/// The one-line summary.
+pub fn summary(report: &Report, kind: &str) -> String {
+    let s = &report.summary;
+    let protected = format!("{} of {} account-regions protected", s.accounts_protected, s.accounts_expected);
+    let left = match s.regions_left_out {
+        0 => String::new(),
+        n => format!("; {n} regions left out"),
+    };
+    let (good, text) = match kind {
+        "status" | "plan" if drifted(report) => {
+            let needing = report.regions.iter().filter(|r| r.outcome != Outcome::InSync).count();
+            let planned: usize = report.regions.iter().map(|r| r.actions.len()).sum::<usize>() + report.organization.len();
+            (false, format!("drift: {needing} of {} regions need changes ({planned} writes planned); {protected}{left}", s.regions))
+        }
+        "status" | "plan" => (true, format!("in sync: {} regions; {protected}{left}", s.regions)),
+        _ if report.is_success() => (
+            true,
+            format!(
+                "converged: {} regions ({} changed, {} already in sync); {} writes, {} memberships added; {protected}{left}",
+                s.regions, s.changed, s.in_sync, s.writes, s.members_added
+            ),
+        ),
+        _ => (
+            false,
+            format!(
+                "not converged: {} of {} regions did not reach the desired state; {} writes; {protected}{left}",
+                s.regions - s.changed - s.in_sync,
+                s.regions,
+                s.writes
+            ),
+        ),
+    };
+    paint(if good { GREEN } else { RED }, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_columns_are_short_and_distinct() {
+        let names = [
+            "us-east-1",
+            "ap-southeast-2",
+            "eu-central-1",
+            "us-gov-west-1",
+            "us-iso-east-1",
+            "us-isob-east-1",
+            "eusc-de-east-1",
+        ];
+        let shorts: Vec<String> = names.iter().map(|n| short(n)).collect();
+        assert_eq!(shorts, ["use1", "apse2", "euc1", "usgovw1", "usisoe1", "usisobe1", "euscdee1"]);
+    }
+}

@@ -1,0 +1,109 @@
+//! The command line, the built binary, against the emulator: what `status`, `plan`, `apply` and `onboard` print and
+//! the exit codes they answer with (0 in sync or converged, 1 an error, 2 drift or not converged), `--json`, the
+//! flags named after the variables, and the same validation as the functions before any AWS call.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use serde_json::{json, Value};
+use system_tests::{cli, members, tally, Emulator};
+
+const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_plan_apply_and_onboard_answer_in_the_exit_code_convention() {
+    // given a fresh organization
+    let emulator = Emulator::start();
+    emulator.regions(json!({"default": REGIONS, "opt_in": []}));
+    let org = emulator.organization(4, 0);
+    let admin = org.accounts[0].to_string();
+    let env = [("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())];
+
+    // status: drift (exit 2), an account-by-region matrix, the configuration per region, a summary; nothing written
+    emulator.clear_log();
+    let status = cli(&emulator, &["status"], &env);
+    assert_eq!(status.code, 2, "{status:?}");
+    assert!(status.stdout.contains("account") && status.stdout.contains("euw1"), "{}", status.stdout);
+    assert!(status.stdout.contains("Organization configuration:"), "{}", status.stdout);
+    assert!(status.stdout.lines().last().unwrap().starts_with("drift:"), "{}", status.stdout);
+    assert!(!status.stdout.contains('\u{1b}'), "no colours when stdout is not a terminal");
+    // plan: the writes, per region (exit 2), still nothing written
+    let plan = cli(&emulator, &["plan"], &env);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    assert!(plan.stdout.contains("CreateMembers: 4 accounts"), "{}", plan.stdout);
+    assert_eq!(tally(&emulator.log()).writes, 0, "{:?}", tally(&emulator.log()).by_operation);
+
+    // apply: plain lines per region (stdout is not a terminal), then converged (exit 0)
+    let apply = cli(&emulator, &["apply"], &env);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    for region in REGIONS {
+        assert!(apply.stdout.contains(&format!("{region}: changed")), "{}", apply.stdout);
+        assert_eq!(members(&emulator.state(), region).len(), 4, "{region}");
+    }
+    assert!(apply.stdout.contains("converged:"), "{}", apply.stdout);
+
+    // status again: in sync (exit 0), every account Enabled everywhere
+    let status = cli(&emulator, &["status"], &env);
+    assert_eq!(status.code, 0, "{status:?}");
+    let protected_rows = status.stdout.lines().filter(|l| l.matches('●').count() == REGIONS.len()).count();
+    assert_eq!(protected_rows, 4, "three members and the management account:\n{}", status.stdout);
+    assert!(status.stdout.contains("in sync: 3 regions; 12 of 12 account-regions protected"), "{}", status.stdout);
+
+    // --json: the report alone on stdout, with every account
+    let json = cli(&emulator, &["status", "--json"], &env);
+    assert_eq!(json.code, 0);
+    let report: Value = serde_json::from_str(&json.stdout).expect("one JSON document and nothing else");
+    assert_eq!(report["accounts"].as_array().unwrap().len(), 5);
+    assert_eq!(report["summary"]["accounts_protected"], 12);
+
+    // onboard: a new account, then converged (exit 0); a bad id is an error (exit 1)
+    let (account, _) = emulator.create_account("from-the-terminal").await;
+    let onboard = cli(&emulator, &["onboard", account.as_str()], &env);
+    assert_eq!(onboard.code, 0, "{onboard:?}");
+    assert!(REGIONS
+        .iter()
+        .all(|r| members(&emulator.state(), r).get(account.as_str()).map(String::as_str) == Some("Enabled")));
+    let bad = cli(&emulator, &["onboard", "12345"], &env);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("InvalidRequest") && bad.stderr.contains("12 digits"), "{bad:?}");
+
+    // drift that cannot be repaired: status names the account and its status (exit 2), apply is not converged
+    let region = "eu-west-1";
+    emulator.seed_members(region, &org.accounts[0], &[(&org.accounts[2], "Invited")]);
+    emulator.world(json!({"refused_members": {org.accounts[2].as_str(): "The request is rejected because the account is being closed."}}));
+    let status = cli(&emulator, &["status"], &env);
+    assert_eq!(status.code, 2);
+    assert!(
+        status.stdout.contains('✗') && status.stdout.contains(&format!("{} ", org.accounts[2])),
+        "{}",
+        status.stdout
+    );
+    assert!(status.stdout.contains("in eu-west-1: Invited"), "{}", status.stdout);
+    let apply = cli(&emulator, &["apply"], &env);
+    assert_eq!(apply.code, 2, "{apply:?}");
+    assert!(apply.stdout.contains("not converged"), "{}", apply.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_variable_is_a_flag_too_and_a_bad_value_is_an_error_before_any_aws_call() {
+    let emulator = Emulator::start();
+    emulator.regions(json!({"default": REGIONS, "opt_in": []}));
+    let org = emulator.organization(2, 0);
+    let admin = org.accounts[0].to_string();
+    emulator.clear_log();
+    // a bad value, given as a flag: exit 1, the variable named, and no call at all
+    let bad = cli(&emulator, &["status", "--admin-account-id", &admin, "--auto-enable", "SOMETIMES"], &[]);
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stderr.contains("InvalidConfiguration") && bad.stderr.contains("GUARDDUTY_AUTO_ENABLE"), "{bad:?}");
+    assert!(emulator.log().is_empty());
+    // exclusions need NONE here too
+    let bad =
+        cli(&emulator, &["plan", "--admin-account-id", &admin, "--excluded-accounts", org.accounts[1].as_str()], &[]);
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stderr.contains("NONE"), "{bad:?}");
+    // the flags govern a run: --regions narrows it to one region
+    let plan = cli(&emulator, &["plan", "--json", "--admin-account-id", &admin, "--regions", "eu-west-1"], &[]);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    let report: Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(report["summary"]["regions"], 1);
+    assert_eq!(report["regions"][0]["region"], "eu-west-1");
+}
