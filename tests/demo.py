@@ -1,9 +1,8 @@
 """Helpers for the demo (tests/demo.sh): seed the emulator, create an account, stand in for CloudFormation's
-ResponseURL, and print each account's GuardDuty state per region.
+ResponseURL, and summarise the functions' answers (the command line prints the GuardDuty state).
 
     demo.py seed URL N                    -> prints "MANAGEMENT ADMIN"
     demo.py create-account URL NAME       -> prints the new account id
-    demo.py table URL TITLE ADMIN         -> prints the table
     demo.py catch PORT FILE               -> serves one PUT on PORT and writes its body to FILE
     demo.py cfn FILE                      -> summarises a custom-resource response
     demo.py summary FILE                  -> summarises the responder's answer
@@ -35,43 +34,6 @@ def create_account(url: str, name: str) -> None:
                           aws_access_key_id="testing", aws_secret_access_key="testing")
     status = client.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
     print(status["AccountId"])
-
-
-def table(url: str, title: str, admin: str) -> None:
-    state = control(url, "/_emulator/state", method="GET")
-    client = boto3.client("organizations", region_name="us-east-1", endpoint_url=url,
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    accounts = sorted(client.list_accounts()["Accounts"], key=lambda a: a["JoinedTimestamp"])
-    management = client.describe_organization()["Organization"]["MasterAccountId"]
-    account_api = boto3.client("account", region_name="us-east-1", endpoint_url=url,
-                               aws_access_key_id="testing", aws_secret_access_key="testing")
-    regions = [r["RegionName"] for r in account_api.list_regions(
-        RegionOptStatusContains=["ENABLED", "ENABLED_BY_DEFAULT"], MaxResults=50)["Regions"]]
-    admins = {(a["region"], a["admin"]) for a in state["admins"]}
-    detectors = {(d["region"], d["account"]): d for d in state["detectors"]}
-    members = {(m["region"], m["account"]): m["status"] for m in state["members"]}
-
-    def cell(region: str, account: str) -> str:
-        if (region, account) in admins and (region, account) in detectors:
-            return "admin"
-        status = members.get((region, account))
-        if status == "Enabled":
-            return "member"
-        if status:
-            return status.lower()
-        return "detector" if (region, account) in detectors else "-"
-
-    print(f"\n{title}")
-    header = "".join(f"{a['Id']:>14}" for a in accounts)
-    def role(a):
-        return "management" if a["Id"] == management else "admin" if a["Id"] == admin else a["Name"]
-
-    roles = "".join(f"{role(a):>14}" for a in accounts)
-    print(f"{'region':<16}{roles}\n{'':<16}{header}")
-    for region in regions:
-        print(f"{region:<16}" + "".join(f"{cell(region, a['Id']):>14}" for a in accounts))
-    enabled = sum(1 for r in regions for a in accounts if cell(r, a["Id"]) in ("admin", "member"))
-    print(f"GuardDuty on for {enabled} of {len(regions) * len(accounts)} account-regions")
 
 
 def catch(port: int, path: str) -> None:
@@ -109,8 +71,6 @@ if __name__ == "__main__":
         seed(args[0], int(args[1]))
     elif command == "create-account":
         create_account(args[0], args[1])
-    elif command == "table":
-        table(args[0], args[1], args[2])
     elif command == "catch":
         catch(int(args[0]), args[1])
     elif command == "cfn":

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job, end to end, on the local emulator: seed an organization, deploy-time bootstrap through the
-# bootstrapper (as CloudFormation invokes it), then a new account announced by its CreateAccountResult event
-# through the responder, both served by `cargo lambda watch` over the Lambda runtime API. Prints each account's
-# GuardDuty state per region before and after, and stops everything it started.
+# The main job, end to end, on the local emulator: seed an organization; `guardduty-enabler status` (drift, exit
+# 2); the deploy-time bootstrap through the bootstrapper, as CloudFormation invokes it; a new account announced by
+# its CreateAccountResult event through the responder (both functions served by `cargo lambda watch` over the
+# Lambda runtime API); then `guardduty-enabler status` again (in sync, exit 0). Stops everything it started, by the
+# process ids it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -11,13 +12,15 @@ py="$root/.venv/bin/python"
 export EMULATOR_PORT=${EMULATOR_PORT:-4599}
 lambda_port=${DEMO_LAMBDA_PORT:-9100}
 catch_port=${DEMO_RESPONSE_PORT:-9101}
+target=${CARGO_TARGET_DIR:-$root/target}
 work=$(mktemp -d)
 watch_pid=""
+catch_pid=""
 
 cleanup() {
-  [ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null && wait "$watch_pid" 2>/dev/null
-  pkill -f "target/debug/bootstrapper" 2>/dev/null || true
-  pkill -f "target/debug/responder" 2>/dev/null || true
+  # cargo lambda watch runs in a process group of its own, with the function binaries it starts: stop that group.
+  if [ -n "$watch_pid" ]; then kill -- "-$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true; fi
+  if [ -n "$catch_pid" ]; then kill "$catch_pid" 2>/dev/null || true; fi
   tests/emulator/emulator.sh stop
   rm -rf "$work"
 }
@@ -27,12 +30,27 @@ url=$(tests/emulator/emulator.sh start)
 echo "emulator: $url"
 read -r management admin < <("$py" tests/demo.py seed "$url" 4)
 echo "organization: management $management, delegated GuardDuty admin $admin, 4 members"
-"$py" tests/demo.py table "$url" "before" "$admin"
 
 echo
-echo "building the functions and starting cargo lambda watch on port $lambda_port ..."
+echo "building the functions and the command line ..."
+# (apart, as cargo lambda watch builds the functions: the command line's own features stay out of theirs)
 cargo build --quiet -p bootstrapper -p responder
-cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
+cargo build --quiet -p guardduty-enabler
+export AWS_ENDPOINT_URL="$url" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+export GUARDDUTY_ADMIN_ACCOUNT_ID="$admin"
+status() {
+  local code=0
+  "$target/debug/guardduty-enabler" status || code=$?
+  echo "(guardduty-enabler status exited $code)"
+}
+
+echo
+echo "0) Before: guardduty-enabler status"
+status
+
+echo
+echo "starting cargo lambda watch on port $lambda_port ..."
+setsid cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
   --env-var "AWS_ENDPOINT_URL=$url,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,GUARDDUTY_ADMIN_ACCOUNT_ID=$admin" \
   >"$work/watch.log" 2>&1 &
 watch_pid=$!
@@ -51,8 +69,8 @@ start=$(date +%s%N)
 cargo lambda invoke bootstrapper --invoke-address 127.0.0.1 --invoke-port "$lambda_port" --data-file "$work/cfn-create.json" >"$work/bootstrap.json"
 echo "   bootstrapper answered in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 wait "$catch_pid"
+catch_pid=""
 "$py" tests/demo.py cfn "$work/cfn-response.json"
-"$py" tests/demo.py table "$url" "after the bootstrap" "$admin"
 
 echo
 echo "2) A new account is created; its CreateAccountResult event reaches the responder"
@@ -62,4 +80,7 @@ start=$(date +%s%N)
 cargo lambda invoke responder --invoke-address 127.0.0.1 --invoke-port "$lambda_port" --data-file "$work/event.json" >"$work/onboard.json"
 echo "   responder answered in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 "$py" tests/demo.py summary "$work/onboard.json"
-"$py" tests/demo.py table "$url" "after the new account's event" "$admin"
+
+echo
+echo "3) After: guardduty-enabler status"
+status

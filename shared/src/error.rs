@@ -4,6 +4,9 @@
 use crate::config::ConfigError;
 use crate::ids::AccountId;
 
+/// The error code given to a call that could not be made because assuming the admin role failed.
+pub const ASSUME_ROLE_FAILED: &str = "AssumeRoleFailed";
+
 /// A boxed source error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -101,6 +104,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Config(_) | Self::AdminIsManagement(_) | Self::AdminNotInOrganization(_) => "InvalidConfiguration",
+            Self::Aws(e) if e.code.as_deref() == Some(ASSUME_ROLE_FAILED) => "AdminRoleNotAssumable",
             Self::Aws(_) => "AwsError",
             Self::NotInOrganization(_) => "NotInOrganization",
             Self::NotActive { .. } => "AccountNotActive",

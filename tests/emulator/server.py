@@ -11,7 +11,8 @@ Control endpoints, under /_emulator/ (plain JSON, no signature):
   GET    /_emulator/log                the request log: [{seq, service, operation, account, region, status, kind}]
   DELETE /_emulator/log                clears it
   POST   /_emulator/faults             {latency_ms, throttle_rate, error_rate, services, down_regions,
-                                        admin_consistency_seconds, member_consistency_seconds, bad_request, seed}
+                                        admin_consistency_seconds, member_consistency_seconds, bad_request,
+                                        assume_role_denied_seconds, seed}
   POST   /_emulator/regions            the region world (see regions.configure)
   POST   /_emulator/world              plan availability and GuardDuty's timing (see world.World)
   POST   /_emulator/members            {"region", "admin", "members": {account: status}} writes member records as
@@ -42,6 +43,12 @@ from organizations import Organizations, OrgError, extend_trusted_services  # no
 from world import World  # noqa: E402
 
 READ_PREFIXES = ("Get", "List", "Describe")
+ASSUME_ROLE_DENIED = (
+    b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+    b"<Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:root is not authorized to perform: "
+    b"sts:AssumeRole on the role (it does not exist yet, or its trust policy has not propagated)</Message></Error>"
+    b"<RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>"
+)
 ACCOUNT_OPERATIONS = {"/listRegions": "ListRegions", "/getRegionOptStatus": "GetRegionOptStatus"}
 
 
@@ -57,6 +64,8 @@ class Faults:
     # region -> operations that answer GuardDuty's generic InvalidInputException, every time (a real input error,
     # not the settling answer it shares its text with)
     bad_request: dict = field(default_factory=dict)
+    # STS refuses AssumeRole this long after the switches are set, as it does while a new role propagates
+    assume_role_denied_seconds: float = 0.0
     seed: int | None = None
 
 
@@ -90,6 +99,7 @@ class Emulator:
         extend_trusted_services()
         self.log: list[dict] = []
         self.lock = threading.Lock()
+        self.faults_set_at = time.monotonic()
 
     # ---- helpers ---------------------------------------------------------------------------------------------
     @staticmethod
@@ -97,8 +107,9 @@ class Emulator:
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         reasons = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
                    500: "Internal Server Error", 503: "Service Unavailable"}
+        content_type = next((v for k, v in (headers or {}).items() if k.lower() == "content-type"), "application/json")
         extra = {k: v for k, v in (headers or {}).items() if k.lower() not in ("content-type", "content-length")}
-        hdrs = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))] + list(extra.items())
+        hdrs = [("Content-Type", content_type), ("Content-Length", str(len(payload)))] + list(extra.items())
         start_response(f"{status} {reasons.get(status, 'Error')}", hdrs)
         return [payload]
 
@@ -195,6 +206,7 @@ class Emulator:
                 setattr(fresh, key, value)
             for key in fresh.__dataclass_fields__:
                 setattr(self.faults, key, getattr(fresh, key))
+            self.faults_set_at = time.monotonic()
             self.random.seed(fresh.seed)
             return self.respond(start_response, 200, {"ok": True})
         if path == "/_emulator/regions" and method == "POST":
@@ -266,6 +278,10 @@ class Emulator:
                  "kind": kind_of(service, operation), "time": time.time()}
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000.0)
+        if service == "sts" and operation == "AssumeRole" and \
+                time.monotonic() - self.faults_set_at < self.faults.assume_role_denied_seconds:
+            self.record(**entry, status=403, error="AccessDenied")
+            return self.respond(start_response, 403, ASSUME_ROLE_DENIED, {"Content-Type": "text/xml"})
         fault = self.injected_fault(service, region, operation)
         if fault:
             status, code, message = fault

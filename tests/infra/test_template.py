@@ -112,5 +112,66 @@ class RegionOptInForwarding(unittest.TestCase):
         self.assertEqual([n for n, p in rules.items() if p.matches_event(forwarded)], ["ResponderFunction.RegionEnabled"])
 
 
+class OneDeploy(unittest.TestCase):
+    """The management stack deploys the admin role itself, unless told not to, and waits for it."""
+
+    def setUp(self):
+        self.template = template()
+        self.resources = self.template["Resources"]
+
+    def test_the_admin_role_is_a_service_managed_stack_set_of_the_admin_template_targeting_only_the_admin(self):
+        stack_set = self.resources["AdminRoleStackSet"]
+        self.assertEqual(stack_set["Condition"], "DeploysAdminRole")
+        p = stack_set["Properties"]
+        self.assertEqual(p["PermissionModel"], "SERVICE_MANAGED")
+        self.assertEqual(p["AutoDeployment"], {"Enabled": False})
+        self.assertEqual(p["TemplateURL"], "admin-role.yaml")
+        self.assertTrue((ROOT / "infra" / p["TemplateURL"]).exists())
+        self.assertIn("CAPABILITY_NAMED_IAM", p["Capabilities"])
+        (group,) = p["StackInstancesGroup"]
+        targets = group["DeploymentTargets"]
+        self.assertEqual(targets["Accounts"], [{"!Ref": "AdminAccountId"}])
+        self.assertEqual(targets["AccountFilterType"], "INTERSECTION")
+        self.assertEqual(group["Regions"], [{"!Ref": "AWS::Region"}])
+        # the role it creates trusts exactly this stack's function roles, by the same names
+        params = {x["ParameterKey"]: x["ParameterValue"] for x in p["Parameters"]}
+        self.assertEqual(params, {
+            "ManagementAccountId": {"!Ref": "AWS::AccountId"},
+            "RoleName": {"!Ref": "AdminRoleName"},
+            "FunctionRoleNamePrefix": {"!Ref": "RoleNamePrefix"},
+        })
+        admin_parameters = set(template("admin-role.yaml")["Parameters"])
+        self.assertEqual(set(params), admin_parameters)
+
+    def test_the_bootstrap_waits_for_the_admin_role_where_this_stack_deploys_it(self):
+        props = self.resources["Bootstrap"]["Properties"]
+        self.assertEqual(props["AdminRoleStackSet"],
+                         {"!If": ["DeploysAdminRole", {"!Ref": "AdminRoleStackSet"}, {"!Ref": "AWS::NoValue"}]})
+        self.assertEqual(self.template["Conditions"]["DeploysAdminRole"], {"!Equals": [{"!Ref": "DeployAdminRole"}, "true"]})
+
+    def test_the_dashboard_body_is_json_once_substituted(self):
+        body, variables = self.resources["Dashboard"]["Properties"]["DashboardBody"]["!Sub"]
+        substituted = body
+        for name in ["AWS::Region", "ResponderLogGroup", "BootstrapperLogGroup", "ResponderFunction",
+                     "BootstrapperFunction", "DeadLetterQueue.QueueName"]:
+            substituted = substituted.replace("${%s}" % name, "x")
+        substituted = substituted.replace("${Period}", "21600")
+        self.assertNotIn("${", substituted)
+        dashboard = json.loads(substituted)
+        titles = [w["properties"]["title"] for w in dashboard["widgets"]]
+        for wanted in ["Coverage", "not protected", "Unprotected accounts", "Onboarding", "Drift", "dead letters"]:
+            self.assertTrue(any(wanted in t for t in titles), f"{wanted} not in {titles}")
+        self.assertIn("Period", variables)
+
+    def test_the_coverage_alarm_spans_two_scheduled_runs(self):
+        alarm = self.resources["CoverageBelowFullAlarm"]["Properties"]
+        self.assertEqual((alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]), (2, 2))
+        self.assertEqual(alarm["Period"], {"!FindInMap": ["SelfHeal", {"!Ref": "SelfHealHours"}, "Seconds"]})
+        schedule = self.resources["ResponderFunction"]["Properties"]["Events"]["SelfHeal"]["Properties"]["Schedule"]
+        self.assertEqual(schedule, {"!FindInMap": ["SelfHeal", {"!Ref": "SelfHealHours"}, "Schedule"]})
+        for hours, entry in self.template["Mappings"]["SelfHeal"].items():
+            self.assertEqual(entry["Seconds"], int(hours) * 3600)
+
+
 if __name__ == "__main__":
     unittest.main()

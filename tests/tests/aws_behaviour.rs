@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bootstrapper::RoleWait;
 use enablement::{Outcome, RunOptions};
 use lambda_runtime::{Context, LambdaEvent};
 use responder::{CreationPolling, Responder};
@@ -376,6 +377,22 @@ async fn a_designation_being_removed_is_not_built_on() {
 
 // ---- 7. CloudFormation never wedges the stack -------------------------------------------------------------------
 
+/// The custom resource's attributes the template's outputs read (`${Bootstrap.X}`): a SUCCESS must carry each, or
+/// the stack's update fails on the output.
+fn attributes_the_outputs_read() -> Vec<String> {
+    let template = std::fs::read_to_string(system_tests::root().join("infra/template.yaml")).unwrap();
+    let outputs = &template[template.find("\nOutputs:").unwrap()..];
+    outputs.split("${Bootstrap.").skip(1).map(|rest| rest.split('}').next().unwrap().to_owned()).collect()
+}
+
+fn assert_outputs_resolve(answer: &serde_json::Value) {
+    let attributes = attributes_the_outputs_read();
+    assert!(!attributes.is_empty());
+    for attribute in attributes {
+        assert!(answer["Data"][&attribute].is_string(), "{attribute} missing from {answer}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_answers_failed_only_for_an_invalid_configuration() {
     let (emulator, org) = world(2);
@@ -397,12 +414,14 @@ async fn an_update_answers_failed_only_for_an_invalid_configuration() {
     assert_eq!(answer["Data"]["Failed"], "1");
     assert_eq!(answer["Data"]["Unfinished"], "0");
     assert!(answer["Data"]["Problems"].as_str().unwrap().contains("eu-west-1"), "{answer}");
+    assert_outputs_resolve(answer);
 
     // and an Update whose organization cannot even be read answers SUCCESS too
     emulator.faults(json!({"down_regions": ["us-east-1"], "services": ["organizations"]}));
     let catcher = ResponseCatcher::start();
     function.handle(event(ask("cfn-update.json", &catcher))).await.unwrap();
     assert_eq!(catcher.received()[0].2["Status"], "SUCCESS", "{}", catcher.received()[0].2);
+    assert_outputs_resolve(&catcher.received()[0].2);
     emulator.faults(json!({}));
 
     // and an Update with an invalid configuration answers FAILED, while its rollback (the old, valid properties)
@@ -416,6 +435,37 @@ async fn an_update_answers_failed_only_for_an_invalid_configuration() {
     let catcher = ResponseCatcher::start();
     broken.handle(event(ask("cfn-update.json", &catcher))).await.unwrap();
     assert_eq!(catcher.received()[0].2["Status"], "SUCCESS", "{}", catcher.received()[0].2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_create_waits_for_a_new_admin_role_to_become_assumable() {
+    // given STS refusing AssumeRole for 1.5 s, as it does while the role the stack just created propagates
+    let (emulator, org) = world(2);
+    let admin = org.accounts[0];
+    let wait = RoleWait { first: Duration::from_millis(300), total: Duration::from_secs(20) };
+    let function = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())]).await.with_role_wait(wait);
+    emulator.faults(json!({"assume_role_denied_seconds": 1.5}));
+    emulator.clear_log();
+    // when CloudFormation creates the stack
+    let catcher = ResponseCatcher::start();
+    function.handle(event(cfn_request("cfn-create.json", &catcher.url, &admin))).await.unwrap();
+    // then the bootstrap waited for the role and succeeded: no rollback
+    let answer = &catcher.received()[0].2;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    let assumes: Vec<u16> = emulator.log().iter().filter(|c| c.operation == "AssumeRole").map(|c| c.status).collect();
+    assert!(assumes.first() == Some(&403) && assumes.last() == Some(&200), "{assumes:?}");
+
+    // and a role that never becomes assumable is a FAILED that says so, within the wait
+    let (emulator, org) = world(2);
+    let admin = org.accounts[0];
+    let wait = RoleWait { first: Duration::from_millis(200), total: Duration::from_millis(600) };
+    let function = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())]).await.with_role_wait(wait);
+    emulator.faults(json!({"assume_role_denied_seconds": 600}));
+    let catcher = ResponseCatcher::start();
+    function.handle(event(cfn_request("cfn-create.json", &catcher.url, &admin))).await.unwrap();
+    let answer = &catcher.received()[0].2;
+    assert_eq!(answer["Status"], "FAILED");
+    assert!(answer["Reason"].as_str().unwrap().contains("AssumeRole"), "{answer}");
 }
 
 // ---- 8. a CreateAccount that is still in progress ---------------------------------------------------------------

@@ -294,6 +294,39 @@ async fn a_direct_invocation_returns_the_report() {
     assert_eq!(err.kind, "InvalidRequest");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_on_demand_reads_and_plans_and_writes_nothing_whatever_the_configuration_says() {
+    // given a bootstrapper configured to write (GUARDDUTY_DRY_RUN=false)
+    let (emulator, org) = world(3).await;
+    let vars = [("GUARDDUTY_ADMIN_ACCOUNT_ID", org.accounts[0].as_str()), ("GUARDDUTY_DRY_RUN", "false")];
+    let function = emulator.bootstrapper(&vars).await;
+    emulator.clear_log();
+    // when invoked with {"dryRun": true} (and a key it does not know)
+    let plan = function.handle(event(json!({"dryRun": true, "comment": "ignored"}))).await.expect("the plan");
+    // then it returns the plan for every governed region, and nothing was written
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["summary"]["regions"], 3);
+    assert!(plan["regions"].as_array().unwrap().iter().all(|r| r["outcome"] == "planned"), "{plan}");
+    assert_eq!(tally(&emulator.log()).writes, 0, "{:?}", tally(&emulator.log()).by_operation);
+    // and with "regions" it looks at those only
+    emulator.clear_log();
+    let some = function.handle(event(json!({"dryRun": true, "regions": ["eu-west-1"]}))).await.expect("the plan");
+    assert_eq!(some["summary"]["regions"], 1);
+    assert_eq!(some["regions"][0]["region"], "eu-west-1");
+    assert!(emulator.log().iter().filter(|c| c.service == "guardduty").all(|c| c.region == "eu-west-1"));
+    assert_eq!(tally(&emulator.log()).writes, 0);
+    // a region that is not governed, or a value of the wrong type, is an error that says which
+    let err =
+        function.handle(event(json!({"dryRun": true, "regions": ["sa-east-1"]}))).await.expect_err("not governed");
+    assert_eq!(err.kind, "NoRegionToGovern", "{err}");
+    let err = function.handle(event(json!({"dryRun": "yes"}))).await.expect_err("not a boolean");
+    assert_eq!(err.kind, "InvalidRequest");
+    // and {} is still the full reconcile
+    let report = function.handle(event(json!({}))).await.expect("reconcile");
+    assert_eq!(report["dry_run"], false);
+    assert!(REGIONS.iter().all(|r| members(&emulator.state(), r).len() == 3));
+}
+
 #[test]
 fn the_real_responder_binary_serves_events_under_the_lambda_runtime_api() {
     // given the emulator, a bootstrapped organization and the responder binary polling a local runtime API

@@ -6,6 +6,7 @@ pub mod cfn;
 mod request;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::cloudformation::{
     CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponseStatus as Status,
@@ -38,11 +39,29 @@ pub struct Environment<C> {
     pub connect: Connect<C>,
 }
 
+/// How long a Create waits for the admin role to become assumable: on the first deploy the role is created a moment
+/// before (by this stack's StackSet), and IAM takes a while to let it be assumed everywhere. Waits from `first`,
+/// growing, for at most `total` (and never past the invocation's deadline).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoleWait {
+    /// The first wait.
+    pub first: Duration,
+    /// The most time spent waiting.
+    pub total: Duration,
+}
+
+impl Default for RoleWait {
+    fn default() -> Self {
+        Self { first: Duration::from_secs(5), total: Duration::from_secs(90) }
+    }
+}
+
 /// The function's state, built once per cold start.
 pub struct Bootstrapper<C> {
     env: Environment<C>,
     enabler: Result<Arc<Enabler<C>>, ConfigError>,
     sender: ResponseSender,
+    role_wait: RoleWait,
 }
 
 impl Bootstrapper<enablement::AwsCloud> {
@@ -74,7 +93,13 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             Ok(settings) => Ok(Arc::new((env.connect)(settings).await)),
             Err(e) => Err(e),
         };
-        Self { env, enabler, sender }
+        Self { env, enabler, sender, role_wait: RoleWait::default() }
+    }
+
+    /// The same bootstrapper with another wait for the admin role on Create.
+    pub fn with_role_wait(mut self, role_wait: RoleWait) -> Self {
+        self.role_wait = role_wait;
+        self
     }
 
     /// Handles one invocation: a custom-resource request, or a direct one (`{}` reconciles; `{"dryRun": true}`
@@ -168,18 +193,17 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             Ok(enabler) => enabler,
             Err(e) => return failed(Failure::from(e)),
         };
-        match run(&enabler, &RunOptions::within(budget), budget).await {
+        let outcome = if update {
+            run(&enabler, &RunOptions::within(budget), budget).await
+        } else {
+            self.run_when_the_role_is_assumable(&enabler, budget).await
+        };
+        match outcome {
             Err(failure) if update && failure.kind != "InvalidConfiguration" => {
                 println!("{}", emf_failure("bootstrapper", failure.kind));
                 tracing::error!(kind = failure.kind, error = %failure, "the reconcile failed; answering SUCCESS to keep the stack out of UPDATE_ROLLBACK_FAILED");
-                let data = vec![
-                    ("Regions", "0".into()),
-                    ("Changed", "0".into()),
-                    ("Writes", "0".into()),
-                    ("Failed", "1".into()),
-                    ("Unfinished", "0".into()),
-                    ("Problems", failure.to_string()),
-                ];
+                let mut data = no_report_data();
+                data.push(("Problems", enablement::shorten(&failure.to_string(), 1000)));
                 Verdict {
                     status: Status::Success,
                     reason: format!("updated; the reconcile did not finish and the schedule retries it: {failure}"),
@@ -194,6 +218,29 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             Ok(report) => {
                 enablement::publish("bootstrapper", &report);
                 report_verdict(report, update)
+            }
+        }
+    }
+
+    /// A run that, while assuming the admin role fails, waits and tries again (see [`RoleWait`]).
+    async fn run_when_the_role_is_assumable(
+        &self,
+        enabler: &Enabler<C>,
+        budget: Option<Budget>,
+    ) -> Result<Report, Failure> {
+        let started = Instant::now();
+        let mut wait = self.role_wait.first;
+        loop {
+            let outcome = run(enabler, &RunOptions::within(budget), budget).await;
+            let patient = started.elapsed() + wait <= self.role_wait.total
+                && budget.is_none_or(|b| Instant::now() + wait + Duration::from_secs(1) < b.soft);
+            match outcome {
+                Err(f) if f.kind == "AdminRoleNotAssumable" && patient => {
+                    tracing::warn!(error = %f, wait_ms = wait.as_millis() as u64, "the admin role cannot be assumed yet; waiting");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                other => return other,
             }
         }
     }
@@ -280,6 +327,16 @@ fn report_verdict(report: Report, update: bool) -> Verdict {
     }
     let reason = format!("not every region reached the desired state: {problems}");
     Verdict { status: Status::Failed, reason, data, report: Some(report) }
+}
+
+/// `Data` for a run that produced no report: every key the template's outputs read, so that an Update answered
+/// SUCCESS still resolves them.
+fn no_report_data() -> Vec<(&'static str, String)> {
+    [("Regions", "0"), ("Changed", "0"), ("InSync", "0"), ("Failed", "1"), ("Unfinished", "0"), ("Writes", "0")]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .chain([("MembersAdded", "0".to_owned()), ("AccountsProtected", "unknown".to_owned())])
+        .collect()
 }
 
 fn failed(failure: Failure) -> Verdict {

@@ -18,7 +18,7 @@ use aws_sdk_guardduty::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErr
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 
 use crate::config::Settings;
-use crate::error::{AwsError, Error};
+use crate::error::{AwsError, Error, ASSUME_ROLE_FAILED};
 use crate::ids::partition_of;
 use crate::ports::{Cloud, EnabledRegion, Side};
 
@@ -155,8 +155,12 @@ impl Caller {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let code = err.code().map(str::to_owned);
-        let message = err.message().map(str::to_owned).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+        let context = DisplayErrorContext(&err).to_string();
+        // The admin's credentials come from sts:AssumeRole; when that fails (the role does not exist yet, or its
+        // trust has not propagated) the call never leaves: a dispatch failure that names AssumeRole.
+        let unassumable = matches!(err, SdkError::DispatchFailure(_)) && context.contains("AssumeRole");
+        let code = err.code().map(str::to_owned).or_else(|| unassumable.then(|| ASSUME_ROLE_FAILED.to_owned()));
+        let message = err.message().map(str::to_owned).unwrap_or(context);
         Error::Aws(Box::new(AwsError {
             operation,
             region: self.region.clone(),
