@@ -135,7 +135,8 @@ fn ordered_accounts(report: &Report) -> Vec<&AccountEntry> {
 
 fn cell(report: &Report, region: &RegionReport, account: &AccountEntry, problems: &mut Vec<String>) -> String {
     if account.id.as_str() == report.admin_account {
-        return paint(CYAN, "A");
+        // the admin is protected by its own detector
+        return if region.found.admin_detector == "ENABLED" { paint(CYAN, "A") } else { "·".to_owned() };
     }
     if account.excluded {
         return paint(DIM, "-");
@@ -152,7 +153,7 @@ fn cell(report: &Report, region: &RegionReport, account: &AccountEntry, problems
                 .find(|u| u.account == account.id)
                 .map(|u| u.reason.clone())
                 .unwrap_or_else(|| format!("GuardDuty reports the member {other}"));
-            problems.push(format!("{} {} in {}: {other}: {why}", account.id, account.name, region.region));
+            problems.push(format!("{} {} in {}: {why}", account.id, account.name, region.region));
             paint(RED, "✗")
         }
     }
@@ -213,8 +214,8 @@ pub fn plan(report: &Report) -> String {
         for (label, calls, accounts) in grouped.values() {
             let detail = match (calls, accounts) {
                 (_, 0) => String::new(),
-                (1, n) => format!(": {n} accounts"),
-                (c, n) => format!(": {n} accounts in {c} calls"),
+                (1, n) => format!(": {}", count(*n, "account")),
+                (c, n) => format!(": {} in {c} calls", count(*n, "account")),
             };
             let _ = writeln!(out, "  + {label}{detail}");
         }
@@ -282,6 +283,15 @@ pub fn outcome_table(report: &Report, kind: &str) -> String {
     out
 }
 
+/// `n thing`, or `n things`.
+fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
 /// Whether a read-only report found anything to change or anything not protected.
 pub fn drifted(report: &Report) -> bool {
     !report.organization.is_empty()
@@ -294,29 +304,35 @@ pub fn summary(report: &Report, kind: &str) -> String {
     let protected = format!("{} of {} account-regions protected", s.accounts_protected, s.accounts_expected);
     let left = match s.regions_left_out {
         0 => String::new(),
-        n => format!("; {n} regions left out"),
+        n => format!("; {} left out", count(n, "region")),
     };
     let (good, text) = match kind {
         "status" | "plan" if drifted(report) => {
             let needing = report.regions.iter().filter(|r| r.outcome != Outcome::InSync).count();
-            let planned: usize = report.regions.iter().map(|r| r.actions.len()).sum::<usize>() + report.organization.len();
-            (false, format!("drift: {needing} of {} regions need changes ({planned} writes planned); {protected}{left}", s.regions))
+            let planned: usize =
+                report.regions.iter().map(|r| r.actions.len()).sum::<usize>() + report.organization.len();
+            let needing = format!("{needing} of {}", count(s.regions, "region"));
+            (false, format!("drift: {needing} need changes ({} planned); {protected}{left}", count(planned, "write")))
         }
-        "status" | "plan" => (true, format!("in sync: {} regions; {protected}{left}", s.regions)),
+        "status" | "plan" => (true, format!("in sync: {}; {protected}{left}", count(s.regions, "region"))),
         _ if report.is_success() => (
             true,
             format!(
-                "converged: {} regions ({} changed, {} already in sync); {} writes, {} memberships added; {protected}{left}",
-                s.regions, s.changed, s.in_sync, s.writes, s.members_added
+                "converged: {} ({} changed, {} already in sync); {}, {} added; {protected}{left}",
+                count(s.regions, "region"),
+                s.changed,
+                s.in_sync,
+                count(s.writes, "write"),
+                count(s.members_added, "membership")
             ),
         ),
         _ => (
             false,
             format!(
-                "not converged: {} of {} regions did not reach the desired state; {} writes; {protected}{left}",
+                "not converged: {} of {} did not reach the desired state; {}; {protected}{left}",
                 s.regions - s.changed - s.in_sync,
-                s.regions,
-                s.writes
+                count(s.regions, "region"),
+                count(s.writes, "write")
             ),
         ),
     };

@@ -305,16 +305,23 @@ pub fn plan_members(accounts: &[MemberAccount], statuses: &Members, round: Round
     membership
 }
 
-/// Why a member account ended where it did, for the ones that are not Enabled.
-pub fn unprotected_reason(status: Option<&MemberStatus>, refused: Option<&str>) -> String {
+/// Why a member account is not protected: its status, and, after the writes (`checked`), that they did not make it
+/// Enabled, with the reason GuardDuty gave (`refused`).
+pub fn unprotected_reason(status: Option<&MemberStatus>, refused: Option<&str>, checked: bool) -> String {
     let because = refused.map(|r| format!(": {r}")).unwrap_or_default();
-    match status {
-        None => format!("not a member{because}"),
-        Some(MemberStatus::Disabled) => format!("monitoring is stopped (Disabled){because}"),
-        Some(s) if s.is_invitation_era() => {
+    match (status, checked) {
+        (None, _) => format!("not a member{because}"),
+        (Some(MemberStatus::Disabled), false) => "monitoring is stopped (Disabled)".into(),
+        (Some(MemberStatus::Disabled), true) => {
+            format!("monitoring is stopped (Disabled) and did not restart{because}")
+        }
+        (Some(s), false) if s.is_invitation_era() => {
+            format!("an invitation-era member record ({s}), which protects nothing")
+        }
+        (Some(s), true) if s.is_invitation_era() => {
             format!("an invitation-era member record ({s}) that could not be replaced{because}")
         }
-        Some(s) => format!("GuardDuty reports the member {s}{because}"),
+        (Some(s), _) => format!("GuardDuty reports the member {s}{because}"),
     }
 }
 
@@ -329,9 +336,14 @@ pub struct Classified {
     pub unprotected: Vec<Unprotected>,
 }
 
-/// Classifies `accounts` by the statuses GuardDuty shows (after the writes, or before them in a dry run), with the
-/// reasons GuardDuty gave for the writes it refused: only Enabled counts as protected.
-pub fn classify(accounts: &[MemberAccount], statuses: &Members, refused: &BTreeMap<AccountId, String>) -> Classified {
+/// Classifies `accounts` by the statuses GuardDuty shows (after the writes when `checked`, or before them in a dry
+/// run), with the reasons GuardDuty gave for the writes it refused: only Enabled counts as protected.
+pub fn classify(
+    accounts: &[MemberAccount],
+    statuses: &Members,
+    refused: &BTreeMap<AccountId, String>,
+    checked: bool,
+) -> Classified {
     let mut out = Classified::default();
     for account in accounts {
         match statuses.get(&account.id) {
@@ -345,7 +357,7 @@ pub fn classify(accounts: &[MemberAccount], statuses: &Members, refused: &BTreeM
             status => out.unprotected.push(Unprotected {
                 account: account.id,
                 status: status.cloned(),
-                reason: unprotected_reason(status, refused.get(&account.id).map(String::as_str)),
+                reason: unprotected_reason(status, refused.get(&account.id).map(String::as_str), checked),
             }),
         }
     }
@@ -696,7 +708,7 @@ mod tests {
         .collect();
         let refused: BTreeMap<AccountId, String> =
             [(members[4].id, "the account is suspended".to_owned())].into_iter().collect();
-        let c = classify(&members, &statuses, &refused);
+        let c = classify(&members, &statuses, &refused, true);
         assert_eq!(c.protected, 1);
         assert_eq!(c.left.len(), 1, "a region the account has not enabled is left out, not expected");
         let unprotected: Vec<(String, Option<&str>)> = c
@@ -713,6 +725,9 @@ mod tests {
             ]
         );
         assert!(c.unprotected[2].reason.contains("not a member: the account is suspended"), "{:?}", c.unprotected[2]);
+        assert!(c.unprotected[0].reason.contains("could not be replaced"));
+        let before = classify(&members, &statuses, &BTreeMap::new(), false);
+        assert!(before.unprotected[0].reason.ends_with("which protects nothing"), "{:?}", before.unprotected[0]);
     }
 
     #[test]

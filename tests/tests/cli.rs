@@ -77,7 +77,7 @@ async fn status_plan_apply_and_onboard_answer_in_the_exit_code_convention() {
         "{}",
         status.stdout
     );
-    assert!(status.stdout.contains("in eu-west-1: Invited"), "{}", status.stdout);
+    assert!(status.stdout.contains("in eu-west-1: an invitation-era member record (Invited)"), "{}", status.stdout);
     let apply = cli(&emulator, &["apply"], &env);
     assert_eq!(apply.code, 2, "{apply:?}");
     assert!(apply.stdout.contains("not converged"), "{}", apply.stdout);

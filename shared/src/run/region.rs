@@ -132,7 +132,7 @@ impl<C: Cloud> Enabler<C> {
 
 /// Where the region ended: coverage, the accounts left out and those not protected, what was added, the outcome.
 fn conclude<C: Cloud>(work: &mut RegionWork<'_, C>, members: &[MemberAccount], statuses: Members) {
-    let classified = classify(members, &statuses, &work.refused);
+    let classified = classify(members, &statuses, &work.refused, !work.ctx.dry_run);
     let report = &mut work.report;
     report.coverage = Coverage { expected: members.len() - classified.left.len(), protected: classified.protected };
     report.left = classified.left;
