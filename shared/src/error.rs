@@ -5,7 +5,7 @@ use crate::config::ConfigError;
 use crate::ids::AccountId;
 
 /// The error code given to a call that could not be made because assuming the admin role failed.
-pub const ASSUME_ROLE_FAILED: &str = "AssumeRoleFailed";
+pub(crate) const ASSUME_ROLE_FAILED: &str = "AssumeRoleFailed";
 
 /// A boxed source error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -77,7 +77,7 @@ pub fn is_region_name(s: &str) -> bool {
 /// The partition that holds `region`, from its prefix (as the SDK's partition table matches them):
 /// `aws-cn`, `aws-us-gov`, the isolated `aws-iso`, `aws-iso-b`, `aws-iso-e`, `aws-iso-f`, the European Sovereign
 /// Cloud `aws-eusc`, and `aws` for every other region.
-pub fn partition_of(region: &str) -> &'static str {
+pub(crate) fn partition_of(region: &str) -> &'static str {
     const PREFIXES: [(&str, &str); 7] = [
         ("cn-", "aws-cn"),
         ("us-gov-", "aws-us-gov"),

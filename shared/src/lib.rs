@@ -3,11 +3,19 @@
 //! The pieces, from the outside in:
 //! - [`Settings`] reads and validates the `GUARDDUTY_*` configuration ([`VARIABLES`]) before any AWS call.
 //! - [`Enabler`] runs a full [`reconcile`](Enabler::reconcile) or [`onboard`](Enabler::onboard)s one account:
-//!   it chooses the regions ([`regions`]), observes each through the [`Cloud`] port, asks the pure planner
-//!   ([`plan`]) what to write, applies it with bounded concurrency across regions, and checks what GuardDuty shows.
+//!   it chooses the regions, observes each through the [`Cloud`] port, asks a pure planner what to write, applies
+//!   it with bounded concurrency across regions, and checks what GuardDuty shows.
+//!
+//! Where things live: `config/` (the variables), `regions.rs` (which regions), `plan.rs` (what to change),
+//! `aws/` (how AWS is called), `run/` (how a run reads, applies and checks; `run/memory.rs`, what a warm process
+//! remembers), `report.rs` and `metrics.rs` (what a run says). How an event becomes work is the responder's
+//! (`functions/responder/src/event.rs`).
 //! - [`AwsCloud`] implements the ports with the AWS SDK, reaching the delegated admin through sts:AssumeRole.
 //! - [`Report`] says per region what was found, done and left, which accounts are protected and which are not;
 //!   [`publish`] turns it into logs and CloudWatch metrics.
+
+// What the library exports is what its shells use (the re-exports below); everything else says pub(crate).
+#![warn(unreachable_pub)]
 
 mod aws;
 mod budget;
@@ -16,9 +24,9 @@ mod error;
 mod guard;
 mod ids;
 mod metrics;
-pub mod plan;
+mod plan;
 mod ports;
-pub mod regions;
+mod regions;
 mod report;
 mod run;
 mod state;
@@ -29,22 +37,21 @@ pub use aws::{
 pub use budget::Budget;
 pub use config::{
     AutoEnable, ConfigError, FindingFrequency, Plan, PlanSelection, Problem, Resolved, Settings, Variable,
-    DEFAULT_ADMIN_ROLE_NAME, DEFAULT_REGION_CONCURRENCY, VARIABLES,
+    DEFAULT_ADMIN_ROLE_NAME, VARIABLES,
 };
 pub use error::{AwsError, BoxError, Error, Failure};
 pub use guard::{guarded, json_type, Interrupted};
-pub use ids::{is_region_name, partition_of, shorten, AccountId, InvalidAccountId};
-pub use metrics::{emf, emf_failure, emf_onboarding, publish, NAMESPACE};
-pub use plan::{MemberAccount, Step, Unprotected};
+pub use ids::{is_region_name, shorten, AccountId, InvalidAccountId};
+pub use metrics::{emf, emf_failure, emf_onboarding, publish};
+pub use plan::{Left, MemberAccount, Step, Unprotected};
 pub use ports::{Cloud, CreateAccountStatus, EnabledRegion, GuardDutyApi, OrganizationApi, Side, Unprocessed};
 pub use report::{
     AccountEntry, Action, ActionStatus, Coverage, Found, OrgAction, Outcome, RegionLeftOut, RegionReport, Report,
     Summary,
 };
-pub use run::{Enabler, Patience, Progress, ProgressEvent, RunOptions, REGIONS_TTL};
+pub use run::{Enabler, Patience, Progress, ProgressEvent, RunOptions};
 pub use state::{
-    AdminSide, AdminStatus, DelegatedAdmin, Detector, FeatureState, MemberStatus, Members, OrgAccount, OrgConfig,
-    OrgFeatureState, RegionState,
+    AdminStatus, DelegatedAdmin, Detector, FeatureState, MemberStatus, Members, OrgAccount, OrgConfig, OrgFeatureState,
 };
 
 /// Connects to AWS with the process's configuration (region, credentials and `AWS_ENDPOINT_URL` from the

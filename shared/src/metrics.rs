@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::report::{Outcome, Report};
 
 /// The metrics namespace.
-pub const NAMESPACE: &str = "GuardDutyEnabler";
+pub(crate) const NAMESPACE: &str = "GuardDutyEnabler";
 
 fn now_millis() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)

@@ -17,7 +17,7 @@ use crate::ids::AccountId;
 use crate::state::{AdminStatus, Detector, MemberStatus, Members, OrgConfig, RegionState};
 
 /// The most accounts one member call (CreateMembers, GetMembers, StartMonitoringMembers, DeleteMembers) takes.
-pub const MEMBER_BATCH: usize = 50;
+pub(crate) const MEMBER_BATCH: usize = 50;
 
 /// One write, in the order it must happen within a region.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -56,7 +56,7 @@ pub enum Step {
         /// Plans whose auto-enable is set.
         plans: Vec<Plan>,
     },
-    /// DeleteMembers for at most [`MEMBER_BATCH`] stale invitation-era records of organization accounts, so that
+    /// DeleteMembers for at most 50 stale invitation-era records of organization accounts, so that
     /// CreateMembers can make them members through Organizations. The one removal this tool makes: such a record
     /// protects nothing.
     DeleteMembers {
@@ -64,13 +64,13 @@ pub enum Step {
         #[serde(serialize_with = "count")]
         accounts: Vec<AccountId>,
     },
-    /// CreateMembers for at most [`MEMBER_BATCH`] accounts.
+    /// CreateMembers for at most 50 accounts.
     CreateMembers {
         /// The accounts with their emails (reported as a count).
         #[serde(serialize_with = "count")]
         accounts: Vec<MemberAccount>,
     },
-    /// StartMonitoringMembers for at most [`MEMBER_BATCH`] members whose monitoring was stopped.
+    /// StartMonitoringMembers for at most 50 members whose monitoring was stopped.
     StartMonitoringMembers {
         /// The members (reported as a count).
         #[serde(serialize_with = "count")]
@@ -138,7 +138,7 @@ pub struct Unprotected {
 
 /// The declared state of a region's foundation.
 #[derive(Clone, Copy, Debug)]
-pub struct Desired<'a> {
+pub(crate) struct Desired<'a> {
     /// The configuration.
     pub settings: &'a Settings,
     /// The organization's management account.
@@ -147,7 +147,7 @@ pub struct Desired<'a> {
 
 /// The foundation of a region, or why nothing may be built there.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Foundation {
+pub(crate) struct Foundation {
     /// The writes, in order.
     pub steps: Vec<Step>,
     /// Another delegated admin is designated: a configuration conflict to report, never to override.
@@ -157,7 +157,7 @@ pub struct Foundation {
 }
 
 /// Plans the detector and designation steps, or reports why the region cannot be touched.
-pub fn plan_foundation(desired: &Desired<'_>, state: &RegionState) -> Foundation {
+pub(crate) fn plan_foundation(desired: &Desired<'_>, state: &RegionState) -> Foundation {
     let settings = desired.settings;
     let admin = &settings.admin_account;
     let mut foundation = Foundation::default();
@@ -210,7 +210,7 @@ pub fn plan_foundation(desired: &Desired<'_>, state: &RegionState) -> Foundation
 /// What to do on the admin's side of a region, members apart (they are converged and checked on their own, see
 /// [`plan_members`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AdminPlan {
+pub(crate) struct AdminPlan {
     /// The admin detector's and the organization configuration's writes.
     pub steps: Vec<Step>,
     /// The plans in force here.
@@ -220,7 +220,7 @@ pub struct AdminPlan {
 }
 
 /// Plans the admin detector's plans and the organization configuration from what the region offers (`config`).
-pub fn plan_admin_side(settings: &Settings, detector: &Detector, config: &OrgConfig) -> AdminPlan {
+pub(crate) fn plan_admin_side(settings: &Settings, detector: &Detector, config: &OrgConfig) -> AdminPlan {
     let resolved = settings.plans.resolve(config);
     let mut steps = Vec::new();
     let plans = plans_not_enabled(detector, &resolved.plans);
@@ -233,14 +233,14 @@ pub fn plan_admin_side(settings: &Settings, detector: &Detector, config: &OrgCon
 }
 
 /// UpdateOrganizationConfiguration, where the configuration lacks the declared auto-enable or plans.
-pub fn plan_org_config(settings: &Settings, config: &OrgConfig, plans: &[Plan]) -> Option<Step> {
+pub(crate) fn plan_org_config(settings: &Settings, config: &OrgConfig, plans: &[Plan]) -> Option<Step> {
     (!org_config_matches(config, settings.auto_enable, plans))
         .then(|| Step::UpdateOrganizationConfiguration { auto_enable: settings.auto_enable, plans: plans.to_vec() })
 }
 
 /// Which pass over the members this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Round {
+pub(crate) enum Round {
     /// Planned from what was read before any write (or, for an onboarding, from nothing: the account is created
     /// first and checked after).
     First,
@@ -251,7 +251,7 @@ pub enum Round {
 
 /// The membership writes for `accounts`, given their statuses, and the accounts they cannot cover.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Membership {
+pub(crate) struct Membership {
     /// DeleteMembers, CreateMembers and StartMonitoringMembers, in that order and in batches of 50.
     pub steps: Vec<Step>,
     /// Accounts that cannot be members here, and why (not a failure).
@@ -270,7 +270,7 @@ pub struct Membership {
 ///   CreateMembers;
 /// - RegionDisabled, AccountSuspended: left out with the reason;
 /// - any other status: unrepairable, named.
-pub fn plan_members(accounts: &[MemberAccount], statuses: &Members, round: Round) -> Membership {
+pub(crate) fn plan_members(accounts: &[MemberAccount], statuses: &Members, round: Round) -> Membership {
     let mut membership = Membership::default();
     let (mut delete, mut create, mut start) = (Vec::new(), Vec::new(), Vec::new());
     for account in accounts {
@@ -307,7 +307,7 @@ pub fn plan_members(accounts: &[MemberAccount], statuses: &Members, round: Round
 
 /// Why a member account is not protected: its status, and, after the writes (`checked`), that they did not make it
 /// Enabled, with the reason GuardDuty gave (`refused`).
-pub fn unprotected_reason(status: Option<&MemberStatus>, refused: Option<&str>, checked: bool) -> String {
+pub(crate) fn unprotected_reason(status: Option<&MemberStatus>, refused: Option<&str>, checked: bool) -> String {
     let because = refused.map(|r| format!(": {r}")).unwrap_or_default();
     match (status, checked) {
         (None, _) => format!("not a member{because}"),
@@ -327,7 +327,7 @@ pub fn unprotected_reason(status: Option<&MemberStatus>, refused: Option<&str>, 
 
 /// Where the accounts of a region ended, from the statuses GuardDuty shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Classified {
+pub(crate) struct Classified {
     /// Accounts GuardDuty shows Enabled.
     pub protected: usize,
     /// Accounts that cannot be members here (not expected).
@@ -338,7 +338,7 @@ pub struct Classified {
 
 /// Classifies `accounts` by the statuses GuardDuty shows (after the writes when `checked`, or before them in a dry
 /// run), with the reasons GuardDuty gave for the writes it refused: only Enabled counts as protected.
-pub fn classify(
+pub(crate) fn classify(
     accounts: &[MemberAccount],
     statuses: &Members,
     refused: &BTreeMap<AccountId, String>,
@@ -365,7 +365,7 @@ pub fn classify(
 }
 
 /// The declared plans (with their declared additional configurations) that `detector` does not have enabled.
-pub fn plans_not_enabled(detector: &Detector, plans: &[Plan]) -> Vec<Plan> {
+pub(crate) fn plans_not_enabled(detector: &Detector, plans: &[Plan]) -> Vec<Plan> {
     plans
         .iter()
         .filter(|p| {
@@ -377,7 +377,7 @@ pub fn plans_not_enabled(detector: &Detector, plans: &[Plan]) -> Vec<Plan> {
 }
 
 /// Whether the organization configuration already has the declared auto-enable and plans.
-pub fn org_config_matches(config: &OrgConfig, auto_enable: AutoEnable, plans: &[Plan]) -> bool {
+pub(crate) fn org_config_matches(config: &OrgConfig, auto_enable: AutoEnable, plans: &[Plan]) -> bool {
     let want = auto_enable.for_plans();
     config.auto_enable.as_deref() == Some(auto_enable.as_str())
         && plans.iter().all(|p| {

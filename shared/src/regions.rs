@@ -15,7 +15,7 @@ use crate::report::RegionLeftOut;
 
 /// The regions of a run: governed, and left out with the reason.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RegionChoice {
+pub(crate) struct RegionChoice {
     /// Governed, sorted.
     pub governed: Vec<String>,
     /// Enabled for every account (ENABLED_BY_DEFAULT for the management account, which every account has),
@@ -27,7 +27,7 @@ pub struct RegionChoice {
 
 /// Chooses the governed regions. Candidates are GUARDDUTY_REGIONS when set, else every region either account has
 /// enabled; GUARDDUTY_EXCLUDED_REGIONS are taken out; a candidate is governed where both accounts have enabled it.
-pub fn choose(
+pub(crate) fn choose(
     settings: &Settings,
     management: (&AccountId, &[EnabledRegion]),
     admin: (&AccountId, &[EnabledRegion]),

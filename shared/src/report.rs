@@ -59,7 +59,7 @@ pub struct Found {
     pub management_detector: String,
     /// The delegated admin designated in the region, if any.
     pub delegated_admin: Option<String>,
-    /// The admin's detector: ENABLED, DISABLED or MISSING.
+    /// The admin's detector: ENABLED, DISABLED or MISSING; PRESENT where an onboarding only looked it up.
     pub admin_detector: String,
     /// AutoEnableOrganizationMembers, where it could be read.
     pub auto_enable: Option<String>,

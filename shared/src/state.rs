@@ -165,13 +165,13 @@ impl Serialize for MemberStatus {
 pub type Members = BTreeMap<AccountId, MemberStatus>;
 
 /// How many of `members` are Enabled.
-pub fn enabled_count(members: &Members) -> usize {
+pub(crate) fn enabled_count(members: &Members) -> usize {
     members.values().filter(|s| **s == MemberStatus::Enabled).count()
 }
 
 /// What the delegated admin's side holds in one region.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct AdminSide {
+pub(crate) struct AdminSide {
     /// The organization configuration.
     pub org_config: OrgConfig,
     /// Every member (associated or not) with its status.
@@ -211,7 +211,7 @@ pub struct DelegatedAdmin {
 
 /// Everything observed in one region.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct RegionState {
+pub(crate) struct RegionState {
     /// The management account's detector.
     pub management_detector: Option<Detector>,
     /// The delegated administrators GuardDuty lists for the organization here (at most one).
@@ -225,7 +225,7 @@ pub struct RegionState {
 
 impl RegionState {
     /// Whether `admin` is designated here (ENABLED, not being removed).
-    pub fn designated(&self, admin: &AccountId) -> bool {
+    pub(crate) fn designated(&self, admin: &AccountId) -> bool {
         self.delegated_admins.iter().any(|a| a.account == admin.as_str() && a.status == AdminStatus::Enabled)
     }
 }

@@ -436,14 +436,22 @@ class GuardDuty:
         self.changed(region, admin)
 
     # ---- detectors -------------------------------------------------------------------------------------------
-    def op_CreateDetector(self, account, region, req, q, _):
-        if not isinstance(req.get("enable"), bool):
+    def detector_request(self, region, req) -> tuple:
+        """CreateDetector's and UpdateDetector's common fields, checked: (enable, frequency, features)."""
+        enable = req.get("enable")
+        if enable is not None and not isinstance(enable, bool):
             raise bad_request(MSG_INVALID)
         freq = req.get("findingPublishingFrequency")
         if freq is not None and freq not in FREQUENCIES:
             raise bad_request(MSG_INVALID)
         features = self.validate_features(
             region, req.get("features"), "status", {"ENABLED", "DISABLED"}, self.world.detector_features(region))
+        return enable, freq, features
+
+    def op_CreateDetector(self, account, region, req, q, _):
+        if not isinstance(req.get("enable"), bool):
+            raise bad_request(MSG_INVALID)
+        _enable, freq, features = self.detector_request(region, req)
         if (region, account) in self.detectors:
             raise bad_request(MSG_DETECTOR_EXISTS)
         det = self.new_detector(account, region, features, freq, req["enable"])
@@ -479,14 +487,7 @@ class GuardDuty:
 
     def op_UpdateDetector(self, account, region, req, q, detector_id):
         det = self.own_detector(account, region, detector_id)
-        enable = req.get("enable")
-        if enable is not None and not isinstance(enable, bool):
-            raise bad_request(MSG_INVALID)
-        freq = req.get("findingPublishingFrequency")
-        if freq is not None and freq not in FREQUENCIES:
-            raise bad_request(MSG_INVALID)
-        features = self.validate_features(
-            region, req.get("features"), "status", {"ENABLED", "DISABLED"}, self.world.detector_features(region))
+        enable, freq, features = self.detector_request(region, req)
         if enable is not None:
             det.enabled = enable
         if freq is not None:
@@ -721,40 +722,45 @@ class GuardDuty:
         self.changed(region, account)
         return {"unprocessedAccounts": unprocessed}
 
+    @staticmethod
+    def refused_under_all(cfg: OrgConfig, m: Member):
+        """DeleteMembers and DisassociateMembers API references: with ALL, "you'll receive an error if you attempt
+        to disable GuardDuty for a member account" / "to disassociate a member account before removing them from
+        your organization" (a record that protects nothing disables nothing)."""
+        if cfg.auto_enable == "ALL" and m.status in ("Enabled", "Disabled"):
+            return MSG_AUTO_ENABLE_ALL
+        return None
+
     def op_DeleteMembers(self, account, region, req, q, detector_id):
         def change(ms, m, cfg):
-            # DeleteMembers API reference: with ALL, "you'll receive an error if you attempt to disable GuardDuty
-            # for a member account" (a record that protects nothing disables nothing).
-            if cfg.auto_enable == "ALL" and m.status in ("Enabled", "Disabled"):
-                return MSG_AUTO_ENABLE_ALL
-            ms.pop(m.account)
-            return None
+            refusal = self.refused_under_all(cfg, m)
+            if refusal is None:
+                ms.pop(m.account)
+            return refusal
 
         return self.change_members(account, region, req, detector_id, change)
 
     def op_DisassociateMembers(self, account, region, req, q, detector_id):
         def change(ms, m, cfg):
-            # DisassociateMembers API reference: with ALL, "you'll receive an error if you attempt to disassociate
-            # a member account before removing them from your organization".
-            if cfg.auto_enable == "ALL" and m.status in ("Enabled", "Disabled"):
-                return MSG_AUTO_ENABLE_ALL
-            m.status, m.updated_at = "Removed", now_iso()
+            refusal = self.refused_under_all(cfg, m)
+            if refusal is None:
+                m.status, m.updated_at = "Removed", now_iso()
+            return refusal
+
+        return self.change_members(account, region, req, detector_id, change)
+
+    def monitoring(self, account, region, req, detector_id, before: str, after: str):
+        """StartMonitoringMembers and StopMonitoringMembers: a member in `before` goes to `after`."""
+
+        def change(ms, m, cfg):
+            if m.status == before:
+                m.status, m.updated_at = after, now_iso()
             return None
 
         return self.change_members(account, region, req, detector_id, change)
 
     def op_StartMonitoringMembers(self, account, region, req, q, detector_id):
-        def change(ms, m, cfg):
-            if m.status == "Disabled":
-                m.status, m.updated_at = "Enabled", now_iso()
-            return None
-
-        return self.change_members(account, region, req, detector_id, change)
+        return self.monitoring(account, region, req, detector_id, "Disabled", "Enabled")
 
     def op_StopMonitoringMembers(self, account, region, req, q, detector_id):
-        def change(ms, m, cfg):
-            if m.status == "Enabled":
-                m.status, m.updated_at = "Disabled", now_iso()
-            return None
-
-        return self.change_members(account, region, req, detector_id, change)
+        return self.monitoring(account, region, req, detector_id, "Enabled", "Disabled")

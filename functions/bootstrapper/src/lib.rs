@@ -132,34 +132,24 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             Ok(r) => r,
             Err(e) => return self.answer_malformed(&payload, &e.to_string()).await,
         };
+        // The three request types carry the same fields under different types.
+        macro_rules! fields {
+            ($kind:literal, $r:expr, $physical:expr) => {
+                (
+                    $kind,
+                    &$r.response_url,
+                    &$r.stack_id,
+                    &$r.request_id,
+                    &$r.logical_resource_id,
+                    $physical,
+                    &$r.resource_properties,
+                )
+            };
+        }
         let (kind, url, stack, request_id, logical, physical, properties) = match &request {
-            CloudFormationCustomResourceRequest::Create(r) => (
-                "Create",
-                &r.response_url,
-                &r.stack_id,
-                &r.request_id,
-                &r.logical_resource_id,
-                PHYSICAL_RESOURCE_ID,
-                &r.resource_properties,
-            ),
-            CloudFormationCustomResourceRequest::Update(r) => (
-                "Update",
-                &r.response_url,
-                &r.stack_id,
-                &r.request_id,
-                &r.logical_resource_id,
-                r.physical_resource_id.as_str(),
-                &r.resource_properties,
-            ),
-            CloudFormationCustomResourceRequest::Delete(r) => (
-                "Delete",
-                &r.response_url,
-                &r.stack_id,
-                &r.request_id,
-                &r.logical_resource_id,
-                r.physical_resource_id.as_str(),
-                &r.resource_properties,
-            ),
+            CloudFormationCustomResourceRequest::Create(r) => fields!("Create", r, PHYSICAL_RESOURCE_ID),
+            CloudFormationCustomResourceRequest::Update(r) => fields!("Update", r, r.physical_resource_id.as_str()),
+            CloudFormationCustomResourceRequest::Delete(r) => fields!("Delete", r, r.physical_resource_id.as_str()),
             _ => return self.answer_malformed(&payload, "unknown RequestType").await,
         };
         tracing::info!(asked = kind, stack = %stack, logical_resource = %logical, "custom resource request");

@@ -103,7 +103,7 @@ pub struct Settings {
 /// The default role name in the admin account.
 pub const DEFAULT_ADMIN_ROLE_NAME: &str = "GuardDutyEnablerAdmin";
 /// The default number of regions worked on at once (every commercial region in one wave).
-pub const DEFAULT_REGION_CONCURRENCY: usize = 32;
+pub(crate) const DEFAULT_REGION_CONCURRENCY: usize = 32;
 
 /// One bad configuration value.
 #[derive(Clone, Debug, PartialEq, Eq)]

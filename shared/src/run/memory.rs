@@ -11,7 +11,7 @@ use crate::ids::AccountId;
 use crate::regions::RegionChoice;
 
 /// How long an onboarding trusts the remembered region choice.
-pub const REGIONS_TTL: Duration = Duration::from_secs(3600);
+pub(super) const REGIONS_TTL: Duration = Duration::from_secs(3600);
 
 /// The warm process's memory.
 #[derive(Default)]

@@ -31,8 +31,6 @@ use crate::report::{AccountEntry, Header, OrgAction, Outcome, RegionReport, Repo
 use context::{Context, Warmth};
 use memory::Memory;
 
-pub use memory::REGIONS_TTL;
-
 /// Something that happened in a run, for a progress display.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProgressEvent<'a> {

@@ -11,7 +11,7 @@ use crate::ports::{Cloud, OrganizationApi};
 use crate::report::{ActionStatus, OrgAction};
 
 /// The service principal Malware Protection for EC2 needs trusted access for.
-pub const MALWARE_PROTECTION_PRINCIPAL: &str = "malware-protection.guardduty.amazonaws.com";
+pub(super) const MALWARE_PROTECTION_PRINCIPAL: &str = "malware-protection.guardduty.amazonaws.com";
 
 /// The protection plan that needs it.
 const MALWARE_PROTECTION_PLAN: &str = "EBS_MALWARE_PROTECTION";
