@@ -139,9 +139,23 @@ class OneDeploy(unittest.TestCase):
             "ManagementAccountId": {"!Ref": "AWS::AccountId"},
             "RoleName": {"!Ref": "AdminRoleName"},
             "FunctionRoleNamePrefix": {"!Ref": "RoleNamePrefix"},
+            "OperatorRoleArns": {"!Ref": "OperatorRoleArns"},
         })
         admin_parameters = set(template("admin-role.yaml")["Parameters"])
         self.assertEqual(set(params), admin_parameters)
+
+    def test_the_admin_role_trusts_the_two_function_roles_and_only_the_operators_given(self):
+        resources = template("admin-role.yaml")["Resources"]
+        (statement,) = resources["AdminRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        self.assertEqual(statement["Principal"], {"AWS": {"!Sub": "arn:${AWS::Partition}:iam::${ManagementAccountId}:root"}})
+        when, with_operators, without = statement["Condition"]["ArnLike"]["aws:PrincipalArn"]["!If"]
+        self.assertEqual(when, "HasOperators")
+        functions = [
+            {"!Sub": "arn:${AWS::Partition}:iam::${ManagementAccountId}:role/${FunctionRoleNamePrefix}-bootstrapper"},
+            {"!Sub": "arn:${AWS::Partition}:iam::${ManagementAccountId}:role/${FunctionRoleNamePrefix}-responder"},
+        ]
+        self.assertEqual(without, functions)
+        self.assertEqual(with_operators, {"!Split": [",", {"!Join": [",", functions + [{"!Ref": "OperatorRoleArns"}]]}]})
 
     def test_the_bootstrap_waits_for_the_admin_role_where_this_stack_deploys_it(self):
         props = self.resources["Bootstrap"]["Properties"]
