@@ -47,7 +47,7 @@ pub use plan::{Left, MemberAccount, Step, Unprotected};
 pub use ports::{Cloud, CreateAccountStatus, EnabledRegion, GuardDutyApi, OrganizationApi, Side, Unprocessed};
 pub use report::{
     AccountEntry, Action, ActionStatus, Coverage, Found, OrgAction, Outcome, RegionLeftOut, RegionReport, Report,
-    Summary,
+    Summary, NAMED_PER_REGION,
 };
 pub use run::{Enabler, Patience, Progress, ProgressEvent, RunOptions};
 pub use state::{

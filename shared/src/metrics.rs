@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::report::{Outcome, Report};
+use crate::report::{Outcome, Report, NAMED_PER_REGION};
 
 /// The metrics namespace.
 pub(crate) const NAMESPACE: &str = "GuardDutyEnabler";
@@ -129,7 +129,7 @@ pub fn publish(function: &str, report: &Report) {
     for doc in emf(function, report) {
         println!("{doc}");
     }
-    tracing::info!(report = %json!(report), "report");
+    tracing::info!(report = %json!(report.clone().capped(NAMED_PER_REGION)), "report");
     for r in report.regions.iter().filter(|r| !r.unprotected.is_empty()) {
         let accounts = Value::Array(
             r.unprotected

@@ -127,6 +127,12 @@ pub struct RegionReport {
     pub left: Vec<Left>,
     /// Accounts that should be protected here and are not, with their status and why.
     pub unprotected: Vec<Unprotected>,
+    /// Accounts left out beyond those named in `left`, in a capped report.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub left_omitted: usize,
+    /// Unprotected accounts beyond those named in `unprotected`, in a capped report.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unprotected_omitted: usize,
     /// Expected and protected accounts.
     pub coverage: Coverage,
     /// The conflict or the failure, in words.
@@ -153,6 +159,8 @@ impl RegionReport {
             actions: Vec::new(),
             left: Vec::new(),
             unprotected: Vec::new(),
+            left_omitted: 0,
+            unprotected_omitted: 0,
             coverage: Coverage::default(),
             error: None,
             members_added: 0,
@@ -174,6 +182,14 @@ impl RegionReport {
         self.actions.iter().filter(|a| a.status != ActionStatus::Planned).count()
     }
 }
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The most accounts each region names in a report a function returns or logs: a Lambda answer is at most 6 MB and
+/// a log event at most 256 KB, and a fresh organization of 10,000 accounts has 10,000 unprotected per region.
+pub const NAMED_PER_REGION: usize = 50;
 
 /// A region this run did not govern, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -332,6 +348,18 @@ impl Report {
         }
     }
 
+    /// The report with each region's `left` and `unprotected` cut to `limit` accounts; the others are counted in
+    /// `left_omitted` and `unprotected_omitted` (the summary keeps every count).
+    pub fn capped(mut self, limit: usize) -> Self {
+        for r in &mut self.regions {
+            r.left_omitted += r.left.len().saturating_sub(limit);
+            r.left.truncate(limit);
+            r.unprotected_omitted += r.unprotected.len().saturating_sub(limit);
+            r.unprotected.truncate(limit);
+        }
+        self
+    }
+
     /// Whether every region reached (or, in a dry run, could be planned to) the desired state, with every
     /// expected account protected (in a dry run: planned to be) and every organization-wide write made. Anything
     /// else makes a run unsuccessful: the caller surfaces it as an error so that it is retried and alarmed on.
@@ -366,9 +394,10 @@ impl Report {
                     (None, accounts) => {
                         let named: Vec<String> =
                             accounts.iter().take(5).map(|u| format!("{} ({})", u.account, u.reason)).collect();
-                        let more = accounts.len().saturating_sub(5);
+                        let more = accounts.len().saturating_sub(5) + r.unprotected_omitted;
                         let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
-                        format!("{} accounts not protected: {}{tail}", accounts.len(), named.join(", "))
+                        let total = accounts.len() + r.unprotected_omitted;
+                        format!("{total} accounts not protected: {}{tail}", named.join(", "))
                     }
                 };
                 format!("{}: {}: {why}", r.region, r.outcome.as_str())
@@ -416,6 +445,27 @@ mod tests {
         assert!(
             problems[0].starts_with("eu-west-1: partial: 1 accounts not protected: 444455556666 (an invitation-era")
         );
+    }
+
+    #[test]
+    fn a_capped_report_names_at_most_the_limit_and_counts_the_rest() {
+        let mut r = RegionReport::new("eu-west-1");
+        r.outcome = Outcome::Partial;
+        r.unprotected = (0..120)
+            .map(|i| Unprotected {
+                account: format!("{:012}", 300_000_000_000u64 + i).parse().expect("id"),
+                status: None,
+                reason: "not a member".into(),
+            })
+            .collect();
+        let report = Report::new(header(), vec![r], vec![], vec![], 1).capped(50);
+        assert_eq!(report.regions[0].unprotected.len(), 50);
+        assert_eq!(report.regions[0].unprotected_omitted, 70);
+        assert_eq!(report.summary.unprotected, 120, "the summary keeps every count");
+        assert!(report.problems()[0].contains("120 accounts not protected"), "{:?}", report.problems());
+        let json = serde_json::to_value(&report).expect("json");
+        assert_eq!(json["regions"][0]["unprotected_omitted"], 70);
+        assert!(json["regions"][0].get("left_omitted").is_none());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use aws_lambda_events::cloudformation::{
 };
 use enablement::{
     emf_failure, guarded, Budget, Cloud, ConfigError, Enabler, Error as RunError, Failure, Interrupted, Report,
-    RunOptions, Settings, VARIABLES,
+    RunOptions, Settings, NAMED_PER_REGION, VARIABLES,
 };
 use futures_util::future::BoxFuture;
 use lambda_runtime::LambdaEvent;
@@ -118,7 +118,7 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         let report = run(enabler, &options, budget).await?;
         enablement::publish("bootstrapper", &report);
         if report.is_success() {
-            Ok(json!(report))
+            Ok(json!(report.capped(NAMED_PER_REGION)))
         } else {
             Err(Failure::new(
                 "RegionsNotConverged",
@@ -166,7 +166,8 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             cfn::response(verdict.status.clone(), &verdict.reason, physical, stack, request_id, logical, verdict.data);
         self.sender.send(url, &response).await.map_err(|e| Failure::new("ResponseNotDelivered", e.to_string()))?;
         tracing::info!(status = ?verdict.status, reason = %verdict.reason, "answered CloudFormation");
-        Ok(json!({"response": response, "report": verdict.report}))
+        let report = verdict.report.map(|r| r.capped(NAMED_PER_REGION));
+        Ok(json!({"response": response, "report": report}))
     }
 
     /// Create and Update: the full reconcile, with the configuration the request's properties carry (CloudFormation

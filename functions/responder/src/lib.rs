@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use enablement::{
     emf_failure, emf_onboarding, guarded, AccountId, AwsCloud, Budget, Cloud, ConfigError, CreateAccountStatus,
-    Enabler, Error as RunError, Failure, Report, RunOptions, Settings,
+    Enabler, Error as RunError, Failure, Report, RunOptions, Settings, NAMED_PER_REGION,
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
@@ -194,7 +194,7 @@ fn verdict(request: &Request, report: Report) -> Result<Value, Failure> {
             println!("{}", emf_onboarding("responder", seconds));
             tracing::info!(account = ?report.account, seconds, "onboarded");
         }
-        return Ok(json!({"request": request, "report": report}));
+        return Ok(json!({"request": request, "report": report.capped(NAMED_PER_REGION)}));
     }
     let only_accounts =
         report.regions.iter().all(|r| r.outcome.is_converged() || r.outcome == enablement::Outcome::Partial);

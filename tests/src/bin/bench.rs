@@ -106,7 +106,9 @@ fn onboard_twice(
             .iter()
             .map(|w| w.iter().map(|(op, n)| format!("{op} x{n}")).collect::<Vec<_>>().join(", "))
             .collect();
-        runs.push(Onboarding { ms, calls, round_trips: round_trips(&log, latency), regions, waves: waves.join(" | ") });
+        runs.push(Onboarding {
+            ms, calls, round_trips: round_trips(&log, latency), regions, waves: waves.join(" → ")
+        });
     }
     drop(function);
     let warm = runs.pop().expect("two runs");
