@@ -276,48 +276,54 @@ class Emulator:
         operation = self.operation_of(service, environ, body)
         entry = {"service": service, "operation": operation, "account": account, "region": region,
                  "kind": kind_of(service, operation), "time": time.time()}
+        arrived = time.monotonic()
+        status, payload, headers = self.answer(environ, path, body, entry)
+        self.record(**entry, status=status, error=headers.pop("x-emulator-error", None))
+        # The injected latency stands for the network and the service: the answer leaves that long after the call
+        # arrived, whatever part of it the emulator spent computing the answer.
         if self.faults.latency_ms:
-            time.sleep(self.faults.latency_ms / 1000.0)
+            remaining = self.faults.latency_ms / 1000.0 - (time.monotonic() - arrived)
+            if remaining > 0:
+                time.sleep(remaining)
+        return self.respond(start_response, status, payload, headers)
+
+    def answer(self, environ, path: str, body: bytes, entry: dict) -> tuple[int, bytes | dict, dict]:
+        """(status, body, headers) for one AWS call; an error's code rides in the x-emulator-error header."""
+        service, operation, account, region = entry["service"], entry["operation"], entry["account"], entry["region"]
+
+        def error(status: int, code: str, message: str, kind: str | None = None):
+            payload, headers = self.error_body(service, code, message, kind)
+            return status, payload, {**headers, "x-emulator-error": code}
+
         if service == "sts" and operation == "AssumeRole" and \
                 time.monotonic() - self.faults_set_at < self.faults.assume_role_denied_seconds:
-            self.record(**entry, status=403, error="AccessDenied")
-            return self.respond(start_response, 403, ASSUME_ROLE_DENIED, {"Content-Type": "text/xml"})
+            return 403, ASSUME_ROLE_DENIED, {"Content-Type": "text/xml", "x-emulator-error": "AccessDenied"}
         fault = self.injected_fault(service, region, operation)
         if fault:
             status, code, message = fault
-            kind = "InvalidInputException" if code == "BadRequestException" else None
-            payload, headers = self.error_body(service, code, message, kind)
-            self.record(**entry, status=status, error=code)
-            return self.respond(start_response, status, payload, headers)
+            return error(status, code, message, "InvalidInputException" if code == "BadRequestException" else None)
         if service == "guardduty":
             try:
                 status, headers, payload = self.guardduty.handle(
                     environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), body, account, region)
             except ApiError as e:
-                payload, headers = self.error_body(service, e.code, e.message, e.kind)
-                self.record(**entry, status=e.status, error=e.code)
-                return self.respond(start_response, e.status, payload, headers)
-            self.record(**entry, status=status, error=None)
-            return self.respond(start_response, status, payload, headers)
+                return error(e.status, e.code, e.message, e.kind)
+            return status, payload, headers
         if service == "organizations" and operation in ORGANIZATIONS_HANDLED:
             try:
                 with self.guardduty.lock:
-                    out = self.organizations.handle(operation, body, account)
+                    return 200, self.organizations.handle(operation, body, account), {}
             except OrgError as e:
-                payload, headers = self.error_body(service, e.code, e.message)
-                self.record(**entry, status=400, error=e.code)
-                return self.respond(start_response, 400, payload, headers)
-            self.record(**entry, status=200, error=None)
-            return self.respond(start_response, 200, out)
+                return error(400, e.code, e.message)
         if service == "account" and path in ACCOUNT_OPERATIONS:
             try:
                 _, out = regions.handle(environ["REQUEST_METHOD"], path, body, account)
             except regions.AccountApiError as e:
-                payload, headers = self.error_body(service, e.code, e.message)
-                self.record(**entry, status=e.status, error=e.code)
-                return self.respond(start_response, e.status, payload, headers)
-            self.record(**entry, status=200, error=None)
-            return self.respond(start_response, 200, out)
+                return error(e.status, e.code, e.message)
+            return 200, out, {}
+        return self.answer_with_moto(environ, entry)
+
+    def answer_with_moto(self, environ, entry: dict) -> tuple[int, bytes, dict]:
         captured = {}
 
         def capture(status_line, headers, exc_info=None):
@@ -326,15 +332,10 @@ class Emulator:
 
         payload = b"".join(self.moto(environ, capture))
         status = captured.get("status", 0)
-        if service == "organizations" and operation == "CreateAccount" and status == 200:
-            payload = self.organizations.rewrite_create_account(account, payload)
-        self.record(**entry, status=status, error=None)
-        headers = {k: v for k, v in captured.get("headers", []) if k.lower() not in ("content-length",)}
-        content_type = next((v for k, v in captured.get("headers", []) if k.lower() == "content-type"), "application/json")
-        extra = [(k, v) for k, v in headers.items() if k.lower() != "content-type"]
-        start_response(f"{status} {'OK' if status == 200 else 'Error'}",
-                       [("Content-Type", content_type), ("Content-Length", str(len(payload)))] + extra)
-        return [payload]
+        if entry["service"] == "organizations" and entry["operation"] == "CreateAccount" and status == 200:
+            payload = self.organizations.rewrite_create_account(entry["account"], payload)
+        headers = {k: v for k, v in captured.get("headers", []) if k.lower() != "content-length"}
+        return status, payload, headers
 
 
 _accounts_by_key: dict = {}
