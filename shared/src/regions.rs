@@ -18,9 +18,6 @@ use crate::report::RegionLeftOut;
 pub(crate) struct RegionChoice {
     /// Governed, sorted.
     pub governed: Vec<String>,
-    /// Enabled for every account (ENABLED_BY_DEFAULT for the management account, which every account has),
-    /// among the governed: known to be reachable before the admin's own list is read.
-    pub by_default: BTreeSet<String>,
     /// Left out, and why.
     pub left_out: Vec<RegionLeftOut>,
 }
@@ -62,13 +59,20 @@ pub(crate) fn choose(
     }
     choice.governed.sort();
     choice.governed.dedup();
-    choice.by_default = management
-        .1
-        .iter()
-        .filter(|r| r.by_default && choice.governed.contains(&r.name))
-        .map(|r| r.name.clone())
-        .collect();
     choice
+}
+
+/// The candidates governed whatever the admin's own list says: those the management account has ENABLED_BY_DEFAULT,
+/// which every account has (a default region cannot be disabled). An onboarding starts on them before the admin's
+/// list is read.
+pub(crate) fn enabled_for_every_account(settings: &Settings, management: &[EnabledRegion]) -> Vec<String> {
+    management
+        .iter()
+        .filter(|r| r.by_default)
+        .filter(|r| settings.regions.as_ref().is_none_or(|listed| listed.contains(&r.name)))
+        .filter(|r| !settings.excluded_regions.contains(&r.name))
+        .map(|r| r.name.clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -105,7 +109,8 @@ mod tests {
         assert!(choice.left_out[0].reason.contains("management account 111111111111"), "{:?}", choice.left_out);
         assert_eq!(choice.left_out[1].region, "me-south-1");
         assert!(choice.left_out[1].reason.contains("delegated admin 222222222222"), "{:?}", choice.left_out);
-        assert_eq!(choice.by_default.len(), 2);
+        // and before the admin's list is read, the regions every account has are known to be governed
+        assert_eq!(enabled_for_every_account(&settings, &m), ["eu-west-1", "us-east-1"]);
     }
 
     #[test]

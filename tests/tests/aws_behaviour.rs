@@ -312,6 +312,40 @@ async fn only_regions_both_the_management_account_and_the_admin_enabled_are_gove
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_onboarding_starts_on_the_regions_every_account_has_and_adds_opt_in_ones_after_the_admins_list() {
+    // given a default region, an opt-in region every account enabled, and one only the admin enabled
+    let emulator = Emulator::start();
+    let org = emulator.organization(2, 0);
+    let admin = org.accounts[0];
+    emulator.regions(json!({
+        "default": ["us-east-1"], "opt_in": ["af-south-1", "me-south-1"],
+        "enabled_everywhere": ["af-south-1"], "enabled": {admin.as_str(): ["me-south-1"]}
+    }));
+    emulator.enabler(settings(&admin, &[])).await.reconcile().await.unwrap();
+    let (account, _) = emulator.create_account("fresh").await;
+    // when a fresh process onboards a new account
+    let responder = Responder::new(Ok(emulator.enabler(settings(&admin, &[])).await));
+    emulator.clear_log();
+    let announced = fixture("create-account-result-succeeded.json", &[("444455556666", account.as_str())]);
+    let answer = responder.handle(event(announced)).await.expect("onboarded");
+    // then it is Enabled in both governed regions, and me-south-1 is left out, named
+    let regions: Vec<&str> =
+        answer["report"]["regions"].as_array().unwrap().iter().map(|r| r["region"].as_str().unwrap()).collect();
+    assert_eq!(regions, ["af-south-1", "us-east-1"]);
+    let state = emulator.state();
+    for region in regions {
+        assert_eq!(members(&state, region).get(account.as_str()).map(String::as_str), Some("Enabled"), "{region}");
+    }
+    assert_eq!(answer["report"]["regions_left_out"][0]["region"], "me-south-1");
+    // and the opt-in region was worked on only once the admin's own region list was in
+    let log = emulator.log();
+    let admin_list = log.iter().position(|c| c.operation == "ListRegions" && c.account == admin.as_str()).unwrap();
+    let first_af = log.iter().position(|c| c.region == "af-south-1").unwrap();
+    assert!(first_af > admin_list, "af-south-1 before the admin's list: {first_af} < {admin_list}");
+    assert!(!log.iter().any(|c| c.region == "me-south-1"));
+}
+
 // ---- 6. retries that fit the error ------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,8 @@ pub(crate) struct RegionWork<'a, C: Cloud> {
     pub(crate) enabler: &'a Enabler<C>,
     pub(crate) ctx: &'a Context,
     pub(crate) name: &'a str,
-    pub(crate) mgmt: C::GuardDuty,
+    /// The management account's GuardDuty here, made when first needed (an onboarding never needs it).
+    mgmt: std::sync::OnceLock<C::GuardDuty>,
     pub(crate) admin: C::GuardDuty,
     /// The admin's detector here, once known.
     pub(crate) detector: Option<String>,
@@ -36,7 +37,7 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
             enabler,
             ctx,
             name,
-            mgmt: enabler.cloud.guardduty(Side::Management, name),
+            mgmt: std::sync::OnceLock::new(),
             admin: enabler.cloud.guardduty(Side::Admin, name),
             detector: None,
             report: RegionReport::new(name),
@@ -44,6 +45,11 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
             changed: BTreeSet::new(),
             effective: false,
         }
+    }
+
+    /// The management account's GuardDuty in this region.
+    pub(crate) fn mgmt(&self) -> &C::GuardDuty {
+        self.mgmt.get_or_init(|| self.enabler.cloud.guardduty(Side::Management, self.name))
     }
 
     /// Applies `steps` in order, or, in a dry run, records them as planned.
@@ -80,18 +86,18 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
 
     async fn call(&mut self, step: &Step) -> Result<(), Error> {
         match step {
-            Step::CreateManagementDetector => match self.mgmt.create_detector(&[], None).await {
+            Step::CreateManagementDetector => match self.mgmt().create_detector(&[], None).await {
                 Err(e) if is_detector_exists(&e) => Ok(()),
                 other => other.map(drop),
             },
-            Step::EnableManagementDetector { detector_id } => self.mgmt.update_detector(detector_id, &[], None).await,
+            Step::EnableManagementDetector { detector_id } => self.mgmt().update_detector(detector_id, &[], None).await,
             Step::DesignateAdmin { admin } => {
                 let mut first = self.ctx.first_designation.lock().await;
                 if *first {
                     drop(first);
-                    self.mgmt.designate_admin(admin).await
+                    self.mgmt().designate_admin(admin).await
                 } else {
-                    self.mgmt.designate_admin(admin).await?;
+                    self.mgmt().designate_admin(admin).await?;
                     *first = true;
                     Ok(())
                 }

@@ -1,13 +1,12 @@
 //! The organization's shape for one run: the management account and the region choice, read concurrently (or
 //! remembered by a warm process), with the checks that must pass before anything is written.
 
-use futures_util::future::join_all;
 use tokio::sync::Mutex;
 
 use super::{Enabler, Progress, RunOptions};
 use crate::error::Error;
 use crate::ids::AccountId;
-use crate::ports::{Cloud, EnabledRegion, GuardDutyApi, OrganizationApi, Side};
+use crate::ports::{Cloud, EnabledRegion, OrganizationApi, Side};
 use crate::regions::{self, RegionChoice};
 
 /// What every region's work shares.
@@ -30,85 +29,83 @@ pub(crate) struct Context {
 pub(crate) enum Warmth {
     /// Read everything afresh (a full reconcile, which also refreshes the memory).
     Fresh,
-    /// Use the memory where it is young enough; where it is empty, read, and look up the admin's detectors in
-    /// the regions every account has while the admin's own region list is still being read.
+    /// Use the memory where it is young enough.
     Remembered,
 }
 
 impl<C: Cloud> Enabler<C> {
+    /// The management account and the region choice, read concurrently (both accounts' region lists) or, where
+    /// `warmth` allows, remembered.
     pub(crate) async fn context(&self, options: &RunOptions, warmth: Warmth) -> Result<Context, Error> {
         let remembered = if warmth == Warmth::Remembered { self.memory.regions() } else { None };
-        let known_management = self.memory.management();
-        let management = async {
-            match known_management {
-                Some(id) => Ok(id),
-                None => self.cloud.organization().management_account().await,
-            }
-        };
         let choice = async {
             if let Some(choice) = remembered {
                 return Ok::<_, Error>(Ok(choice));
             }
-            let management_regions = async {
-                let regions = self.cloud.enabled_regions(Side::Management).await?;
-                if warmth == Warmth::Remembered {
-                    self.prefetch_detectors(&regions).await;
-                }
-                Ok::<_, Error>(regions)
-            };
-            let (m, a) = tokio::try_join!(management_regions, self.cloud.enabled_regions(Side::Admin))?;
+            let (m, a) = tokio::try_join!(
+                self.cloud.enabled_regions(Side::Management),
+                self.cloud.enabled_regions(Side::Admin)
+            )?;
             Ok(Err((m, a)))
         };
-        let (management, choice) = tokio::try_join!(management, choice)?;
-        self.memory.remember_management(management);
+        let (management, choice) = tokio::try_join!(self.management(), choice)?;
+        let choice = match choice {
+            Ok(remembered) => remembered,
+            Err((m, a)) => self.choose_regions(management, &m, &a),
+        };
+        self.context_for(options, management, narrow(choice, options.only_regions.as_deref())?)
+    }
+
+    /// The management account, remembered once read.
+    pub(crate) async fn management(&self) -> Result<AccountId, Error> {
+        if let Some(id) = self.memory.management() {
+            return Ok(id);
+        }
+        let id = self.cloud.organization().management_account().await?;
+        self.memory.remember_management(id);
+        Ok(id)
+    }
+
+    /// The region choice from both accounts' lists, remembered.
+    pub(crate) fn choose_regions(
+        &self,
+        management: AccountId,
+        management_regions: &[EnabledRegion],
+        admin_regions: &[EnabledRegion],
+    ) -> RegionChoice {
+        let admin = self.settings.admin_account;
+        let choice = regions::choose(&self.settings, (&management, management_regions), (&admin, admin_regions));
+        self.memory.remember_regions(&choice);
+        choice
+    }
+
+    /// The context of a run over `regions`, refusing the management account as admin unless allowed.
+    pub(crate) fn context_for(
+        &self,
+        options: &RunOptions,
+        management: AccountId,
+        regions: RegionChoice,
+    ) -> Result<Context, Error> {
         let admin = self.settings.admin_account;
         if admin == management && !self.settings.allow_management_admin {
             return Err(Error::AdminIsManagement(admin));
         }
-        let choice = match choice {
-            Ok(remembered) => remembered,
-            Err((m, a)) => {
-                let choice = regions::choose(&self.settings, (&management, &m), (&admin, &a));
-                self.memory.remember_regions(&choice);
-                choice
-            }
-        };
         Ok(Context {
             management,
             admin_is_management: admin == management,
-            regions: narrow(choice, options.only_regions.as_deref())?,
+            regions,
             dry_run: options.dry_run.unwrap_or(self.settings.dry_run),
             keep_members: options.keep_members,
             progress: options.progress.clone(),
             first_designation: Mutex::new(false),
         })
     }
-
-    /// Looks up the admin's detector in every candidate region enabled by default (which every account has, so
-    /// no call goes to a region the admin might lack) and remembers what it finds. A failure here only means the
-    /// region's own work looks again.
-    async fn prefetch_detectors(&self, management_regions: &[EnabledRegion]) {
-        let settings = &self.settings;
-        let wanted = management_regions.iter().filter(|r| {
-            r.by_default
-                && settings.regions.as_ref().is_none_or(|listed| listed.contains(&r.name))
-                && !settings.excluded_regions.contains(&r.name)
-                && self.memory.detector(&r.name).is_none()
-        });
-        join_all(wanted.map(|r| async move {
-            if let Ok(Some(id)) = self.cloud.guardduty(Side::Admin, &r.name).detector_id().await {
-                self.memory.remember_detector(&r.name, &id);
-            }
-        }))
-        .await;
-    }
 }
 
 /// The choice narrowed to `only` (which must be governed); an error that says why when nothing is left.
-fn narrow(mut choice: RegionChoice, only: Option<&[String]>) -> Result<RegionChoice, Error> {
+pub(crate) fn narrow(mut choice: RegionChoice, only: Option<&[String]>) -> Result<RegionChoice, Error> {
     if let Some(only) = only {
         choice.governed.retain(|r| only.contains(r));
-        choice.by_default.retain(|r| only.contains(r));
         choice.left_out.retain(|l| only.contains(&l.region));
         if choice.governed.is_empty() {
             let why: Vec<String> = only

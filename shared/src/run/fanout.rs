@@ -1,4 +1,4 @@
-//! Running a region's work for every region of a run, at most GUARDDUTY_REGION_CONCURRENCY at once, within the
+//! Running a region's work for the regions given, at most GUARDDUTY_REGION_CONCURRENCY at once, within the
 //! run's deadline: no region is started after it, and regions still running at the stop are cut short; both are
 //! reported unfinished.
 
@@ -14,8 +14,9 @@ use crate::report::{Outcome, RegionReport};
 
 impl<C: Cloud> Enabler<C> {
     pub(crate) async fn run_regions<'a, F, Fut>(
-        &'a self,
-        ctx: &'a Context,
+        &self,
+        ctx: &Context,
+        regions: &'a [String],
         options: &RunOptions,
         work: F,
     ) -> Vec<RegionReport>
@@ -30,7 +31,7 @@ impl<C: Cloud> Enabler<C> {
                 progress(event);
             }
         };
-        stream::iter(ctx.regions.governed.iter())
+        stream::iter(regions.iter())
             .map(|region| async move {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     let report = RegionReport::ended(

@@ -3,8 +3,9 @@
 //!
 //! Where things live: [`context`] reads the organization's shape and chooses the regions, [`observe`] is what a
 //! run reads in a region, [`apply`] is how a step is applied, [`members`] converges and checks memberships,
-//! [`region`] puts them together for a reconcile or an onboarding, [`fanout`] runs the regions, [`trusted`] is the
-//! organization-wide trusted access, and [`memory`] is what a warm process remembers.
+//! [`region`] puts them together for a reconcile or an onboarding, [`onboard`] is how an onboarding starts on its
+//! regions, [`fanout`] runs the regions, [`trusted`] is the organization-wide trusted access, and [`memory`] is
+//! what a warm process remembers.
 
 mod apply;
 mod context;
@@ -12,6 +13,7 @@ mod fanout;
 mod members;
 mod memory;
 mod observe;
+mod onboard;
 mod region;
 mod trusted;
 
@@ -26,7 +28,7 @@ use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
 use crate::ports::{Cloud, CreateAccountStatus, OrganizationApi};
-use crate::report::{AccountEntry, Header, OrgAction, Outcome, RegionReport, Report};
+use crate::report::{AccountEntry, Header, OrgAction, Outcome, RegionLeftOut, RegionReport, Report};
 
 use context::{Context, Warmth};
 use memory::Memory;
@@ -164,45 +166,17 @@ impl<C: Cloud> Enabler<C> {
             return Err(Error::AdminNotInOrganization(admin));
         }
         let accounts: Accounts<'_> = self.roster(options.keep_members).map(|r| r.map_err(Arc::new)).boxed().shared();
+        let governed = ctx.regions.governed.clone();
         let (regions, organization) = tokio::join!(
-            self.run_regions(&ctx, options, |region| self.reconcile_region(&ctx, region, accounts.clone())),
+            self.run_regions(&ctx, &governed, options, |region| self.reconcile_region(&ctx, region, accounts.clone())),
             self.trusted_access(&ctx),
         );
         let roster =
             accounts.await.map_err(|e| Arc::try_unwrap(e).unwrap_or_else(|e| Error::Unexpected(e.to_string())))?;
-        let mut report = self.report("reconcile", &ctx, regions, organization, started);
+        let mut report = self.report("reconcile", &ctx, ctx.regions.left_out.clone(), regions, organization, started);
         if options.keep_members {
             report.accounts = Some(roster.entries.clone());
         }
-        Ok(report)
-    }
-
-    /// Makes one account an Enabled member in every governed region (or those of `options`) and re-asserts the
-    /// organization configuration. Refused, with nothing written, for an account that is not ACTIVE in the
-    /// organization or is excluded.
-    pub async fn onboard(&self, account: &AccountId, options: &RunOptions) -> Result<Report, Error> {
-        let started = Instant::now();
-        // The account's standing and the organization's shape are independent reads: one round trip for both.
-        let (found, ctx) =
-            tokio::try_join!(self.cloud.organization().account(account), self.context(options, Warmth::Remembered))?;
-        let found = found.ok_or(Error::NotInOrganization(*account))?;
-        if !found.is_active() {
-            return Err(Error::NotActive { account: *account, state: found.state });
-        }
-        if self.excluded_accounts().await?.contains(account) {
-            return Err(Error::Excluded(*account));
-        }
-        let members = if *account == self.settings.admin_account {
-            Vec::new()
-        } else {
-            vec![MemberAccount { id: found.id, email: found.email }]
-        };
-        let (regions, organization) = tokio::join!(
-            self.run_regions(&ctx, options, |region| self.onboard_region(&ctx, region, &members)),
-            self.trusted_access(&ctx),
-        );
-        let mut report = self.report("onboard", &ctx, regions, organization, started);
-        report.account = Some(account.to_string());
         Ok(report)
     }
 
@@ -237,6 +211,7 @@ impl<C: Cloud> Enabler<C> {
         &self,
         kind: &'static str,
         ctx: &Context,
+        left_out: Vec<RegionLeftOut>,
         mut regions: Vec<RegionReport>,
         organization: Vec<OrgAction>,
         started: Instant,
@@ -251,7 +226,7 @@ impl<C: Cloud> Enabler<C> {
             admin: self.settings.admin_account.to_string(),
         };
         let millis = started.elapsed().as_millis() as u64;
-        Report::new(header, regions, ctx.regions.left_out.clone(), organization, millis)
+        Report::new(header, regions, left_out, organization, millis)
     }
 }
 

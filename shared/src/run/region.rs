@@ -26,7 +26,7 @@ impl<C: Cloud> Enabler<C> {
 
     async fn reconcile_steps(&self, work: &mut RegionWork<'_, C>, accounts: Accounts<'_>) -> Result<(), Error> {
         let ctx = work.ctx;
-        let state = self.observe(ctx, &work.mgmt, &work.admin).await?;
+        let state = self.observe(ctx, work.mgmt(), &work.admin).await?;
         work.report.found = found(&state);
         let foundation = plan_foundation(&Desired { settings: &self.settings, management: &ctx.management }, &state);
         if let Some(why) = foundation.conflict.or(foundation.blocked.clone()) {
