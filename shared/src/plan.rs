@@ -249,18 +249,8 @@ pub(crate) enum Round {
     Second,
 }
 
-/// The membership writes for `accounts`, given their statuses, and the accounts they cannot cover.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Membership {
-    /// DeleteMembers, CreateMembers and StartMonitoringMembers, in that order and in batches of 50.
-    pub steps: Vec<Step>,
-    /// Accounts that cannot be members here, and why (not a failure).
-    pub left: Vec<Left>,
-    /// Accounts in a state no write of this tool repairs.
-    pub unrepairable: Vec<Unprotected>,
-}
-
-/// Plans the membership of `accounts` from `statuses` (accounts absent from it are not members):
+/// Plans the membership writes for `accounts` from `statuses` (accounts absent from it are not members), in batches
+/// of 50: DeleteMembers, then CreateMembers, then StartMonitoringMembers.
 /// - Enabled: nothing; Disabled: StartMonitoringMembers;
 /// - not a member: CreateMembers (called by the delegated admin for organization accounts, it enables GuardDuty
 ///   in them, no invitation needed);
@@ -268,14 +258,12 @@ pub(crate) struct Membership {
 ///   in the second round, DeleteMembers first;
 /// - Created, Invited, EmailVerificationInProgress/Failed (invitation era, never associated): DeleteMembers, then
 ///   CreateMembers;
-/// - RegionDisabled, AccountSuspended: left out with the reason;
-/// - any other status: unrepairable, named.
-pub(crate) fn plan_members(accounts: &[MemberAccount], statuses: &Members, round: Round) -> Membership {
-    let mut membership = Membership::default();
+/// - RegionDisabled, AccountSuspended, and any other status: nothing this tool can write; [`classify`] reports
+///   them (left out with the reason, or not protected).
+pub(crate) fn plan_members(accounts: &[MemberAccount], statuses: &Members, round: Round) -> Vec<Step> {
     let (mut delete, mut create, mut start) = (Vec::new(), Vec::new(), Vec::new());
     for account in accounts {
         match statuses.get(&account.id) {
-            Some(MemberStatus::Enabled) => {}
             None => create.push(account.clone()),
             Some(MemberStatus::Disabled) => start.push(account.id),
             Some(MemberStatus::Removed | MemberStatus::Resigned) if round == Round::First => {
@@ -285,24 +273,14 @@ pub(crate) fn plan_members(accounts: &[MemberAccount], statuses: &Members, round
                 delete.push(account.id);
                 create.push(account.clone());
             }
-            Some(MemberStatus::RegionDisabled) => membership
-                .left
-                .push(Left { account: account.id, reason: "the account has not enabled this opt-in region".into() }),
-            Some(MemberStatus::AccountSuspended) => membership
-                .left
-                .push(Left { account: account.id, reason: "GuardDuty reports the account suspended".into() }),
-            Some(other) => membership.unrepairable.push(Unprotected {
-                account: account.id,
-                status: Some(other.clone()),
-                reason: format!("GuardDuty reports the member {other}, a status this tool does not repair"),
-            }),
+            Some(_) => {}
         }
     }
-    let steps = &mut membership.steps;
+    let mut steps = Vec::new();
     steps.extend(delete.chunks(MEMBER_BATCH).map(|c| Step::DeleteMembers { accounts: c.to_vec() }));
     steps.extend(create.chunks(MEMBER_BATCH).map(|c| Step::CreateMembers { accounts: c.to_vec() }));
     steps.extend(start.chunks(MEMBER_BATCH).map(|c| Step::StartMonitoringMembers { accounts: c.to_vec() }));
-    membership
+    steps
 }
 
 /// Why a member account is not protected: its status, and, after the writes (`checked`), that they did not make it
@@ -470,7 +448,7 @@ mod tests {
         let side = state.admin_side.clone().unwrap_or_default();
         let det = state.admin_detector.clone().unwrap_or_default();
         let mut steps = plan_admin_side(s, &det, &side.org_config).steps;
-        steps.extend(plan_members(members, &side.members, Round::First).steps);
+        steps.extend(plan_members(members, &side.members, Round::First));
         (foundation, steps)
     }
 
@@ -496,7 +474,7 @@ mod tests {
         let p = plan_admin_side(&s, &fresh, &offered("NONE"));
         let m = plan_members(&members, &Members::new(), Round::First);
         // then every offered plan goes on the detector and the organization configuration, and members follow
-        let ops: Vec<&str> = p.steps.iter().chain(&m.steps).map(Step::operation).collect();
+        let ops: Vec<&str> = p.steps.iter().chain(&m).map(Step::operation).collect();
         assert_eq!(
             ops,
             ["UpdateDetector", "UpdateOrganizationConfiguration", "CreateMembers", "CreateMembers", "CreateMembers"]
@@ -504,7 +482,7 @@ mod tests {
         let names: Vec<&str> = p.plans.iter().map(|p| p.name.as_str()).collect();
         assert!(names.contains(&"AI_PROTECTION") && names.contains(&"RUNTIME_MONITORING"), "{names:?}");
         assert!(!names.contains(&"EKS_RUNTIME_MONITORING"), "the older flavour is not turned on beside the current");
-        let sizes: Vec<usize> = m.steps.iter().map(Step::member_count).collect();
+        let sizes: Vec<usize> = m.iter().map(Step::member_count).collect();
         assert_eq!(sizes, [50, 50, 20]);
     }
 
@@ -569,11 +547,11 @@ mod tests {
         set(statuses, 7, "Paused");
         // when planned
         let statuses = state.admin_side.expect("side").members;
-        let p = plan_members(&members, &statuses, Round::First);
+        let steps = plan_members(&members, &statuses, Round::First);
         // then invitation-era records are deleted and created again, removed and missing ones created, stopped
         // ones restarted, the region-disabled one left out, the unknown one named
         assert_eq!(
-            p.steps,
+            steps,
             vec![
                 Step::DeleteMembers { accounts: vec![members[4].id, members[5].id, members[6].id] },
                 Step::CreateMembers {
@@ -588,11 +566,13 @@ mod tests {
                 Step::StartMonitoringMembers { accounts: vec![members[1].id] },
             ]
         );
-        assert_eq!(p.left.len(), 1);
-        assert_eq!(p.left[0].account, members[2].id);
-        assert!(p.left[0].reason.contains("opt-in region"));
-        assert_eq!(p.unrepairable.len(), 1);
-        assert!(p.unrepairable[0].reason.contains("Paused"));
+        let c = classify(&members, &statuses, &BTreeMap::new(), false);
+        assert_eq!(c.left.len(), 1);
+        assert_eq!(c.left[0].account, members[2].id);
+        assert!(c.left[0].reason.contains("opt-in region"));
+        let unknown: Vec<&Unprotected> = c.unprotected.iter().filter(|u| u.account == members[7].id).collect();
+        assert_eq!(unknown.len(), 1);
+        assert!(unknown[0].reason.contains("Paused"));
     }
 
     #[test]
@@ -600,10 +580,10 @@ mod tests {
         let members = accounts(1);
         let statuses: Members = [(members[0].id, MemberStatus::Removed)].into_iter().collect();
         let first = plan_members(&members, &statuses, Round::First);
-        assert_eq!(first.steps, vec![Step::CreateMembers { accounts: members.clone() }]);
+        assert_eq!(first, vec![Step::CreateMembers { accounts: members.clone() }]);
         let second = plan_members(&members, &statuses, Round::Second);
         assert_eq!(
-            second.steps,
+            second,
             vec![Step::DeleteMembers { accounts: vec![members[0].id] }, Step::CreateMembers { accounts: members }]
         );
     }

@@ -24,15 +24,15 @@ impl<C: Cloud> RegionWork<'_, C> {
         let mut round = Round::First;
         let mut candidates: Vec<MemberAccount> = accounts.to_vec();
         loop {
-            let plan = plan_members(&candidates, &statuses, round);
-            if plan.steps.is_empty() {
+            let steps = plan_members(&candidates, &statuses, round);
+            if steps.is_empty() {
                 return Ok(statuses);
             }
-            self.apply_all(&plan.steps).await?;
+            self.apply_all(&steps).await?;
             if self.ctx.dry_run {
                 return Ok(statuses);
             }
-            let touched = touched(&plan.steps);
+            let touched = touched(&steps);
             let seen = self.verify(&touched).await?;
             for id in &touched {
                 match seen.get(id) {
