@@ -411,6 +411,11 @@ impl Report {
         );
         lines
     }
+
+    /// The [`problems`](Self::problems) in one sentence, for an error or a CloudFormation reason.
+    pub fn shortfall(&self) -> String {
+        format!("not every region reached the desired state: {}", self.problems().join("; "))
+    }
 }
 
 #[cfg(test)]

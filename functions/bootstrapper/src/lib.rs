@@ -120,10 +120,7 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         if report.is_success() {
             Ok(json!(report.capped(NAMED_PER_REGION)))
         } else {
-            Err(Failure::new(
-                "RegionsNotConverged",
-                format!("not every region reached the desired state: {}", report.problems().join("; ")),
-            ))
+            Err(Failure::new("RegionsNotConverged", report.shortfall()))
         }
     }
 
@@ -309,15 +306,14 @@ fn report_verdict(report: Report, update: bool) -> Verdict {
     if report.is_success() {
         return Verdict { status: Status::Success, reason: summary, data, report: Some(report) };
     }
-    let problems = report.problems().join("; ");
     if update {
+        let problems = report.problems().join("; ");
         data.push(("Problems", enablement::shorten(&problems, 1000)));
         let reason =
             format!("updated, but not every region reached the desired state (the schedule retries): {problems}");
         return Verdict { status: Status::Success, reason, data, report: Some(report) };
     }
-    let reason = format!("not every region reached the desired state: {problems}");
-    Verdict { status: Status::Failed, reason, data, report: Some(report) }
+    Verdict { status: Status::Failed, reason: report.shortfall(), data, report: Some(report) }
 }
 
 /// `Data` for a run that produced no report: every key the template's outputs read, so that an Update answered

@@ -203,5 +203,5 @@ fn verdict(request: &Request, report: Report) -> Result<Value, Failure> {
     } else {
         "RegionsNotConverged"
     };
-    Err(Failure::new(kind, format!("not every region reached the desired state: {}", report.problems().join("; "))))
+    Err(Failure::new(kind, report.shortfall()))
 }
