@@ -122,14 +122,16 @@ pub fn emf_onboarding(function: &str, seconds: f64) -> Value {
     )
 }
 
-/// Publishes a finished run: its EMF lines on stdout, the whole report, one summary log line (regions, changes,
+/// Publishes a finished run: its EMF lines on stdout, the report, one summary log line (regions, changes,
 /// failures, writes, memberships added, coverage, milliseconds), and one line per region below full coverage that
-/// names its unprotected accounts, for Logs Insights and the dashboard.
-pub fn publish(function: &str, report: &Report) {
-    for doc in emf(function, report) {
+/// names its unprotected accounts, for Logs Insights and the dashboard. Gives the report back as it was logged and
+/// as a function returns it: capped to [`NAMED_PER_REGION`] accounts a region (every count kept).
+pub fn publish(function: &str, report: Report) -> Report {
+    let report = report.capped(NAMED_PER_REGION);
+    for doc in emf(function, &report) {
         println!("{doc}");
     }
-    tracing::info!(report = %json!(report.clone().capped(NAMED_PER_REGION)), "report");
+    tracing::info!(report = %json!(report), "report");
     for r in report.regions.iter().filter(|r| !r.unprotected.is_empty()) {
         let accounts = Value::Array(
             r.unprotected
@@ -164,6 +166,7 @@ pub fn publish(function: &str, report: &Report) {
         millis = s.millis,
         "summary"
     );
+    report
 }
 
 #[cfg(test)]

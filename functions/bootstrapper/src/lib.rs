@@ -13,7 +13,7 @@ use aws_lambda_events::cloudformation::{
 };
 use enablement::{
     emf_failure, guarded, Budget, Cloud, ConfigError, Enabler, Error as RunError, Failure, Interrupted, Report,
-    RunOptions, Settings, NAMED_PER_REGION, VARIABLES,
+    RunOptions, Settings, VARIABLES,
 };
 use futures_util::future::BoxFuture;
 use lambda_runtime::LambdaEvent;
@@ -115,10 +115,9 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         let enabler = self.enabler.as_ref().map_err(|e| Failure::from(e.clone()))?;
         let options =
             RunOptions { dry_run: direct.dry_run, only_regions: direct.regions.clone(), ..RunOptions::within(budget) };
-        let report = run(enabler, &options, budget).await?;
-        enablement::publish("bootstrapper", &report);
+        let report = enablement::publish("bootstrapper", run(enabler, &options, budget).await?);
         if report.is_success() {
-            Ok(json!(report.capped(NAMED_PER_REGION)))
+            Ok(json!(report))
         } else {
             Err(Failure::new("RegionsNotConverged", report.shortfall()))
         }
@@ -163,8 +162,7 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             cfn::response(verdict.status.clone(), &verdict.reason, physical, stack, request_id, logical, verdict.data);
         self.sender.send(url, &response).await.map_err(|e| Failure::new("ResponseNotDelivered", e.to_string()))?;
         tracing::info!(status = ?verdict.status, reason = %verdict.reason, "answered CloudFormation");
-        let report = verdict.report.map(|r| r.capped(NAMED_PER_REGION));
-        Ok(json!({"response": response, "report": report}))
+        Ok(json!({"response": response, "report": verdict.report}))
     }
 
     /// Create and Update: the full reconcile, with the configuration the request's properties carry (CloudFormation
@@ -203,10 +201,7 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
                 println!("{}", emf_failure("bootstrapper", failure.kind));
                 failed(failure)
             }
-            Ok(report) => {
-                enablement::publish("bootstrapper", &report);
-                report_verdict(report, update)
-            }
+            Ok(report) => report_verdict(enablement::publish("bootstrapper", report), update),
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use enablement::{
     emf_failure, emf_onboarding, guarded, AccountId, AwsCloud, Budget, Cloud, ConfigError, CreateAccountStatus,
-    Enabler, Error as RunError, Failure, Report, RunOptions, Settings, NAMED_PER_REGION,
+    Enabler, Error as RunError, Failure, Report, RunOptions, Settings,
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
@@ -113,10 +113,7 @@ impl<C: Cloud> Responder<C> {
                 tracing::info!(%reason, millis, "ignored");
                 Ok(json!({"request": request, "ignored": reason}))
             }
-            Served::Report(report) => {
-                enablement::publish("responder", &report);
-                verdict(&request, *report)
-            }
+            Served::Report(report) => verdict(&request, enablement::publish("responder", *report)),
         }
     }
 
@@ -194,7 +191,7 @@ fn verdict(request: &Request, report: Report) -> Result<Value, Failure> {
             println!("{}", emf_onboarding("responder", seconds));
             tracing::info!(account = ?report.account, seconds, "onboarded");
         }
-        return Ok(json!({"request": request, "report": report.capped(NAMED_PER_REGION)}));
+        return Ok(json!({"request": request, "report": report}));
     }
     let only_accounts =
         report.regions.iter().all(|r| r.outcome.is_converged() || r.outcome == enablement::Outcome::Partial);
