@@ -13,7 +13,7 @@ use aws_lambda_events::cloudformation::{
 };
 use enablement::{
     emf_failure, guarded, Budget, Cloud, ConfigError, Enabler, Error as RunError, Failure, Interrupted, Report,
-    RunOptions, Settings, VARIABLES,
+    RunOptions, Settings, Summary, VARIABLES,
 };
 use futures_util::future::BoxFuture;
 use lambda_runtime::LambdaEvent;
@@ -284,16 +284,7 @@ async fn run<C: Cloud>(enabler: &Enabler<C>, options: &RunOptions, budget: Optio
 /// The answer for a finished run.
 fn report_verdict(report: Report, update: bool) -> Verdict {
     let s = &report.summary;
-    let mut data = vec![
-        ("Regions", s.regions.to_string()),
-        ("Changed", s.changed.to_string()),
-        ("InSync", s.in_sync.to_string()),
-        ("Failed", (s.failed + s.conflicts + s.blocked + s.partial).to_string()),
-        ("Unfinished", s.unfinished.to_string()),
-        ("Writes", s.writes.to_string()),
-        ("MembersAdded", s.members_added.to_string()),
-        ("AccountsProtected", format!("{} of {}", s.accounts_protected, s.accounts_expected)),
-    ];
+    let mut data = summary_data(s);
     let summary = format!(
         "{} regions: {} changed, {} already in sync; {} writes, {} memberships added; {} of {} account-regions protected",
         s.regions, s.changed, s.in_sync, s.writes, s.members_added, s.accounts_protected, s.accounts_expected
@@ -311,17 +302,57 @@ fn report_verdict(report: Report, update: bool) -> Verdict {
     Verdict { status: Status::Failed, reason: report.shortfall(), data, report: Some(report) }
 }
 
-/// `Data` for a run that produced no report: every key the template's outputs read, so that an Update answered
-/// SUCCESS still resolves them.
+/// A run's counts as `Data`: every key the template's outputs read.
+fn summary_data(s: &Summary) -> Vec<(&'static str, String)> {
+    vec![
+        ("Regions", s.regions.to_string()),
+        ("Changed", s.changed.to_string()),
+        ("InSync", s.in_sync.to_string()),
+        ("Failed", (s.failed + s.conflicts + s.blocked + s.partial).to_string()),
+        ("Unfinished", s.unfinished.to_string()),
+        ("Writes", s.writes.to_string()),
+        ("MembersAdded", s.members_added.to_string()),
+        ("AccountsProtected", format!("{} of {}", s.accounts_protected, s.accounts_expected)),
+    ]
+}
+
+/// `Data` for a run that produced no report: the same keys, so that an Update answered SUCCESS still resolves
+/// them; one failure, nothing else counted, and the coverage unknown.
 fn no_report_data() -> Vec<(&'static str, String)> {
-    [("Regions", "0"), ("Changed", "0"), ("InSync", "0"), ("Failed", "1"), ("Unfinished", "0"), ("Writes", "0")]
-        .into_iter()
-        .map(|(k, v)| (k, v.to_owned()))
-        .chain([("MembersAdded", "0".to_owned()), ("AccountsProtected", "unknown".to_owned())])
-        .collect()
+    let mut data = summary_data(&Summary { failed: 1, ..Summary::default() });
+    for (key, value) in &mut data {
+        if *key == "AccountsProtected" {
+            *value = "unknown".to_owned();
+        }
+    }
+    data
 }
 
 fn failed(failure: Failure) -> Verdict {
     tracing::error!(kind = failure.kind, reason = %failure, "reconcile failed");
     Verdict { status: Status::Failed, reason: failure.to_string(), data: Vec::new(), report: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_without_a_report_answers_every_key_with_one_failure_and_the_coverage_unknown() {
+        let data = no_report_data();
+        let data: Vec<(&str, &str)> = data.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(
+            data,
+            [
+                ("Regions", "0"),
+                ("Changed", "0"),
+                ("InSync", "0"),
+                ("Failed", "1"),
+                ("Unfinished", "0"),
+                ("Writes", "0"),
+                ("MembersAdded", "0"),
+                ("AccountsProtected", "unknown"),
+            ]
+        );
+    }
 }
