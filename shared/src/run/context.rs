@@ -118,7 +118,12 @@ pub(crate) fn narrow(mut choice: RegionChoice, only: Option<&[String]>) -> Resul
             return Err(Error::NoRegions(why.join("; ")));
         }
     } else if choice.governed.is_empty() {
-        return Err(Error::NoRegions("no region is enabled for both the management account and the admin".into()));
+        return Err(no_common_region());
     }
     Ok(choice)
+}
+
+/// Why there is nothing to govern when no region is narrowed to: none is enabled for both accounts.
+pub(crate) fn no_common_region() -> Error {
+    Error::NoRegions("no region is enabled for both the management account and the admin".into())
 }

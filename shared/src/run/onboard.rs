@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use super::context::Warmth;
+use super::context::{no_common_region, Warmth};
 use super::{Enabler, RunOptions};
 use crate::error::Error;
 use crate::ids::AccountId;
@@ -86,7 +86,7 @@ impl<C: Cloud> Enabler<C> {
         let (more, choice): (Vec<RegionReport>, RegionChoice) = rest?;
         regions.extend(more);
         if regions.is_empty() {
-            return Err(Error::NoRegions("no region is enabled for both the management account and the admin".into()));
+            return Err(no_common_region());
         }
         let mut report = self.report("onboard", &ctx, choice.left_out, regions, organization, started);
         report.account = Some(account.to_string());
