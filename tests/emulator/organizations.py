@@ -47,6 +47,11 @@ def backend_of(account: str):
     return backend
 
 
+def requested(backend, request_id):
+    """The account a CreateAccount request made (or is making), if any."""
+    return next((a for a in backend.accounts if a.create_account_status_id == request_id), None)
+
+
 class Organizations:
     """The operations answered here; the rest go to moto."""
 
@@ -91,8 +96,7 @@ class Organizations:
         return {"Account": acct.describe()}
 
     def op_DescribeCreateAccountStatus(self, backend, req):
-        request_id = req.get("CreateAccountRequestId")
-        acct = next((a for a in backend.accounts if a.create_account_status_id == request_id), None)
+        acct = requested(backend, req.get("CreateAccountRequestId"))
         if acct is None:
             raise OrgError("CreateAccountStatusNotFoundException",
                            "We can't find a create account request with the CreateAccountRequestId that you specified.")
@@ -115,8 +119,7 @@ class Organizations:
             request_id = out["CreateAccountStatus"]["Id"]
         except (ValueError, KeyError, TypeError):
             return payload
-        backend = backend_of(account)
-        acct = next((a for a in backend.accounts if a.create_account_status_id == request_id), None)
+        acct = requested(backend_of(account), request_id)
         return json.dumps(self.status_of(acct)).encode() if acct else payload
 
     @staticmethod
