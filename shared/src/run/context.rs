@@ -1,5 +1,6 @@
 //! The organization's shape for one run: the management account and the region choice, read concurrently (or
-//! remembered by a warm process), with the checks that must pass before anything is written.
+//! remembered by a warm process), with the checks that must pass before anything is written; and the context every
+//! region's work shares.
 
 use tokio::sync::Mutex;
 
@@ -14,8 +15,6 @@ pub(crate) struct Context {
     pub(crate) management: AccountId,
     /// Whether the admin is the management account itself (allowed only by GUARDDUTY_ALLOW_MANAGEMENT_ADMIN).
     pub(crate) admin_is_management: bool,
-    /// The regions of this run (governed, and narrowed by the options) and those left out.
-    pub(crate) regions: RegionChoice,
     pub(crate) dry_run: bool,
     pub(crate) keep_members: bool,
     pub(crate) progress: Option<Progress>,
@@ -34,9 +33,9 @@ pub(crate) enum Warmth {
 }
 
 impl<C: Cloud> Enabler<C> {
-    /// The management account and the region choice, read concurrently (both accounts' region lists) or, where
-    /// `warmth` allows, remembered.
-    pub(crate) async fn context(&self, options: &RunOptions, warmth: Warmth) -> Result<Context, Error> {
+    /// The context of a run and its regions (governed, narrowed by the options, and those left out): the management
+    /// account and both accounts' region lists read concurrently or, where `warmth` allows, remembered.
+    pub(crate) async fn context(&self, options: &RunOptions, warmth: Warmth) -> Result<(Context, RegionChoice), Error> {
         let remembered = if warmth == Warmth::Remembered { self.memory.regions() } else { None };
         let choice = async {
             if let Some(choice) = remembered {
@@ -53,7 +52,8 @@ impl<C: Cloud> Enabler<C> {
             Ok(remembered) => remembered,
             Err((m, a)) => self.choose_regions(management, &m, &a),
         };
-        self.context_for(options, management, narrow(choice, options.only_regions.as_deref())?)
+        let choice = narrow(choice, options.only_regions.as_deref())?;
+        Ok((self.context_for(options, management)?, choice))
     }
 
     /// The management account, remembered once read.
@@ -79,13 +79,8 @@ impl<C: Cloud> Enabler<C> {
         choice
     }
 
-    /// The context of a run over `regions`, refusing the management account as admin unless allowed.
-    pub(crate) fn context_for(
-        &self,
-        options: &RunOptions,
-        management: AccountId,
-        regions: RegionChoice,
-    ) -> Result<Context, Error> {
+    /// The context of a run, refusing the management account as admin unless allowed.
+    pub(crate) fn context_for(&self, options: &RunOptions, management: AccountId) -> Result<Context, Error> {
         let admin = self.settings.admin_account;
         if admin == management && !self.settings.allow_management_admin {
             return Err(Error::AdminIsManagement(admin));
@@ -93,7 +88,6 @@ impl<C: Cloud> Enabler<C> {
         Ok(Context {
             management,
             admin_is_management: admin == management,
-            regions,
             dry_run: options.dry_run.unwrap_or(self.settings.dry_run),
             keep_members: options.keep_members,
             progress: options.progress.clone(),

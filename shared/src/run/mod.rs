@@ -160,20 +160,21 @@ impl<C: Cloud> Enabler<C> {
     pub async fn reconcile_with(&self, options: &RunOptions) -> Result<Report, Error> {
         let started = Instant::now();
         let admin = self.settings.admin_account;
-        let (ctx, standing) =
+        let ((ctx, choice), standing) =
             tokio::try_join!(self.context(options, Warmth::Fresh), self.cloud.organization().account(&admin))?;
         if !standing.is_some_and(|a| a.is_active()) {
             return Err(Error::AdminNotInOrganization(admin));
         }
         let accounts: Accounts<'_> = self.roster(options.keep_members).map(|r| r.map_err(Arc::new)).boxed().shared();
-        let governed = ctx.regions.governed.clone();
         let (regions, organization) = tokio::join!(
-            self.run_regions(&ctx, &governed, options, |region| self.reconcile_region(&ctx, region, accounts.clone())),
+            self.run_regions(&ctx, &choice.governed, options, |region| {
+                self.reconcile_region(&ctx, region, accounts.clone())
+            }),
             self.trusted_access(&ctx),
         );
         let roster =
             accounts.await.map_err(|e| Arc::try_unwrap(e).unwrap_or_else(|e| Error::Unexpected(e.to_string())))?;
-        let mut report = self.report("reconcile", &ctx, ctx.regions.left_out.clone(), regions, organization, started);
+        let mut report = self.report("reconcile", &ctx, choice.left_out, regions, organization, started);
         if options.keep_members {
             report.accounts = Some(roster.entries.clone());
         }

@@ -26,15 +26,14 @@ impl<C: Cloud> Enabler<C> {
         if self.memory.regions().is_none() && options.only_regions.is_none() {
             return self.onboard_fresh(account, options, started).await;
         }
-        let (found, ctx) =
+        let (found, (ctx, choice)) =
             tokio::try_join!(self.cloud.organization().account(account), self.context(options, Warmth::Remembered))?;
         let members = self.enrolment(account, found).await?;
-        let governed = ctx.regions.governed.clone();
         let (regions, organization) = tokio::join!(
-            self.run_regions(&ctx, &governed, options, |region| self.onboard_region(&ctx, region, &members)),
+            self.run_regions(&ctx, &choice.governed, options, |region| self.onboard_region(&ctx, region, &members)),
             self.trusted_access(&ctx),
         );
-        let mut report = self.report("onboard", &ctx, ctx.regions.left_out.clone(), regions, organization, started);
+        let mut report = self.report("onboard", &ctx, choice.left_out, regions, organization, started);
         report.account = Some(account.to_string());
         Ok(report)
     }
@@ -65,7 +64,7 @@ impl<C: Cloud> Enabler<C> {
             }
         };
         let members = self.enrolment(account, found).await?;
-        let ctx = self.context_for(options, management, RegionChoice::default())?;
+        let ctx = self.context_for(options, management)?;
         let every_account = enabled_for_every_account(&self.settings, &management_regions);
         let the_rest = async {
             let admin = match admin_answer {
