@@ -134,24 +134,25 @@ fn scale(args: &Args, accounts: usize, latency_ms: u64) -> Scale {
     println!("   (seeded {accounts} accounts in {:.0} s)", seeding.elapsed().as_secs_f64());
     emulator.faults(json!({"latency_ms": latency_ms}));
     let (api, function) = start(args, &emulator, "bootstrapper", org.accounts[0].as_str(), &[]);
-    emulator.clear_log();
-    let started = Instant::now();
-    let report = api.invoke(&json!({}), Duration::from_secs(900)).expect("bootstrap");
-    let bootstrap_ms = started.elapsed().as_millis();
-    let bootstrap = tally(&emulator.log());
+    let (report, bootstrap_ms, bootstrap) = reconcile(&api, &emulator, "bootstrap");
     assert_eq!(report["summary"]["failed"], 0, "{}", report["summary"]);
     let regions = report["summary"]["regions"].as_u64().unwrap_or_default() as usize;
     let protected =
         format!("{} of {}", report["summary"]["accounts_protected"], report["summary"]["accounts_expected"]);
     let mut peak_kib = function.peak_rss_kib().unwrap_or_default();
-    emulator.clear_log();
-    let started = Instant::now();
-    let again = api.invoke(&json!({}), Duration::from_secs(900)).expect("steady state");
-    let steady_ms = started.elapsed().as_millis();
-    let steady = tally(&emulator.log());
+    let (again, steady_ms, steady) = reconcile(&api, &emulator, "steady state");
     assert_eq!(again["summary"]["writes"], 0, "{}", again["summary"]);
     peak_kib = peak_kib.max(function.peak_rss_kib().unwrap_or_default());
     Scale { regions, bootstrap_ms, bootstrap, steady_ms, steady, peak_kib, protected }
+}
+
+/// One direct invocation of the bootstrapper (a full reconcile): its answer, its milliseconds and the calls it made.
+fn reconcile(api: &RuntimeApi, emulator: &Emulator, what: &str) -> (serde_json::Value, u128, Tally) {
+    emulator.clear_log();
+    let started = Instant::now();
+    let answer = api.invoke(&json!({}), Duration::from_secs(900)).expect(what);
+    let ms = started.elapsed().as_millis();
+    (answer, ms, tally(&emulator.log()))
 }
 
 fn guardduty_calls(t: &Tally) -> usize {
