@@ -15,6 +15,35 @@ Beyond the happy path it models what a real organization shows (each with the pa
 - Auto-enable (UpdateOrganizationConfiguration API reference): with NEW, "when a new account joins the
   organization, they will have GuardDuty enabled automatically", after `auto_enable_seconds`; with ALL, the
   accounts that were there before too, after `auto_enable_existing_seconds` ("It may take up to 24 hours").
+  Per feature (OrganizationFeatureConfiguration API reference,
+  https://docs.aws.amazon.com/guardduty/latest/APIReference/API_OrganizationFeatureConfiguration.html): NEW reaches
+  the accounts that become members after it is set; ALL also the members that were there, `auto_enable_existing_seconds`
+  after it was set ("It may take up to 24 hours to update the configuration for all the member accounts").
+- CreateMembers applies the organization's auto-enable settings to every account in the request, "irrespective of
+  the accounts being new or existing members"
+  (https://docs.aws.amazon.com/guardduty/latest/APIReference/API_CreateMembers.html): an associated member (Enabled
+  or Disabled) is processed again and gets the plans whose autoEnable is NEW or ALL; nothing is turned off.
+- A member's protection plans, read and written by the delegated administrator: GetMemberDetectors and
+  UpdateMemberDetectors (https://docs.aws.amazon.com/guardduty/latest/APIReference/API_GetMemberDetectors.html,
+  .../API_UpdateMemberDetectors.html). An account that is not an associated member (yet) is answered in
+  UnprocessedAccounts, not as an error; EKS_RUNTIME_MONITORING and RUNTIME_MONITORING together, a plan the region
+  does not offer, and dataSources beside features ("GuardDuty API changes in March 2023",
+  https://docs.aws.amazon.com/guardduty/latest/ug/guardduty-feature-object-api-changes-march2023.html) are refused.
+- GuardDuty organization policies (Organizations' GUARDDUTY_POLICY; syntax and effective policies in policies.py),
+  enforced `policy_enforcement_seconds` after the latest change that concerns an account (not documented; modelled as
+  that). Per region the account has enabled, the region's block, else `default`, else nothing ("GuardDuty policy
+  syntax and examples",
+  https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_guardduty_syntax.html). With
+  `foundational` enabled the account gets an enabled detector, and becomes an Enabled member of the region's
+  delegated administrator; each plan the block names gets the block's status and is managed by the policy: GetDetector
+  and GetMemberDetectors say `managedBy: GUARDDUTY_POLICY`, and UpdateDetector and UpdateMemberDetectors refuse to
+  change it ("Managed protection plans are read-only in console and API", "Considerations and limitations",
+  https://docs.aws.amazon.com/guardduty/latest/ug/guardduty-organization-policies-considerations.html). The same page:
+  accounts linked by invitation only are not managed; the management account is enabled only once GuardDuty's
+  service-linked role exists there (modelled as: it has created a detector at some time); plans an account stops
+  being covered for stay as they are, no longer managed. While the type is enabled "the Regional GuardDuty
+  auto-enablement settings no longer apply, whether or not a policy is attached": UpdateOrganizationConfiguration
+  is stored, but neither the auto-enable sweep nor CreateMembers applies it.
 - DisableOrganizationAdminAccount leaves the designation in DISABLE_IN_PROGRESS (ListOrganizationAdminAccounts'
   AdminStatus) for `admin_disable_seconds`.
 - EnableOrganizationAdminAccount enables trusted access for guardduty.amazonaws.com in Organizations, as AWS does.
@@ -31,6 +60,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import parse_qs
 
+import policies
+import regions
 from regions import region_enabled_for
 from world import World
 
@@ -41,6 +72,8 @@ AUTO_ENABLE = {"NEW", "ALL", "NONE"}
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 # RelationshipStatus values of records that protect nothing and date from GuardDuty invitations.
 INVITATION_ERA = {"Created", "Invited", "EmailVerificationInProgress", "EmailVerificationFailed", "Resigned", "Removed"}
+# Of those, the ones that were never associated (Removed and Resigned were, and can be again).
+NEVER_ASSOCIATED = INVITATION_ERA - {"Resigned", "Removed"}
 STATUSES = INVITATION_ERA | {"Enabled", "Disabled", "RegionDisabled", "AccountSuspended"}
 
 MSG_INVALID = "The request is rejected because an invalid or out-of-range value is specified as an input parameter."
@@ -65,6 +98,16 @@ MSG_BOTH_RUNTIME = (
     "The request is rejected because a feature EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot be specified "
     "together."
 )
+MSG_BOTH_SOURCES = "The request is rejected because both data sources and features were provided. Use only features."
+# The text is not documented; the rule is ("Managed protection plans are read-only in console and API").
+MSG_MANAGED = "The request is rejected because the feature {} is managed by a GuardDuty organization policy."
+MANAGED_BY = "GUARDDUTY_POLICY"
+# The deprecated dataSources and the features they stand for ("GuardDuty API changes in March 2023").
+DATA_SOURCES = {
+    ("s3Logs", "enable"): "S3_DATA_EVENTS",
+    ("kubernetes", "auditLogs", "enable"): "EKS_AUDIT_LOGS",
+    ("malwareProtection", "scanEc2InstanceWithFindings", "ebsVolumes"): "EBS_MALWARE_PROTECTION",
+}
 MSG_AUTO_ENABLE_ALL = (
     "The request is rejected because the member account is managed through AWS Organizations and "
     "autoEnableOrganizationMembers is set to ALL."
@@ -93,7 +136,9 @@ class Detector:
     account: str
     enabled: bool
     frequency: str
-    features: dict  # name -> {"status": ..., "agents": {name: status}}
+    # name -> {"status": ..., "agents": {name: status}}, plus "managed_by": "GUARDDUTY_POLICY" on a feature a policy
+    # manages and "agents_managed_by": {name: "GUARDDUTY_POLICY"} for the additional configurations it manages
+    features: dict
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
 
@@ -119,6 +164,8 @@ class OrgConfig:
     # How far the auto-enable sweep has got through the organization's accounts (in creation order).
     swept_existing: bool = False
     cursor: int = 0
+    # feature -> when its autoEnable last became ALL, until the members that were there then have it
+    all_since: dict = field(default_factory=dict)
 
 
 def organization_of(account: str):
@@ -149,6 +196,38 @@ def created_at(acct) -> float:
     return acct.create_time.replace(tzinfo=timezone.utc).timestamp()
 
 
+def region_world() -> list[str]:
+    """Every region of the emulator's region world, as the Account API lists them (regions.py keeps it)."""
+    names, token = [], None
+    while True:
+        req = {"MaxResults": 50, **({"NextToken": token} if token else {})}
+        _, out = regions.handle("POST", "/listRegions", json.dumps(req).encode(), "000000000000")
+        names += [r["RegionName"] for r in out["Regions"]]
+        token = out.get("NextToken")
+        if not token:
+            return names
+
+
+def managed(entry: dict, agent: str | None = None) -> bool:
+    """Whether a policy manages a detector feature entry (or one of its additional configurations)."""
+    return (agent in entry.get("agents_managed_by", {})) if agent else "managed_by" in entry
+
+
+def feature_json(name: str, entry: dict, agents) -> dict:
+    """A detector's feature as GetDetector and GetMemberDetectors show it, with the additional configurations
+    `agents`."""
+    out = {"name": name, "status": entry["status"], "updatedAt": time.time()}
+    if agents:
+        out["additionalConfiguration"] = [
+            {"name": a, "status": entry["agents"].get(a, "DISABLED"), "updatedAt": time.time(),
+             **({"managedBy": MANAGED_BY} if managed(entry, a) else {})}
+            for a in agents
+        ]
+    if managed(entry):
+        out["managedBy"] = MANAGED_BY
+    return out
+
+
 class GuardDuty:
     """All accounts' GuardDuty state, per region, behind one lock."""
 
@@ -163,6 +242,8 @@ class GuardDuty:
         self.members: dict[tuple[str, str], dict[str, Member]] = {}  # (region, admin) -> members
         self.sorted_members: dict[tuple[str, str], list] = {}  # ListMembers' order, rebuilt after a change
         self.last_sweep = 0.0
+        # Accounts that have created a detector at some time: GuardDuty's service-linked role exists there.
+        self.service_roles: set[str] = set()
 
     def reset(self) -> None:
         with self.lock:
@@ -171,12 +252,18 @@ class GuardDuty:
             self.org_configs.clear()
             self.members.clear()
             self.sorted_members.clear()
+            self.service_roles.clear()
+            policies.reset()
 
     def snapshot(self) -> dict:
-        """The whole state, for tests to check outcomes independently of the client under test."""
+        """The whole state, for tests to check outcomes independently of the client under test. A detector's
+        `features` maps each plan to {"status", "agents": {name: status}}, with "managed_by": "GUARDDUTY_POLICY" when a
+        GuardDuty policy manages the plan and "agents_managed_by": {name: "GUARDDUTY_POLICY"} for the additional
+        configurations it manages (both absent otherwise)."""
         with self.lock:
             self.expire_disabling()
             self.sweep_auto_enable(force=True)
+            self.sweep_policies()
             return {
                 "detectors": [
                     {"region": r, "account": a, "id": d.id, "enabled": d.enabled, "frequency": d.frequency,
@@ -229,6 +316,8 @@ class GuardDuty:
         ("POST", r"/detector/(?P<d>[^/]+)/member/disassociate", "DisassociateMembers"),
         ("POST", r"/detector/(?P<d>[^/]+)/member/start", "StartMonitoringMembers"),
         ("POST", r"/detector/(?P<d>[^/]+)/member/stop", "StopMonitoringMembers"),
+        ("POST", r"/detector/(?P<d>[^/]+)/member/detector/get", "GetMemberDetectors"),
+        ("POST", r"/detector/(?P<d>[^/]+)/member/detector/update", "UpdateMemberDetectors"),
     ]
 
     @classmethod
@@ -256,6 +345,7 @@ class GuardDuty:
         with self.lock:
             self.expire_disabling()
             self.sweep_auto_enable()
+            self.sweep_policies()
             out = getattr(self, "op_" + name)(account, region, req, q, params.get("d"))
         return 200, {"Content-Type": "application/json"}, json.dumps(out or {}).encode()
 
@@ -377,17 +467,41 @@ class GuardDuty:
                     entry["agents"][agent] = value
         det.updated_at = now_iso()
 
+    @staticmethod
+    def auto_enabled(cfg: OrgConfig, values=("NEW", "ALL"), names=None) -> dict:
+        """The plans the organization configuration turns on (autoEnable among `values`; only `names`, if given), as
+        a detector request's features: nothing is turned off."""
+        return {
+            n: {"value": "ENABLED" if f["autoEnable"] in values else None,
+                "agents": {a: "ENABLED" for a, v in f["agents"].items() if v in values}}
+            for n, f in cfg.features.items()
+            if names is None or n in names
+        }
+
     def member_detector(self, region: str, account: str, cfg: OrgConfig) -> None:
         """The detector a new member gets: the plans the organization configuration auto-enables."""
         if (region, account) in self.detectors:
             self.detectors[(region, account)].enabled = True
             return
-        wanted = {
-            n: {"value": "ENABLED" if f["autoEnable"] in ("NEW", "ALL") else None,
-                "agents": {a: "ENABLED" for a, v in f["agents"].items() if v in ("NEW", "ALL")}}
-            for n, f in cfg.features.items()
-        }
-        self.new_detector(account, region, wanted, None)
+        self.new_detector(account, region, self.auto_enabled(cfg), None)
+
+    def reapply_auto_enabled(self, region: str, account: str, cfg: OrgConfig) -> None:
+        """CreateMembers' part: the account's detector (a Removed member's, one it made itself) gets the plans."""
+        det, wanted = self.detectors.get((region, account)), self.auto_enabled(cfg)
+        if det is not None and wanted:
+            self.apply_detector_features(det, wanted)
+
+    @staticmethod
+    def managed_refusal(det: Detector, features: dict) -> str | None:
+        """Why a request that names a plan (or additional configuration) a GuardDuty policy manages is refused."""
+        for name, given in features.items():
+            entry = det.features.get(name, {})
+            if managed(entry):
+                return MSG_MANAGED.format(name)
+            for agent in given["agents"]:
+                if managed(entry, agent):
+                    return MSG_MANAGED.format(agent)
+        return None
 
     def changed(self, region: str, admin: str) -> None:
         self.sorted_members.pop((region, admin), None)
@@ -396,16 +510,19 @@ class GuardDuty:
     def sweep_auto_enable(self, force: bool = False) -> None:
         """GuardDuty's own enrolment: under NEW, accounts that joined after the setting, `auto_enable_seconds`
         after they joined; under ALL also the accounts that were there, `auto_enable_existing_seconds` after it
-        was set. Each account is looked at once per setting (a cursor in creation order), so it stays cheap."""
+        was set. Each account is looked at once per setting (a cursor in creation order), so it stays cheap. A plan
+        set to ALL reaches the members that were there `auto_enable_existing_seconds` after it was set. Nothing of
+        this happens in an organization that has enabled GuardDuty policies."""
         now = time.time()
         if now - self.last_sweep < 0.1 and not force:
             return
         self.last_sweep = now
         for (region, admin), cfg in self.org_configs.items():
-            if cfg.auto_enable not in ("NEW", "ALL"):
-                continue
             org = organization_of(admin)
-            if org is None:
+            if org is None or policies.type_enabled(org):
+                continue
+            self.sweep_plans_for_existing(region, admin, cfg, now)
+            if cfg.auto_enable not in ("NEW", "ALL"):
                 continue
             accounts = org.accounts
             if cfg.auto_enable == "ALL" and not cfg.swept_existing:
@@ -421,6 +538,19 @@ class GuardDuty:
                 self.auto_enrol(region, admin, org, acct, cfg)
                 cfg.cursor += 1
 
+    def sweep_plans_for_existing(self, region: str, admin: str, cfg: OrgConfig, now: float) -> None:
+        """A plan set to ALL, once `auto_enable_existing_seconds` have passed: every Enabled member's detector gets
+        it, with the additional configurations set to ALL (OrganizationFeatureConfiguration API reference)."""
+        for name, since in list(cfg.all_since.items()):
+            if now - since < self.world.auto_enable_existing_seconds:
+                continue
+            del cfg.all_since[name]
+            wanted = self.auto_enabled(cfg, ("ALL",), {name})
+            for m in self.members.get((region, admin), {}).values():
+                det = self.detectors.get((region, m.account))
+                if m.status == "Enabled" and det is not None:
+                    self.apply_detector_features(det, wanted)
+
     def auto_enrol(self, region: str, admin: str, org, acct, cfg: OrgConfig) -> None:
         management = org.org.master_account_id
         if acct.id in (admin, management) or acct.status != "ACTIVE":
@@ -433,6 +563,77 @@ class GuardDuty:
         else:
             members[acct.id] = Member(acct.id, acct.email, "Enabled", admin)
             self.member_detector(region, acct.id, cfg)
+        self.changed(region, admin)
+
+    # ---- GuardDuty organization policies ---------------------------------------------------------------------
+    def sweep_policies(self) -> None:
+        """Each account a policy change concerns (policies.changes) is brought to its effective policy
+        `policy_enforcement_seconds` after the latest such change; accounts nothing happened to are not looked at."""
+        for management in policies.changes.watched():
+            org = organization_of(management)
+            for acct in policies.changes.new_accounts(org) if org is not None else []:
+                policies.changes.pend(acct.id, management, created_at(acct) + self.world.create_account_seconds)
+        world, due = None, policies.changes.due(time.time() - self.world.policy_enforcement_seconds)
+        for account, (since, management) in due.items():
+            org = organization_of(management)
+            acct = org_account(org, account) if org is not None else None
+            if acct is None or acct.status != "ACTIVE":
+                continue
+            if account == management and account not in self.service_roles:
+                # Considerations: without GuardDuty's service-linked role a policy cannot enable the management
+                # account; it waits until the role exists
+                policies.changes.pend(account, management, since)
+                continue
+            world = world or region_world()
+            blocks = policies.effective(org, acct) or {}
+            invalid = policies.invalid_blocks(blocks)
+            for region in world:
+                if region_enabled_for(account, region):
+                    name = region if region in blocks else "default"
+                    # an invalid block is not enforced (not documented; modelled as that)
+                    self.enforce(region, org, acct, None if name in invalid else blocks.get(name))
+
+    def enforce(self, region: str, org, acct, block: dict | None) -> None:
+        """One region of an account brought to a policy block; None: the region is not managed (any more)."""
+        det = self.detectors.get((region, acct.id))
+        foundational = (block or {}).get("foundational", {}).get("status")
+        if foundational == "enabled":
+            if det is None:
+                det = self.new_detector(acct.id, region, {}, None)
+            det.enabled = True
+            self.policy_member(region, org, acct)
+        elif foundational == "disabled" and det is not None:
+            det.enabled = False  # not documented in detail; modelled as suspending the detector
+        if det is None:
+            return
+        named = {policies.FEATURES[key]: s for key, s in (block or {}).items() if key != "foundational"}
+        for name, entry in det.features.items():
+            setting = named.get(name, {})
+            entry.pop("managed_by", None)
+            entry.pop("agents_managed_by", None)
+            if "status" in setting:
+                entry["status"], entry["managed_by"] = setting["status"].upper(), MANAGED_BY
+            given = {policies.AGENTS[k]: v["status"] for k, v in setting.get("additional_configuration", {}).items()}
+            agents = {a: status.upper() for a, status in given.items() if a in entry["agents"]}
+            if agents:
+                entry["agents"].update(agents)
+                entry["agents_managed_by"] = {a: MANAGED_BY for a in agents}
+        if named:
+            det.updated_at = now_iso()
+
+    def policy_member(self, region: str, org, acct) -> None:
+        """An account a policy enables becomes an Enabled member of the region's delegated administrator; records of
+        the invitation era that were never associated are left ("cannot manage accounts linked only by the legacy
+        invitation method")."""
+        admin = self.admin_of(region, org.org.master_account_id)
+        if admin is None or acct.id == admin or acct.id in self.world.refused_members:
+            return
+        members = self.members.setdefault((region, admin), {})
+        m = members.get(acct.id)
+        if m is None:
+            members[acct.id] = Member(acct.id, acct.email, "Enabled", admin)
+        elif m.status not in NEVER_ASSOCIATED and m.status != "Enabled":
+            m.status, m.updated_at = "Enabled", now_iso()
         self.changed(region, admin)
 
     # ---- detectors -------------------------------------------------------------------------------------------
@@ -455,6 +656,7 @@ class GuardDuty:
         if (region, account) in self.detectors:
             raise bad_request(MSG_DETECTOR_EXISTS)
         det = self.new_detector(account, region, features, freq, req["enable"])
+        self.service_roles.add(account)
         return {"detectorId": det.id}
 
     def op_ListDetectors(self, account, region, req, q, _):
@@ -468,13 +670,7 @@ class GuardDuty:
     def op_GetDetector(self, account, region, req, q, detector_id):
         det = self.own_detector(account, region, detector_id)
         features = [{"name": n, "status": "ENABLED", "updatedAt": time.time()} for n in ("CLOUD_TRAIL", "DNS_LOGS", "FLOW_LOGS")]
-        for name, f in det.features.items():
-            entry = {"name": name, "status": f["status"], "updatedAt": time.time()}
-            if f["agents"]:
-                entry["additionalConfiguration"] = [
-                    {"name": a, "status": s, "updatedAt": time.time()} for a, s in f["agents"].items()
-                ]
-            features.append(entry)
+        features += [feature_json(name, f, f["agents"]) for name, f in det.features.items()]
         return {
             "createdAt": det.created_at,
             "updatedAt": det.updated_at,
@@ -488,6 +684,9 @@ class GuardDuty:
     def op_UpdateDetector(self, account, region, req, q, detector_id):
         det = self.own_detector(account, region, detector_id)
         enable, freq, features = self.detector_request(region, req)
+        refusal = self.managed_refusal(det, features)
+        if refusal:
+            raise bad_request(refusal)
         if enable is not None:
             det.enabled = enable
         if freq is not None:
@@ -573,9 +772,15 @@ class GuardDuty:
             cfg.swept_existing, cfg.cursor = False, len(org.accounts)
         for name, given in features.items():
             entry = cfg.features.setdefault(name, {"autoEnable": "NONE", "agents": {}})
+            was_all = entry["autoEnable"] == "ALL"
+            agents_all = {a for a, v in entry["agents"].items() if v == "ALL"}
             if given["value"] is not None:
                 entry["autoEnable"] = given["value"]
             entry["agents"].update({k: v for k, v in given["agents"].items() if v is not None})
+            # the plan (or one of its additional configurations) became ALL: the members that are there get it later
+            if entry["autoEnable"] == "ALL" and (
+                    not was_all or any(v == "ALL" and a not in agents_all for a, v in entry["agents"].items())):
+                cfg.all_since[name] = time.time()
         return {}
 
     def op_DescribeOrganizationConfiguration(self, account, region, req, q, detector_id):
@@ -637,7 +842,8 @@ class GuardDuty:
                 raise bad_request(MSG_INVALID)
         _det, org = self.require_admin(account, region, detector_id)
         members = self.members.setdefault((region, account), {})
-        cfg = self.org_configs.get((region, account), OrgConfig())
+        # With GuardDuty policies enabled the auto-enable settings no longer apply: a new member gets the defaults.
+        cfg = OrgConfig() if policies.type_enabled(org) else self.org_configs.get((region, account), OrgConfig())
         management = org.org.master_account_id
         unprocessed = []
         for d in details:
@@ -654,14 +860,18 @@ class GuardDuty:
                 unprocessed.append({"accountId": target, "result": "The request is rejected because the account is suspended."})
             elif target == management and (region, management) not in self.detectors:
                 unprocessed.append({"accountId": target, "result": MSG_MASTER_FIRST})
+            elif existing is not None and existing.status in ("Enabled", "Disabled"):
+                # "irrespective of the accounts being new or existing members": the plans, and nothing else
+                self.reapply_auto_enabled(region, target, cfg)
             elif existing is not None and existing.status not in ("Removed", "Resigned"):
-                # Enabled, Disabled, RegionDisabled, and the invitation-era records that were never associated.
+                # RegionDisabled, AccountSuspended, and the invitation-era records that were never associated.
                 unprocessed.append({"accountId": target, "result": MSG_ALREADY_MEMBER})
             elif not region_enabled_for(target, region):
                 members[target] = Member(target, d["email"], "RegionDisabled", account)
             else:
                 members[target] = Member(target, d["email"], "Enabled", account)
                 self.member_detector(region, target, cfg)
+                self.reapply_auto_enabled(region, target, cfg)
         self.changed(region, account)
         return {"unprocessedAccounts": unprocessed}
 
@@ -686,6 +896,73 @@ class GuardDuty:
             else:
                 found.append(self.member_json(account, region, m))
         return {"members": found, "unprocessedAccounts": unprocessed}
+
+    def associated_member(self, members: dict, target: str):
+        """A member whose plans the administrator can read and write: None for no record, a record of the
+        invitation era, or one still settling after CreateMembers."""
+        m = self.visible_member(members, target)
+        return m if m is not None and m.status not in INVITATION_ERA else None
+
+    def op_GetMemberDetectors(self, account, region, req, q, detector_id):
+        ids = self.account_ids(req)
+        self.require_admin(account, region, detector_id)
+        members = self.members.get((region, account), {})
+        found, unprocessed = [], []
+        for target in ids:
+            if self.associated_member(members, target) is None:
+                unprocessed.append({"accountId": target, "result": MSG_NOT_ASSOCIATED})
+                continue
+            det = self.detectors.get((region, target))
+            plans = det.features if det is not None else {}
+            on = "ENABLED" if det is not None and det.enabled else "DISABLED"
+            found.append({
+                "accountId": target,
+                # the deprecated shape, its required parts only
+                "dataSources": {
+                    "cloudTrail": {"status": on}, "dnsLogs": {"status": on}, "flowLogs": {"status": on},
+                    "s3Logs": {"status": plans.get("S3_DATA_EVENTS", {}).get("status", "DISABLED")},
+                },
+                "features": [
+                    feature_json(name, plans.get(name, {"status": "DISABLED", "agents": {}}), agents)
+                    for name, agents in self.world.offered(region).items()
+                ],
+            })
+        return {"members": found, "unprocessedAccounts": unprocessed}
+
+    def op_UpdateMemberDetectors(self, account, region, req, q, detector_id):
+        ids = self.account_ids(req)
+        if req.get("dataSources") is not None and req.get("features") is not None:
+            raise bad_request(MSG_BOTH_SOURCES)
+        given = req.get("features") if req.get("dataSources") is None else self.data_source_features(req["dataSources"])
+        features = self.validate_features(region, given, "status", {"ENABLED", "DISABLED"}, self.world.offered(region))
+        self.require_admin(account, region, detector_id)
+        members = self.members.get((region, account), {})
+        unprocessed = []
+        for target in ids:
+            det = self.detectors.get((region, target))
+            # an associated member without a detector here (RegionDisabled, say) has nothing to update: not
+            # documented; modelled as not associated
+            if self.associated_member(members, target) is None or det is None:
+                unprocessed.append({"accountId": target, "result": MSG_NOT_ASSOCIATED})
+            elif refusal := self.managed_refusal(det, features):
+                unprocessed.append({"accountId": target, "result": refusal})
+            else:
+                self.apply_detector_features(det, features)
+        return {"unprocessedAccounts": unprocessed}
+
+    @staticmethod
+    def data_source_features(sources) -> list:
+        """The features a deprecated dataSources object stands for."""
+        if not isinstance(sources, dict):
+            raise bad_request(MSG_INVALID)
+        features = []
+        for keys, name in DATA_SOURCES.items():
+            node = sources
+            for key in keys:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, bool):
+                features.append({"name": name, "status": "ENABLED" if node else "DISABLED"})
+        return features
 
     def op_ListMembers(self, account, region, req, q, detector_id):
         self.require_admin(account, region, detector_id)

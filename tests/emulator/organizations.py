@@ -9,6 +9,30 @@ have answered here.
 - Trusted access for `malware-protection.guardduty.amazonaws.com` (GuardDuty User Guide, "Enabling
   GuardDuty-initiated malware scan in multiple-account environments") is a service principal Organizations
   accepts.
+- GuardDuty policies, the policy type GUARDDUTY_POLICY ("Amazon GuardDuty policies",
+  https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_guardduty.html; syntax and
+  effective policies in policies.py): moto learns the type, so that EnablePolicyType, DisablePolicyType, ListRoots,
+  DescribePolicy, DeletePolicy, ListPolicies, ListPoliciesForTarget and ListTargetsForPolicy work for it as for its
+  own types. Answered here, as each operation's API reference has it
+  (https://docs.aws.amazon.com/organizations/latest/APIReference/API_<Operation>.html):
+  - CreatePolicy and UpdatePolicy refuse content that is not GuardDuty policy syntax
+    (MalformedPolicyDocumentException) and a second GuardDuty policy of the same name (DuplicatePolicyException);
+    the policy's ARN is `arn:aws:organizations::<management>:policy/o-<org>/guardduty_policy/p-<id>` (as the other
+    types spell theirs; not documented for this one).
+  - AttachPolicy needs the type enabled on the root (PolicyTypeNotEnabledException) and refuses an attachment that
+    exists (DuplicatePolicyAttachmentException); DetachPolicy one that does not (PolicyNotAttachedException). A
+    target is the root, an OU at any depth, or an account (TargetNotFoundException otherwise).
+  - DisablePolicyType detaches every GuardDuty policy from every entity; the policies stay ("Disabling a policy
+    type", https://docs.aws.amazon.com/organizations/latest/userguide/disable-policy-type.html).
+  - DescribeEffectivePolicy for an account (a root or OU target "is not supported": InvalidInputException, reason
+    TARGET_NOT_SUPPORTED); EffectivePolicyNotFoundException when the type is not enabled or nothing is attached on
+    the account's path. Any account may ask about itself ("You can call this operation from any account in a
+    organization"), the management account about any account; another account's question is refused
+    (AccessDeniedException; not documented; modelled as that). Other policy types are not modelled here.
+  - ListAccountsWithInvalidEffectivePolicy: the accounts whose effective policy breaks the syntax's rules, paged
+    like ListAccounts.
+  - Every change to a GuardDuty policy's content or attachments, the type's enabling and disabling, and MoveAccount
+    tell policies.py which accounts are due for enforcement.
 """
 
 from __future__ import annotations
@@ -16,11 +40,22 @@ from __future__ import annotations
 import json
 import time
 
-from guardduty import created_at
+import policies
+from guardduty import created_at, org_account, organization_of
 
 MAX_PAGE = 20
 EXTRA_TRUSTED_SERVICES = ["malware-protection.guardduty.amazonaws.com"]
-HANDLED = {"ListAccounts", "DescribeAccount", "DescribeCreateAccountStatus"}
+HANDLED = {
+    "ListAccounts", "DescribeAccount", "DescribeCreateAccountStatus", "MoveAccount",
+    "EnablePolicyType", "DisablePolicyType", "CreatePolicy", "UpdatePolicy", "AttachPolicy", "DetachPolicy",
+    "DescribeEffectivePolicy", "ListAccountsWithInvalidEffectivePolicy",
+}
+POLICY_ARN_FORMAT = "arn:{0}:organizations::{1}:policy/{2}/guardduty_policy/{3}"
+MSG_TARGET_NOT_FOUND = "We can't find a root, OU, account, or policy with the TargetId that you specified."
+MSG_NO_EFFECTIVE_POLICY = (
+    "If you ran this action on the management account, this policy type is not enabled. If you ran the action on a "
+    "member account, the account doesn't have an effective policy of this type."
+)
 
 
 class OrgError(Exception):
@@ -30,11 +65,63 @@ class OrgError(Exception):
 
 
 def extend_trusted_services() -> None:
-    from moto.organizations.models import FakeServiceAccess
+    """What moto's Organizations lacks for GuardDuty: its extra service principal, and its policy type."""
+    from moto.organizations.models import FakePolicy, FakeRoot, FakeServiceAccess
 
     for principal in EXTRA_TRUSTED_SERVICES:
         if principal not in FakeServiceAccess.TRUSTED_SERVICES:
             FakeServiceAccess.TRUSTED_SERVICES.append(principal)
+    for known in (FakeRoot.SUPPORTED_POLICY_TYPES, FakePolicy.SUPPORTED_POLICY_TYPES):
+        if policies.POLICY_TYPE not in known:
+            known.append(policies.POLICY_TYPE)
+
+
+def via_moto(method, **kwargs):
+    """A moto backend call, its errors as this module raises them."""
+    from moto.organizations.exceptions import OrganizationsClientError
+
+    try:
+        return method(**kwargs)
+    except OrganizationsClientError as e:
+        raise OrgError(e.code, e.message)
+
+
+def page(items: list, req: dict) -> tuple[list, str | None]:
+    """One page of a list operation: MaxResults at most 20 (API reference: "Maximum value of 20"), NextToken an
+    offset."""
+    size = req.get("MaxResults", MAX_PAGE)
+    if not isinstance(size, int) or not 1 <= size <= MAX_PAGE:
+        raise OrgError("InvalidInputException",
+                       f"You provided a value that does not match the required pattern: MaxResults must be 1 to {MAX_PAGE}.")
+    try:
+        start = int(req.get("NextToken") or 0)
+    except ValueError:
+        raise OrgError("InvalidInputException", "The NextToken is not valid.")
+    return items[start:start + size], str(start + size) if start + size < len(items) else None
+
+
+def content_of(req: dict) -> str:
+    """A GuardDuty policy's content, checked (policies.blocks_of)."""
+    try:
+        policies.blocks_of(req.get("Content"))
+    except ValueError:
+        raise OrgError("MalformedPolicyDocumentException",
+                       "The provided policy document doesn't meet the requirements of the specified policy type.")
+    return req["Content"]
+
+
+def unique_name(backend, name, policy=None) -> None:
+    """GuardDuty policy names are unique among the type's policies (other types may have the name)."""
+    if any(p.type == policies.POLICY_TYPE and p.name == name and p is not policy for p in backend.policies):
+        raise OrgError("DuplicatePolicyException", "A policy with the same name already exists.")
+
+
+def target_of(backend, target_id):
+    """The root, OU or account `target_id` names."""
+    node = next((o for o in backend.ou if o.id == target_id), None) or org_account(backend, target_id)
+    if node is None:
+        raise OrgError("TargetNotFoundException", MSG_TARGET_NOT_FOUND)
+    return node
 
 
 def backend_of(account: str):
@@ -69,23 +156,18 @@ class Organizations:
             req = json.loads(body) if body else {}
         except ValueError:
             raise OrgError("InvalidInputException", "The request body is not JSON.")
+        if not isinstance(req, dict):
+            raise OrgError("InvalidInputException", "The request body is not a JSON object.")
+        if operation == "DescribeEffectivePolicy":
+            return self.op_DescribeEffectivePolicy(account, req)
         backend = backend_of(account)
         return getattr(self, "op_" + operation)(backend, req)
 
     def op_ListAccounts(self, backend, req):
-        size = req.get("MaxResults", MAX_PAGE)
-        if not isinstance(size, int) or not 1 <= size <= MAX_PAGE:
-            raise OrgError("InvalidInputException",
-                           f"You provided a value that does not match the required pattern: MaxResults must be 1 to {MAX_PAGE}.")
-        try:
-            start = int(req.get("NextToken") or 0)
-        except ValueError:
-            raise OrgError("InvalidInputException", "The NextToken is not valid.")
-        accounts = self.visible(backend)
-        chunk = [a.describe() for a in accounts[start:start + size]]
-        out = {"Accounts": chunk}
-        if start + size < len(accounts):
-            out["NextToken"] = str(start + size)
+        chunk, token = page(self.visible(backend), req)
+        out = {"Accounts": [a.describe() for a in chunk]}
+        if token:
+            out["NextToken"] = token
         return out
 
     def op_DescribeAccount(self, backend, req):
@@ -101,6 +183,147 @@ class Organizations:
             raise OrgError("CreateAccountStatusNotFoundException",
                            "We can't find a create account request with the CreateAccountRequestId that you specified.")
         return self.status_of(acct)
+
+    def op_MoveAccount(self, backend, req):
+        via_moto(backend.move_account, **req)
+        policies.changes.changed(backend, req["AccountId"])
+        return {}
+
+    # ---- GuardDuty policies ------------------------------------------------------------------------------------------
+    def op_EnablePolicyType(self, backend, req):
+        out = via_moto(backend.enable_policy_type, **req)
+        if req.get("PolicyType") == policies.POLICY_TYPE:
+            policies.changes.changed(backend, backend.org.root_id)
+        return out
+
+    def op_DisablePolicyType(self, backend, req):
+        out = via_moto(backend.disable_policy_type, **req)
+        if req.get("PolicyType") == policies.POLICY_TYPE:
+            for policy in backend.policies:
+                if policy.type == policies.POLICY_TYPE:
+                    for node in policy.attachments:
+                        node.attached_policies.remove(policy)
+                    policy.attachments.clear()
+            policies.changes.changed(backend, backend.org.root_id)
+        return out
+
+    def op_CreatePolicy(self, backend, req):
+        from moto.organizations.models import FakePolicy
+
+        if req.get("Type") != policies.POLICY_TYPE:
+            return via_moto(backend.create_policy, **req)
+        content_of(req)
+        unique_name(backend, req.get("Name"))
+        # moto's constructor has an ARN format for its own types only: the policy is made as one, then retyped
+        policy = FakePolicy(backend.org, **{**req, "Type": "TAG_POLICY"})
+        policy.type, policy._arn_format = policies.POLICY_TYPE, POLICY_ARN_FORMAT
+        backend.policies.append(policy)
+        return policy.describe()
+
+    def op_UpdatePolicy(self, backend, req):
+        policy = via_moto(backend.get_policy_by_id, policy_id=req.get("PolicyId"))
+        if policy.type != policies.POLICY_TYPE:
+            return via_moto(backend.update_policy, **req)
+        if "Name" in req:
+            unique_name(backend, req["Name"], policy)
+        content = content_of(req) if "Content" in req else policy.content
+        policy.name = req.get("Name", policy.name)
+        policy.description = req.get("Description", policy.description)
+        if content != policy.content:
+            policy.content = content
+            for node in policy.attachments:
+                policies.changes.changed(backend, node.id)
+        return policy.describe()
+
+    def op_AttachPolicy(self, backend, req):
+        policy = via_moto(backend.get_policy_by_id, policy_id=req.get("PolicyId"))
+        if policy.type != policies.POLICY_TYPE:
+            return via_moto(backend.attach_policy, **req) or {}
+        if not policies.type_enabled(backend):
+            raise OrgError("PolicyTypeNotEnabledException",
+                           "The specified policy type isn't currently enabled in this root.")
+        node = target_of(backend, req.get("TargetId"))
+        if policy in node.attached_policies:
+            raise OrgError("DuplicatePolicyAttachmentException",
+                           "The selected policy is already attached to the specified target.")
+        node.attached_policies.append(policy)
+        policy.attachments.append(node)
+        policies.changes.changed(backend, node.id)
+        return {}
+
+    def op_DetachPolicy(self, backend, req):
+        policy = via_moto(backend.get_policy_by_id, policy_id=req.get("PolicyId"))
+        if policy.type != policies.POLICY_TYPE:
+            return via_moto(backend.detach_policy, **req) or {}
+        node = target_of(backend, req.get("TargetId"))
+        if policy not in node.attached_policies:
+            raise OrgError("PolicyNotAttachedException",
+                           "The policy isn't attached to the specified target in the specified root.")
+        node.attached_policies.remove(policy)
+        policy.attachments.remove(node)
+        policies.changes.changed(backend, node.id)
+        return {}
+
+    @staticmethod
+    def guardduty_type(req: dict) -> None:
+        if req.get("PolicyType") != policies.POLICY_TYPE:
+            raise OrgError("InvalidInputException",
+                           f"The emulator models effective policies of type {policies.POLICY_TYPE} only.")
+
+    def op_DescribeEffectivePolicy(self, caller: str, req):
+        self.guardduty_type(req)
+        backend = organization_of(caller)
+        if backend is None:
+            raise OrgError("AWSOrganizationsNotInUseException", "Your account is not a member of an organization.")
+        target = req.get("TargetId") or caller
+        if target.startswith(("r-", "ou-")):
+            raise OrgError("InvalidInputException", "You can't perform the specified operation on that target entity.")
+        if caller not in (target, backend.org.master_account_id):
+            raise OrgError("AccessDeniedException", "You don't have permissions to perform the requested operation.")
+        acct = org_account(backend, target)
+        if acct is None:
+            raise OrgError("TargetNotFoundException", MSG_TARGET_NOT_FOUND)
+        blocks = policies.effective(backend, acct)
+        if blocks is None:
+            raise OrgError("EffectivePolicyNotFoundException", MSG_NO_EFFECTIVE_POLICY)
+        return {"EffectivePolicy": {
+            "PolicyContent": json.dumps({"guardduty": {"enablement": blocks}}),
+            "LastUpdatedTimestamp": policies.last_updated(backend, acct),
+            "TargetId": target,
+            "PolicyType": policies.POLICY_TYPE,
+        }}
+
+    def op_ListAccountsWithInvalidEffectivePolicy(self, backend, req):
+        self.guardduty_type(req)
+        if not policies.type_enabled(backend):
+            raise OrgError("EffectivePolicyNotFoundException", MSG_NO_EFFECTIVE_POLICY)
+        invalid = []
+        for acct in self.visible(backend):
+            blocks = policies.effective(backend, acct)
+            if blocks and policies.invalid_blocks(blocks):
+                invalid.append(acct)
+        chunk, token = page(invalid, req)
+        out = {"Accounts": [a.describe() for a in chunk], "PolicyType": policies.POLICY_TYPE}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    @staticmethod
+    def policy_state(account: str) -> dict:
+        """For the emulator's state: the root's policy types, and the GuardDuty policies with their targets."""
+        try:
+            backend = backend_of(account)
+        except OrgError:
+            return {"policy_types": [], "policies": []}
+        root = next(o for o in backend.ou if o.id == backend.org.root_id)
+        return {
+            "policy_types": list(root.policy_types),
+            "policies": [
+                {"id": p.id, "name": p.name, "type": p.type, "content": json.loads(p.content),
+                 "targets": [node.id for node in p.attachments]}
+                for p in backend.policies if p.type == policies.POLICY_TYPE
+            ],
+        }
 
     def status_of(self, acct) -> dict:
         status = acct.create_account_status

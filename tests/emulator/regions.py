@@ -9,18 +9,15 @@ has not enabled fail as AWS fails them.
 from __future__ import annotations
 
 import json
+import pathlib
 import threading
 
-# Regions enabled by default in every account, then the opt-in regions (as of 2026).
-DEFAULT_REGIONS = [
-    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-southeast-1", "ap-southeast-2",
-    "ca-central-1", "eu-central-1", "eu-north-1", "eu-west-1", "eu-west-2", "eu-west-3", "sa-east-1",
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2",
-]
-OPT_IN_REGIONS = [
-    "af-south-1", "ap-east-1", "ap-south-2", "ap-southeast-3", "ap-southeast-4", "ca-west-1", "eu-central-2",
-    "eu-south-1", "eu-south-2", "il-central-1", "me-central-1", "me-south-1",
-]
+# Regions enabled by default in every account, then the opt-in regions (as of 2026): the project's one list of the
+# aws partition's regions, infra/regions.json, which the findings-bucket template's generator reads too.
+_REGIONS_FILE = pathlib.Path(__file__).resolve().parents[2] / "infra" / "regions.json"
+_REGIONS = json.loads(_REGIONS_FILE.read_text())
+DEFAULT_REGIONS = list(_REGIONS["default"])
+OPT_IN_REGIONS = list(_REGIONS["opt_in"])
 STATUSES = {"ENABLED", "ENABLING", "DISABLING", "DISABLED", "ENABLED_BY_DEFAULT"}
 
 _lock = threading.Lock()
@@ -67,6 +64,12 @@ def status_of(account: str, region: str) -> str | None:
             enabled = region in _enabled.get(account, set()) or region in _all_accounts_enabled
             return "ENABLED" if enabled else "DISABLED"
         return None
+
+
+def opt_in(region: str) -> bool:
+    """Whether `region` is an opt-in region of the current region world."""
+    with _lock:
+        return region in _opt_in
 
 
 def region_enabled_for(account: str, region: str) -> bool:

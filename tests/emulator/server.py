@@ -7,18 +7,23 @@ IAM, ...) goes to moto unchanged.
 
 Control endpoints, under /_emulator/ (plain JSON, no signature):
   GET    /_emulator/health             ready check
-  GET    /_emulator/state              GuardDuty's whole state (detectors, admins, org configs, members)
+  GET    /_emulator/state              GuardDuty's whole state (detectors, admins, org configs, members), the
+                                        root's policy types ("policy_types") and the GuardDuty policies ("policies":
+                                        [{id, name, type, content, targets}])
   GET    /_emulator/log                the request log: [{seq, service, operation, account, region, status, kind}]
   DELETE /_emulator/log                clears it
   POST   /_emulator/faults             {latency_ms, throttle_rate, error_rate, services, down_regions,
                                         admin_consistency_seconds, member_consistency_seconds, bad_request,
                                         assume_role_denied_seconds, seed}
   POST   /_emulator/regions            the region world (see regions.configure)
-  POST   /_emulator/world              plan availability and GuardDuty's timing (see world.World)
+  POST   /_emulator/world              plan availability and GuardDuty's timing, policy enforcement's too (see
+                                        world.World)
   POST   /_emulator/members            {"region", "admin", "members": {account: status}} writes member records as
                                         they are (invitation-era ones, say)
   POST   /_emulator/organization       {"accounts": N, "suspended": M} creates an organization owned by the
                                         caller's default account and N member accounts; returns their ids
+  POST   /_emulator/export             the findings-export world: {"buckets", "broken", "verification_seconds"} (see
+                                        publishing.py); its destinations are in the state's "publishing_destinations"
   POST   /_emulator/reset              forgets everything (moto's state too)
 """
 
@@ -36,6 +41,7 @@ from urllib.parse import parse_qs
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import publishing  # noqa: E402
 import regions  # noqa: E402
 from guardduty import MSG_INVALID, ApiError, GuardDuty  # noqa: E402
 from organizations import HANDLED as ORGANIZATIONS_HANDLED  # noqa: E402
@@ -209,6 +215,12 @@ class Emulator:
             self.faults_set_at = time.monotonic()
             self.random.seed(fresh.seed)
             return self.respond(start_response, 200, {"ok": True})
+        if path == "/_emulator/export" and method == "POST":
+            try:
+                publishing.configure(spec)
+            except ValueError as e:
+                return self.respond(start_response, 400, {"error": str(e)})
+            return self.respond(start_response, 200, {"ok": True})
         if path == "/_emulator/regions" and method == "POST":
             regions.configure(spec)
             return self.respond(start_response, 200, {"ok": True})
@@ -222,6 +234,7 @@ class Emulator:
             self.guardduty.reset()
             self.world.reset()
             regions.reset()
+            publishing.reset()
             with self.lock:
                 self.log.clear()
             for key in Faults.__dataclass_fields__:
@@ -230,12 +243,16 @@ class Emulator:
         return self.respond(start_response, 404, {"error": f"no control endpoint {method} {path}"})
 
     def state(self) -> dict:
-        """GuardDuty's state, the organization's trusted access, and which account each CreateAccount request made."""
+        """GuardDuty's state, the organization's trusted access and GuardDuty policies, and which account each
+        CreateAccount request made."""
         from moto.core import DEFAULT_ACCOUNT_ID
         from moto.organizations.models import organizations_backends
 
         state = self.guardduty.snapshot()
+        state["publishing_destinations"] = publishing.snapshot(self.guardduty)
         state["trusted_access"] = Organizations.trusted_access(DEFAULT_ACCOUNT_ID)
+        with self.guardduty.lock:
+            state.update(Organizations.policy_state(DEFAULT_ACCOUNT_ID))
         backend = organizations_backends[DEFAULT_ACCOUNT_ID]["aws"]
         state["create_requests"] = {a.create_account_status_id: a.id for a in backend.accounts} if backend.org else {}
         return state
@@ -290,6 +307,10 @@ class Emulator:
     def answer(self, environ, path: str, body: bytes, entry: dict) -> tuple[int, bytes | dict, dict]:
         """(status, body, headers) for one AWS call; an error's code rides in the x-emulator-error header."""
         service, operation, account, region = entry["service"], entry["operation"], entry["account"], entry["region"]
+        exporting = service == "guardduty" and publishing.matches(path)
+        if exporting:  # the publishing-destination operations are publishing.py's, and so are their names
+            operation = publishing.operation(environ["REQUEST_METHOD"], path)[0] or "Unknown"
+            entry["operation"], entry["kind"] = operation, kind_of(service, operation)
 
         def error(status: int, code: str, message: str, kind: str | None = None):
             payload, headers = self.error_body(service, code, message, kind)
@@ -302,6 +323,14 @@ class Emulator:
         if fault:
             status, code, message = fault
             return error(status, code, message, "InvalidInputException" if code == "BadRequestException" else None)
+        if exporting:
+            try:
+                status, headers, payload = publishing.handle(
+                    self.guardduty, environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), body, account,
+                    region)
+            except ApiError as e:
+                return error(e.status, e.code, e.message, e.kind)
+            return status, payload, headers
         if service == "guardduty":
             try:
                 status, headers, payload = self.guardduty.handle(

@@ -1,6 +1,7 @@
 """How the emulated AWS behaves where AWS varies or takes its time: which protection plans each region offers,
-and how long GuardDuty's auto-enable, a designation's removal and an account's creation take. Set through
-`POST /_emulator/world` (keys left out keep their value), reset by `POST /_emulator/reset`.
+and how long GuardDuty's auto-enable, a designation's removal, an account's creation and the enforcement of
+GuardDuty organization policies take. Set through `POST /_emulator/world` (keys left out keep their value), reset by
+`POST /_emulator/reset`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class World:
     auto_enable_existing_seconds: float = 3600.0
     admin_disable_seconds: float = 0.0
     create_account_seconds: float = 0.0
+    # How long after the latest change that concerns an account (the GUARDDUTY_POLICY type enabled or disabled, a
+    # policy's content or attachment on its path, its move, its creation) GuardDuty brings it to its effective policy
+    # (the docs give no figure; policies are applied in the background)
+    policy_enforcement_seconds: float = 0.0
     # account -> the reason GuardDuty gives when it will not make it a member (CreateMembers, StartMonitoringMembers
     # and DeleteMembers answer it in UnprocessedAccounts): what AWS does for an account it cannot enrol
     refused_members: dict = field(default_factory=dict)
