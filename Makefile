@@ -40,7 +40,7 @@ $(LINT_VENV)/.installed: infra/requirements.txt
 
 # cfn-lint and checkov on both templates (checkov's skipped checks carry their reasons in the templates).
 lint: $(LINT_VENV)/.installed
-	$(LINT_VENV)/bin/cfn-lint infra/template.yaml infra/admin-role.yaml
+	$(LINT_VENV)/bin/cfn-lint infra/template.yaml infra/admin-role.yaml infra/findings-bucket.yaml
 	$(LINT_VENV)/bin/checkov --directory infra --framework cloudformation --quiet --compact --skip-download
 
 # The deployment artifacts (target/lambda/<function>/bootstrap): arm64, the template's default, where the aarch64
