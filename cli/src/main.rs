@@ -6,6 +6,7 @@
 mod args;
 mod progress;
 mod render;
+mod retire;
 
 use std::process::ExitCode;
 
@@ -27,7 +28,7 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Runs the subcommand; `true` when in sync (status, plan) or converged (apply, onboard).
+/// Runs the subcommand; `true` when in sync (status, plan) or converged (apply, onboard), or done (retire-policy).
 async fn run(parsed: Parsed) -> Result<bool, Failure> {
     let Parsed { cli, settings } = parsed;
     // Everything the user gave is checked before any AWS call (connecting makes none).
@@ -40,42 +41,59 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
         .or_default_provider()
         .or_else(Region::from_static("us-east-1"));
     let base = loader.region(region).load().await;
+    let kind = match &cli.command {
+        Command::Status => "status",
+        Command::Plan => "plan",
+        Command::Apply => "apply",
+        Command::Onboard { .. } => "onboard",
+        Command::RetirePolicy { disable_policy_type } => {
+            let client = aws_sdk_organizations::Client::new(&base);
+            let done = retire::retire(&client, &settings, *disable_policy_type).await?;
+            if cli.json {
+                println!("{}", serde_json::json!({"dry_run": settings.dry_run, "done": done}));
+            } else {
+                let verb = if settings.dry_run { "would" } else { "did" };
+                for line in &done {
+                    anstream::println!("{verb}: {line}");
+                }
+            }
+            return Ok(true);
+        }
+    };
     let enabler = enablement::connect_with(&base, settings).await;
 
     let display = progress::Display::for_stdout(cli.json);
     let read_only = RunOptions { dry_run: Some(true), ..RunOptions::default() };
+    let written = RunOptions { progress: display.receiver(), ..RunOptions::default() };
     let report: Report = match &cli.command {
         Command::Status => enabler.reconcile_with(&RunOptions { keep_members: true, ..read_only }).await?,
-        Command::Plan => enabler.reconcile_with(&read_only).await?,
-        Command::Apply => {
-            let options = RunOptions { progress: display.receiver(), ..RunOptions::default() };
-            let report = enabler.reconcile_with(&options).await;
-            display.finish();
-            report?
-        }
         Command::Onboard { account } => {
             let account =
                 account.parse::<AccountId>().map_err(|e| Failure::new("InvalidRequest", format!("ACCOUNT_ID: {e}")))?;
-            let options = RunOptions { progress: display.receiver(), ..RunOptions::default() };
-            let report = enabler.onboard(&account, &options).await;
+            let report = enabler.onboard(&account, &written).await;
             display.finish();
             report?
         }
+        Command::Apply => {
+            let report = enabler.reconcile_with(&written).await;
+            display.finish();
+            report?
+        }
+        _ => enabler.reconcile_with(&read_only).await?,
     };
 
-    let clean = match cli.command {
-        Command::Status | Command::Plan => !render::drifted(&report),
-        Command::Apply | Command::Onboard { .. } => report.is_success(),
+    let clean = match kind {
+        "status" | "plan" => !render::drifted(&report),
+        _ => report.is_success(),
     };
     if cli.json {
         let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new("InternalError", e.to_string()))?;
         println!("{text}");
     } else {
-        let text = match cli.command {
-            Command::Status => render::status(&report),
-            Command::Plan => render::plan(&report),
-            Command::Apply => render::outcome_table(&report, "apply"),
-            Command::Onboard { .. } => render::outcome_table(&report, "onboard"),
+        let text = match kind {
+            "status" => render::status(&report),
+            "plan" => render::plan(&report),
+            other => render::outcome_table(&report, other),
         };
         anstream::print!("{text}");
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
-use enablement::{AccountEntry, ActionStatus, MemberStatus, Outcome, RegionReport, Report, Step};
+use enablement::{AccountEntry, ActionStatus, MemberStatus, Outcome, PolicyTypeStatus, RegionReport, Report, Step};
 
 const GREEN: Style = AnsiColor::Green.on_default();
 const RED: Style = AnsiColor::Red.on_default();
@@ -57,10 +57,11 @@ pub fn status(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} management account {}, delegated admin {}\n",
+        "{} management account {}, delegated admin {}, enablement: {}\n",
         paint(BOLD, "GuardDuty coverage:"),
         report.management_account,
-        report.admin_account
+        report.admin_account,
+        report.enablement
     );
     let regions = &report.regions;
     let mut matrix = table();
@@ -83,8 +84,9 @@ pub fn status(report: &Report) -> String {
     let _ = writeln!(out, "{matrix}");
     let _ = writeln!(
         out,
-        "{} Enabled   · not a member   {} region not enabled for the account   {} a problem (below)   {} delegated admin   {} excluded   {} not read",
+        "{} protected   {} member, plans missing   · not a member   {} region not enabled for the account   {} a problem (below)   {} delegated admin   {} excluded   {} not read",
         paint(GREEN, "●"),
+        paint(YELLOW, "◐"),
         paint(DIM, "○"),
         paint(RED, "✗"),
         paint(CYAN, "A"),
@@ -99,19 +101,39 @@ pub fn status(report: &Report) -> String {
             let _ = writeln!(out, "  {p}");
         }
     }
+    let notes: Vec<String> =
+        regions.iter().flat_map(|r| r.notes.iter().map(move |n| format!("{}: {n}", r.region))).collect();
+    if !notes.is_empty() {
+        let _ = writeln!(out, "\n{}", paint(BOLD, "Notes:"));
+        for n in &notes {
+            let _ = writeln!(out, "  {n}");
+        }
+    }
     let _ = writeln!(out, "\n{}", paint(BOLD, "Organization configuration:"));
     let mut config = table();
-    config.set_header(["region", "auto-enable", "plans", "not offered", "state"]);
+    config.set_header(["region", "auto-enable", "plans", "P: by a policy", "not offered", "state"]);
     for r in regions {
         config.add_row([
             r.region.clone(),
             r.found.auto_enable.clone().unwrap_or_else(|| "-".into()),
             if r.plans.is_empty() { "-".into() } else { format!("{} ({})", r.plans.len(), abbreviate(&r.plans)) },
+            if r.plans_by_policy.is_empty() { "-".into() } else { r.plans_by_policy.join(", ") },
             if r.plans_not_offered.is_empty() { "-".into() } else { r.plans_not_offered.join(", ") },
             outcome(r),
         ]);
     }
     let _ = writeln!(out, "{config}");
+    if regions.iter().any(|r| !r.plans_by_policy.is_empty()) {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(
+                DIM,
+                "P: plans a GuardDuty organization policy manages for some accounts; this tool never writes them"
+            )
+        );
+    }
+    policies(&mut out, report);
     left_out(&mut out, report);
     let _ = writeln!(out, "\n{}", summary(report, "status"));
     out
@@ -142,15 +164,19 @@ fn cell(report: &Report, region: &RegionReport, account: &AccountEntry, problems
         return paint(DIM, "-");
     }
     let Some(members) = &region.members else { return paint(YELLOW, "?") };
+    let unprotected = || region.unprotected.iter().find(|u| u.account == account.id);
     match members.get(&account.id) {
-        Some(MemberStatus::Enabled) => paint(GREEN, "●"),
+        Some(MemberStatus::Enabled) => match unprotected() {
+            None => paint(GREEN, "●"),
+            Some(u) => {
+                problems.push(format!("{} {} in {}: {}", account.id, account.name, region.region, u.reason));
+                paint(YELLOW, "◐")
+            }
+        },
         Some(MemberStatus::RegionDisabled) => paint(DIM, "○"),
         None => "·".to_owned(),
         Some(other) => {
-            let why = region
-                .unprotected
-                .iter()
-                .find(|u| u.account == account.id)
+            let why = unprotected()
                 .map(|u| u.reason.clone())
                 .unwrap_or_else(|| format!("GuardDuty reports the member {other}"));
             problems.push(format!("{} {} in {}: {why}", account.id, account.name, region.region));
@@ -182,6 +208,79 @@ fn outcome(r: &RegionReport) -> String {
     paint(style, &text)
 }
 
+/// What the run found of GuardDuty organization policies (policy mode): the type, the policy this tool owns, the
+/// accounts a policy has not reached yet, those no policy covers, and those whose effective policy is invalid.
+fn policies(out: &mut String, report: &Report) {
+    let Some(p) = &report.policies else { return };
+    let _ = writeln!(out, "\n{}", paint(BOLD, "GuardDuty policies:"));
+    let state = p.policy_type.map_or("unknown", |t| match t {
+        PolicyTypeStatus::Enabled => "ENABLED",
+        PolicyTypeStatus::PendingEnable => "PENDING_ENABLE",
+        PolicyTypeStatus::PendingDisable => "PENDING_DISABLE",
+        PolicyTypeStatus::NotEnabled => "not enabled",
+    });
+    let _ = writeln!(out, "  GUARDDUTY_POLICY on the root: {state}");
+    if let Some(owned) = &p.owned {
+        let id = owned.id.as_deref().unwrap_or("not created yet");
+        let _ = writeln!(out, "  owned by this tool: {} ({id}), attached at {}", owned.name, owned.targets.join(", "));
+    }
+    let waiting: Vec<String> = report
+        .regions
+        .iter()
+        .flat_map(|r| {
+            r.unprotected
+                .iter()
+                .filter(|u| u.reason.contains("policy not yet applied"))
+                .map(move |u| format!("{} in {}", u.account, r.region))
+        })
+        .collect();
+    if !waiting.is_empty() {
+        let _ = writeln!(out, "  not yet reached by a policy ({}): {}", waiting.len(), abbreviate_list(&waiting, 10));
+    }
+    if p.uncovered_accounts > 0 {
+        let named: Vec<String> = p.uncovered.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "  covered by no GuardDuty policy ({}; AWS will not enable them, this tool enrols them): {}",
+            p.uncovered_accounts,
+            abbreviate_list(&named, 10)
+        );
+    }
+    if !p.invalid_accounts.is_empty() {
+        let named: Vec<String> = p.invalid_accounts.iter().map(ToString::to_string).collect();
+        let _ = writeln!(out, "  {} {}", paint(RED, "effective policy invalid:"), abbreviate_list(&named, 10));
+    }
+}
+
+fn abbreviate_list(items: &[String], shown: usize) -> String {
+    let mut s = items.iter().take(shown).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > shown {
+        let _ = write!(s, ", and {} more", items.len() - shown);
+    }
+    s
+}
+
+/// The change of the policy this tool owns, as a diff of its JSON content (a new policy: all of it added).
+fn policy_diff(out: &mut String, report: &Report) {
+    let Some(owned) = report.policies.as_ref().and_then(|p| p.owned.as_ref()) else { return };
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
+    let (old, new) = match (&owned.id, &owned.previous) {
+        (None, _) => (String::new(), pretty(&owned.content)),
+        (Some(_), Some(previous)) => (pretty(previous), pretty(&owned.content)),
+        (Some(_), None) => return,
+    };
+    let _ = writeln!(out, "{}", paint(BOLD, &format!("GuardDuty policy {}:", owned.name)));
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    for change in diff.iter_all_changes() {
+        let (sign, style) = match change.tag() {
+            similar::ChangeTag::Delete => ("-", RED),
+            similar::ChangeTag::Insert => ("+", GREEN),
+            similar::ChangeTag::Equal => (" ", DIM),
+        };
+        let _ = write!(out, "{}", paint(style, &format!("{sign} {change}")));
+    }
+}
+
 fn left_out(out: &mut String, report: &Report) {
     if report.regions_left_out.is_empty() {
         return;
@@ -196,8 +295,9 @@ fn left_out(out: &mut String, report: &Report) {
 pub fn plan(report: &Report) -> String {
     let mut out = String::new();
     for action in &report.organization {
-        let _ = writeln!(out, "organization: enable trusted access for {}", action.principal);
+        let _ = writeln!(out, "organization: {} {}", action.action.replace('_', " "), action.target);
     }
+    policy_diff(&mut out, report);
     for r in &report.regions {
         if r.actions.is_empty() && r.outcome == Outcome::InSync {
             continue;
@@ -245,6 +345,16 @@ fn describe(step: &Step) -> (String, usize) {
         Step::UpdateOrganizationConfiguration { auto_enable, plans: p } => {
             (format!("UpdateOrganizationConfiguration: auto-enable {}, {} plans", auto_enable.as_str(), p.len()), 0)
         }
+        Step::UpdateMemberDetectors { accounts, on, off } => {
+            let mut change = Vec::new();
+            if !on.is_empty() {
+                change.push(format!("enable {}", plans(on).join(", ")));
+            }
+            if !off.is_empty() {
+                change.push(format!("disable {}", off.join(", ")));
+            }
+            (format!("UpdateMemberDetectors: {}", change.join("; ")), accounts.len())
+        }
         other => (other.operation().to_owned(), other.member_count()),
     }
 }
@@ -274,7 +384,7 @@ pub fn outcome_table(report: &Report, kind: &str) -> String {
             out,
             "  {} trusted access for {}: {}",
             paint(RED, "✗"),
-            a.principal,
+            a.target,
             a.error.as_deref().unwrap_or("")
         );
     }

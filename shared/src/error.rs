@@ -49,6 +49,16 @@ pub enum Error {
     #[error("account {0} is excluded by GUARDDUTY_EXCLUDED_ACCOUNTS or GUARDDUTY_EXCLUDED_OUS; nothing was changed")]
     Excluded(AccountId),
 
+    /// GUARDDUTY_ENABLEMENT=api in an organization whose root has the GuardDuty policy type enabled; nothing was
+    /// written.
+    #[error(
+        "GUARDDUTY_ENABLEMENT is api, but the organization has GuardDuty policies (policy type GUARDDUTY_POLICY) \
+         enabled on its root {0}: the auto-enable settings api mode writes no longer apply there. Nothing was \
+         written. Set GUARDDUTY_ENABLEMENT=auto to work beside the organization's GuardDuty policies, or =policy for \
+         this tool to own one"
+    )]
+    PoliciesInForce(String),
+
     /// No region is left to govern.
     #[error("no region to govern: {0}")]
     NoRegions(String),
@@ -110,6 +120,7 @@ impl Error {
             Self::NotActive { .. } => "AccountNotActive",
             Self::Excluded(_) => "AccountExcluded",
             Self::NoRegions(_) => "NoRegionToGovern",
+            Self::PoliciesInForce(_) => "GuardDutyPoliciesInForce",
             Self::Unexpected(_) => "UnexpectedAnswer",
         }
     }

@@ -25,18 +25,20 @@ mod guard;
 mod ids;
 mod metrics;
 mod plan;
+mod policy;
 mod ports;
 mod regions;
 mod report;
 mod run;
 mod state;
+mod tree;
 
 pub use aws::{
     AwsCloud, AwsGuardDuty, AwsOrganization, RetryPolicy, SettlingRetry, SettlingWindows, SETTLING_MESSAGES,
 };
 pub use budget::Budget;
 pub use config::{
-    AutoEnable, ConfigError, FindingFrequency, Plan, PlanSelection, Problem, Resolved, Settings, Variable,
+    AutoEnable, ConfigError, Enablement, FindingFrequency, Plan, PlanSelection, Problem, Resolved, Settings, Variable,
     DEFAULT_ADMIN_ROLE_NAME, VARIABLES,
 };
 pub use error::{AwsError, BoxError, Error, Failure};
@@ -44,14 +46,18 @@ pub use guard::{guarded, json_type, Interrupted};
 pub use ids::{is_region_name, shorten, AccountId, InvalidAccountId};
 pub use metrics::{emf, emf_failure, emf_onboarding, publish};
 pub use plan::{Left, MemberAccount, Step, Unprotected};
-pub use ports::{Cloud, CreateAccountStatus, EnabledRegion, GuardDutyApi, OrganizationApi, Side, Unprocessed};
+pub use ports::{
+    Cloud, CreateAccountStatus, EnabledRegion, GuardDutyApi, MemberFeatures, OrganizationApi, PolicyRecord,
+    PolicyTypeStatus, Root, Side, Subtree, Unprocessed,
+};
 pub use report::{
-    AccountEntry, Action, ActionStatus, Coverage, Found, OrgAction, Outcome, RegionLeftOut, RegionReport, Report,
-    Summary, NAMED_PER_REGION,
+    AccountEntry, Action, ActionStatus, Coverage, Found, OrgAction, Outcome, OwnedPolicy, PolicyReport, RegionLeftOut,
+    RegionReport, Report, Summary, NAMED_PER_REGION,
 };
 pub use run::{Enabler, Patience, Progress, ProgressEvent, RunOptions};
 pub use state::{
-    AdminStatus, DelegatedAdmin, Detector, FeatureState, MemberStatus, Members, OrgAccount, OrgConfig, OrgFeatureState,
+    AdminStatus, DelegatedAdmin, Detector, FeatureState, Features, MemberStatus, Members, OrgAccount, OrgConfig,
+    OrgFeatureState,
 };
 
 /// Connects to AWS with the process's configuration (region, credentials and `AWS_ENDPOINT_URL` from the

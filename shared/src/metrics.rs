@@ -189,7 +189,13 @@ mod tests {
     }
 
     fn report(kind: &'static str, regions: Vec<RegionReport>) -> Report {
-        let header = Header { kind, dry_run: false, management: "111111111111".into(), admin: "222222222222".into() };
+        let header = Header {
+            kind,
+            enablement: "api",
+            dry_run: false,
+            management: "111111111111".into(),
+            admin: "222222222222".into(),
+        };
         Report::new(header, regions, vec![], vec![], 10)
     }
 

@@ -1,13 +1,14 @@
 //! The ports: the small traits through which the executor reads and writes AWS. The SDK adapters in
 //! [`crate::aws`] implement them; tests can implement them in memory.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use crate::config::{AutoEnable, FindingFrequency, Plan};
 use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
-use crate::state::{DelegatedAdmin, Detector, Members, OrgAccount, OrgConfig};
+use crate::state::{DelegatedAdmin, Detector, Features, Members, OrgAccount, OrgConfig};
 
 /// Whose credentials a call uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -21,6 +22,9 @@ pub enum Side {
 
 /// Accounts a member call did not process, with the reason GuardDuty gave (`UnprocessedAccounts`).
 pub type Unprocessed = Vec<(AccountId, String)>;
+
+/// What GetMemberDetectors answers: each member's protection plans, and the accounts it did not answer for.
+pub type MemberFeatures = (BTreeMap<AccountId, Features>, Unprocessed);
 
 /// GuardDuty in one region, as one account.
 pub trait GuardDutyApi: Send + Sync {
@@ -58,6 +62,22 @@ pub trait GuardDutyApi: Send + Sync {
     fn list_members(&self, detector: &str) -> impl Future<Output = Result<Members, Error>> + Send;
     /// GetMembers for at most 50 ids (accounts that are not members are absent).
     fn get_members(&self, detector: &str, ids: &[AccountId]) -> impl Future<Output = Result<Members, Error>> + Send;
+    /// GetMemberDetectors for at most 50 ids: each member's protection plans (per-account failures, such as "not an
+    /// associated member" right after CreateMembers, come back unprocessed, not as an error).
+    fn member_features(
+        &self,
+        detector: &str,
+        ids: &[AccountId],
+    ) -> impl Future<Output = Result<MemberFeatures, Error>> + Send;
+    /// UpdateMemberDetectors for at most 50 ids: turns the plans `on` on (with their additional configurations) and
+    /// the plans `off` off; plans named in neither are left as they are.
+    fn update_member_features(
+        &self,
+        detector: &str,
+        ids: &[AccountId],
+        on: &[Plan],
+        off: &[String],
+    ) -> impl Future<Output = Result<Unprocessed, Error>> + Send;
     /// CreateMembers for at most 50 accounts.
     fn create_members(
         &self,
@@ -86,8 +106,37 @@ pub trait OrganizationApi: Send + Sync {
     fn accounts(&self) -> impl Future<Output = Result<Vec<OrgAccount>, Error>> + Send;
     /// DescribeAccount; `None` when the account is not in the organization.
     fn account(&self, id: &AccountId) -> impl Future<Output = Result<Option<OrgAccount>, Error>> + Send;
-    /// The accounts under an organizational unit, at any depth.
-    fn accounts_under(&self, ou: &str) -> impl Future<Output = Result<Vec<AccountId>, Error>> + Send;
+    /// The organizational units and accounts under a root or organizational unit, at any depth, each with its
+    /// parent (ListOrganizationalUnitsForParent and ListAccountsForParent, every page).
+    fn subtree(&self, parent: &str) -> impl Future<Output = Result<Subtree, Error>> + Send;
+    /// ListRoots: the organization's root and whether the GuardDuty policy type is enabled on it.
+    fn root(&self) -> impl Future<Output = Result<Root, Error>> + Send;
+    /// ListPolicies for GUARDDUTY_POLICY: every GuardDuty policy of the organization (no content).
+    fn guardduty_policies(&self) -> impl Future<Output = Result<Vec<PolicyRecord>, Error>> + Send;
+    /// DescribePolicy: a policy's content.
+    fn policy_content(&self, id: &str) -> impl Future<Output = Result<String, Error>> + Send;
+    /// ListTargetsForPolicy: the roots, organizational units and accounts a policy is attached to.
+    fn policy_targets(&self, id: &str) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    /// DescribeEffectivePolicy for GUARDDUTY_POLICY and an account: its effective GuardDuty policy's content, or
+    /// `None` where it has none.
+    fn effective_policy(&self, account: &AccountId) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+    /// ListAccountsWithInvalidEffectivePolicy for GUARDDUTY_POLICY, every page.
+    fn invalid_policy_accounts(&self) -> impl Future<Output = Result<Vec<AccountId>, Error>> + Send;
+    /// CreatePolicy of type GUARDDUTY_POLICY; returns its id.
+    fn create_policy(
+        &self,
+        name: &str,
+        description: &str,
+        content: &str,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// UpdatePolicy: a policy's new content.
+    fn update_policy(&self, id: &str, content: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// EnablePolicyType GUARDDUTY_POLICY on the root (already enabled is success).
+    fn enable_policy_type(&self, root: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// AttachPolicy (already attached is success).
+    fn attach_policy(&self, id: &str, target: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// DetachPolicy (not attached is success).
+    fn detach_policy(&self, id: &str, target: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// DescribeCreateAccountStatus: what became of a CreateAccount request.
     fn create_account_status(
         &self,
@@ -97,6 +146,54 @@ pub trait OrganizationApi: Send + Sync {
     fn trusted_services(&self) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
     /// EnableAWSServiceAccess for one service principal.
     fn enable_trusted_service(&self, principal: &str) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// Part of the organization's tree: organizational units and accounts, each with its parent's id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subtree {
+    /// Organizational units, with their parents.
+    pub ous: Vec<(String, String)>,
+    /// Accounts, with their parents.
+    pub accounts: Vec<(OrgAccount, String)>,
+}
+
+/// Whether a policy type is enabled on the root (ListRoots' `PolicyTypes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PolicyTypeStatus {
+    /// Enabled.
+    Enabled,
+    /// Being enabled (EnablePolicyType is asynchronous).
+    PendingEnable,
+    /// Being disabled.
+    PendingDisable,
+    /// Not enabled.
+    NotEnabled,
+}
+
+impl PolicyTypeStatus {
+    /// Whether policies of the type are (or are about to be) in force: the auto-enable settings no longer apply.
+    pub fn in_force(self) -> bool {
+        matches!(self, Self::Enabled | Self::PendingEnable)
+    }
+}
+
+/// The organization's root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Root {
+    /// Its id (`r-...`).
+    pub id: String,
+    /// Whether the GuardDuty policy type is enabled on it.
+    pub guardduty_policies: PolicyTypeStatus,
+}
+
+/// A GuardDuty policy: its id and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyRecord {
+    /// `p-...`.
+    pub id: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// What became of a CreateAccount request.

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::ids::AccountId;
 use crate::plan::{Left, Step, Unprotected};
+use crate::ports::PolicyTypeStatus;
 use crate::state::Members;
 
 /// How a region ended.
@@ -121,6 +122,12 @@ pub struct RegionReport {
     /// Plans (or additional configurations) selected but not offered here: left out, not a failure.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plans_not_offered: Vec<String>,
+    /// Plans a GuardDuty organization policy decides here for some accounts: checked, never written by this tool.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plans_by_policy: Vec<String>,
+    /// What is worth knowing and needs no action from this tool (members billed twice for Runtime Monitoring).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The writes, in order.
     pub actions: Vec<Action>,
     /// Accounts that cannot be members here (the region is not enabled for them, or they are suspended).
@@ -145,6 +152,10 @@ pub struct RegionReport {
     /// Every account's member status, when the run was asked to keep them (the command line's `status`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members: Option<Members>,
+    /// The plans the configuration gives this region (with their additional configurations), for a policy this
+    /// run owns.
+    #[serde(skip)]
+    pub(crate) resolved: Option<Vec<crate::config::Plan>>,
 }
 
 impl RegionReport {
@@ -156,6 +167,8 @@ impl RegionReport {
             found: Found::default(),
             plans: Vec::new(),
             plans_not_offered: Vec::new(),
+            plans_by_policy: Vec::new(),
+            notes: Vec::new(),
             actions: Vec::new(),
             left: Vec::new(),
             unprotected: Vec::new(),
@@ -166,6 +179,7 @@ impl RegionReport {
             members_added: 0,
             millis: 0,
             members: None,
+            resolved: None,
         }
     }
 
@@ -200,13 +214,15 @@ pub struct RegionLeftOut {
     pub reason: String,
 }
 
-/// An organization-wide write, made once per run: trusted access for a service principal.
+/// An organization-wide write, made once per run: trusted access for a service principal, or a write of the
+/// GuardDuty policy this tool owns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OrgAction {
-    /// `enable_trusted_access`.
+    /// `enable_trusted_access`, `create_policy`, `update_policy`, `enable_policy_type`, `attach_policy` or
+    /// `detach_policy`.
     pub action: &'static str,
-    /// The service principal.
-    pub principal: String,
+    /// What it is done to: the service principal, the policy, the root, the organizational unit or the account.
+    pub target: String,
     /// done, planned or failed.
     pub status: ActionStatus,
     /// Why the call failed, when it did.
@@ -238,6 +254,12 @@ pub struct Report {
     pub management_account: String,
     /// The delegated admin.
     pub admin_account: String,
+    /// How this run enabled GuardDuty: `api` (the organization configuration) or `policy` (GuardDuty organization
+    /// policies are in force).
+    pub enablement: &'static str,
+    /// What the run found of GuardDuty organization policies (policy mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policies: Option<PolicyReport>,
     /// The account onboarded, for `onboard`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -291,11 +313,49 @@ pub struct Summary {
     pub millis: u64,
 }
 
+/// What a policy-mode run found of GuardDuty organization policies.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PolicyReport {
+    /// GUARDDUTY_POLICY on the organization's root.
+    pub policy_type: Option<PolicyTypeStatus>,
+    /// The policy this tool owns (GUARDDUTY_ENABLEMENT=policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owned: Option<OwnedPolicy>,
+    /// Accounts whose effective GuardDuty policy is invalid (ListAccountsWithInvalidEffectivePolicy): not fully
+    /// enforced.
+    pub invalid_accounts: Vec<AccountId>,
+    /// ACTIVE accounts no GuardDuty policy covers: AWS will not enable GuardDuty in them by itself (the auto-enable
+    /// settings no longer apply); only this tool's events and schedule enrol them.
+    pub uncovered_accounts: usize,
+    /// The first of them, by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uncovered: Vec<AccountId>,
+}
+
+/// The policy this tool owns, as this run left it (or, in a dry run, would).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OwnedPolicy {
+    /// Its name.
+    pub name: String,
+    /// Its id, once it exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The content the configuration gives it.
+    pub content: serde_json::Value,
+    /// The content it had before this run, when it differed (for `plan`'s diff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<serde_json::Value>,
+    /// Where it must be attached.
+    pub targets: Vec<String>,
+}
+
 /// Who ran, for a report's header.
 #[derive(Clone, Debug)]
 pub struct Header {
     /// `reconcile` or `onboard`.
     pub kind: &'static str,
+    /// `api` or `policy`.
+    pub enablement: &'static str,
     /// Whether nothing was written.
     pub dry_run: bool,
     /// The management account.
@@ -339,6 +399,8 @@ impl Report {
             dry_run: header.dry_run,
             management_account: header.management,
             admin_account: header.admin,
+            enablement: header.enablement,
+            policies: None,
             account: None,
             regions,
             regions_left_out,
@@ -407,7 +469,7 @@ impl Report {
             self.organization
                 .iter()
                 .filter(|a| a.status == ActionStatus::Failed)
-                .map(|a| format!("{} {}: {}", a.action, a.principal, a.error.as_deref().unwrap_or("failed"))),
+                .map(|a| format!("{} {}: {}", a.action, a.target, a.error.as_deref().unwrap_or("failed"))),
         );
         lines
     }
@@ -424,7 +486,13 @@ mod tests {
     use crate::plan::Unprotected;
 
     fn header() -> Header {
-        Header { kind: "reconcile", dry_run: false, management: "111111111111".into(), admin: "222222222222".into() }
+        Header {
+            kind: "reconcile",
+            enablement: "api",
+            dry_run: false,
+            management: "111111111111".into(),
+            admin: "222222222222".into(),
+        }
     }
 
     #[test]

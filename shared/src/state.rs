@@ -40,17 +40,26 @@ pub struct Detector {
     /// The finding publishing frequency, as the API spells it.
     pub frequency: Option<String>,
     /// Protection plans by name.
-    pub features: BTreeMap<String, FeatureState>,
+    pub features: Features,
 }
 
-/// A protection plan of a detector.
+/// A protection plan of a detector (an account's own, or a member's as the admin sees it).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct FeatureState {
     /// Whether the plan is ENABLED.
     pub enabled: bool,
     /// Its additional configurations by name, true where ENABLED.
     pub agents: BTreeMap<String, bool>,
+    /// Whether GuardDuty reports the plan (or one of its additional configurations) `ManagedBy`
+    /// `GUARDDUTY_POLICY`: a GuardDuty organization policy owns it, and it "can no longer be changed through the
+    /// GuardDuty console or API" (GuardDuty User Guide, "Considerations and limitations" of GuardDuty organization
+    /// policies).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub by_policy: bool,
 }
+
+/// Protection plans by name.
+pub type Features = BTreeMap<String, FeatureState>;
 
 /// The organization configuration of the delegated admin, as DescribeOrganizationConfiguration gives it. Its
 /// features are also what the region offers: the API lists the features available there.

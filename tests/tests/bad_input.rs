@@ -10,8 +10,8 @@ use std::time::Duration;
 use bootstrapper::{Bootstrapper, Environment, ResponseSender};
 use enablement::{
     AccountId, AutoEnable, Cloud, CreateAccountStatus, DelegatedAdmin, Detector, EnabledRegion, Enabler, Error,
-    FindingFrequency, GuardDutyApi, MemberAccount, Members, OrgAccount, OrgConfig, OrganizationApi, Plan, Side,
-    Unprocessed,
+    FindingFrequency, GuardDutyApi, MemberAccount, MemberFeatures, Members, OrgAccount, OrgConfig, OrganizationApi,
+    Plan, PolicyRecord, Root, Side, Subtree, Unprocessed,
 };
 use responder::Responder;
 use serde_json::{json, Value};
@@ -258,6 +258,18 @@ impl GuardDutyApi for Exploding {
     async fn get_members(&self, _: &str, _: &[AccountId]) -> Result<Members, Error> {
         boom()
     }
+    async fn member_features(&self, _: &str, _: &[AccountId]) -> Result<MemberFeatures, Error> {
+        boom()
+    }
+    async fn update_member_features(
+        &self,
+        _: &str,
+        _: &[AccountId],
+        _: &[Plan],
+        _: &[String],
+    ) -> Result<Unprocessed, Error> {
+        boom()
+    }
     async fn create_members(&self, _: &str, _: &[MemberAccount]) -> Result<Unprocessed, Error> {
         boom()
     }
@@ -279,7 +291,40 @@ impl OrganizationApi for Exploding {
     async fn account(&self, _: &AccountId) -> Result<Option<OrgAccount>, Error> {
         boom()
     }
-    async fn accounts_under(&self, _: &str) -> Result<Vec<AccountId>, Error> {
+    async fn subtree(&self, _: &str) -> Result<Subtree, Error> {
+        boom()
+    }
+    async fn root(&self) -> Result<Root, Error> {
+        boom()
+    }
+    async fn guardduty_policies(&self) -> Result<Vec<PolicyRecord>, Error> {
+        boom()
+    }
+    async fn policy_content(&self, _: &str) -> Result<String, Error> {
+        boom()
+    }
+    async fn policy_targets(&self, _: &str) -> Result<Vec<String>, Error> {
+        boom()
+    }
+    async fn effective_policy(&self, _: &AccountId) -> Result<Option<String>, Error> {
+        boom()
+    }
+    async fn invalid_policy_accounts(&self) -> Result<Vec<AccountId>, Error> {
+        boom()
+    }
+    async fn create_policy(&self, _: &str, _: &str, _: &str) -> Result<String, Error> {
+        boom()
+    }
+    async fn update_policy(&self, _: &str, _: &str) -> Result<(), Error> {
+        boom()
+    }
+    async fn enable_policy_type(&self, _: &str) -> Result<(), Error> {
+        boom()
+    }
+    async fn attach_policy(&self, _: &str, _: &str) -> Result<(), Error> {
+        boom()
+    }
+    async fn detach_policy(&self, _: &str, _: &str) -> Result<(), Error> {
         boom()
     }
     async fn create_account_status(&self, _: &str) -> Result<CreateAccountStatus, Error> {

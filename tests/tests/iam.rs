@@ -65,6 +65,12 @@ fn granted(template: &str, role: &str) -> Actions {
     }
     let mut actions = Actions::new();
     for statement in documents.iter().flat_map(|d| d["Statement"].as_sequence().expect("statements")) {
+        // A statement granted on a condition (`!If [Condition, Statement, !Ref AWS::NoValue]`) counts as granted: the
+        // scenario runs the configuration that grants it.
+        let statement = match statement {
+            Yaml::Tagged(t) if t.tag == "If" => &t.value.as_sequence().expect("!If takes a list")[1],
+            other => other,
+        };
         assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{role}: only Allow statements expected");
         match &statement["Action"] {
             Yaml::String(a) => {
@@ -154,6 +160,25 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
     assert_eq!(catcher.received()[0].2["Status"], "SUCCESS", "{:?}", catcher.received());
     let mut bootstrapper_calls = BTreeMap::new();
     add_calls(&mut bootstrapper_calls, &emulator, &org);
+    // and in policy mode: a Create that writes the policy, then an Update that puts an edited, stray policy back
+    let (emulator, org, ou) = scenario().await;
+    let admin = org.accounts[0].to_string();
+    let vars = [
+        ("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str()),
+        ("GUARDDUTY_ENABLEMENT", "policy"),
+        ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()),
+    ];
+    let function = emulator.bootstrapper(&vars).await;
+    for kind in ["cfn-create.json", "cfn-update.json"] {
+        let catcher = ResponseCatcher::start();
+        let mut request = cfn_request(kind, &catcher.url, &org.accounts[0]);
+        request["ResourceProperties"]["Enablement"] = json!("policy");
+        request["ResourceProperties"]["ExcludedOus"] = json!(ou);
+        function.handle(event(request)).await.unwrap();
+        assert_eq!(catcher.received()[0].2["Status"], "SUCCESS", "{kind}: {:?}", catcher.received());
+        add_calls(&mut bootstrapper_calls, &emulator, &org);
+        tamper_with_the_policy(&emulator, &ou).await;
+    }
 
     // the responder: the schedule on a fresh organization, drift and its repair, and an account creation
     let (emulator, org, ou) = scenario().await;
@@ -183,6 +208,19 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
         .send()
         .await
         .unwrap();
+    admin_gd
+        .update_member_detectors()
+        .detector_id(&detector)
+        .account_ids(org.accounts[1].as_str())
+        .features(
+            aws_sdk_guardduty::types::MemberFeaturesConfiguration::builder()
+                .name(aws_sdk_guardduty::types::OrgFeature::S3DataEvents)
+                .status(aws_sdk_guardduty::types::FeatureStatus::Disabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     emulator.clear_log(); // the test's own calls that broke the state are not the responder's
     function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
     add_calls(&mut responder_calls, &emulator, &org);
@@ -192,6 +230,15 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
     let answer = function.handle(event(created)).await.unwrap();
     assert_eq!(answer["report"]["account"], account.as_str());
     add_calls(&mut responder_calls, &emulator, &org);
+    // and in policy mode: the schedule writes the policy, then puts an edited, stray policy back
+    let (emulator, org, ou) = scenario().await;
+    let vars = [("GUARDDUTY_ENABLEMENT", "policy"), ("GUARDDUTY_EXCLUDED_OUS", ou.as_str())];
+    let function = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await));
+    for _ in 0..2 {
+        function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
+        add_calls(&mut responder_calls, &emulator, &org);
+        tamper_with_the_policy(&emulator, &ou).await;
+    }
 
     // every operation in the code was exercised
     let exercised: BTreeSet<String> = bootstrapper_calls
@@ -221,6 +268,17 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
 
     // the admin account's opt-in forwarder may only put events on the management account's default bus
     assert_grants("admin-role.yaml", "RegionOptInForwarderRole", &["events:PutEvents".to_owned()].into());
+}
+
+/// Someone edits the tool's GuardDuty policy and attaches it to the excluded unit; the log forgets their calls.
+async fn tamper_with_the_policy(emulator: &Emulator, ou: &str) {
+    let orgs = aws_sdk_organizations::Client::new(&emulator.sdk_config().await);
+    let id = emulator.state()["policies"][0]["id"].as_str().unwrap().to_owned();
+    let content =
+        json!({"guardduty": {"enablement": {"us-east-1": {"foundational": {"status": {"@@assign": "enabled"}}}}}});
+    orgs.update_policy().policy_id(&id).content(content.to_string()).send().await.unwrap();
+    orgs.attach_policy().policy_id(&id).target_id(ou).send().await.unwrap();
+    emulator.clear_log();
 }
 
 /// Asserts that `role` in `template` grants exactly `expected`, naming the differences either way.

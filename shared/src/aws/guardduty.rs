@@ -8,7 +8,7 @@ use crate::config::{AutoEnable, FindingFrequency, Plan};
 use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
-use crate::ports::{GuardDutyApi, Unprocessed};
+use crate::ports::{GuardDutyApi, MemberFeatures, Unprocessed};
 use crate::state::{
     AdminStatus, DelegatedAdmin, Detector, FeatureState, MemberStatus, Members, OrgConfig, OrgFeatureState,
 };
@@ -65,6 +65,48 @@ fn detector_features(plans: &[Plan]) -> Option<Vec<gd::types::DetectorFeatureCon
     (!features.is_empty()).then_some(features)
 }
 
+/// Whether a `ManagedBy` says a GuardDuty organization policy owns the setting.
+fn by_policy(m: &gd::types::ManagedBy) -> bool {
+    *m == gd::types::ManagedBy::GuarddutyPolicy
+}
+
+/// A plan as a detector or member-detector result gives it: its name, status, `ManagedBy`, and its additional
+/// configurations' (name, status, `ManagedBy`).
+fn feature<'a>(
+    name: &str,
+    status: Option<&gd::types::FeatureStatus>,
+    managed: bool,
+    agents: impl Iterator<Item = (&'a str, Option<&'a gd::types::FeatureStatus>, bool)>,
+) -> Option<(String, FeatureState)> {
+    let on = |s: Option<&gd::types::FeatureStatus>| s == Some(&gd::types::FeatureStatus::Enabled);
+    let mut state = FeatureState { enabled: on(status), by_policy: managed, ..FeatureState::default() };
+    for (agent, status, managed) in agents {
+        state.agents.insert(agent.to_owned(), on(status));
+        state.by_policy |= managed;
+    }
+    Some((name.to_owned(), state))
+}
+
+/// The member feature configurations that turn `on` on (with their additional configurations) and `off` off.
+fn member_features(on: &[Plan], off: &[String]) -> Vec<gd::types::MemberFeaturesConfiguration> {
+    use gd::types::{FeatureStatus, MemberAdditionalConfiguration, MemberFeaturesConfiguration};
+    let mut features = configurations(
+        on,
+        |name, agents| {
+            MemberFeaturesConfiguration::builder()
+                .name(name.into())
+                .status(FeatureStatus::Enabled)
+                .set_additional_configuration(agents)
+                .build()
+        },
+        |name| MemberAdditionalConfiguration::builder().name(name.into()).status(FeatureStatus::Enabled).build(),
+    );
+    features.extend(off.iter().map(|name| {
+        MemberFeaturesConfiguration::builder().name(name.as_str().into()).status(FeatureStatus::Disabled).build()
+    }));
+    features
+}
+
 fn frequency(f: Option<FindingFrequency>) -> Option<gd::types::FindingPublishingFrequency> {
     f.map(|f| gd::types::FindingPublishingFrequency::from(f.as_str()))
 }
@@ -96,13 +138,11 @@ impl GuardDutyApi for AwsGuardDuty {
             .features()
             .iter()
             .filter_map(|f| {
-                let name = f.name()?.as_str().to_owned();
                 let agents = f
                     .additional_configuration()
                     .iter()
-                    .filter_map(|a| Some((a.name()?.as_str().to_owned(), a.status()?.as_str() == "ENABLED")))
-                    .collect();
-                Some((name, FeatureState { enabled: f.status().is_some_and(|s| s.as_str() == "ENABLED"), agents }))
+                    .filter_map(|a| Some((a.name()?.as_str(), a.status(), a.managed_by().is_some_and(by_policy))));
+                feature(f.name()?.as_str(), f.status(), f.managed_by().is_some_and(by_policy), agents)
             })
             .collect();
         Ok(Detector {
@@ -243,6 +283,55 @@ impl GuardDutyApi for AwsGuardDuty {
             .await
             .map_err(self.caller.fail("GetMembers"))?;
         Ok(out.members().iter().filter_map(member_status).collect())
+    }
+
+    async fn member_features(&self, detector: &str, accounts: &[AccountId]) -> Result<MemberFeatures, Error> {
+        let out = self
+            .client
+            .get_member_detectors()
+            .detector_id(detector)
+            .set_account_ids(Some(ids(accounts)))
+            .send()
+            .await
+            .map_err(self.caller.fail("GetMemberDetectors"))?;
+        let features = out
+            .member_data_source_configurations()
+            .iter()
+            .filter_map(|m| {
+                let id: AccountId = m.account_id()?.parse().ok()?;
+                let plans = m
+                    .features()
+                    .iter()
+                    .filter_map(|f| {
+                        let agents = f.additional_configuration().iter().filter_map(|a| {
+                            Some((a.name()?.as_str(), a.status(), a.managed_by().is_some_and(by_policy)))
+                        });
+                        feature(f.name()?.as_str(), f.status(), f.managed_by().is_some_and(by_policy), agents)
+                    })
+                    .collect();
+                Some((id, plans))
+            })
+            .collect();
+        Ok((features, unprocessed(out.unprocessed_accounts())))
+    }
+
+    async fn update_member_features(
+        &self,
+        detector: &str,
+        accounts: &[AccountId],
+        on: &[Plan],
+        off: &[String],
+    ) -> Result<Unprocessed, Error> {
+        let out = self
+            .client
+            .update_member_detectors()
+            .detector_id(detector)
+            .set_account_ids(Some(ids(accounts)))
+            .set_features(Some(member_features(on, off)))
+            .send()
+            .await
+            .map_err(self.caller.fail("UpdateMemberDetectors"))?;
+        Ok(unprocessed(out.unprocessed_accounts()))
     }
 
     async fn create_members(&self, detector: &str, accounts: &[MemberAccount]) -> Result<Unprocessed, Error> {

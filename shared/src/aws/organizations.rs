@@ -1,14 +1,15 @@
-//! AWS Organizations from the management account: the organization, its accounts, organizational units, account
-//! creation requests and trusted access.
+//! AWS Organizations from the management account: the organization, its accounts and organizational units,
+//! account creation requests, trusted access, and GuardDuty policies (the GUARDDUTY_POLICY type).
 
 use aws_config::SdkConfig;
 use aws_sdk_organizations as orgs;
+use orgs::types::{EffectivePolicyType, PolicyType};
 
 use super::retry::unlimited_partition;
 use super::{each_page, Caller};
 use crate::error::Error;
 use crate::ids::AccountId;
-use crate::ports::{CreateAccountStatus, OrganizationApi};
+use crate::ports::{CreateAccountStatus, OrganizationApi, PolicyRecord, PolicyTypeStatus, Root, Subtree};
 use crate::state::OrgAccount;
 
 /// AWS Organizations from the management account.
@@ -72,22 +73,161 @@ impl OrganizationApi for AwsOrganization {
         }
     }
 
-    async fn accounts_under(&self, ou: &str) -> Result<Vec<AccountId>, Error> {
-        let mut found = Vec::new();
-        let mut parents = vec![ou.to_owned()];
+    async fn subtree(&self, top: &str) -> Result<Subtree, Error> {
+        let mut tree = Subtree::default();
+        let mut parents = vec![top.to_owned()];
         while let Some(parent) = parents.pop() {
             let accounts = self.client.list_accounts_for_parent().parent_id(&parent).into_paginator().send();
             each_page(accounts, "ListAccountsForParent", &self.caller, |page| {
-                found.extend(page.accounts().iter().filter_map(|a| a.id()?.parse::<AccountId>().ok()));
+                tree.accounts.extend(page.accounts().iter().filter_map(org_account).map(|a| (a, parent.clone())));
             })
             .await?;
             let units = self.client.list_organizational_units_for_parent().parent_id(&parent).into_paginator().send();
             each_page(units, "ListOrganizationalUnitsForParent", &self.caller, |page| {
-                parents.extend(page.organizational_units().iter().filter_map(|o| o.id().map(str::to_owned)));
+                for ou in page.organizational_units().iter().filter_map(|o| o.id()) {
+                    parents.push(ou.to_owned());
+                    tree.ous.push((ou.to_owned(), parent.clone()));
+                }
             })
             .await?;
         }
-        Ok(found)
+        Ok(tree)
+    }
+
+    async fn root(&self) -> Result<Root, Error> {
+        let out = self.client.list_roots().send().await.map_err(self.caller.fail("ListRoots"))?;
+        let root = out.roots().first().ok_or_else(|| self.caller.unexpected("ListRoots", "no root"))?;
+        let id = root.id().ok_or_else(|| self.caller.unexpected("ListRoots", "a root without an id"))?;
+        let status = root
+            .policy_types()
+            .iter()
+            .find(|t| t.r#type() == Some(&PolicyType::GuarddutyPolicy))
+            .and_then(|t| t.status())
+            .map_or(PolicyTypeStatus::NotEnabled, |s| match s {
+                orgs::types::PolicyTypeStatus::Enabled => PolicyTypeStatus::Enabled,
+                orgs::types::PolicyTypeStatus::PendingEnable => PolicyTypeStatus::PendingEnable,
+                _ => PolicyTypeStatus::PendingDisable,
+            });
+        Ok(Root { id: id.to_owned(), guardduty_policies: status })
+    }
+
+    async fn guardduty_policies(&self) -> Result<Vec<PolicyRecord>, Error> {
+        let pages = self.client.list_policies().filter(PolicyType::GuarddutyPolicy).into_paginator().send();
+        let mut policies = Vec::new();
+        each_page(pages, "ListPolicies", &self.caller, |page| {
+            policies.extend(page.policies().iter().filter_map(|p| {
+                Some(PolicyRecord { id: p.id()?.to_owned(), name: p.name().unwrap_or_default().to_owned() })
+            }));
+        })
+        .await?;
+        Ok(policies)
+    }
+
+    async fn policy_content(&self, id: &str) -> Result<String, Error> {
+        let out =
+            self.client.describe_policy().policy_id(id).send().await.map_err(self.caller.fail("DescribePolicy"))?;
+        out.policy()
+            .and_then(|p| p.content())
+            .map(str::to_owned)
+            .ok_or_else(|| self.caller.unexpected("DescribePolicy", "a policy without content"))
+    }
+
+    async fn policy_targets(&self, id: &str) -> Result<Vec<String>, Error> {
+        let pages = self.client.list_targets_for_policy().policy_id(id).into_paginator().send();
+        let mut targets = Vec::new();
+        each_page(pages, "ListTargetsForPolicy", &self.caller, |page| {
+            targets.extend(page.targets().iter().filter_map(|t| t.target_id().map(str::to_owned)));
+        })
+        .await?;
+        Ok(targets)
+    }
+
+    async fn effective_policy(&self, account: &AccountId) -> Result<Option<String>, Error> {
+        let sent = self
+            .client
+            .describe_effective_policy()
+            .policy_type(EffectivePolicyType::GuarddutyPolicy)
+            .target_id(account.as_str())
+            .send()
+            .await;
+        match sent {
+            Ok(out) => Ok(out.effective_policy().and_then(|p| p.policy_content()).map(str::to_owned)),
+            // DescribeEffectivePolicy API reference: from the management account, the type is not enabled; for the
+            // account, it has no effective policy of this type.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_effective_policy_not_found_exception()) => Ok(None),
+            Err(e) => Err(self.caller.error("DescribeEffectivePolicy", e)),
+        }
+    }
+
+    async fn invalid_policy_accounts(&self) -> Result<Vec<AccountId>, Error> {
+        let mut pages = self
+            .client
+            .list_accounts_with_invalid_effective_policy()
+            .policy_type(EffectivePolicyType::GuarddutyPolicy)
+            .into_paginator()
+            .send();
+        let mut accounts = Vec::new();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => accounts.extend(page.accounts().iter().filter_map(|a| a.id()?.parse::<AccountId>().ok())),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_effective_policy_not_found_exception()) => break,
+                Err(e) => return Err(self.caller.error("ListAccountsWithInvalidEffectivePolicy", e)),
+            }
+        }
+        Ok(accounts)
+    }
+
+    async fn create_policy(&self, name: &str, description: &str, content: &str) -> Result<String, Error> {
+        let out = self
+            .client
+            .create_policy()
+            .r#type(PolicyType::GuarddutyPolicy)
+            .name(name)
+            .description(description)
+            .content(content)
+            .send()
+            .await
+            .map_err(self.caller.fail("CreatePolicy"))?;
+        out.policy()
+            .and_then(|p| p.policy_summary())
+            .and_then(|s| s.id())
+            .map(str::to_owned)
+            .ok_or_else(|| self.caller.unexpected("CreatePolicy", "no policy id"))
+    }
+
+    async fn update_policy(&self, id: &str, content: &str) -> Result<(), Error> {
+        self.client
+            .update_policy()
+            .policy_id(id)
+            .content(content)
+            .send()
+            .await
+            .map_err(self.caller.fail("UpdatePolicy"))?;
+        Ok(())
+    }
+
+    async fn enable_policy_type(&self, root: &str) -> Result<(), Error> {
+        match self.client.enable_policy_type().root_id(root).policy_type(PolicyType::GuarddutyPolicy).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_policy_type_already_enabled_exception()) => Ok(()),
+            Err(e) => Err(self.caller.error("EnablePolicyType", e)),
+        }
+    }
+
+    async fn attach_policy(&self, id: &str, target: &str) -> Result<(), Error> {
+        match self.client.attach_policy().policy_id(id).target_id(target).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_duplicate_policy_attachment_exception()) => Ok(()),
+            Err(e) => Err(self.caller.error("AttachPolicy", e)),
+        }
+    }
+
+    async fn detach_policy(&self, id: &str, target: &str) -> Result<(), Error> {
+        match self.client.detach_policy().policy_id(id).target_id(target).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_policy_not_attached_exception()) => Ok(()),
+            Err(e) => Err(self.caller.error("DetachPolicy", e)),
+        }
     }
 
     async fn create_account_status(&self, request_id: &str) -> Result<CreateAccountStatus, Error> {

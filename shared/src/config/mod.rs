@@ -47,6 +47,31 @@ impl AutoEnable {
     }
 }
 
+/// GUARDDUTY_ENABLEMENT: how GuardDuty is enabled across the organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enablement {
+    /// Policy mode, without owning a policy, where the organization has the GuardDuty policy type enabled on its
+    /// root; api mode otherwise.
+    Auto,
+    /// The organization configuration's auto-enable settings and explicit membership (refused where the policy
+    /// type is enabled: those settings no longer apply there).
+    Api,
+    /// A GuardDuty organization policy this tool owns (created, attached and kept as configured).
+    Policy,
+}
+
+impl Enablement {
+    /// The configuration's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Api => "api",
+            Self::Policy => "policy",
+        }
+    }
+}
+
 /// How often GuardDuty publishes updated findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -98,10 +123,16 @@ pub struct Settings {
     pub allow_management_admin: bool,
     /// GUARDDUTY_REGION_CONCURRENCY: how many regions are worked on at once.
     pub region_concurrency: usize,
+    /// GUARDDUTY_ENABLEMENT: organization configuration, GuardDuty policies, or whichever the organization uses.
+    pub enablement: Enablement,
+    /// GUARDDUTY_POLICY_NAME: the name of the GuardDuty policy this tool owns with GUARDDUTY_ENABLEMENT=policy.
+    pub policy_name: String,
 }
 
 /// The default role name in the admin account.
 pub const DEFAULT_ADMIN_ROLE_NAME: &str = "GuardDutyEnablerAdmin";
+/// The default name of the GuardDuty policy this tool owns (the template passes the stack's name).
+pub(crate) const DEFAULT_POLICY_NAME: &str = "guardduty-enabler";
 /// The default number of regions worked on at once (every commercial region in one wave).
 pub(crate) const DEFAULT_REGION_CONCURRENCY: usize = 32;
 
@@ -181,15 +212,18 @@ impl Settings {
         // UpdateOrganizationConfiguration (API reference): with NEW, "when a new account joins the organization,
         // they will have GuardDuty enabled automatically"; with ALL every account is. GuardDuty has no exclusion
         // list, so only NONE leaves enrolment, and therefore exclusion, to this tool.
+        // A GuardDuty policy, unlike auto-enable, can leave accounts out: with GUARDDUTY_ENABLEMENT=policy it is
+        // attached only where nothing below is excluded.
         let excludes = !self.excluded_accounts.is_empty() || !self.excluded_ous.is_empty();
-        if excludes && self.auto_enable != AutoEnable::None {
+        if excludes && self.auto_enable != AutoEnable::None && self.enablement != Enablement::Policy {
             problems.push(Problem {
                 var: "GUARDDUTY_AUTO_ENABLE",
                 message: format!(
                     "is {}, with which GuardDuty itself enables accounts as they join the organization, whatever \
                      their organizational unit, so GUARDDUTY_EXCLUDED_ACCOUNTS and GUARDDUTY_EXCLUDED_OUS cannot be \
                      honoured: set GUARDDUTY_AUTO_ENABLE=NONE (this tool then enrols every account that is not \
-                     excluded) or remove the exclusions",
+                     excluded), or GUARDDUTY_ENABLEMENT=policy (a GuardDuty policy attached around them), or \
+                     remove the exclusions",
                     self.auto_enable.as_str()
                 ),
             });
@@ -212,6 +246,8 @@ impl Settings {
             dry_run: false,
             allow_management_admin: false,
             region_concurrency: DEFAULT_REGION_CONCURRENCY,
+            enablement: Enablement::Auto,
+            policy_name: DEFAULT_POLICY_NAME.into(),
         }
     }
 }
@@ -240,6 +276,7 @@ mod tests {
         assert!(!s.dry_run && !s.allow_management_admin);
         assert_eq!(s.finding_frequency, None);
         assert_eq!(s.region_concurrency, DEFAULT_REGION_CONCURRENCY);
+        assert_eq!((s.enablement, s.policy_name.as_str()), (Enablement::Auto, DEFAULT_POLICY_NAME));
     }
 
     #[test]
@@ -300,6 +337,26 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(ok.excluded_accounts.len(), 2);
+    }
+
+    #[test]
+    fn with_enablement_policy_exclusions_hold_whatever_auto_enable_says() {
+        let ok = parse(&[
+            ADMIN,
+            ("GUARDDUTY_ENABLEMENT", "policy"),
+            ("GUARDDUTY_EXCLUDED_OUS", "ou-ab12-cd34ef56"),
+            ("GUARDDUTY_POLICY_NAME", "security-baseline"),
+        ])
+        .expect("valid");
+        assert_eq!(ok.enablement, Enablement::Policy);
+        assert_eq!(ok.policy_name, "security-baseline");
+        let err = parse(&[ADMIN, ("GUARDDUTY_ENABLEMENT", "auto"), ("GUARDDUTY_EXCLUDED_OUS", "ou-ab12-cd34ef56")])
+            .unwrap_err();
+        assert!(err.names("GUARDDUTY_AUTO_ENABLE"), "{err}");
+        let err =
+            parse(&[ADMIN, ("GUARDDUTY_ENABLEMENT", "policies"), ("GUARDDUTY_POLICY_NAME", "bad name!")]).unwrap_err();
+        assert!(err.names("GUARDDUTY_ENABLEMENT") && err.names("GUARDDUTY_POLICY_NAME"), "{err}");
+        assert!(err.to_string().contains("use auto, api or policy"), "{err}");
     }
 
     #[test]

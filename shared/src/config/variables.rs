@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::plans::PlanSelection;
-use super::{AutoEnable, FindingFrequency, Settings, DEFAULT_REGION_CONCURRENCY};
+use super::{AutoEnable, Enablement, FindingFrequency, Settings, DEFAULT_REGION_CONCURRENCY};
 use crate::ids::{is_region_name, shorten, AccountId};
 
 /// A configuration variable.
@@ -39,7 +39,7 @@ impl Variable {
 }
 
 /// Every variable, in the order the README lists them.
-pub const VARIABLES: [Variable; 12] = [
+pub const VARIABLES: [Variable; 14] = [
     Variable {
         name: "GUARDDUTY_ADMIN_ACCOUNT_ID",
         property: "AdminAccountId",
@@ -96,6 +96,43 @@ pub const VARIABLES: [Variable; 12] = [
         },
     },
     Variable {
+        name: "GUARDDUTY_ENABLEMENT",
+        property: "Enablement",
+        doc: "`auto`, `api` or `policy`: how GuardDuty is enabled (see GuardDuty policies or organization settings)",
+        default: "`auto`: `policy` where the organization has the GuardDuty policy type enabled, else `api`",
+        switch: false,
+        required: false,
+        read: |v, s| {
+            s.enablement = match v {
+                "auto" => Enablement::Auto,
+                "api" => Enablement::Api,
+                "policy" => Enablement::Policy,
+                other => return Err(format!("{:?} is not allowed: use auto, api or policy", shorten(other, 64))),
+            };
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_POLICY_NAME",
+        property: "PolicyName",
+        doc: "the name of the GuardDuty policy this tool owns with `GUARDDUTY_ENABLEMENT=policy`",
+        default: "`guardduty-enabler` (the template passes the stack's name)",
+        switch: false,
+        required: false,
+        read: |v, s| {
+            // CreatePolicy API reference: Name, 1 to 128 characters of the pattern [\s\S]*; kept to the characters a
+            // stack name has, so that it reads the same in every console.
+            if v.len() > 128 || !v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                return Err(format!(
+                    "{:?} is not a policy name this tool writes (1 to 128 letters, digits, -, _ and .)",
+                    shorten(v, 64)
+                ));
+            }
+            s.policy_name = v.to_owned();
+            Ok(())
+        },
+    },
+    Variable {
         name: "GUARDDUTY_AUTO_ENABLE",
         property: "AutoEnable",
         doc: "`ALL`, `NEW` or `NONE` (`AutoEnableOrganizationMembers`); exclusions need `NONE`",
@@ -127,7 +164,7 @@ pub const VARIABLES: [Variable; 12] = [
     Variable {
         name: "GUARDDUTY_EXCLUDED_ACCOUNTS",
         property: "ExcludedAccounts",
-        doc: "accounts never made members; needs `GUARDDUTY_AUTO_ENABLE=NONE`",
+        doc: "accounts never made members; needs `GUARDDUTY_AUTO_ENABLE=NONE` or `GUARDDUTY_ENABLEMENT=policy`",
         default: "empty",
         switch: false,
         required: false,
@@ -140,7 +177,7 @@ pub const VARIABLES: [Variable; 12] = [
     Variable {
         name: "GUARDDUTY_EXCLUDED_OUS",
         property: "ExcludedOus",
-        doc: "organizational units (at any depth) whose accounts are never made members; needs `GUARDDUTY_AUTO_ENABLE=NONE`",
+        doc: "organizational units (at any depth) whose accounts are never made members; needs `GUARDDUTY_AUTO_ENABLE=NONE` or `GUARDDUTY_ENABLEMENT=policy`",
         default: "empty",
         switch: false,
         required: false,

@@ -7,7 +7,7 @@
 //! foundation stands. Membership is planned, applied and then checked: an account counts as protected only when
 //! GuardDuty shows it Enabled.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
@@ -15,6 +15,11 @@ use serde::{Serialize, Serializer};
 use crate::config::{AutoEnable, FindingFrequency, Plan, Settings};
 use crate::ids::AccountId;
 use crate::state::{AdminStatus, Detector, MemberStatus, Members, OrgConfig, RegionState};
+
+pub(crate) mod policy;
+pub(crate) mod protection;
+
+use protection::PlanCheck;
 
 /// The most accounts one member call (CreateMembers, GetMembers, StartMonitoringMembers, DeleteMembers) takes.
 pub(crate) const MEMBER_BATCH: usize = 50;
@@ -76,6 +81,22 @@ pub enum Step {
         #[serde(serialize_with = "count")]
         accounts: Vec<AccountId>,
     },
+    /// UpdateMemberDetectors for at most 50 Enabled members that need the same change of protection plans.
+    UpdateMemberDetectors {
+        /// The members (reported as a count).
+        #[serde(serialize_with = "count")]
+        accounts: Vec<AccountId>,
+        /// Plans turned on, with their additional configurations.
+        #[serde(serialize_with = "names")]
+        on: Vec<Plan>,
+        /// Plans turned off (only where GUARDDUTY_FEATURES_BY_OU says an organizational unit must not have them).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        off: Vec<String>,
+    },
+}
+
+fn names<S: Serializer>(plans: &[Plan], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(plans.iter().map(|p| p.name.as_str()))
 }
 
 fn count<T, S: Serializer>(items: &[T], s: S) -> Result<S::Ok, S::Error> {
@@ -87,7 +108,9 @@ impl Step {
     pub fn member_count(&self) -> usize {
         match self {
             Self::CreateMembers { accounts } => accounts.len(),
-            Self::StartMonitoringMembers { accounts } | Self::DeleteMembers { accounts } => accounts.len(),
+            Self::StartMonitoringMembers { accounts }
+            | Self::DeleteMembers { accounts }
+            | Self::UpdateMemberDetectors { accounts, .. } => accounts.len(),
             _ => 0,
         }
     }
@@ -102,6 +125,7 @@ impl Step {
             Self::DeleteMembers { .. } => "DeleteMembers",
             Self::CreateMembers { .. } => "CreateMembers",
             Self::StartMonitoringMembers { .. } => "StartMonitoringMembers",
+            Self::UpdateMemberDetectors { .. } => "UpdateMemberDetectors",
         }
     }
 }
@@ -125,7 +149,8 @@ pub struct Left {
     pub reason: String,
 }
 
-/// An account that should be protected in a region and is not: GuardDuty does not show it Enabled.
+/// An account that should be protected in a region and is not: GuardDuty does not show it Enabled, or shows it
+/// Enabled without every protection plan it should have.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Unprotected {
     /// The account.
@@ -211,25 +236,37 @@ pub(crate) fn plan_foundation(desired: &Desired<'_>, state: &RegionState) -> Fou
 /// [`plan_members`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct AdminPlan {
-    /// The admin detector's and the organization configuration's writes.
-    pub steps: Vec<Step>,
+    /// UpdateDetector on the admin's detector, where it is off, lacks a plan or has another finding frequency.
+    pub detector: Option<Step>,
+    /// UpdateOrganizationConfiguration, where the configuration lacks the declared settings: the api mode's writer
+    /// (in policy mode those settings no longer apply, and nothing writes them).
+    pub org_config: Option<Step>,
     /// The plans in force here.
     pub plans: Vec<Plan>,
     /// Selected plans (or additional configurations) this region does not offer.
     pub not_offered: Vec<String>,
 }
 
-/// Plans the admin detector's plans and the organization configuration from what the region offers (`config`).
-pub(crate) fn plan_admin_side(settings: &Settings, detector: &Detector, config: &OrgConfig) -> AdminPlan {
+/// Plans the admin detector's plans and the organization configuration from what the region offers (`config`). A
+/// plan GuardDuty reports managed by a GuardDuty policy on the detector, or named in `owned` (what the admin's
+/// effective policy governs here), is never written.
+pub(crate) fn plan_admin_side(
+    settings: &Settings,
+    detector: &Detector,
+    config: &OrgConfig,
+    owned: &BTreeSet<String>,
+) -> AdminPlan {
     let resolved = settings.plans.resolve(config);
-    let mut steps = Vec::new();
-    let plans = plans_not_enabled(detector, &resolved.plans);
+    let writable = |p: &Plan| !owned.contains(&p.name) && !detector.features.get(&p.name).is_some_and(|f| f.by_policy);
+    let plans: Vec<Plan> = plans_not_enabled(detector, &resolved.plans).into_iter().filter(writable).collect();
     let frequency = settings.finding_frequency.filter(|f| detector.frequency.as_deref() != Some(f.as_str()));
-    if !detector.enabled || !plans.is_empty() || frequency.is_some() {
-        steps.push(Step::UpdateAdminDetector { detector_id: detector.id.clone(), plans, frequency });
+    let update = !detector.enabled || !plans.is_empty() || frequency.is_some();
+    AdminPlan {
+        detector: update.then(|| Step::UpdateAdminDetector { detector_id: detector.id.clone(), plans, frequency }),
+        org_config: plan_org_config(settings, config, &resolved.plans),
+        plans: resolved.plans,
+        not_offered: resolved.not_offered,
     }
-    steps.extend(plan_org_config(settings, config, &resolved.plans));
-    AdminPlan { steps, plans: resolved.plans, not_offered: resolved.not_offered }
 }
 
 /// UpdateOrganizationConfiguration, where the configuration lacks the declared auto-enable or plans.
@@ -315,17 +352,26 @@ pub(crate) struct Classified {
 }
 
 /// Classifies `accounts` by the statuses GuardDuty shows (after the writes when `checked`, or before them in a dry
-/// run), with the reasons GuardDuty gave for the writes it refused: only Enabled counts as protected.
+/// run) and the plans it shows them with (`plans`), with the reasons GuardDuty gave for the writes it refused: an
+/// account counts as protected only when it is Enabled and shows every plan it should have.
 pub(crate) fn classify(
     accounts: &[MemberAccount],
     statuses: &Members,
+    plans: &PlanCheck,
     refused: &BTreeMap<AccountId, String>,
     checked: bool,
 ) -> Classified {
     let mut out = Classified::default();
     for account in accounts {
         match statuses.get(&account.id) {
-            Some(MemberStatus::Enabled) => out.protected += 1,
+            Some(MemberStatus::Enabled) => match plans.gap(&account.id) {
+                None => out.protected += 1,
+                Some(reason) => out.unprotected.push(Unprotected {
+                    account: account.id,
+                    status: Some(MemberStatus::Enabled),
+                    reason,
+                }),
+            },
             Some(MemberStatus::RegionDisabled) => out
                 .left
                 .push(Left { account: account.id, reason: "the account has not enabled this opt-in region".into() }),
@@ -414,7 +460,7 @@ mod tests {
             .iter()
             .map(|p| {
                 let agents = p.agents.iter().map(|a| (a.clone(), true)).collect();
-                (p.name.clone(), FeatureState { enabled: true, agents })
+                (p.name.clone(), FeatureState { enabled: true, agents, by_policy: false })
             })
             .collect();
         Detector { id: id.into(), enabled: true, frequency: Some("SIX_HOURS".into()), features }
@@ -447,7 +493,8 @@ mod tests {
         let foundation = plan_foundation(&desired, state);
         let side = state.admin_side.clone().unwrap_or_default();
         let det = state.admin_detector.clone().unwrap_or_default();
-        let mut steps = plan_admin_side(s, &det, &side.org_config).steps;
+        let p = plan_admin_side(s, &det, &side.org_config, &BTreeSet::new());
+        let mut steps: Vec<Step> = p.detector.into_iter().chain(p.org_config).collect();
         steps.extend(plan_members(members, &side.members, Round::First));
         (foundation, steps)
     }
@@ -471,10 +518,10 @@ mod tests {
         let mut fresh = Detector { id: "a".into(), enabled: true, ..Detector::default() };
         fresh.frequency = Some("SIX_HOURS".into());
         // when planned
-        let p = plan_admin_side(&s, &fresh, &offered("NONE"));
+        let p = plan_admin_side(&s, &fresh, &offered("NONE"), &BTreeSet::new());
         let m = plan_members(&members, &Members::new(), Round::First);
         // then every offered plan goes on the detector and the organization configuration, and members follow
-        let ops: Vec<&str> = p.steps.iter().chain(&m).map(Step::operation).collect();
+        let ops: Vec<&str> = p.detector.iter().chain(&p.org_config).chain(&m).map(Step::operation).collect();
         assert_eq!(
             ops,
             ["UpdateDetector", "UpdateOrganizationConfiguration", "CreateMembers", "CreateMembers", "CreateMembers"]
@@ -566,7 +613,7 @@ mod tests {
                 Step::StartMonitoringMembers { accounts: vec![members[1].id] },
             ]
         );
-        let c = classify(&members, &statuses, &BTreeMap::new(), false);
+        let c = classify(&members, &statuses, &PlanCheck::default(), &BTreeMap::new(), false);
         assert_eq!(c.left.len(), 1);
         assert_eq!(c.left[0].account, members[2].id);
         assert!(c.left[0].reason.contains("opt-in region"));
@@ -605,6 +652,25 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_a_guardduty_policy_owns_on_the_admin_detector_is_never_written() {
+        // given the admin's S3 plan off but managed by a policy, AI Protection off and governed by its effective
+        // policy, and Runtime Monitoring off
+        let s = settings();
+        let mut state = converged(&s, &[]);
+        let det = state.admin_detector.as_mut().expect("detector");
+        let s3 = det.features.get_mut("S3_DATA_EVENTS").expect("s3");
+        (s3.enabled, s3.by_policy) = (false, true);
+        det.features.get_mut("AI_PROTECTION").expect("ai").enabled = false;
+        det.features.get_mut("RUNTIME_MONITORING").expect("rm").enabled = false;
+        let owned: BTreeSet<String> = ["AI_PROTECTION".to_owned()].into();
+        // when planned, then only Runtime Monitoring is written
+        let side = state.admin_side.clone().expect("side");
+        let p = plan_admin_side(&s, state.admin_detector.as_ref().expect("detector"), &side.org_config, &owned);
+        let Some(Step::UpdateAdminDetector { plans, .. }) = p.detector else { panic!("{p:?}") };
+        assert_eq!(plans.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["RUNTIME_MONITORING"]);
+    }
+
+    #[test]
     fn a_changed_auto_enable_is_re_asserted_with_the_offered_plans() {
         let s = settings();
         let mgmt = id("111111111111");
@@ -625,8 +691,9 @@ mod tests {
         state.admin_side.as_mut().expect("side").org_config.features.remove("AI_PROTECTION");
         // when planned, then nothing is written and the plan is named as not offered
         let side = state.admin_side.clone().expect("side");
-        let p = plan_admin_side(&s, state.admin_detector.as_ref().expect("detector"), &side.org_config);
-        assert!(p.steps.is_empty(), "{p:?}");
+        let p =
+            plan_admin_side(&s, state.admin_detector.as_ref().expect("detector"), &side.org_config, &BTreeSet::new());
+        assert!(p.detector.is_none() && p.org_config.is_none(), "{p:?}");
         assert_eq!(p.not_offered, ["AI_PROTECTION"]);
     }
 
@@ -688,7 +755,7 @@ mod tests {
         .collect();
         let refused: BTreeMap<AccountId, String> =
             [(members[4].id, "the account is suspended".to_owned())].into_iter().collect();
-        let c = classify(&members, &statuses, &refused, true);
+        let c = classify(&members, &statuses, &PlanCheck::default(), &refused, true);
         assert_eq!(c.protected, 1);
         assert_eq!(c.left.len(), 1, "a region the account has not enabled is left out, not expected");
         let unprotected: Vec<(String, Option<&str>)> = c
@@ -706,7 +773,7 @@ mod tests {
         );
         assert!(c.unprotected[2].reason.contains("not a member: the account is suspended"), "{:?}", c.unprotected[2]);
         assert!(c.unprotected[0].reason.contains("could not be replaced"));
-        let before = classify(&members, &statuses, &BTreeMap::new(), false);
+        let before = classify(&members, &statuses, &PlanCheck::default(), &BTreeMap::new(), false);
         assert!(before.unprotected[0].reason.ends_with("which protects nothing"), "{:?}", before.unprotected[0]);
     }
 

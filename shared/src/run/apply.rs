@@ -29,6 +29,8 @@ pub(crate) struct RegionWork<'a, C: Cloud> {
     pub(crate) changed: BTreeSet<AccountId>,
     /// Whether a write changed anything (a member write that GuardDuty refused for every account did not).
     pub(crate) effective: bool,
+    /// Why GuardDuty did not process an account of an UpdateMemberDetectors, by account.
+    pub(crate) plans_refused: BTreeMap<AccountId, String>,
 }
 
 impl<'a, C: Cloud> RegionWork<'a, C> {
@@ -44,6 +46,7 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
             refused: BTreeMap::new(),
             changed: BTreeSet::new(),
             effective: false,
+            plans_refused: BTreeMap::new(),
         }
     }
 
@@ -131,6 +134,13 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
             Step::StartMonitoringMembers { accounts } => {
                 let unprocessed = self.admin.start_monitoring(&self.detector_id()?, accounts).await?;
                 self.record(accounts.iter().copied(), unprocessed, true);
+                Ok(())
+            }
+            Step::UpdateMemberDetectors { accounts, on, off } => {
+                let unprocessed = self.admin.update_member_features(&self.detector_id()?, accounts, on, off).await?;
+                let refused: BTreeMap<AccountId, String> = unprocessed.into_iter().collect();
+                self.effective |= accounts.iter().any(|a| !refused.contains_key(a));
+                self.plans_refused.extend(refused);
                 Ok(())
             }
         }

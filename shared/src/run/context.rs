@@ -2,17 +2,61 @@
 //! remembered by a warm process), with the checks that must pass before anything is written; and the context every
 //! region's work shares.
 
-use tokio::sync::Mutex;
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, Semaphore};
 
 use super::{Enabler, Progress, RunOptions};
+use crate::config::Enablement;
 use crate::error::Error;
 use crate::ids::AccountId;
-use crate::ports::{Cloud, EnabledRegion, OrganizationApi, Side};
+use crate::ports::{Cloud, EnabledRegion, OrganizationApi, Root, Side};
 use crate::regions::{self, RegionChoice};
+
+/// How this run enables GuardDuty, chosen once at its start from GUARDDUTY_ENABLEMENT and the organization's root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The organization configuration's auto-enable settings and explicit membership.
+    Api,
+    /// GuardDuty organization policies are in force: nothing a policy owns is written, and `owner` runs own one.
+    Policy {
+        /// Whether this run owns a policy (GUARDDUTY_ENABLEMENT=policy).
+        owner: bool,
+    },
+}
+
+impl Mode {
+    /// The report's spelling: `api` or `policy`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Policy { .. } => "policy",
+        }
+    }
+
+    /// The mode for `enablement` in an organization whose root is `root`; in api mode, refused where GuardDuty
+    /// policies are in force. Amazon GuardDuty User Guide, GuardDuty organization policies: once the policy type is
+    /// enabled, "the Regional GuardDuty auto-enablement settings no longer apply, whether or not a policy is
+    /// attached".
+    pub(crate) fn choose(enablement: Enablement, root: &Root) -> Result<Self, Error> {
+        let in_force = root.guardduty_policies.in_force();
+        match enablement {
+            Enablement::Auto if in_force => Ok(Self::Policy { owner: false }),
+            Enablement::Auto => Ok(Self::Api),
+            Enablement::Api if in_force => Err(Error::PoliciesInForce(root.id.clone())),
+            Enablement::Api => Ok(Self::Api),
+            Enablement::Policy => Ok(Self::Policy { owner: true }),
+        }
+    }
+}
 
 /// What every region's work shares.
 pub(crate) struct Context {
     pub(crate) management: AccountId,
+    /// The organization's root, as the run found it.
+    pub(crate) root: Root,
+    /// How GuardDuty is enabled.
+    pub(crate) mode: Mode,
     /// Whether the admin is the management account itself (allowed only by GUARDDUTY_ALLOW_MANAGEMENT_ADMIN).
     pub(crate) admin_is_management: bool,
     pub(crate) dry_run: bool,
@@ -21,6 +65,11 @@ pub(crate) struct Context {
     /// Serialises the first EnableOrganizationAdminAccount of a run: designating in many regions at once races
     /// inside GuardDuty, designating one first and then the rest in parallel does not.
     pub(crate) first_designation: Mutex<bool>,
+    /// The member-plan reads (GetMemberDetectors) in flight across the run's regions: at most
+    /// GUARDDUTY_REGION_CONCURRENCY, the run's limit on concurrent work.
+    pub(crate) member_reads: Arc<Semaphore>,
+    /// The most member-plan reads one region has in flight.
+    pub(crate) member_reads_per_region: usize,
 }
 
 /// Whether a run may use what a warm process remembers.
@@ -47,13 +96,25 @@ impl<C: Cloud> Enabler<C> {
             )?;
             Ok(Err((m, a)))
         };
-        let (management, choice) = tokio::try_join!(self.management(), choice)?;
+        let (management, choice, root) = tokio::try_join!(self.management(), choice, self.root(warmth))?;
         let choice = match choice {
             Ok(remembered) => remembered,
             Err((m, a)) => self.choose_regions(management, &m, &a),
         };
         let choice = narrow(choice, options.only_regions.as_deref())?;
-        Ok((self.context_for(options, management)?, choice))
+        Ok((self.context_for(options, management, root)?, choice))
+    }
+
+    /// The organization's root and its policy types (ListRoots), remembered like the region choice.
+    pub(crate) async fn root(&self, warmth: Warmth) -> Result<Root, Error> {
+        if warmth == Warmth::Remembered {
+            if let Some(root) = self.memory.root() {
+                return Ok(root);
+            }
+        }
+        let root = self.cloud.organization().root().await?;
+        self.memory.remember_root(&root);
+        Ok(root)
     }
 
     /// The management account, remembered once read.
@@ -79,19 +140,30 @@ impl<C: Cloud> Enabler<C> {
         choice
     }
 
-    /// The context of a run, refusing the management account as admin unless allowed.
-    pub(crate) fn context_for(&self, options: &RunOptions, management: AccountId) -> Result<Context, Error> {
+    /// The context of a run, refusing the management account as admin unless allowed, and api mode where GuardDuty
+    /// policies are in force.
+    pub(crate) fn context_for(
+        &self,
+        options: &RunOptions,
+        management: AccountId,
+        root: Root,
+    ) -> Result<Context, Error> {
         let admin = self.settings.admin_account;
         if admin == management && !self.settings.allow_management_admin {
             return Err(Error::AdminIsManagement(admin));
         }
+        let mode = Mode::choose(self.settings.enablement, &root)?;
         Ok(Context {
             management,
+            root,
+            mode,
             admin_is_management: admin == management,
             dry_run: options.dry_run.unwrap_or(self.settings.dry_run),
             keep_members: options.keep_members,
             progress: options.progress.clone(),
             first_designation: Mutex::new(false),
+            member_reads: Arc::new(Semaphore::new(self.settings.region_concurrency.max(1))),
+            member_reads_per_region: self.settings.region_concurrency.max(1),
         })
     }
 }

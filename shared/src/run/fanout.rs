@@ -12,17 +12,47 @@ use super::{Enabler, ProgressEvent, RunOptions};
 use crate::ports::Cloud;
 use crate::report::{Outcome, RegionReport};
 
+/// What a region's work hands back to [`Enabler::run_regions`]: a region's report, or, from the first pass of a run
+/// that owns a GuardDuty policy, nothing yet for a region that goes on in the second.
+pub(crate) trait Ended {
+    /// A region ended for lack of time.
+    fn cut(report: RegionReport) -> Self;
+    /// The report, where the region ended.
+    fn report_mut(&mut self) -> Option<&mut RegionReport>;
+}
+
+impl Ended for RegionReport {
+    fn cut(report: RegionReport) -> Self {
+        report
+    }
+
+    fn report_mut(&mut self) -> Option<&mut RegionReport> {
+        Some(self)
+    }
+}
+
+impl Ended for Option<RegionReport> {
+    fn cut(report: RegionReport) -> Self {
+        Some(report)
+    }
+
+    fn report_mut(&mut self) -> Option<&mut RegionReport> {
+        self.as_mut()
+    }
+}
+
 impl<C: Cloud> Enabler<C> {
-    pub(crate) async fn run_regions<'a, F, Fut>(
+    pub(crate) async fn run_regions<'a, F, Fut, T>(
         &self,
         ctx: &Context,
         regions: &'a [String],
         options: &RunOptions,
         work: F,
-    ) -> Vec<RegionReport>
+    ) -> Vec<T>
     where
         F: Fn(&'a str) -> Fut,
-        Fut: Future<Output = RegionReport>,
+        Fut: Future<Output = T>,
+        T: Ended,
     {
         let (deadline, stop) = (options.deadline, options.stop);
         let work = &work;
@@ -40,7 +70,7 @@ impl<C: Cloud> Enabler<C> {
                         "not started: the invocation was running out of time",
                     );
                     tell(ProgressEvent::Finished { region, outcome: report.outcome });
-                    return report;
+                    return T::cut(report);
                 }
                 tell(ProgressEvent::Started { region });
                 let started = Instant::now();
@@ -48,17 +78,19 @@ impl<C: Cloud> Enabler<C> {
                     Some(stop) => tokio::time::timeout_at(stop.into(), work(region)).await.ok(),
                     None => Some(work(region).await),
                 };
-                let mut report = finished.unwrap_or_else(|| {
+                let mut ended = finished.unwrap_or_else(|| {
                     self.memory.forget_detector(region);
-                    RegionReport::ended(
+                    T::cut(RegionReport::ended(
                         region,
                         Outcome::Unfinished,
                         "cut short: the invocation was running out of time",
-                    )
+                    ))
                 });
-                report.millis = started.elapsed().as_millis() as u64;
-                tell(ProgressEvent::Finished { region, outcome: report.outcome });
-                report
+                if let Some(report) = ended.report_mut() {
+                    report.millis += started.elapsed().as_millis() as u64;
+                    tell(ProgressEvent::Finished { region, outcome: report.outcome });
+                }
+                ended
             })
             .buffer_unordered(self.settings.region_concurrency.max(1))
             .collect()

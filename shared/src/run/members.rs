@@ -1,39 +1,71 @@
-//! Memberships, converged and then checked: the planned writes, then GetMembers for every account written to, so
+//! Memberships and their protection plans, converged and then checked. The planned membership writes, then
+//! GetMembers for every account written to (with, when asked, GetMemberDetectors for the same accounts at once), so
 //! that an account counts as protected only when GuardDuty shows it Enabled; then, for an account those writes did
-//! not make Enabled, one more round (a record CreateMembers would not replace is deleted and created again).
+//! not make Enabled, one more round (a record CreateMembers would not replace is deleted and created again). Then
+//! every Enabled member's plans: read (GetMemberDetectors, 50 a call, several calls at once), the writable gaps
+//! closed (UpdateMemberDetectors), and what was written read back.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use futures_util::stream::{self, StreamExt};
+
 use super::apply::RegionWork;
 use crate::error::Error;
 use crate::ids::AccountId;
+use crate::plan::protection::{plan_member_plans, PlanCheck};
 use crate::plan::{plan_members, MemberAccount, Round, Step, MEMBER_BATCH};
 use crate::ports::{Cloud, GuardDutyApi};
 use crate::state::{MemberStatus, Members};
 
+/// GuardDuty's answer for a member that a CreateMembers made a moment ago and that it does not show yet.
+const NOT_ASSOCIATED: &str = "not an associated member";
+
 impl<C: Cloud> RegionWork<'_, C> {
-    /// Brings `accounts` to Enabled where this tool can, starting from `statuses` (what was read before; empty for
-    /// an onboarding, which creates first and checks after), and returns every account's status as GuardDuty last
-    /// showed it. In a dry run the first round is recorded as planned and nothing is read back.
+    /// Brings `accounts` to Enabled where this tool can, starting from `statuses` (what was read before), and returns
+    /// every account's status as GuardDuty last showed it. With `plans`, the plans of every account written to are
+    /// read together with its status. In a dry run the first round is recorded as planned and nothing is read back.
     pub(crate) async fn converge_members(
         &mut self,
         accounts: &[MemberAccount],
+        statuses: Members,
+        plans: Option<&mut PlanCheck>,
+    ) -> Result<Members, Error> {
+        self.member_rounds(accounts, statuses, None, plans).await
+    }
+
+    /// The membership rounds; `applied` is the first round's writes when the caller has applied them already (an
+    /// onboarding creates the membership while it reads the organization configuration).
+    pub(crate) async fn member_rounds(
+        &mut self,
+        accounts: &[MemberAccount],
         mut statuses: Members,
+        mut applied: Option<Vec<Step>>,
+        mut plans: Option<&mut PlanCheck>,
     ) -> Result<Members, Error> {
         let mut round = Round::First;
         let mut candidates: Vec<MemberAccount> = accounts.to_vec();
         loop {
-            let steps = plan_members(&candidates, &statuses, round);
-            if steps.is_empty() {
-                return Ok(statuses);
-            }
-            self.apply_all(&steps).await?;
-            if self.ctx.dry_run {
+            let steps = match applied.take() {
+                Some(steps) => steps,
+                None => {
+                    let steps = plan_members(&candidates, &statuses, round);
+                    self.apply_all(&steps).await?;
+                    steps
+                }
+            };
+            if steps.is_empty() || self.ctx.dry_run {
                 return Ok(statuses);
             }
             let touched = touched(&steps);
-            let seen = self.verify(&touched).await?;
+            let seen = match plans.as_deref_mut() {
+                Some(check) => {
+                    let ids: Vec<AccountId> = touched.iter().copied().collect();
+                    let (seen, ()) = tokio::try_join!(self.verify(&touched), self.read_plans(&ids, check))?;
+                    seen
+                }
+                None => self.verify(&touched).await?,
+            };
             for id in &touched {
                 match seen.get(id) {
                     Some(status) => statuses.insert(*id, status.clone()),
@@ -48,6 +80,88 @@ impl<C: Cloud> RegionWork<'_, C> {
                 touched.contains(&a.id) && statuses.get(&a.id).is_some_and(|s| *s != MemberStatus::Enabled)
             });
             round = Round::Second;
+        }
+    }
+
+    /// The protection plans of every account of `accounts` that `statuses` shows Enabled: read where `check` has not
+    /// read them yet, the gaps this tool may close written (or, in a dry run, planned), and what was written read
+    /// back.
+    pub(crate) async fn converge_plans(
+        &mut self,
+        accounts: &[MemberAccount],
+        statuses: &Members,
+        check: &mut PlanCheck,
+    ) -> Result<(), Error> {
+        if !check.wants.any() {
+            return Ok(());
+        }
+        let unread: Vec<AccountId> = accounts
+            .iter()
+            .filter(|a| statuses.get(&a.id) == Some(&MemberStatus::Enabled) && !check.read.contains(&a.id))
+            .map(|a| a.id)
+            .collect();
+        self.read_plans(&unread, check).await?;
+        let steps = plan_member_plans(&check.wants, &check.shortfalls);
+        self.apply_all(&steps).await?;
+        check.refused.append(&mut self.plans_refused);
+        if self.ctx.dry_run || steps.is_empty() {
+            return Ok(());
+        }
+        let written: Vec<AccountId> = touched(&steps).into_iter().collect();
+        self.read_plans(&written, check).await
+    }
+
+    /// GetMemberDetectors for `ids`, 50 a call, as many calls at once as the run's member reads allow, each answer
+    /// recorded in `check`. A member this run just created that GuardDuty does not answer for yet ("not an
+    /// associated member") is asked about again, with backoff, within the executor's patience; any other account
+    /// GuardDuty does not answer for is recorded with its reason.
+    pub(crate) async fn read_plans(&self, ids: &[AccountId], check: &mut PlanCheck) -> Result<(), Error> {
+        if ids.is_empty() || !check.wants.any() {
+            return Ok(());
+        }
+        let detector = self.detector_id()?;
+        let patience = self.enabler.patience;
+        let started = Instant::now();
+        let mut wait = patience.first;
+        let mut pending: Vec<AccountId> = ids.to_vec();
+        loop {
+            let reads = self.ctx.member_reads.clone();
+            let calls = pending.chunks(MEMBER_BATCH).map(|batch| {
+                let (detector, reads) = (&detector, reads.clone());
+                async move {
+                    let _permit = reads.acquire_owned().await;
+                    self.admin.member_features(detector, batch).await.map(|answer| (batch, answer))
+                }
+            });
+            let mut answers = stream::iter(calls).buffer_unordered(self.ctx.member_reads_per_region);
+            let mut settling = Vec::new();
+            while let Some(answer) = answers.next().await {
+                let (batch, (features, unprocessed)) = answer?;
+                let silent: Vec<AccountId> = batch
+                    .iter()
+                    .filter(|id| !features.contains_key(id) && !unprocessed.iter().any(|(u, _)| u == *id))
+                    .copied()
+                    .collect();
+                for (id, plans) in &features {
+                    check.saw(*id, plans);
+                }
+                for (id, reason) in unprocessed {
+                    if reason.contains(NOT_ASSOCIATED) && self.changed.contains(&id) {
+                        settling.push(id);
+                    }
+                    check.missed(id, reason);
+                }
+                for id in silent {
+                    check.missed(id, "GetMemberDetectors did not answer for it".into());
+                }
+            }
+            drop(answers);
+            pending = settling;
+            if pending.is_empty() || started.elapsed() + wait > patience.total {
+                return Ok(());
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(patience.longest);
         }
     }
 
@@ -80,7 +194,9 @@ fn touched(steps: &[Step]) -> BTreeSet<AccountId> {
     for step in steps {
         match step {
             Step::CreateMembers { accounts } => ids.extend(accounts.iter().map(|a| a.id)),
-            Step::StartMonitoringMembers { accounts } | Step::DeleteMembers { accounts } => ids.extend(accounts),
+            Step::StartMonitoringMembers { accounts }
+            | Step::DeleteMembers { accounts }
+            | Step::UpdateMemberDetectors { accounts, .. } => ids.extend(accounts),
             _ => {}
         }
     }

@@ -1,6 +1,7 @@
 //! What a warm process remembers between invocations, so that an onboarding makes only the calls that matter: the
-//! management account (it never changes), the region choice (refreshed by every full reconcile, and when older
-//! than [`REGIONS_TTL`]), the admin's detector id per region (forgotten when a region fails) and the trusted
+//! management account (it never changes), the region choice, the organization's root with its policy types and where
+//! the GuardDuty policy this tool owns must be attached (refreshed by every full reconcile, and when older than
+//! [`REGIONS_TTL`]), the admin's detector id per region (forgotten when a region fails) and the trusted
 //! access already seen enabled.
 
 use std::collections::{BTreeSet, HashMap};
@@ -8,6 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::ids::AccountId;
+use crate::ports::Root;
 use crate::regions::RegionChoice;
 
 /// How long an onboarding trusts the remembered region choice.
@@ -23,6 +25,8 @@ pub(crate) struct Memory {
 struct Remembered {
     management: Option<AccountId>,
     regions: Option<(Instant, RegionChoice)>,
+    root: Option<(Instant, Root)>,
+    policy: Option<(Instant, String, Vec<String>)>,
     detectors: HashMap<String, String>,
     trusted: BTreeSet<String>,
 }
@@ -47,6 +51,24 @@ impl Memory {
 
     pub(crate) fn remember_regions(&self, choice: &RegionChoice) {
         self.lock().regions = Some((Instant::now(), choice.clone()));
+    }
+
+    /// The organization's root, if one read less than [`REGIONS_TTL`] ago is remembered.
+    pub(crate) fn root(&self) -> Option<Root> {
+        self.lock().root.as_ref().filter(|(at, _)| at.elapsed() < REGIONS_TTL).map(|(_, r)| r.clone())
+    }
+
+    pub(crate) fn remember_root(&self, root: &Root) {
+        self.lock().root = Some((Instant::now(), root.clone()));
+    }
+
+    /// Where the policy this tool owns must be attached, as computed less than [`REGIONS_TTL`] ago.
+    pub(crate) fn policy_targets(&self) -> Option<Vec<String>> {
+        self.lock().policy.as_ref().filter(|(at, _, _)| at.elapsed() < REGIONS_TTL).map(|(_, _, t)| t.clone())
+    }
+
+    pub(crate) fn remember_policy(&self, id: &str, targets: &[String]) {
+        self.lock().policy = Some((Instant::now(), id.to_owned(), targets.to_vec()));
     }
 
     pub(crate) fn detector(&self, region: &str) -> Option<String> {

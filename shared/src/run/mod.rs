@@ -14,24 +14,32 @@ mod members;
 mod memory;
 mod observe;
 mod onboard;
+mod policy;
 mod region;
 mod trusted;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::future::{BoxFuture, FutureExt, Shared};
+use futures_util::future::{ready, BoxFuture, FutureExt, Shared};
 
-use crate::config::{PlanSelection, Settings};
+use crate::config::{Plan, PlanSelection, Settings};
 use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
-use crate::ports::{Cloud, CreateAccountStatus, OrganizationApi};
-use crate::report::{AccountEntry, Header, OrgAction, Outcome, RegionLeftOut, RegionReport, Report};
+use crate::ports::{Cloud, CreateAccountStatus, OrganizationApi, PolicyTypeStatus};
+use crate::report::{
+    AccountEntry, ActionStatus, Header, OrgAction, Outcome, OwnedPolicy, PolicyReport, RegionLeftOut, RegionReport,
+    Report, NAMED_PER_REGION,
+};
+use crate::state::OrgAccount;
+use crate::tree::OrgTree;
 
-use context::{Context, Warmth};
+use context::{Context, Mode, Warmth};
 use memory::Memory;
+use policy::PolicyFacts;
+use region::{Halfway, Staged};
 
 /// Something that happened in a run, for a progress display.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,8 +120,16 @@ pub(crate) struct Roster {
     pub(crate) entries: Vec<AccountEntry>,
 }
 
-/// The accounts a reconcile enrols, read once and shared by every region.
-type Accounts<'a> = Shared<BoxFuture<'a, Result<Arc<Roster>, Arc<Error>>>>;
+/// The organization as a run's regions need it: the accounts to enrol, and, in policy mode, which effective
+/// GuardDuty policy each account has.
+#[derive(Default)]
+pub(crate) struct Organization {
+    pub(crate) roster: Roster,
+    pub(crate) facts: Option<PolicyFacts>,
+}
+
+/// The organization, read once and shared by every region of a run.
+pub(crate) type OrgView<'a> = Shared<BoxFuture<'a, Result<Arc<Organization>, Arc<Error>>>>;
 
 /// Brings GuardDuty to the declared state through a [`Cloud`].
 pub struct Enabler<C> {
@@ -156,7 +172,8 @@ impl<C: Cloud> Enabler<C> {
     }
 
     /// Full reconcile within `options`. The organization's shape is read first (and the configured admin checked
-    /// before anything is written); the account list is read while the regions are observed.
+    /// before anything is written); the accounts (and, in policy mode, their tree and effective GuardDuty policies)
+    /// are read while the regions are observed. A run that owns a GuardDuty policy works in two passes around it.
     pub async fn reconcile_with(&self, options: &RunOptions) -> Result<Report, Error> {
         let started = Instant::now();
         let admin = self.settings.admin_account;
@@ -165,45 +182,151 @@ impl<C: Cloud> Enabler<C> {
         if !standing.is_some_and(|a| a.is_active()) {
             return Err(Error::AdminNotInOrganization(admin));
         }
-        let accounts: Accounts<'_> = self.roster(options.keep_members).map(|r| r.map_err(Arc::new)).boxed().shared();
-        let (regions, organization) = tokio::join!(
-            self.run_regions(&ctx, &choice.governed, options, |region| {
-                self.reconcile_region(&ctx, region, accounts.clone())
-            }),
-            self.trusted_access(&ctx),
-        );
-        let roster =
-            accounts.await.map_err(|e| Arc::try_unwrap(e).unwrap_or_else(|e| Error::Unexpected(e.to_string())))?;
+        let keep = options.keep_members;
+        let (regions, organization, org, owned) = match ctx.mode {
+            Mode::Policy { owner: true } => self.reconcile_owning(&ctx, &choice.governed, options).await?,
+            mode => {
+                let org: OrgView<'_> = async {
+                    let organization = if mode == Mode::Api {
+                        Organization { roster: self.roster(keep).await?, facts: None }
+                    } else {
+                        let tree = self.tree(&ctx).await?;
+                        let facts = self.policy_facts(&tree).await?;
+                        Organization { roster: self.roster_of(&tree, keep), facts: Some(facts) }
+                    };
+                    Ok(Arc::new(organization))
+                }
+                .map(|r: Result<_, Error>| r.map_err(Arc::new))
+                .boxed()
+                .shared();
+                let (regions, trusted) = tokio::join!(
+                    self.run_regions(&ctx, &choice.governed, options, |region| {
+                        self.reconcile_region(&ctx, region, org.clone())
+                    }),
+                    self.trusted_access(&ctx),
+                );
+                (regions, trusted, org.await.map_err(unshare)?, None)
+            }
+        };
+        let policies = self.policy_report(&ctx, &org, owned, &organization);
         let mut report = self.report("reconcile", &ctx, choice.left_out, regions, organization, started);
-        if options.keep_members {
-            report.accounts = Some(roster.entries.clone());
+        report.policies = policies;
+        if keep {
+            report.accounts = Some(org.roster.entries.clone());
         }
         Ok(report)
     }
 
+    /// The reconcile of a run that owns a GuardDuty policy: every region's foundation and admin side first, then the
+    /// policy (whose content needs what each region offers), then every region's members, checked against the
+    /// effective policies as AWS computes them once the policy is written.
+    async fn reconcile_owning(
+        &self,
+        ctx: &Context,
+        governed: &[String],
+        options: &RunOptions,
+    ) -> Result<(Vec<RegionReport>, Vec<OrgAction>, Arc<Organization>, Option<OwnedPolicy>), Error> {
+        let tree = self.tree(ctx).map(|r| r.map_err(Arc::new)).boxed().shared();
+        let halfway: std::sync::Mutex<std::collections::HashMap<String, Halfway<'_, C>>> = Default::default();
+        let (first, trusted) = tokio::join!(
+            self.run_regions(ctx, governed, options, |region| async {
+                match self.prepare_region(ctx, region, None).await {
+                    Staged::Done(report) => Some(*report),
+                    Staged::Halfway(h) => {
+                        halfway.lock().unwrap_or_else(|e| e.into_inner()).insert(region.to_owned(), *h);
+                        None
+                    }
+                }
+            }),
+            self.trusted_access(ctx),
+        );
+        let mut regions: Vec<RegionReport> = first.into_iter().flatten().collect();
+        let halfway = halfway.into_inner().unwrap_or_else(|e| e.into_inner());
+        let plans: BTreeMap<String, (Vec<Plan>, Vec<String>)> =
+            halfway.iter().map(|(region, h)| (region.clone(), (h.plans.clone(), Vec::new()))).collect();
+        let unknown: Vec<String> = governed.iter().filter(|r| !halfway.contains_key(*r)).cloned().collect();
+        let tree = tree.await.map_err(unshare)?;
+        let (mut actions, owned) = self.own_policy(ctx, &plans, &unknown, self.policy_targets(ctx, &tree)).await;
+        actions.extend(trusted);
+        let facts = self.policy_facts(&tree).await?;
+        let org = Arc::new(Organization { roster: self.roster_of(&tree, options.keep_members), facts: Some(facts) });
+        let view: OrgView<'_> = ready(Ok(org.clone())).boxed().shared();
+        let remaining: Vec<String> = halfway.keys().cloned().collect();
+        let halfway = std::sync::Mutex::new(halfway);
+        let second = self
+            .run_regions(ctx, &remaining, options, |region| {
+                let taken = halfway.lock().unwrap_or_else(|e| e.into_inner()).remove(region);
+                let view = view.clone();
+                async move {
+                    match taken {
+                        Some(h) => Some(self.finish_region(h, view).await),
+                        None => None,
+                    }
+                }
+            })
+            .await;
+        regions.extend(second.into_iter().flatten());
+        Ok((regions, actions, org, Some(owned)))
+    }
+
+    /// Where the policy this run owns must be attached: the root, or, with exclusions, the highest units and the
+    /// accounts whose whole subtree holds nothing excluded.
+    fn policy_targets(&self, ctx: &Context, tree: &OrgTree) -> BTreeSet<String> {
+        let (ous, accounts) = (&self.settings.excluded_ous, &self.settings.excluded_accounts);
+        tree.cover(&ctx.root.id, ous, accounts).into_iter().collect()
+    }
+
+    /// The organization's tree under its root.
+    async fn tree(&self, ctx: &Context) -> Result<OrgTree, Error> {
+        let subtree = self.cloud.organization().subtree(&ctx.root.id).await?;
+        Ok(OrgTree::new(subtree))
+    }
+
+    /// The accounts to enrol, from the organization's tree: every ACTIVE account but the admin and the excluded ones
+    /// (the excluded units' at any depth); and, when `entries`, every account with its standing.
+    fn roster_of(&self, tree: &OrgTree, entries: bool) -> Roster {
+        let mut excluded = self.settings.excluded_accounts.clone();
+        for ou in &self.settings.excluded_ous {
+            excluded.extend(tree.accounts_under(ou).map(|a| a.id));
+        }
+        roster(tree.accounts.iter().cloned(), &excluded, &self.settings.admin_account, entries)
+    }
+
+    /// What a policy-mode run says of GuardDuty policies: the type on the root, the policy it owns, the accounts whose
+    /// effective policy is invalid, and the ACTIVE accounts no policy covers.
+    fn policy_report(
+        &self,
+        ctx: &Context,
+        org: &Organization,
+        owned: Option<OwnedPolicy>,
+        actions: &[OrgAction],
+    ) -> Option<PolicyReport> {
+        let facts = org.facts.as_ref()?;
+        let enabled_now = actions.iter().any(|a| a.action == "enable_policy_type" && a.status == ActionStatus::Done);
+        let mut accounts: Vec<AccountId> = org.roster.members.iter().map(|m| m.id).collect();
+        accounts.push(self.settings.admin_account);
+        let uncovered = facts.uncovered(accounts.iter());
+        Some(PolicyReport {
+            policy_type: Some(if enabled_now { PolicyTypeStatus::Enabled } else { ctx.root.guardduty_policies }),
+            owned,
+            invalid_accounts: facts.invalid.clone(),
+            uncovered_accounts: uncovered.len(),
+            uncovered: uncovered.into_iter().take(NAMED_PER_REGION).collect(),
+        })
+    }
+
     /// The accounts to enrol: every ACTIVE account of the organization but the admin and the excluded ones; and,
     /// when `entries`, every account with its standing.
-    async fn roster(&self, entries: bool) -> Result<Arc<Roster>, Error> {
+    async fn roster(&self, entries: bool) -> Result<Roster, Error> {
         let (accounts, excluded) = tokio::try_join!(self.cloud.organization().accounts(), self.excluded_accounts())?;
-        let admin = self.settings.admin_account;
-        let mut roster = Roster::default();
-        for a in accounts {
-            let excluded = excluded.contains(&a.id);
-            if a.is_active() && a.id != admin && !excluded {
-                roster.members.push(MemberAccount { id: a.id, email: a.email.clone() });
-            }
-            if entries {
-                roster.entries.push(AccountEntry { id: a.id, name: a.name, state: a.state, excluded });
-            }
-        }
-        Ok(Arc::new(roster))
+        Ok(roster(accounts.into_iter(), &excluded, &self.settings.admin_account, entries))
     }
 
     /// Every account under the excluded organizational units, plus the excluded accounts.
     async fn excluded_accounts(&self) -> Result<BTreeSet<AccountId>, Error> {
         let mut excluded = self.settings.excluded_accounts.clone();
         for ou in &self.settings.excluded_ous {
-            excluded.extend(self.cloud.organization().accounts_under(ou).await?);
+            excluded.extend(self.cloud.organization().subtree(ou).await?.accounts.into_iter().map(|(a, _)| a.id));
         }
         Ok(excluded)
     }
@@ -222,6 +345,7 @@ impl<C: Cloud> Enabler<C> {
         }
         let header = Header {
             kind,
+            enablement: ctx.mode.as_str(),
             dry_run: ctx.dry_run,
             management: ctx.management.to_string(),
             admin: self.settings.admin_account.to_string(),
@@ -229,6 +353,32 @@ impl<C: Cloud> Enabler<C> {
         let millis = started.elapsed().as_millis() as u64;
         Report::new(header, regions, left_out, organization, millis)
     }
+}
+
+/// The roster of `accounts`: every ACTIVE one but the admin and the `excluded` ones to enrol; and, when `entries`,
+/// every account with its standing.
+fn roster(
+    accounts: impl Iterator<Item = OrgAccount>,
+    excluded: &BTreeSet<AccountId>,
+    admin: &AccountId,
+    entries: bool,
+) -> Roster {
+    let mut roster = Roster::default();
+    for a in accounts {
+        let excluded = excluded.contains(&a.id);
+        if a.is_active() && a.id != *admin && !excluded {
+            roster.members.push(MemberAccount { id: a.id, email: a.email.clone() });
+        }
+        if entries {
+            roster.entries.push(AccountEntry { id: a.id, name: a.name, state: a.state, excluded });
+        }
+    }
+    roster
+}
+
+/// The error a shared future failed with.
+fn unshare(e: Arc<Error>) -> Error {
+    Arc::try_unwrap(e).unwrap_or_else(|e| Error::Unexpected(e.to_string()))
 }
 
 /// With the default plans (what each region offers), a plan one governed region offers and another does not is

@@ -1,30 +1,91 @@
-//! A region's work, put together. A reconcile observes the region, lays its foundation, plans the admin's side
-//! from what the region offers, converges every member and checks it. An onboarding, on the cheap path a new
-//! account needs, creates the account's membership while it reads the organization configuration, checks the
-//! membership, and re-asserts the configuration; a region without the admin's detector is reconciled instead.
+//! A region's work, put together, in two parts. The first observes the region, lays its foundation and plans the
+//! admin's side from what the region offers; the second converges every member and its plans, and checks them. A
+//! reconcile runs both in one go, except in a run that owns a GuardDuty policy, which writes its policy between the
+//! two (the policy's content needs every region's plans, and the members' check the policy in force). An onboarding,
+//! on the cheap path a new account needs, creates the account's membership while it reads the organization
+//! configuration, checks the membership and the plans, and (api mode) re-asserts the configuration; a region without
+//! the admin's detector is reconciled instead.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures_util::future::{ready, FutureExt};
 
 use super::apply::RegionWork;
-use super::context::Context;
+use super::context::{Context, Mode};
 use super::observe::{found, read_admin_side};
-use super::{Accounts, Enabler, Roster};
+use super::policy::PolicyFacts;
+use super::{Enabler, OrgView, Organization, Roster};
+use crate::config::Plan;
 use crate::error::Error;
-use crate::plan::{classify, plan_admin_side, plan_foundation, plan_org_config, AdminPlan, Desired, MemberAccount};
+use crate::plan::protection::{PlanCheck, PlanSet, Wants};
+use crate::plan::{
+    classify, plan_admin_side, plan_foundation, plan_members, plan_org_config, AdminPlan, Desired, Left, MemberAccount,
+    Round, Step,
+};
 use crate::ports::{Cloud, GuardDutyApi, Side};
 use crate::report::{Coverage, Outcome, RegionReport};
 use crate::state::{AdminSide, MemberStatus, Members, OrgConfig};
 
+/// A region after its first part: the work so far, the admin's side as read, and the plans the configuration gives
+/// it here (what a policy this run owns says for the region).
+pub(crate) struct Halfway<'a, C: Cloud> {
+    work: RegionWork<'a, C>,
+    side: AdminSide,
+    /// The plans on here.
+    pub(crate) plans: Vec<Plan>,
+}
+
+/// Where a region's first part left it: ended (a conflict, a block, a failure), or halfway.
+pub(crate) enum Staged<'a, C: Cloud> {
+    /// Nothing more to do here.
+    Done(Box<RegionReport>),
+    /// Ready for its members.
+    Halfway(Box<Halfway<'a, C>>),
+}
+
 impl<C: Cloud> Enabler<C> {
-    pub(crate) async fn reconcile_region(&self, ctx: &Context, region: &str, accounts: Accounts<'_>) -> RegionReport {
+    /// Both parts of a region's reconcile.
+    pub(crate) async fn reconcile_region<'a>(
+        &'a self,
+        ctx: &'a Context,
+        region: &'a str,
+        org: OrgView<'_>,
+    ) -> RegionReport {
+        match self.prepare_region(ctx, region, Some(org.clone())).await {
+            Staged::Done(report) => *report,
+            Staged::Halfway(halfway) => self.finish_region(*halfway, org).await,
+        }
+    }
+
+    /// The first part: observe, lay the foundation, plan and apply the admin's side. In policy mode the admin's own
+    /// effective policy (from `org`, when given) says which of its plans are not this tool's to write.
+    pub(crate) async fn prepare_region<'a>(
+        &'a self,
+        ctx: &'a Context,
+        region: &'a str,
+        org: Option<OrgView<'_>>,
+    ) -> Staged<'a, C> {
         let mut work = RegionWork::new(self, ctx, region);
-        let result = self.reconcile_steps(&mut work, accounts).await;
+        match self.prepare_steps(&mut work, org).await {
+            Ok(Some((side, plans))) => Staged::Halfway(Box::new(Halfway { work, side, plans })),
+            Ok(None) => Staged::Done(Box::new(work.report)),
+            Err(e) => Staged::Done(Box::new(self.finish(work, Err(e)))),
+        }
+    }
+
+    /// The second part: every member and its plans, converged and checked.
+    pub(crate) async fn finish_region(&self, halfway: Halfway<'_, C>, org: OrgView<'_>) -> RegionReport {
+        let Halfway { mut work, side, plans } = halfway;
+        let result = self.member_steps(&mut work, side, &plans, org).await;
         self.finish(work, result)
     }
 
-    async fn reconcile_steps(&self, work: &mut RegionWork<'_, C>, accounts: Accounts<'_>) -> Result<(), Error> {
+    async fn prepare_steps(
+        &self,
+        work: &mut RegionWork<'_, C>,
+        org: Option<OrgView<'_>>,
+    ) -> Result<Option<(AdminSide, Vec<Plan>)>, Error> {
         let ctx = work.ctx;
         let state = self.observe(ctx, work.mgmt(), &work.admin).await?;
         work.report.found = found(&state);
@@ -32,16 +93,25 @@ impl<C: Cloud> Enabler<C> {
         if let Some(why) = foundation.conflict.or(foundation.blocked.clone()) {
             work.report.outcome = if foundation.blocked.is_some() { Outcome::Blocked } else { Outcome::Conflict };
             work.report.error = Some(why);
-            return Ok(());
+            return Ok(None);
         }
         work.detector = state.admin_detector.as_ref().map(|d| d.id.clone());
         work.apply_all(&foundation.steps).await?;
         if let Some(id) = &work.detector {
             self.memory.remember_detector(work.name, id);
         }
+        let owned = match (ctx.mode, org) {
+            (Mode::Policy { .. }, Some(org)) => {
+                let org = org.await.map_err(|e| Error::Unexpected(e.to_string()))?;
+                admin_owned(org.facts.as_ref(), &self.settings.admin_account, work.name)
+            }
+            _ => BTreeSet::new(),
+        };
         // The admin's side is read now where it could not be before (no designation or detector yet).
         let (admin_plan, side) = match (state.admin_detector, state.admin_side) {
-            (Some(detector), Some(side)) => (plan_admin_side(&self.settings, &detector, &side.org_config), side),
+            (Some(detector), Some(side)) => {
+                (plan_admin_side(&self.settings, &detector, &side.org_config, &owned), side)
+            }
             (known, _) if !ctx.dry_run => {
                 let id = work.detector_id()?;
                 let detector = async {
@@ -51,40 +121,76 @@ impl<C: Cloud> Enabler<C> {
                     }
                 };
                 let (detector, side) = tokio::try_join!(detector, read_admin_side(&work.admin, &id))?;
-                (plan_admin_side(&self.settings, &detector, &side.org_config), side)
+                (plan_admin_side(&self.settings, &detector, &side.org_config, &owned), side)
             }
             // A dry run before the first designation: what the region offers is read after it.
             _ => {
                 let plans = self.settings.plans.resolve_unread().plans;
-                let steps = plan_org_config(&self.settings, &OrgConfig::default(), &plans).into_iter().collect();
-                (AdminPlan { steps, plans, not_offered: Vec::new() }, AdminSide::default())
+                let org_config = plan_org_config(&self.settings, &OrgConfig::default(), &plans);
+                (AdminPlan { detector: None, org_config, plans, not_offered: Vec::new() }, AdminSide::default())
             }
         };
         work.report.plans = admin_plan.plans.iter().map(|p| p.name.clone()).collect();
         work.report.plans_not_offered = admin_plan.not_offered;
-        work.apply_all(&admin_plan.steps).await?;
-        let roster = accounts.await.map_err(|e| Error::Unexpected(e.to_string()))?;
-        let statuses = work.converge_members(&roster.members, side.members).await?;
-        conclude(work, &roster.members, statuses);
+        work.apply_all(&admin_plan.detector.into_iter().collect::<Vec<_>>()).await?;
+        // The organization configuration is api mode's: in policy mode its settings no longer apply.
+        if ctx.mode == Mode::Api {
+            work.apply_all(&admin_plan.org_config.into_iter().collect::<Vec<_>>()).await?;
+        }
+        Ok(Some((side, admin_plan.plans)))
+    }
+
+    async fn member_steps(
+        &self,
+        work: &mut RegionWork<'_, C>,
+        side: AdminSide,
+        plans: &[Plan],
+        org: OrgView<'_>,
+    ) -> Result<(), Error> {
+        let org = org.await.map_err(|e| Error::Unexpected(e.to_string()))?;
+        let (wants, held) = wants_here(org.facts.as_ref(), work.name, plans);
+        let members: Vec<MemberAccount> =
+            org.roster.members.iter().filter(|m| !held.contains(&m.id)).cloned().collect();
+        work.report.plans_by_policy = by_policy(&wants);
+        let mut check = PlanCheck::new(wants);
+        let statuses = work.converge_members(&members, side.members, Some(&mut check)).await?;
+        work.converge_plans(&members, &statuses, &mut check).await?;
+        conclude(work, &members, statuses, &check);
+        work.report.left.extend(held.into_iter().map(|account| Left {
+            account,
+            reason: "its GuardDuty policy turns GuardDuty off here (foundational disabled)".into(),
+        }));
         Ok(())
     }
 
-    pub(crate) async fn onboard_region(&self, ctx: &Context, region: &str, members: &[MemberAccount]) -> RegionReport {
+    pub(crate) async fn onboard_region(
+        &self,
+        ctx: &Context,
+        region: &str,
+        members: &[MemberAccount],
+        facts: Option<&PolicyFacts>,
+    ) -> RegionReport {
         let mut work = RegionWork::new(self, ctx, region);
-        let result = self.onboard_steps(&mut work, members).await;
+        let result = self.onboard_steps(&mut work, members, facts).await;
         match result {
             // A region without the admin's detector needs its foundation first: reconcile it, for this account.
             Ok(false) => {
                 let roster = Roster { members: members.to_vec(), entries: Vec::new() };
-                let accounts: Accounts<'_> = ready(Ok(Arc::new(roster))).boxed().shared();
-                self.reconcile_region(ctx, region, accounts).await
+                let organization = Organization { roster, facts: facts.cloned() };
+                let org: OrgView<'_> = ready(Ok(Arc::new(organization))).boxed().shared();
+                self.reconcile_region(ctx, region, org).await
             }
             other => self.finish(work, other.map(drop)),
         }
     }
 
     /// Onboards the account where the admin has a detector; `false` where it has none.
-    async fn onboard_steps(&self, work: &mut RegionWork<'_, C>, members: &[MemberAccount]) -> Result<bool, Error> {
+    async fn onboard_steps(
+        &self,
+        work: &mut RegionWork<'_, C>,
+        members: &[MemberAccount],
+        facts: Option<&PolicyFacts>,
+    ) -> Result<bool, Error> {
         let detector = match self.memory.detector(work.name) {
             Some(id) => Some(id),
             None => work.admin.detector_id().await?,
@@ -93,8 +199,17 @@ impl<C: Cloud> Enabler<C> {
         self.memory.remember_detector(work.name, &detector);
         work.detector = Some(detector.clone());
         work.report.found.admin_detector = "PRESENT".into();
+        let (_, held) = wants_here(facts, work.name, &[]);
+        let members: Vec<MemberAccount> = members.iter().filter(|m| !held.contains(&m.id)).cloned().collect();
+        let members = &members[..];
         let reader = self.cloud.guardduty(Side::Admin, work.name);
-        let (config, statuses) = if work.ctx.dry_run {
+        let region = work.name;
+        let check_for = |config: &OrgConfig| {
+            let plans = self.settings.plans.resolve(config).plans;
+            let wants = wants_here(facts, region, &plans).0;
+            (by_policy(&wants), PlanCheck::new(wants))
+        };
+        let (config, statuses, mut check) = if work.ctx.dry_run {
             let ids: Vec<_> = members.iter().map(|m| m.id).collect();
             let before = async {
                 if ids.is_empty() {
@@ -104,18 +219,30 @@ impl<C: Cloud> Enabler<C> {
                 }
             };
             let (config, before) = tokio::try_join!(reader.org_config(&detector), before)?;
-            (config, work.converge_members(members, before).await?)
+            let (owned, check) = check_for(&config);
+            work.report.plans_by_policy = owned;
+            (config, work.converge_members(members, before, None).await?, check)
         } else {
-            // The account is created while the configuration is read; whether it is protected is read back.
-            tokio::try_join!(reader.org_config(&detector), work.converge_members(members, Members::new()))?
+            // The account is created while the configuration is read; whether it is protected (Enabled, and with
+            // its plans) is read back, both at once.
+            let created = plan_members(members, &Members::new(), Round::First);
+            let (config, ()) = tokio::try_join!(reader.org_config(&detector), work.apply_all(&created))?;
+            let (owned, mut check) = check_for(&config);
+            work.report.plans_by_policy = owned;
+            let statuses = work.member_rounds(members, Members::new(), Some(created), Some(&mut check)).await?;
+            (config, statuses, check)
         };
+        work.converge_plans(members, &statuses, &mut check).await?;
         work.report.found.auto_enable = config.auto_enable.clone();
         let plans = self.settings.plans.resolve(&config).plans;
         work.report.plans = plans.iter().map(|p| p.name.clone()).collect();
-        if let Some(step) = plan_org_config(&self.settings, &config, &plans) {
-            work.apply_all(&[step]).await?;
+        if work.ctx.mode == Mode::Api {
+            if let Some(step) = plan_org_config(&self.settings, &config, &plans) {
+                work.apply_all(&[step]).await?;
+            }
         }
-        conclude(work, members, statuses);
+        work.report.resolved = Some(plans);
+        conclude(work, members, statuses, &check);
         Ok(true)
     }
 
@@ -130,15 +257,58 @@ impl<C: Cloud> Enabler<C> {
     }
 }
 
+/// The plans of the admin's own detector that its effective GuardDuty policy governs in `region`.
+fn admin_owned(facts: Option<&PolicyFacts>, admin: &crate::ids::AccountId, region: &str) -> BTreeSet<String> {
+    let Some(facts) = facts else { return BTreeSet::new() };
+    let class = facts.classes.get(admin).copied().unwrap_or(0);
+    let block = facts.effective.get(class).and_then(Option::as_ref).and_then(|e| e.block(region));
+    block.map(|b| b.plans.keys().cloned().collect()).unwrap_or_default()
+}
+
+/// What each account wants in `region` given the configured plans there: everyone the configured plans (api mode),
+/// or (policy mode) the plans of its effective policy's block; and the accounts a policy turns GuardDuty off for
+/// here, which are not enrolled.
+fn wants_here(
+    facts: Option<&PolicyFacts>,
+    region: &str,
+    configured: &[Plan],
+) -> (Wants, BTreeSet<crate::ids::AccountId>) {
+    let Some(facts) = facts else {
+        return (Wants::everyone(PlanSet { on: configured.to_vec(), ..PlanSet::default() }), BTreeSet::new());
+    };
+    let (sets, set_of, off) = facts.sets(region, configured);
+    let held = facts.classes.iter().filter(|(_, class)| off.contains(class)).map(|(account, _)| *account).collect();
+    (Wants { sets, classes: facts.classes.clone(), set_of }, held)
+}
+
+/// The plans some account's GuardDuty policy decides, by name.
+fn by_policy(wants: &Wants) -> Vec<String> {
+    let names: BTreeSet<&String> = wants.sets.iter().flat_map(|s| s.by_policy.iter()).collect();
+    names.into_iter().cloned().collect()
+}
+
 /// Where the region ended: coverage, the accounts left out and those not protected, what was added, the outcome.
-fn conclude<C: Cloud>(work: &mut RegionWork<'_, C>, members: &[MemberAccount], statuses: Members) {
-    let classified = classify(members, &statuses, &work.refused, !work.ctx.dry_run);
+fn conclude<C: Cloud>(work: &mut RegionWork<'_, C>, members: &[MemberAccount], statuses: Members, plans: &PlanCheck) {
+    let classified = classify(members, &statuses, plans, &work.refused, !work.ctx.dry_run);
     let report = &mut work.report;
+    if !plans.both_runtimes.is_empty() {
+        report.notes.push(format!(
+            "{} members show both RUNTIME_MONITORING and EKS_RUNTIME_MONITORING enabled, and EKS Runtime Monitoring \
+             is billed twice; to turn the older one off, see the GuardDuty User Guide, \"Migrating from EKS Runtime \
+             Monitoring to Runtime Monitoring\" (this tool leaves it as it is)",
+            plans.both_runtimes.len()
+        ));
+    }
     report.coverage = Coverage { expected: members.len() - classified.left.len(), protected: classified.protected };
     report.left = classified.left;
     report.unprotected = classified.unprotected;
     if work.ctx.dry_run {
-        report.members_added = report.actions.iter().map(|a| a.step.member_count()).sum();
+        report.members_added = report
+            .actions
+            .iter()
+            .filter(|a| !matches!(a.step, Step::UpdateMemberDetectors { .. }))
+            .map(|a| a.step.member_count())
+            .sum();
         report.outcome = if !report.actions.is_empty() {
             Outcome::Planned
         } else if !report.unprotected.is_empty() {

@@ -1,0 +1,409 @@
+//! What a member must show beyond being Enabled: the protection plans it should have in a region ([`PlanSet`],
+//! chosen per account by [`Wants`]), what it lacks ([`Shortfall`]), and the UpdateMemberDetectors steps that close
+//! the gap, one call for up to 50 accounts that need the same change. Pure, like the rest of the planner.
+//!
+//! Why this is read per member and not trusted to the organization configuration: a plan's `AutoEnable` NEW
+//! "reaches only accounts that join from now on", and ALL "may take up to 24 hours" to reach existing members
+//! (GuardDuty API reference, `OrganizationFeatureConfiguration`); a plan switched off for one member stays off.
+//! So a member counts as protected only when GetMemberDetectors shows every plan it should have ENABLED.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::config::Plan;
+use crate::ids::AccountId;
+use crate::plan::{Step, MEMBER_BATCH};
+use crate::state::Features;
+
+/// The current Runtime Monitoring plan and the older, EKS-only one: GuardDuty refuses a request that names both
+/// ("specifying both EKS Runtime Monitoring (EKS_RUNTIME_MONITORING) and Runtime Monitoring (RUNTIME_MONITORING)
+/// will cause an error", UpdateMemberDetectors API reference).
+pub(crate) const RUNTIME_MONITORING: &str = "RUNTIME_MONITORING";
+pub(crate) const EKS_RUNTIME_MONITORING: &str = "EKS_RUNTIME_MONITORING";
+
+/// The plans an account should have in one region.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PlanSet {
+    /// Plans that must show ENABLED, each with the additional configurations that must show ENABLED.
+    pub on: Vec<Plan>,
+    /// Plans that must not be ENABLED: an exact set (GUARDDUTY_FEATURES_BY_OU) turns the region's other plans off.
+    /// Empty otherwise: without it this tool never turns a plan off.
+    pub off: Vec<String>,
+    /// Plans a GuardDuty organization policy decides for these accounts here: checked, never written (GuardDuty
+    /// applies them, eventually).
+    pub by_policy: BTreeSet<String>,
+}
+
+/// The run's classes of accounts: accounts of one class want the same plans in a region (they share an effective
+/// GuardDuty policy, or an organizational unit's plan set). Accounts not listed are of class 0. Read once per run and
+/// shared by its regions.
+pub(crate) type Classes = Arc<HashMap<AccountId, usize>>;
+
+/// Which plan set each account wants in a region: the set of its class.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Wants {
+    /// The sets; never empty.
+    pub sets: Vec<PlanSet>,
+    /// Each account's class.
+    pub classes: Classes,
+    /// The set of each class; a class not listed wants the first set.
+    pub set_of: Vec<usize>,
+}
+
+impl Wants {
+    /// Every account wants `set`.
+    pub(crate) fn everyone(set: PlanSet) -> Self {
+        Self { sets: vec![set], ..Self::default() }
+    }
+
+    /// The index of the set `account` wants.
+    pub(crate) fn index(&self, account: &AccountId) -> usize {
+        let class = self.classes.get(account).copied().unwrap_or(0);
+        self.set_of.get(class).copied().unwrap_or(0)
+    }
+
+    /// Whether any account has to show any plan at all (else nothing needs to be read).
+    pub(crate) fn any(&self) -> bool {
+        self.sets.iter().any(|s| !s.on.is_empty() || !s.off.is_empty())
+    }
+}
+
+/// What a region's check of its members' plans found: each Enabled member's shortfall against the set it wants, the
+/// members whose plans could not be read (with GuardDuty's reason), GuardDuty's answers to the writes it refused, and
+/// the members that show both Runtime Monitoring flavours ENABLED.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PlanCheck {
+    /// What each account should have.
+    pub wants: Wants,
+    /// Members that lack something, by account.
+    pub shortfalls: BTreeMap<AccountId, Shortfall>,
+    /// Members whose plans GuardDuty did not answer for, and why.
+    pub unread: BTreeMap<AccountId, String>,
+    /// Members whose plans were read.
+    pub read: BTreeSet<AccountId>,
+    /// GuardDuty's reason for each member an UpdateMemberDetectors did not process.
+    pub refused: BTreeMap<AccountId, String>,
+    /// Members that show both Runtime Monitoring flavours ENABLED.
+    pub both_runtimes: BTreeSet<AccountId>,
+}
+
+impl PlanCheck {
+    /// A check of what `wants` asks for; nothing read yet.
+    pub(crate) fn new(wants: Wants) -> Self {
+        Self { wants, ..Self::default() }
+    }
+
+    /// Records a member's plans as GetMemberDetectors showed them.
+    pub(crate) fn saw(&mut self, account: AccountId, features: &Features) {
+        let index = self.wants.index(&account);
+        let (s, both) = shortfall(index, &self.wants.sets[index], features);
+        self.read.insert(account);
+        self.unread.remove(&account);
+        if s.is_none() {
+            self.shortfalls.remove(&account);
+        } else {
+            self.shortfalls.insert(account, s);
+        }
+        if both {
+            self.both_runtimes.insert(account);
+        } else {
+            self.both_runtimes.remove(&account);
+        }
+    }
+
+    /// Records that GuardDuty did not answer for a member's plans.
+    pub(crate) fn missed(&mut self, account: AccountId, reason: String) {
+        self.read.insert(account);
+        self.unread.insert(account, reason);
+    }
+
+    /// Why an Enabled member is not protected, or `None` where it is.
+    pub(crate) fn gap(&self, account: &AccountId) -> Option<String> {
+        if let Some(reason) = self.unread.get(account) {
+            return Some(format!("its protection plans could not be read: {reason}"));
+        }
+        let s = self.shortfalls.get(account)?;
+        Some(shortfall_reason(&self.wants, s, self.refused.get(account).map(String::as_str)))
+    }
+}
+
+/// Up to 32 plans of a [`PlanSet`], by index (a region offers eight today).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Bits(u32);
+
+impl Bits {
+    fn set(&mut self, i: usize) {
+        if i < 32 {
+            self.0 |= 1 << i;
+        }
+    }
+
+    /// Whether no bit is set.
+    pub(crate) fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn minus(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
+
+    /// The indices set, in order.
+    pub(crate) fn indices(self) -> impl Iterator<Item = usize> {
+        (0..32).filter(move |i| self.0 & (1 << i) != 0)
+    }
+}
+
+/// What one member lacks against its set: plans of `on` not ENABLED (`missing`), plans of `off` ENABLED
+/// (`unwanted`), and of those the ones a GuardDuty policy owns (`locked_on`, `locked_off`), which are never written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Shortfall {
+    /// The member's set.
+    pub set: usize,
+    /// Plans (or one of their additional configurations) that should be ENABLED and are not.
+    pub missing: Bits,
+    /// Plans that should not be ENABLED and are.
+    pub unwanted: Bits,
+    /// Of `missing`, those a policy owns.
+    pub locked_on: Bits,
+    /// Of `unwanted`, those a policy owns.
+    pub locked_off: Bits,
+}
+
+impl Shortfall {
+    /// Whether the member has exactly what it should.
+    pub(crate) fn is_none(&self) -> bool {
+        self.missing.is_empty() && self.unwanted.is_empty()
+    }
+
+    /// What this tool may write to close the gap: (plans to turn on, plans to turn off), as bits.
+    fn writable(&self) -> (Bits, Bits) {
+        (self.missing.minus(self.locked_on), self.unwanted.minus(self.locked_off))
+    }
+}
+
+/// A member's plans compared with its set, and whether it shows both Runtime Monitoring flavours ENABLED (billed
+/// twice: GuardDuty User Guide, "Migrating from EKS Runtime Monitoring to Runtime Monitoring").
+pub(crate) fn shortfall(index: usize, set: &PlanSet, features: &Features) -> (Shortfall, bool) {
+    let mut s = Shortfall { set: index, ..Shortfall::default() };
+    for (i, plan) in set.on.iter().enumerate() {
+        let shown = features.get(&plan.name);
+        let enabled = shown.is_some_and(|f| f.enabled && plan.agents.iter().all(|a| f.agents.get(a) == Some(&true)));
+        if !enabled {
+            s.missing.set(i);
+            if set.by_policy.contains(&plan.name) || shown.is_some_and(|f| f.by_policy) {
+                s.locked_on.set(i);
+            }
+        }
+    }
+    for (i, name) in set.off.iter().enumerate() {
+        if let Some(f) = features.get(name).filter(|f| f.enabled) {
+            s.unwanted.set(i);
+            if set.by_policy.contains(name) || f.by_policy {
+                s.locked_off.set(i);
+            }
+        }
+    }
+    let on = |name: &str| features.get(name).is_some_and(|f| f.enabled);
+    (s, on(RUNTIME_MONITORING) && on(EKS_RUNTIME_MONITORING))
+}
+
+/// The UpdateMemberDetectors steps that close the writable part of every shortfall: accounts that need the same
+/// change share a call, at most 50 to a call. A change that would name both Runtime Monitoring flavours is split in
+/// two calls, the older flavour apart.
+pub(crate) fn plan_member_plans(wants: &Wants, shortfalls: &BTreeMap<AccountId, Shortfall>) -> Vec<Step> {
+    let mut groups: BTreeMap<(usize, Bits, Bits), Vec<AccountId>> = BTreeMap::new();
+    for (account, s) in shortfalls {
+        let (on, off) = s.writable();
+        if !on.is_empty() || !off.is_empty() {
+            groups.entry((s.set, on, off)).or_default().push(*account);
+        }
+    }
+    let mut steps = Vec::new();
+    for ((index, on, off), accounts) in groups {
+        let set = &wants.sets[index];
+        let on: Vec<Plan> = on.indices().map(|i| set.on[i].clone()).collect();
+        let off: Vec<String> = off.indices().map(|i| set.off[i].clone()).collect();
+        let names_both =
+            on.iter().map(|p| p.name.as_str()).chain(off.iter().map(String::as_str)).any(|n| n == RUNTIME_MONITORING)
+                && on
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .chain(off.iter().map(String::as_str))
+                    .any(|n| n == EKS_RUNTIME_MONITORING);
+        let calls: Vec<(Vec<Plan>, Vec<String>)> = if names_both {
+            let older = |n: &str| n == EKS_RUNTIME_MONITORING;
+            vec![
+                (
+                    on.iter().filter(|p| !older(&p.name)).cloned().collect(),
+                    off.iter().filter(|n| !older(n)).cloned().collect(),
+                ),
+                (
+                    on.iter().filter(|p| older(&p.name)).cloned().collect(),
+                    off.iter().filter(|n| older(n)).cloned().collect(),
+                ),
+            ]
+        } else {
+            vec![(on, off)]
+        };
+        for (on, off) in calls {
+            for chunk in accounts.chunks(MEMBER_BATCH) {
+                steps.push(Step::UpdateMemberDetectors { accounts: chunk.to_vec(), on: on.clone(), off: off.clone() });
+            }
+        }
+    }
+    steps
+}
+
+/// Why a member with a shortfall is not protected, in words: the plans missing (and which of them a policy has not
+/// applied yet), the plans on that its set turns off, and GuardDuty's answer to the last write, if it refused.
+pub(crate) fn shortfall_reason(wants: &Wants, s: &Shortfall, refused: Option<&str>) -> String {
+    let set = &wants.sets[s.set];
+    let name = |plan: &Plan| {
+        if plan.agents.is_empty() {
+            plan.name.clone()
+        } else {
+            format!("{} ({})", plan.name, plan.agents.join(", "))
+        }
+    };
+    let (writable_on, _) = s.writable();
+    let mut parts = Vec::new();
+    let missing: Vec<String> = writable_on.indices().map(|i| name(&set.on[i])).collect();
+    if !missing.is_empty() {
+        parts.push(format!("protection plans not enabled: {}", missing.join(", ")));
+    }
+    let pending: Vec<String> = s.locked_on.indices().map(|i| name(&set.on[i])).collect();
+    if !pending.is_empty() {
+        parts.push(format!("policy not yet applied: {}", pending.join(", ")));
+    }
+    let unwanted: Vec<&str> = s.unwanted.indices().map(|i| set.off[i].as_str()).collect();
+    if !unwanted.is_empty() {
+        parts.push(format!("plans enabled that its organizational unit turns off: {}", unwanted.join(", ")));
+    }
+    let mut reason = parts.join("; ");
+    if let Some(r) = refused {
+        reason.push_str(&format!(" (GuardDuty: {r})"));
+    }
+    reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::FeatureState;
+
+    fn plan(name: &str, agents: &[&str]) -> Plan {
+        Plan { name: name.into(), agents: agents.iter().map(|a| (*a).to_owned()).collect() }
+    }
+
+    fn features(on: &[(&str, &[(&str, bool)])], policy: &[&str]) -> Features {
+        on.iter()
+            .map(|(name, agents)| {
+                let agents = agents.iter().map(|(a, e)| ((*a).to_owned(), *e)).collect();
+                ((*name).to_owned(), FeatureState { enabled: true, agents, by_policy: policy.contains(name) })
+            })
+            .collect()
+    }
+
+    fn id(i: u64) -> AccountId {
+        format!("{:012}", 300_000_000_000 + i).parse().expect("id")
+    }
+
+    fn set() -> PlanSet {
+        PlanSet {
+            on: vec![plan("S3_DATA_EVENTS", &[]), plan(RUNTIME_MONITORING, &["EC2_AGENT_MANAGEMENT"])],
+            ..PlanSet::default()
+        }
+    }
+
+    #[test]
+    fn a_member_with_every_plan_and_agent_enabled_lacks_nothing() {
+        let f = features(&[("S3_DATA_EVENTS", &[]), (RUNTIME_MONITORING, &[("EC2_AGENT_MANAGEMENT", true)])], &[]);
+        let (s, both) = shortfall(0, &set(), &f);
+        assert!(s.is_none(), "{s:?}");
+        assert!(!both);
+    }
+
+    #[test]
+    fn a_plan_off_or_an_agent_off_is_missing_and_a_policy_owned_one_is_not_written() {
+        // given a member whose S3 plan is off and whose Runtime Monitoring lacks its agent, the latter owned by a policy
+        let mut f = features(&[(RUNTIME_MONITORING, &[("EC2_AGENT_MANAGEMENT", false)])], &[RUNTIME_MONITORING]);
+        f.insert("S3_DATA_EVENTS".into(), FeatureState::default());
+        // when compared
+        let (s, _) = shortfall(0, &set(), &f);
+        // then both are missing, only S3 is written, and the reason names each for what it is
+        assert_eq!(s.missing.indices().collect::<Vec<_>>(), [0, 1]);
+        let wants = Wants::everyone(set());
+        let steps = plan_member_plans(&wants, &[(id(1), s)].into_iter().collect());
+        assert_eq!(
+            steps,
+            vec![Step::UpdateMemberDetectors {
+                accounts: vec![id(1)],
+                on: vec![plan("S3_DATA_EVENTS", &[])],
+                off: vec![]
+            }]
+        );
+        let reason = shortfall_reason(&wants, &s, None);
+        assert_eq!(
+            reason,
+            "protection plans not enabled: S3_DATA_EVENTS; policy not yet applied: RUNTIME_MONITORING (EC2_AGENT_MANAGEMENT)"
+        );
+    }
+
+    #[test]
+    fn members_needing_the_same_change_share_calls_of_at_most_fifty() {
+        let wants = Wants::everyone(set());
+        let lacking_s3 = features(&[(RUNTIME_MONITORING, &[("EC2_AGENT_MANAGEMENT", true)])], &[]);
+        let lacking_all = Features::new();
+        let mut shortfalls = BTreeMap::new();
+        for i in 0..120 {
+            shortfalls.insert(id(i), shortfall(0, &wants.sets[0], &lacking_s3).0);
+        }
+        for i in 120..125 {
+            shortfalls.insert(id(i), shortfall(0, &wants.sets[0], &lacking_all).0);
+        }
+        let steps = plan_member_plans(&wants, &shortfalls);
+        let sizes: Vec<(usize, usize)> = steps
+            .iter()
+            .map(|s| match s {
+                Step::UpdateMemberDetectors { accounts, on, .. } => (accounts.len(), on.len()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(sizes, [(50, 1), (50, 1), (20, 1), (5, 2)]);
+    }
+
+    #[test]
+    fn both_runtime_flavours_on_is_protected_and_noted_and_never_written_together() {
+        // given a member with both flavours on: protected, and noted as billed twice
+        let f = features(
+            &[
+                ("S3_DATA_EVENTS", &[]),
+                (RUNTIME_MONITORING, &[("EC2_AGENT_MANAGEMENT", true)]),
+                (EKS_RUNTIME_MONITORING, &[]),
+            ],
+            &[],
+        );
+        let (s, both) = shortfall(0, &set(), &f);
+        assert!(s.is_none() && both);
+        // given an exact set that wants neither flavour, the two are turned off in separate calls
+        let exact = PlanSet {
+            on: vec![],
+            off: vec![RUNTIME_MONITORING.into(), EKS_RUNTIME_MONITORING.into(), "S3_DATA_EVENTS".into()],
+            ..PlanSet::default()
+        };
+        let wants = Wants::everyone(exact);
+        let (s, _) = shortfall(0, &wants.sets[0], &f);
+        let steps = plan_member_plans(&wants, &[(id(1), s)].into_iter().collect());
+        let offs: Vec<Vec<String>> = steps
+            .iter()
+            .map(|s| match s {
+                Step::UpdateMemberDetectors { off, .. } => off.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            offs,
+            [vec![RUNTIME_MONITORING.to_owned(), "S3_DATA_EVENTS".to_owned()], vec![EKS_RUNTIME_MONITORING.to_owned()]]
+        );
+    }
+}
