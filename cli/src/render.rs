@@ -220,9 +220,10 @@ fn policies(out: &mut String, report: &Report) {
         PolicyTypeStatus::NotEnabled => "not enabled",
     });
     let _ = writeln!(out, "  GUARDDUTY_POLICY on the root: {state}");
-    if let Some(owned) = &p.owned {
+    for owned in &p.owned {
         let id = owned.id.as_deref().unwrap_or("not created yet");
-        let _ = writeln!(out, "  owned by this tool: {} ({id}), attached at {}", owned.name, owned.targets.join(", "));
+        let at = if owned.targets.is_empty() { "nowhere".to_owned() } else { owned.targets.join(", ") };
+        let _ = writeln!(out, "  owned by this tool: {} ({id}), attached at {at}", owned.name);
     }
     let waiting: Vec<String> = report
         .regions
@@ -260,24 +261,26 @@ fn abbreviate_list(items: &[String], shown: usize) -> String {
     s
 }
 
-/// The change of the policy this tool owns, as a diff of its JSON content (a new policy: all of it added).
+/// The change of each policy this tool owns, as a diff of its JSON content (a new policy: all of it added).
 fn policy_diff(out: &mut String, report: &Report) {
-    let Some(owned) = report.policies.as_ref().and_then(|p| p.owned.as_ref()) else { return };
+    let owned = report.policies.iter().flat_map(|p| p.owned.iter());
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
-    let (old, new) = match (&owned.id, &owned.previous) {
-        (None, _) => (String::new(), pretty(&owned.content)),
-        (Some(_), Some(previous)) => (pretty(previous), pretty(&owned.content)),
-        (Some(_), None) => return,
-    };
-    let _ = writeln!(out, "{}", paint(BOLD, &format!("GuardDuty policy {}:", owned.name)));
-    let diff = similar::TextDiff::from_lines(&old, &new);
-    for change in diff.iter_all_changes() {
-        let (sign, style) = match change.tag() {
-            similar::ChangeTag::Delete => ("-", RED),
-            similar::ChangeTag::Insert => ("+", GREEN),
-            similar::ChangeTag::Equal => (" ", DIM),
+    for owned in owned {
+        let (old, new) = match (&owned.id, &owned.previous) {
+            (None, _) => (String::new(), pretty(&owned.content)),
+            (Some(_), Some(previous)) => (pretty(previous), pretty(&owned.content)),
+            (Some(_), None) => continue,
         };
-        let _ = write!(out, "{}", paint(style, &format!("{sign} {change}")));
+        let _ = writeln!(out, "{}", paint(BOLD, &format!("GuardDuty policy {}:", owned.name)));
+        let diff = similar::TextDiff::from_lines(&old, &new);
+        for change in diff.iter_all_changes() {
+            let (sign, style) = match change.tag() {
+                similar::ChangeTag::Delete => ("-", RED),
+                similar::ChangeTag::Insert => ("+", GREEN),
+                similar::ChangeTag::Equal => (" ", DIM),
+            };
+            let _ = write!(out, "{}", paint(style, &format!("{sign} {change}")));
+        }
     }
 }
 
@@ -342,8 +345,19 @@ fn describe(step: &Step) -> (String, usize) {
             ),
             0,
         ),
-        Step::UpdateOrganizationConfiguration { auto_enable, plans: p } => {
-            (format!("UpdateOrganizationConfiguration: auto-enable {}, {} plans", auto_enable.as_str(), p.len()), 0)
+        Step::UpdateOrganizationConfiguration { auto_enable, plans: p, new_only } => {
+            let narrowed = match new_only.len() {
+                0 => String::new(),
+                n => format!(" ({n} for new accounts only)"),
+            };
+            (
+                format!(
+                    "UpdateOrganizationConfiguration: auto-enable {}, {} plans{narrowed}",
+                    auto_enable.as_str(),
+                    p.len()
+                ),
+                0,
+            )
         }
         Step::UpdateMemberDetectors { accounts, on, off } => {
             let mut change = Vec::new();

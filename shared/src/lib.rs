@@ -38,8 +38,8 @@ pub use aws::{
 };
 pub use budget::Budget;
 pub use config::{
-    AutoEnable, ConfigError, Enablement, FindingFrequency, Plan, PlanSelection, Problem, Resolved, Settings, Variable,
-    DEFAULT_ADMIN_ROLE_NAME, VARIABLES,
+    AutoEnable, ConfigError, Enablement, FindingFrequency, OuPlans, Plan, PlanSelection, Problem, Resolved, Settings,
+    Variable, DEFAULT_ADMIN_ROLE_NAME, VARIABLES,
 };
 pub use error::{AwsError, BoxError, Error, Failure};
 pub use guard::{guarded, json_type, Interrupted};

@@ -51,12 +51,14 @@ pub trait GuardDutyApi: Send + Sync {
     fn designate_admin(&self, admin: &AccountId) -> impl Future<Output = Result<(), Error>> + Send;
     /// DescribeOrganizationConfiguration (admin only).
     fn org_config(&self, detector: &str) -> impl Future<Output = Result<OrgConfig, Error>> + Send;
-    /// UpdateOrganizationConfiguration (admin only).
+    /// UpdateOrganizationConfiguration (admin only): members' auto-enable, and each plan's (`auto_enable`'s value
+    /// for plans, NEW for those in `new_only`).
     fn update_org_config(
         &self,
         detector: &str,
         auto_enable: AutoEnable,
         plans: &[Plan],
+        new_only: &[String],
     ) -> impl Future<Output = Result<(), Error>> + Send;
     /// ListMembers, associated or not.
     fn list_members(&self, detector: &str) -> impl Future<Output = Result<Members, Error>> + Send;
@@ -109,6 +111,8 @@ pub trait OrganizationApi: Send + Sync {
     /// The organizational units and accounts under a root or organizational unit, at any depth, each with its
     /// parent (ListOrganizationalUnitsForParent and ListAccountsForParent, every page).
     fn subtree(&self, parent: &str) -> impl Future<Output = Result<Subtree, Error>> + Send;
+    /// ListParents: the root or organizational unit directly above an account or organizational unit.
+    fn parent(&self, child: &str) -> impl Future<Output = Result<String, Error>> + Send;
     /// ListRoots: the organization's root and whether the GuardDuty policy type is enabled on it.
     fn root(&self) -> impl Future<Output = Result<Root, Error>> + Send;
     /// ListPolicies for GUARDDUTY_POLICY: every GuardDuty policy of the organization (no content).

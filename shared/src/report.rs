@@ -152,10 +152,9 @@ pub struct RegionReport {
     /// Every account's member status, when the run was asked to keep them (the command line's `status`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members: Option<Members>,
-    /// The plans the configuration gives this region (with their additional configurations), for a policy this
-    /// run owns.
+    /// What the region offers (its organization configuration), for the policies a run owns.
     #[serde(skip)]
-    pub(crate) resolved: Option<Vec<crate::config::Plan>>,
+    pub(crate) offered: Option<crate::state::OrgConfig>,
 }
 
 impl RegionReport {
@@ -179,7 +178,7 @@ impl RegionReport {
             members_added: 0,
             millis: 0,
             members: None,
-            resolved: None,
+            offered: None,
         }
     }
 
@@ -318,9 +317,10 @@ pub struct Summary {
 pub struct PolicyReport {
     /// GUARDDUTY_POLICY on the organization's root.
     pub policy_type: Option<PolicyTypeStatus>,
-    /// The policy this tool owns (GUARDDUTY_ENABLEMENT=policy).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owned: Option<OwnedPolicy>,
+    /// The policies this tool owns (GUARDDUTY_ENABLEMENT=policy): the main one, and one per unit of
+    /// GUARDDUTY_FEATURES_BY_OU.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub owned: Vec<OwnedPolicy>,
     /// Accounts whose effective GuardDuty policy is invalid (ListAccountsWithInvalidEffectivePolicy): not fully
     /// enforced.
     pub invalid_accounts: Vec<AccountId>,

@@ -58,7 +58,7 @@ class EventRules(unittest.TestCase):
         return [name for name, pattern in self.patterns.items() if pattern.matches_event(event)]
 
     def test_every_event_the_responder_acts_on_matches_exactly_one_rule(self):
-        for name, event in fixtures("onboarding") + fixtures("region"):
+        for name, event in fixtures("onboarding") + fixtures("moved") + fixtures("region"):
             with self.subTest(name):
                 self.assertEqual(len(self.matching(event)), 1, f"{name} matches {self.matching(event)}")
 

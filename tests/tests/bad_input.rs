@@ -249,7 +249,7 @@ impl GuardDutyApi for Exploding {
     async fn org_config(&self, _: &str) -> Result<OrgConfig, Error> {
         boom()
     }
-    async fn update_org_config(&self, _: &str, _: AutoEnable, _: &[Plan]) -> Result<(), Error> {
+    async fn update_org_config(&self, _: &str, _: AutoEnable, _: &[Plan], _: &[String]) -> Result<(), Error> {
         boom()
     }
     async fn list_members(&self, _: &str) -> Result<Members, Error> {
@@ -292,6 +292,9 @@ impl OrganizationApi for Exploding {
         boom()
     }
     async fn subtree(&self, _: &str) -> Result<Subtree, Error> {
+        boom()
+    }
+    async fn parent(&self, _: &str) -> Result<String, Error> {
         boom()
     }
     async fn root(&self) -> Result<Root, Error> {

@@ -182,7 +182,13 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
 
     // the responder: the schedule on a fresh organization, drift and its repair, and an account creation
     let (emulator, org, ou) = scenario().await;
-    let vars = [("GUARDDUTY_AUTO_ENABLE", "NONE"), ("GUARDDUTY_EXCLUDED_OUS", ou.as_str())];
+    // (plans by unit: an onboarding looks up the new account's unit)
+    let by_ou = format!("{ou}=FOUNDATIONAL");
+    let vars = [
+        ("GUARDDUTY_AUTO_ENABLE", "NONE"),
+        ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()),
+        ("GUARDDUTY_FEATURES_BY_OU", by_ou.as_str()),
+    ];
     let function = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await));
     function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
     let mut responder_calls = BTreeMap::new();

@@ -89,7 +89,7 @@ async fn auto_beside_someone_elses_policy_writes_nothing_a_policy_owns_and_enrol
     assert_eq!(policy_and_org_config_writes(&emulator), Vec::<String>::new());
     let policies = first.policies.as_ref().unwrap();
     assert_eq!(policies.uncovered_accounts, 0, "{policies:?}");
-    assert!(policies.owned.is_none());
+    assert!(policies.owned.is_empty());
 
     // given the policy slow to reach a new account, which joins
     emulator.world(json!({"policy_enforcement_seconds": 3600}));

@@ -32,6 +32,15 @@ pub enum Request {
         #[serde(skip_serializing_if = "Option::is_none")]
         announced_ms: Option<i64>,
     },
+    /// An account moved to another organizational unit: its plans are checked against the ones it should have now
+    /// (its unit's, or its new effective GuardDuty policy's), and its membership created only if it has none.
+    Replan {
+        /// The account.
+        account: AccountId,
+        /// When the event happened (its `time`), in milliseconds since the epoch.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        announced_ms: Option<i64>,
+    },
     /// A region was enabled: reconcile it, if it is governed.
     Region {
         /// The region.
@@ -98,6 +107,7 @@ pub fn classify(event: &Value) -> Result<Request, EventError> {
         ("aws.organizations", _, "CreateAccount") => create_account_call(detail),
         ("aws.organizations", _, "AcceptHandshake") => accept_handshake(detail),
         ("aws.organizations", _, "AccountJoinedOrganization") => account_joined(detail),
+        ("aws.organizations", _, "MoveAccount") => move_account(detail),
         ("aws.controltower", _, "CreateManagedAccount") => managed_account(detail, "createManagedAccountStatus", "CreateManagedAccount"),
         ("aws.controltower", _, "UpdateManagedAccount") => managed_account(detail, "updateManagedAccountStatus", "UpdateManagedAccount"),
         ("aws.account", "Region Opt-In Status Change", _) => region_opt_in(detail),
@@ -107,6 +117,7 @@ pub fn classify(event: &Value) -> Result<Request, EventError> {
     Ok(match request {
         Request::Onboard { account, trigger, .. } => Request::Onboard { account, trigger, announced_ms },
         Request::ResolveCreateAccount { request_id, .. } => Request::ResolveCreateAccount { request_id, announced_ms },
+        Request::Replan { account, .. } => Request::Replan { account, announced_ms },
         other => other,
     })
 }
@@ -144,6 +155,19 @@ fn create_account_call(detail: &Value) -> Result<Request, EventError> {
         Some(id) => Err(malformed(format!("CreateAccount request id {:?} is not of the form car-...", shorten(id)))),
         None => Err(malformed("CreateAccount has no request id (/responseElements/createAccountStatus/id)")),
     }
+}
+
+/// MoveAccount, as CloudTrail records the API call (AWS Organizations User Guide, "Logging and monitoring in AWS
+/// Organizations": every Organizations API call is a CloudTrail event, which EventBridge receives as "AWS API Call via
+/// CloudTrail" in us-east-1); the moved account is `requestParameters.accountId` (MoveAccount API reference).
+fn move_account(detail: &Value) -> Result<Request, EventError> {
+    if let Some(code) = text(detail, "/errorCode") {
+        return ignore(format!("the MoveAccount call failed ({code})"));
+    }
+    Ok(Request::Replan {
+        account: account_at(detail, "/requestParameters/accountId", "MoveAccount")?,
+        announced_ms: None,
+    })
 }
 
 fn accept_handshake(detail: &Value) -> Result<Request, EventError> {
@@ -399,6 +423,23 @@ mod tests {
             json!({"eventName": "CreateAccount", "errorCode": "AccessDenied", "responseElements": null}),
         );
         assert!(matches!(classify(&failed_call), Ok(Request::Ignore { .. })));
+    }
+
+    #[test]
+    fn a_moved_account_is_replanned_and_a_failed_move_ignored() {
+        let moved = |extra: Value| {
+            let mut detail = json!({"eventName": "MoveAccount", "requestParameters": {"accountId": "444455556666",
+                "sourceParentId": "r-ab12", "destinationParentId": "ou-ab12-cd34ef56"}});
+            detail.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            envelope("aws.organizations", "AWS API Call via CloudTrail", detail)
+        };
+        assert_eq!(
+            classify(&moved(json!({}))),
+            Ok(Request::Replan { account: "444455556666".parse().unwrap(), announced_ms: Some(1_795_939_200_000) })
+        );
+        assert!(matches!(classify(&moved(json!({"errorCode": "AccessDenied"}))), Ok(Request::Ignore { .. })));
+        let no_id = envelope("aws.organizations", "AWS API Call via CloudTrail", json!({"eventName": "MoveAccount"}));
+        assert!(classify(&no_id).unwrap_err().to_string().contains("MoveAccount"));
     }
 
     #[test]

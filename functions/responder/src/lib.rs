@@ -127,6 +127,7 @@ impl<C: Cloud> Responder<C> {
         match request {
             Request::Ignore { reason } => Ok(Served::Ignored(reason.clone())),
             Request::Onboard { account, .. } => run(enabler.onboard(account, &options).await),
+            Request::Replan { account, .. } => run(enabler.replan(account, &options).await),
             Request::ResolveCreateAccount { request_id, .. } => {
                 match self.created(enabler, request_id, budget).await? {
                     Ok(account) => run(enabler.onboard(&account, &options).await),

@@ -230,21 +230,37 @@ impl GuardDutyApi for AwsGuardDuty {
         Ok(config)
     }
 
-    async fn update_org_config(&self, detector: &str, auto_enable: AutoEnable, plans: &[Plan]) -> Result<(), Error> {
+    async fn update_org_config(
+        &self,
+        detector: &str,
+        auto_enable: AutoEnable,
+        plans: &[Plan],
+        new_only: &[String],
+    ) -> Result<(), Error> {
         use gd::types::{AutoEnableMembers, OrgFeatureStatus};
         use gd::types::{OrganizationAdditionalConfiguration, OrganizationFeatureConfiguration};
-        let want = OrgFeatureStatus::from(auto_enable.for_plans());
-        let features = configurations(
-            plans,
-            |name, agents| {
+        let features: Vec<OrganizationFeatureConfiguration> = plans
+            .iter()
+            .map(|p| {
+                let want =
+                    OrgFeatureStatus::from(if new_only.contains(&p.name) { "NEW" } else { auto_enable.for_plans() });
+                let agents: Vec<OrganizationAdditionalConfiguration> = p
+                    .agents
+                    .iter()
+                    .map(|a| {
+                        OrganizationAdditionalConfiguration::builder()
+                            .name(a.as_str().into())
+                            .auto_enable(want.clone())
+                            .build()
+                    })
+                    .collect();
                 OrganizationFeatureConfiguration::builder()
-                    .name(name.into())
-                    .auto_enable(want.clone())
-                    .set_additional_configuration(agents)
+                    .name(p.name.as_str().into())
+                    .auto_enable(want)
+                    .set_additional_configuration((!agents.is_empty()).then_some(agents))
                     .build()
-            },
-            |name| OrganizationAdditionalConfiguration::builder().name(name.into()).auto_enable(want.clone()).build(),
-        );
+            })
+            .collect();
         self.client
             .update_organization_configuration()
             .detector_id(detector)

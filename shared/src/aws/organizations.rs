@@ -94,6 +94,15 @@ impl OrganizationApi for AwsOrganization {
         Ok(tree)
     }
 
+    async fn parent(&self, child: &str) -> Result<String, Error> {
+        let out = self.client.list_parents().child_id(child).send().await.map_err(self.caller.fail("ListParents"))?;
+        out.parents()
+            .first()
+            .and_then(|p| p.id())
+            .map(str::to_owned)
+            .ok_or_else(|| self.caller.unexpected("ListParents", "no parent"))
+    }
+
     async fn root(&self) -> Result<Root, Error> {
         let out = self.client.list_roots().send().await.map_err(self.caller.fail("ListRoots"))?;
         let root = out.roots().first().ok_or_else(|| self.caller.unexpected("ListRoots", "no root"))?;

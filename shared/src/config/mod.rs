@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use crate::ids::AccountId;
 
-pub use plans::{Plan, PlanSelection, Resolved};
+pub use plans::{OuPlans, Plan, PlanSelection, Resolved};
+pub(crate) use plans::{EKS_RUNTIME_MONITORING, RUNTIME_MONITORING};
 pub use variables::{Variable, VARIABLES};
 
 /// `AutoEnableOrganizationMembers`: which organization accounts GuardDuty enrols by itself.
@@ -111,6 +112,8 @@ pub struct Settings {
     pub auto_enable: AutoEnable,
     /// GUARDDUTY_FEATURES: the protection plans to turn on; plans not selected are left as they are.
     pub plans: PlanSelection,
+    /// GUARDDUTY_FEATURES_BY_OU: organizational units whose accounts want exactly other plans.
+    pub plans_by_ou: Vec<OuPlans>,
     /// GUARDDUTY_EXCLUDED_ACCOUNTS: never made members.
     pub excluded_accounts: BTreeSet<AccountId>,
     /// GUARDDUTY_EXCLUDED_OUS: accounts under these organizational units (at any depth) are never made members.
@@ -240,6 +243,7 @@ impl Settings {
             excluded_regions: BTreeSet::new(),
             auto_enable: AutoEnable::All,
             plans: PlanSelection::Offered,
+            plans_by_ou: Vec::new(),
             excluded_accounts: BTreeSet::new(),
             excluded_ous: BTreeSet::new(),
             finding_frequency: None,

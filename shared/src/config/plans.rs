@@ -12,8 +12,8 @@ use crate::ids::shorten;
 use crate::state::OrgConfig;
 
 /// The current Runtime Monitoring plan, and the older EKS-only one; GuardDuty accepts only one of them.
-const RUNTIME_MONITORING: &str = "RUNTIME_MONITORING";
-const EKS_RUNTIME_MONITORING: &str = "EKS_RUNTIME_MONITORING";
+pub(crate) const RUNTIME_MONITORING: &str = "RUNTIME_MONITORING";
+pub(crate) const EKS_RUNTIME_MONITORING: &str = "EKS_RUNTIME_MONITORING";
 
 /// A protection plan to turn on (a feature, by the API's name), with the additional configurations (agent
 /// settings and the like) to turn on with it.
@@ -41,6 +41,71 @@ pub enum PlanSelection {
     },
     /// `NONE`: no plan is managed.
     Nothing,
+}
+
+/// GUARDDUTY_FEATURES_BY_OU, one entry: the accounts under an organizational unit (at any depth; the deepest listed
+/// unit wins) want exactly these plans instead of GUARDDUTY_FEATURES: the region's other plans are turned off for
+/// them. `FOUNDATIONAL` (GuardDuty with no protection plan) is [`PlanSelection::Nothing`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OuPlans {
+    /// The organizational unit.
+    pub ou: String,
+    /// Its plans.
+    pub plans: PlanSelection,
+}
+
+impl OuPlans {
+    /// Parses a non-empty GUARDDUTY_FEATURES_BY_OU value: `ou-...=PLAN,PLAN;ou-...=FOUNDATIONAL`.
+    pub fn parse_all(value: &str, is_ou: impl Fn(&str) -> bool) -> Result<Vec<Self>, String> {
+        let mut all: Vec<Self> = Vec::new();
+        for entry in value.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+            let Some((ou, plans)) = entry.split_once('=') else {
+                return Err(format!(
+                    "{:?} is not of the form ou-...=PLAN,PLAN or ou-...=FOUNDATIONAL",
+                    shorten(entry, 64)
+                ));
+            };
+            let ou = ou.trim();
+            if !is_ou(ou) {
+                return Err(format!("{:?} is not an organizational unit id (like ou-ab12-cd34ef56)", shorten(ou, 64)));
+            }
+            if all.iter().any(|o| o.ou == ou) {
+                return Err(format!("{ou} is listed twice"));
+            }
+            let plans = match plans.trim() {
+                "FOUNDATIONAL" => PlanSelection::Nothing,
+                "NONE" | "" => {
+                    return Err(format!(
+                        "{ou}: use FOUNDATIONAL for GuardDuty without a protection plan, or list plans"
+                    ))
+                }
+                listed => PlanSelection::parse(listed).map_err(|e| format!("{ou}: {e}"))?,
+            };
+            all.push(Self { ou: ou.to_owned(), plans });
+        }
+        if all.is_empty() {
+            return Err("lists no organizational unit".into());
+        }
+        Ok(all)
+    }
+
+    /// The plans of a region whose organization configuration lists `offered`: the selected ones on, and every
+    /// other plan the region offers off, except the older Runtime Monitoring where the current one is on (left as
+    /// it is: a member with both is billed twice, and told so, but protected).
+    pub fn resolve(&self, offered: &OrgConfig) -> (Resolved, Vec<String>) {
+        let resolved = self.plans.resolve(offered);
+        let on = |name: &str| resolved.plans.iter().any(|p| p.name == name);
+        let off = offered
+            .features
+            .keys()
+            .filter(|name| {
+                let superseded = name.as_str() == EKS_RUNTIME_MONITORING && on(RUNTIME_MONITORING);
+                !on(name) && !superseded
+            })
+            .cloned()
+            .collect();
+        (resolved, off)
+    }
 }
 
 /// The plans of one region, and what was asked for but is not offered there.
@@ -238,6 +303,41 @@ mod tests {
             assert!(PlanSelection::parse(bad).is_err(), "{bad} accepted");
         }
         assert!(PlanSelection::parse("XRAY").unwrap_err().contains("AI_PROTECTION"), "the error lists the names");
+    }
+
+    #[test]
+    fn plans_by_organizational_unit_are_exact_and_checked_before_any_call() {
+        let is_ou = |s: &str| s.starts_with("ou-");
+        let all = OuPlans::parse_all(
+            "ou-ab12-cd34ef56=S3_DATA_EVENTS,RUNTIME_MONITORING; ou-ef56-ab12cd34=FOUNDATIONAL",
+            is_ou,
+        )
+        .expect("valid");
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].plans, PlanSelection::Nothing);
+        // exact: the region's other plans are off, the older Runtime Monitoring left alone beside the current one
+        let region = offered(&[
+            ("S3_DATA_EVENTS", &[]),
+            ("RUNTIME_MONITORING", RUNTIME_AGENTS),
+            ("EKS_RUNTIME_MONITORING", &["EKS_ADDON_MANAGEMENT"]),
+            ("AI_PROTECTION", &[]),
+        ]);
+        let (on, off) = all[0].resolve(&region);
+        assert_eq!(names(&on), ["S3_DATA_EVENTS", "RUNTIME_MONITORING"]);
+        assert_eq!(off, ["AI_PROTECTION"]);
+        let (on, off) = all[1].resolve(&region);
+        assert!(on.plans.is_empty());
+        assert_eq!(off, ["AI_PROTECTION", "EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING", "S3_DATA_EVENTS"]);
+        for bad in [
+            "ou-ab12-cd34ef56",
+            "finance=S3_DATA_EVENTS",
+            "ou-ab12-cd34ef56=NONE",
+            "ou-ab12-cd34ef56=XRAY",
+            "ou-ab12-cd34ef56=S3_DATA_EVENTS;ou-ab12-cd34ef56=FOUNDATIONAL",
+            ";",
+        ] {
+            assert!(OuPlans::parse_all(bad, is_ou).is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::plans::PlanSelection;
+use super::plans::{OuPlans, PlanSelection};
 use super::{AutoEnable, Enablement, FindingFrequency, Settings, DEFAULT_REGION_CONCURRENCY};
 use crate::ids::{is_region_name, shorten, AccountId};
 
@@ -39,7 +39,7 @@ impl Variable {
 }
 
 /// Every variable, in the order the README lists them.
-pub const VARIABLES: [Variable; 14] = [
+pub const VARIABLES: [Variable; 15] = [
     Variable {
         name: "GUARDDUTY_ADMIN_ACCOUNT_ID",
         property: "AdminAccountId",
@@ -158,6 +158,18 @@ pub const VARIABLES: [Variable; 14] = [
         required: false,
         read: |v, s| {
             s.plans = PlanSelection::parse(v)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_FEATURES_BY_OU",
+        property: "FeaturesByOu",
+        doc: "`ou-...=PLAN,PLAN;ou-...=FOUNDATIONAL`: accounts under an organizational unit (at any depth; the deepest listed wins) get exactly these plans, the region's others turned off",
+        default: "empty: every account gets `GUARDDUTY_FEATURES`, and no plan is ever turned off",
+        switch: false,
+        required: false,
+        read: |v, s| {
+            s.plans_by_ou = OuPlans::parse_all(v, is_ou_id)?;
             Ok(())
         },
     },

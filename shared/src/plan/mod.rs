@@ -60,6 +60,10 @@ pub enum Step {
         auto_enable: AutoEnable,
         /// Plans whose auto-enable is set.
         plans: Vec<Plan>,
+        /// Of those, the plans auto-enabled for new accounts only, whatever `auto_enable` says: some organizational
+        /// unit does not want them (GUARDDUTY_FEATURES_BY_OU).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        new_only: Vec<String>,
     },
     /// DeleteMembers for at most 50 stale invitation-era records of organization accounts, so that
     /// CreateMembers can make them members through Organizations. The one removal this tool makes: such a record
@@ -257,22 +261,64 @@ pub(crate) fn plan_admin_side(
     owned: &BTreeSet<String>,
 ) -> AdminPlan {
     let resolved = settings.plans.resolve(config);
+    let (org_plans, new_only) = org_plans(settings, config, &resolved.plans);
     let writable = |p: &Plan| !owned.contains(&p.name) && !detector.features.get(&p.name).is_some_and(|f| f.by_policy);
     let plans: Vec<Plan> = plans_not_enabled(detector, &resolved.plans).into_iter().filter(writable).collect();
     let frequency = settings.finding_frequency.filter(|f| detector.frequency.as_deref() != Some(f.as_str()));
     let update = !detector.enabled || !plans.is_empty() || frequency.is_some();
     AdminPlan {
         detector: update.then(|| Step::UpdateAdminDetector { detector_id: detector.id.clone(), plans, frequency }),
-        org_config: plan_org_config(settings, config, &resolved.plans),
+        org_config: plan_org_config(settings, config, &org_plans, &new_only),
         plans: resolved.plans,
         not_offered: resolved.not_offered,
     }
 }
 
+/// The plans the organization configuration auto-enables here (`default`: GUARDDUTY_FEATURES resolved for the
+/// region), and those of them auto-enabled for new accounts only: every plan some account wants (its unit's set of
+/// GUARDDUTY_FEATURES_BY_OU, or the default). A plan some listed unit does not want cannot be ALL, or GuardDuty would
+/// turn it on there within a day ("may take up to 24 hours", OrganizationFeatureConfiguration API reference) against
+/// the configuration: it is NEW, so that a new account starts with it and its onboarding turns it off where its
+/// unit says so, in the same invocation. (NONE would leave new accounts of the units that want it unprotected until
+/// then: NEW errs on the side of protection.)
+pub(crate) fn org_plans(settings: &Settings, config: &OrgConfig, default: &[Plan]) -> (Vec<Plan>, Vec<String>) {
+    let sets: Vec<Vec<Plan>> = settings.plans_by_ou.iter().map(|o| o.resolve(config).0.plans).collect();
+    let mut union: Vec<Plan> = default.to_vec();
+    for plan in sets.iter().flatten() {
+        match union.iter_mut().find(|p| p.name == plan.name) {
+            Some(known) => {
+                for agent in &plan.agents {
+                    if !known.agents.contains(agent) {
+                        known.agents.push(agent.clone());
+                    }
+                }
+            }
+            None => union.push(plan.clone()),
+        }
+    }
+    let wanted_by = |set: &[Plan], name: &str| set.iter().any(|p| p.name == name);
+    let new_only = union
+        .iter()
+        .filter(|p| !wanted_by(default, &p.name) || sets.iter().any(|s| !wanted_by(s, &p.name)))
+        .map(|p| p.name.clone())
+        .collect();
+    (union, new_only)
+}
+
 /// UpdateOrganizationConfiguration, where the configuration lacks the declared auto-enable or plans.
-pub(crate) fn plan_org_config(settings: &Settings, config: &OrgConfig, plans: &[Plan]) -> Option<Step> {
-    (!org_config_matches(config, settings.auto_enable, plans))
-        .then(|| Step::UpdateOrganizationConfiguration { auto_enable: settings.auto_enable, plans: plans.to_vec() })
+pub(crate) fn plan_org_config(
+    settings: &Settings,
+    config: &OrgConfig,
+    plans: &[Plan],
+    new_only: &[String],
+) -> Option<Step> {
+    (!org_config_matches(config, settings.auto_enable, plans, new_only)).then(|| {
+        Step::UpdateOrganizationConfiguration {
+            auto_enable: settings.auto_enable,
+            plans: plans.to_vec(),
+            new_only: new_only.to_vec(),
+        }
+    })
 }
 
 /// Which pass over the members this is.
@@ -401,10 +447,15 @@ pub(crate) fn plans_not_enabled(detector: &Detector, plans: &[Plan]) -> Vec<Plan
 }
 
 /// Whether the organization configuration already has the declared auto-enable and plans.
-pub(crate) fn org_config_matches(config: &OrgConfig, auto_enable: AutoEnable, plans: &[Plan]) -> bool {
-    let want = auto_enable.for_plans();
+pub(crate) fn org_config_matches(
+    config: &OrgConfig,
+    auto_enable: AutoEnable,
+    plans: &[Plan],
+    new_only: &[String],
+) -> bool {
     config.auto_enable.as_deref() == Some(auto_enable.as_str())
         && plans.iter().all(|p| {
+            let want = if new_only.contains(&p.name) { "NEW" } else { auto_enable.for_plans() };
             config.features.get(&p.name).is_some_and(|f| {
                 f.auto_enable == want && p.agents.iter().all(|a| f.agents.get(a).map(String::as_str) == Some(want))
             })
@@ -677,7 +728,9 @@ mod tests {
         let mut state = converged(&s, &[]);
         state.admin_side.as_mut().expect("side").org_config.auto_enable = Some("NEW".into());
         let (_, steps) = plan(&s, &mgmt, &[], &state);
-        let [Step::UpdateOrganizationConfiguration { auto_enable, plans }] = &steps[..] else { panic!("{steps:?}") };
+        let [Step::UpdateOrganizationConfiguration { auto_enable, plans, .. }] = &steps[..] else {
+            panic!("{steps:?}")
+        };
         assert_eq!(*auto_enable, AutoEnable::All);
         assert_eq!(plans.len(), 7, "every offered plan but the older Runtime Monitoring: {plans:?}");
     }
@@ -730,6 +783,27 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_some_unit_does_not_want_is_auto_enabled_for_new_accounts_only() {
+        // given every plan by default with ALL, and one unit that wants S3 Protection alone
+        let mut s = settings();
+        s.plans_by_ou = crate::config::OuPlans::parse_all("ou-ab12-cd34ef56=S3_DATA_EVENTS", |_| true).expect("valid");
+        let config = offered("NONE");
+        let default = s.plans.resolve(&config).plans;
+        // when planned
+        let (plans, new_only) = org_plans(&s, &config, &default);
+        // then every plan is configured, S3 (wanted everywhere) at ALL, every other one at NEW
+        assert_eq!(plans.len(), default.len());
+        assert!(!new_only.contains(&"S3_DATA_EVENTS".to_owned()), "{new_only:?}");
+        assert_eq!(new_only.len(), default.len() - 1);
+        let Some(Step::UpdateOrganizationConfiguration { new_only: written, .. }) =
+            plan_org_config(&s, &config, &plans, &new_only)
+        else {
+            panic!("a write is planned")
+        };
+        assert_eq!(written, new_only);
+    }
+
+    #[test]
     fn plans_not_selected_are_never_turned_off() {
         // given a declaration of one plan and an org configuration that has more
         let plans = vec![Plan { name: "S3_DATA_EVENTS".into(), agents: vec![] }];
@@ -739,7 +813,7 @@ mod tests {
             OrgFeatureState { auto_enable: "ALL".into(), agents: BTreeMap::new() },
         );
         // then it already matches: extra plans are not a difference to repair
-        assert!(org_config_matches(&cfg, AutoEnable::All, &plans));
+        assert!(org_config_matches(&cfg, AutoEnable::All, &plans, &[]));
     }
 
     #[test]

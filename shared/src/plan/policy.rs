@@ -65,22 +65,30 @@ pub(crate) enum PolicyStep {
     },
 }
 
-/// The writes that bring `ours` (absent when no GuardDuty policy has the wanted name) to `wanted`, in order.
-pub(crate) fn plan_policy(root: &Root, ours: Option<&Owned>, wanted: &Wanted) -> Vec<PolicyStep> {
+/// The writes that bring each policy this run owns (`ours`, absent where no GuardDuty policy has the wanted name) to
+/// what it should be, in the order that leaves no unprotected window: every policy's content first, then the type,
+/// then every attachment, then every detachment. Each step names the policy it is for, by index.
+pub(crate) fn plan_policies(root: &Root, policies: &[(Option<&Owned>, &Wanted)]) -> Vec<(usize, PolicyStep)> {
     let mut steps = Vec::new();
-    match ours {
-        None => steps.push(PolicyStep::CreatePolicy),
-        Some(o) if o.content != wanted.content => steps.push(PolicyStep::UpdatePolicy),
-        Some(_) => {}
+    for (i, (ours, wanted)) in policies.iter().enumerate() {
+        match ours {
+            None => steps.push((i, PolicyStep::CreatePolicy)),
+            Some(o) if o.content != wanted.content => steps.push((i, PolicyStep::UpdatePolicy)),
+            Some(_) => {}
+        }
     }
-    if root.guardduty_policies != crate::ports::PolicyTypeStatus::Enabled
-        && root.guardduty_policies != crate::ports::PolicyTypeStatus::PendingEnable
-    {
-        steps.push(PolicyStep::EnablePolicyType { root: root.id.clone() });
+    if !root.guardduty_policies.in_force() {
+        steps.push((0, PolicyStep::EnablePolicyType { root: root.id.clone() }));
     }
-    let attached = ours.map(|o| o.targets.clone()).unwrap_or_default();
-    steps.extend(wanted.targets.difference(&attached).map(|t| PolicyStep::AttachPolicy { target: t.clone() }));
-    steps.extend(attached.difference(&wanted.targets).map(|t| PolicyStep::DetachPolicy { target: t.clone() }));
+    let attached = |ours: &Option<&Owned>| ours.map(|o| o.targets.clone()).unwrap_or_default();
+    for (i, (ours, wanted)) in policies.iter().enumerate() {
+        let attached = attached(ours);
+        steps.extend(wanted.targets.difference(&attached).map(|t| (i, PolicyStep::AttachPolicy { target: t.clone() })));
+    }
+    for (i, (ours, wanted)) in policies.iter().enumerate() {
+        let attached = attached(ours);
+        steps.extend(attached.difference(&wanted.targets).map(|t| (i, PolicyStep::DetachPolicy { target: t.clone() })));
+    }
     steps
 }
 
@@ -125,13 +133,14 @@ mod tests {
 
     #[test]
     fn a_fresh_organization_gets_the_policy_then_the_type_then_the_attachments() {
-        let steps = plan_policy(&root(PolicyTypeStatus::NotEnabled), None, &wanted(&["r-ab12"]));
+        let w = wanted(&["r-ab12"]);
+        let steps = plan_policies(&root(PolicyTypeStatus::NotEnabled), &[(None, &w)]);
         assert_eq!(
             steps,
             vec![
-                PolicyStep::CreatePolicy,
-                PolicyStep::EnablePolicyType { root: "r-ab12".into() },
-                PolicyStep::AttachPolicy { target: "r-ab12".into() }
+                (0, PolicyStep::CreatePolicy),
+                (0, PolicyStep::EnablePolicyType { root: "r-ab12".into() }),
+                (0, PolicyStep::AttachPolicy { target: "r-ab12".into() })
             ]
         );
     }
@@ -146,7 +155,7 @@ mod tests {
             content: serde_json::from_str(text).expect("json"),
             targets: ["r-ab12".to_owned()].into(),
         };
-        assert!(plan_policy(&root(PolicyTypeStatus::Enabled), Some(&ours), &w).is_empty());
+        assert!(plan_policies(&root(PolicyTypeStatus::Enabled), &[(Some(&ours), &w)]).is_empty());
     }
 
     #[test]
@@ -156,15 +165,32 @@ mod tests {
             content: json!({"guardduty": {"enablement": {"us-east-1": {"s3_data_events": {}}}}}),
             targets: ["ou-excluded-12345678".to_owned()].into(),
         };
-        let steps = plan_policy(&root(PolicyTypeStatus::Enabled), Some(&ours), &wanted(&["ou-gov-12345678"]));
+        let w = wanted(&["ou-gov-12345678"]);
+        let steps = plan_policies(&root(PolicyTypeStatus::Enabled), &[(Some(&ours), &w)]);
         assert_eq!(
             steps,
             vec![
-                PolicyStep::UpdatePolicy,
-                PolicyStep::AttachPolicy { target: "ou-gov-12345678".into() },
-                PolicyStep::DetachPolicy { target: "ou-excluded-12345678".into() },
+                (0, PolicyStep::UpdatePolicy),
+                (0, PolicyStep::AttachPolicy { target: "ou-gov-12345678".into() }),
+                (0, PolicyStep::DetachPolicy { target: "ou-excluded-12345678".into() }),
             ]
         );
+        // with a second policy (a unit's), both contents come before the type, and every attachment after it
+        let unit = wanted(&["ou-gov-12345678"]);
+        let steps = plan_policies(&root(PolicyTypeStatus::NotEnabled), &[(None, &w), (None, &unit)]);
+        let order: Vec<(usize, &str)> = steps
+            .iter()
+            .map(|(i, s)| {
+                let name = match s {
+                    PolicyStep::CreatePolicy => "create",
+                    PolicyStep::EnablePolicyType { .. } => "type",
+                    PolicyStep::AttachPolicy { .. } => "attach",
+                    other => panic!("{other:?}"),
+                };
+                (*i, name)
+            })
+            .collect();
+        assert_eq!(order, [(0, "create"), (1, "create"), (0, "type"), (0, "attach"), (1, "attach")]);
     }
 
     #[test]

@@ -15,11 +15,10 @@ use crate::ids::AccountId;
 use crate::plan::{Step, MEMBER_BATCH};
 use crate::state::Features;
 
-/// The current Runtime Monitoring plan and the older, EKS-only one: GuardDuty refuses a request that names both
-/// ("specifying both EKS Runtime Monitoring (EKS_RUNTIME_MONITORING) and Runtime Monitoring (RUNTIME_MONITORING)
-/// will cause an error", UpdateMemberDetectors API reference).
-pub(crate) const RUNTIME_MONITORING: &str = "RUNTIME_MONITORING";
-pub(crate) const EKS_RUNTIME_MONITORING: &str = "EKS_RUNTIME_MONITORING";
+// The current Runtime Monitoring plan and the older, EKS-only one: GuardDuty refuses a request that names both
+// ("specifying both EKS Runtime Monitoring (EKS_RUNTIME_MONITORING) and Runtime Monitoring (RUNTIME_MONITORING)
+// will cause an error", UpdateMemberDetectors API reference).
+use crate::config::{EKS_RUNTIME_MONITORING, RUNTIME_MONITORING};
 
 /// The plans an account should have in one region.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,6 +51,7 @@ pub(crate) struct Wants {
 
 impl Wants {
     /// Every account wants `set`.
+    #[cfg(test)]
     pub(crate) fn everyone(set: PlanSet) -> Self {
         Self { sets: vec![set], ..Self::default() }
     }

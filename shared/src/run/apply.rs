@@ -118,8 +118,8 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
             Step::UpdateAdminDetector { detector_id, plans, frequency } => {
                 self.admin.update_detector(detector_id, plans, *frequency).await
             }
-            Step::UpdateOrganizationConfiguration { auto_enable, plans } => {
-                self.admin.update_org_config(&self.detector_id()?, *auto_enable, plans).await
+            Step::UpdateOrganizationConfiguration { auto_enable, plans, new_only } => {
+                self.admin.update_org_config(&self.detector_id()?, *auto_enable, plans, new_only).await
             }
             Step::DeleteMembers { accounts } => {
                 let unprocessed = self.admin.delete_members(&self.detector_id()?, accounts).await?;

@@ -61,6 +61,8 @@ pub(crate) struct Context {
     pub(crate) admin_is_management: bool,
     pub(crate) dry_run: bool,
     pub(crate) keep_members: bool,
+    /// Whether this run re-plans an account that moved between organizational units (a member already).
+    pub(crate) moved: bool,
     pub(crate) progress: Option<Progress>,
     /// Serialises the first EnableOrganizationAdminAccount of a run: designating in many regions at once races
     /// inside GuardDuty, designating one first and then the rest in parallel does not.
@@ -160,6 +162,7 @@ impl<C: Cloud> Enabler<C> {
             admin_is_management: admin == management,
             dry_run: options.dry_run.unwrap_or(self.settings.dry_run),
             keep_members: options.keep_members,
+            moved: false,
             progress: options.progress.clone(),
             first_designation: Mutex::new(false),
             member_reads: Arc::new(Semaphore::new(self.settings.region_concurrency.max(1))),

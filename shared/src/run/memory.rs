@@ -4,7 +4,7 @@
 //! [`REGIONS_TTL`]), the admin's detector id per region (forgotten when a region fails) and the trusted
 //! access already seen enabled.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,7 @@ struct Remembered {
     management: Option<AccountId>,
     regions: Option<(Instant, RegionChoice)>,
     root: Option<(Instant, Root)>,
-    policy: Option<(Instant, String, Vec<String>)>,
+    policy_targets: Option<(Instant, BTreeMap<String, BTreeSet<String>>)>,
     detectors: HashMap<String, String>,
     trusted: BTreeSet<String>,
 }
@@ -62,13 +62,13 @@ impl Memory {
         self.lock().root = Some((Instant::now(), root.clone()));
     }
 
-    /// Where the policy this tool owns must be attached, as computed less than [`REGIONS_TTL`] ago.
-    pub(crate) fn policy_targets(&self) -> Option<Vec<String>> {
-        self.lock().policy.as_ref().filter(|(at, _, _)| at.elapsed() < REGIONS_TTL).map(|(_, _, t)| t.clone())
+    /// Where each policy this tool owns must be attached, as computed less than [`REGIONS_TTL`] ago.
+    pub(crate) fn policy_targets(&self) -> Option<BTreeMap<String, BTreeSet<String>>> {
+        self.lock().policy_targets.as_ref().filter(|(at, _)| at.elapsed() < REGIONS_TTL).map(|(_, t)| t.clone())
     }
 
-    pub(crate) fn remember_policy(&self, id: &str, targets: &[String]) {
-        self.lock().policy = Some((Instant::now(), id.to_owned(), targets.to_vec()));
+    pub(crate) fn remember_policy_targets(&self, targets: BTreeMap<String, BTreeSet<String>>) {
+        self.lock().policy_targets = Some((Instant::now(), targets));
     }
 
     pub(crate) fn detector(&self, region: &str) -> Option<String> {

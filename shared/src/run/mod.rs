@@ -8,6 +8,7 @@
 //! what a warm process remembers.
 
 mod apply;
+mod classes;
 mod context;
 mod fanout;
 mod members;
@@ -24,21 +25,21 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{ready, BoxFuture, FutureExt, Shared};
 
-use crate::config::{Plan, PlanSelection, Settings};
+use crate::config::{PlanSelection, Settings};
 use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
-use crate::ports::{Cloud, CreateAccountStatus, OrganizationApi, PolicyTypeStatus};
+use crate::ports::{Cloud, CreateAccountStatus, OrganizationApi, PolicyTypeStatus, Subtree};
 use crate::report::{
     AccountEntry, ActionStatus, Header, OrgAction, Outcome, OwnedPolicy, PolicyReport, RegionLeftOut, RegionReport,
     Report, NAMED_PER_REGION,
 };
-use crate::state::OrgAccount;
+use crate::state::{OrgAccount, OrgConfig};
 use crate::tree::OrgTree;
 
+use classes::{ou_classes, AccountClasses};
 use context::{Context, Mode, Warmth};
 use memory::Memory;
-use policy::PolicyFacts;
 use region::{Halfway, Staged};
 
 /// Something that happened in a run, for a progress display.
@@ -125,7 +126,8 @@ pub(crate) struct Roster {
 #[derive(Default)]
 pub(crate) struct Organization {
     pub(crate) roster: Roster,
-    pub(crate) facts: Option<PolicyFacts>,
+    /// Which accounts want the same plans (their units' plan sets; in policy mode, their effective policies).
+    pub(crate) classes: AccountClasses,
 }
 
 /// The organization, read once and shared by every region of a run.
@@ -188,11 +190,13 @@ impl<C: Cloud> Enabler<C> {
             mode => {
                 let org: OrgView<'_> = async {
                     let organization = if mode == Mode::Api {
-                        Organization { roster: self.roster(keep).await?, facts: None }
+                        let (roster, units) = tokio::try_join!(self.roster(keep), self.units())?;
+                        Organization { roster, classes: AccountClasses::new(&ou_classes(&self.settings, &units), None) }
                     } else {
                         let tree = self.tree(&ctx).await?;
                         let facts = self.policy_facts(&tree).await?;
-                        Organization { roster: self.roster_of(&tree, keep), facts: Some(facts) }
+                        let classes = AccountClasses::new(&ou_classes(&self.settings, &tree), Some(facts));
+                        Organization { roster: self.roster_of(&tree, keep), classes }
                     };
                     Ok(Arc::new(organization))
                 }
@@ -205,7 +209,7 @@ impl<C: Cloud> Enabler<C> {
                     }),
                     self.trusted_access(&ctx),
                 );
-                (regions, trusted, org.await.map_err(unshare)?, None)
+                (regions, trusted, org.await.map_err(unshare)?, Vec::new())
             }
         };
         let policies = self.policy_report(&ctx, &org, owned, &organization);
@@ -225,7 +229,7 @@ impl<C: Cloud> Enabler<C> {
         ctx: &Context,
         governed: &[String],
         options: &RunOptions,
-    ) -> Result<(Vec<RegionReport>, Vec<OrgAction>, Arc<Organization>, Option<OwnedPolicy>), Error> {
+    ) -> Result<(Vec<RegionReport>, Vec<OrgAction>, Arc<Organization>, Vec<OwnedPolicy>), Error> {
         let tree = self.tree(ctx).map(|r| r.map_err(Arc::new)).boxed().shared();
         let halfway: std::sync::Mutex<std::collections::HashMap<String, Halfway<'_, C>>> = Default::default();
         let (first, trusted) = tokio::join!(
@@ -242,14 +246,16 @@ impl<C: Cloud> Enabler<C> {
         );
         let mut regions: Vec<RegionReport> = first.into_iter().flatten().collect();
         let halfway = halfway.into_inner().unwrap_or_else(|e| e.into_inner());
-        let plans: BTreeMap<String, (Vec<Plan>, Vec<String>)> =
-            halfway.iter().map(|(region, h)| (region.clone(), (h.plans.clone(), Vec::new()))).collect();
+        let offered: BTreeMap<String, OrgConfig> =
+            halfway.iter().map(|(region, h)| (region.clone(), h.offered().clone())).collect();
         let unknown: Vec<String> = governed.iter().filter(|r| !halfway.contains_key(*r)).cloned().collect();
         let tree = tree.await.map_err(unshare)?;
-        let (mut actions, owned) = self.own_policy(ctx, &plans, &unknown, self.policy_targets(ctx, &tree)).await;
+        let targets = self.policy_targets(ctx, Some(&tree)).unwrap_or_default();
+        let (mut actions, owned) = self.own_policies(ctx, &offered, &unknown, targets).await;
         actions.extend(trusted);
         let facts = self.policy_facts(&tree).await?;
-        let org = Arc::new(Organization { roster: self.roster_of(&tree, options.keep_members), facts: Some(facts) });
+        let classes = AccountClasses::new(&ou_classes(&self.settings, &tree), Some(facts));
+        let org = Arc::new(Organization { roster: self.roster_of(&tree, options.keep_members), classes });
         let view: OrgView<'_> = ready(Ok(org.clone())).boxed().shared();
         let remaining: Vec<String> = halfway.keys().cloned().collect();
         let halfway = std::sync::Mutex::new(halfway);
@@ -266,20 +272,26 @@ impl<C: Cloud> Enabler<C> {
             })
             .await;
         regions.extend(second.into_iter().flatten());
-        Ok((regions, actions, org, Some(owned)))
-    }
-
-    /// Where the policy this run owns must be attached: the root, or, with exclusions, the highest units and the
-    /// accounts whose whole subtree holds nothing excluded.
-    fn policy_targets(&self, ctx: &Context, tree: &OrgTree) -> BTreeSet<String> {
-        let (ous, accounts) = (&self.settings.excluded_ous, &self.settings.excluded_accounts);
-        tree.cover(&ctx.root.id, ous, accounts).into_iter().collect()
+        Ok((regions, actions, org, owned))
     }
 
     /// The organization's tree under its root.
     async fn tree(&self, ctx: &Context) -> Result<OrgTree, Error> {
         let subtree = self.cloud.organization().subtree(&ctx.root.id).await?;
         Ok(OrgTree::new(subtree))
+    }
+
+    /// The parts of the tree under the units of GUARDDUTY_FEATURES_BY_OU (nothing when it is unset).
+    async fn units(&self) -> Result<OrgTree, Error> {
+        let mut all = Subtree::default();
+        let mut seen = BTreeSet::new();
+        for listed in &self.settings.plans_by_ou {
+            let part = self.cloud.organization().subtree(&listed.ou).await?;
+            all.ous.extend(part.ous);
+            // A listed unit nested in another is walked twice: its accounts are kept once.
+            all.accounts.extend(part.accounts.into_iter().filter(|(a, _)| seen.insert(a.id)));
+        }
+        Ok(OrgTree::new(all))
     }
 
     /// The accounts to enrol, from the organization's tree: every ACTIVE account but the admin and the excluded ones
@@ -298,10 +310,13 @@ impl<C: Cloud> Enabler<C> {
         &self,
         ctx: &Context,
         org: &Organization,
-        owned: Option<OwnedPolicy>,
+        owned: Vec<OwnedPolicy>,
         actions: &[OrgAction],
     ) -> Option<PolicyReport> {
-        let facts = org.facts.as_ref()?;
+        let facts = &org.classes;
+        if !facts.policies() {
+            return None;
+        }
         let enabled_now = actions.iter().any(|a| a.action == "enable_policy_type" && a.status == ActionStatus::Done);
         let mut accounts: Vec<AccountId> = org.roster.members.iter().map(|m| m.id).collect();
         accounts.push(self.settings.admin_account);

@@ -6,13 +6,13 @@
 //! with the member's plans), three in a warm one. Outside api mode the account's effective GuardDuty policy is read
 //! in the first of them; a run that owns a policy re-asserts it (type, content, attachments) once the regions are done.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
+use super::classes::{AccountClasses, PolicyFacts};
 use super::context::{no_common_region, Context, Mode, Warmth};
-use super::policy::PolicyFacts;
 use super::{Enabler, RunOptions};
-use crate::config::{Enablement, Plan};
+use crate::config::Enablement;
 use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
@@ -20,27 +20,41 @@ use crate::policy::Effective;
 use crate::ports::{Cloud, OrganizationApi, PolicyTypeStatus, Side};
 use crate::regions::{enabled_for_every_account, RegionChoice};
 use crate::report::{ActionStatus, OrgAction, PolicyReport, RegionReport, Report};
-use crate::state::OrgAccount;
+use crate::state::{OrgAccount, OrgConfig};
 
 impl<C: Cloud> Enabler<C> {
     /// Makes one account an Enabled member in every governed region (or those of `options`), with its plans, and
     /// re-asserts what this tool keeps (api mode: the organization configuration; owning a GuardDuty policy: the
     /// policy). Refused, with nothing written, for an account that is not ACTIVE in the organization or is excluded.
     pub async fn onboard(&self, account: &AccountId, options: &RunOptions) -> Result<Report, Error> {
+        self.onboard_as(account, options, false).await
+    }
+
+    /// Brings an account that moved to another organizational unit to the plans it should have now (its unit's of
+    /// GUARDDUTY_FEATURES_BY_OU, or its new effective GuardDuty policy's): as an onboarding, but reading its
+    /// membership first, so that a member is never written with CreateMembers (which applies the organization's
+    /// auto-enable settings to its plans).
+    pub async fn replan(&self, account: &AccountId, options: &RunOptions) -> Result<Report, Error> {
+        self.onboard_as(account, options, true).await
+    }
+
+    async fn onboard_as(&self, account: &AccountId, options: &RunOptions, moved: bool) -> Result<Report, Error> {
         let started = Instant::now();
         if self.memory.regions().is_none() && options.only_regions.is_none() {
-            return self.onboard_fresh(account, options, started).await;
+            return self.onboard_fresh(account, options, moved, started).await;
         }
-        let (found, (ctx, choice), effective) = tokio::try_join!(
+        let (found, (mut ctx, choice), effective, unit) = tokio::try_join!(
             self.cloud.organization().account(account),
             self.context(options, Warmth::Remembered),
-            self.effective_policy_of(account)
+            self.effective_policy_of(account),
+            self.unit_of(account)
         )?;
+        ctx.moved = moved;
         let members = self.enrolment(account, found).await?;
-        let facts = facts_for(&ctx, account, effective);
+        let facts = classes_for(&ctx, account, effective, unit);
         let (regions, organization) = tokio::join!(
             self.run_regions(&ctx, &choice.governed, options, |region| {
-                self.onboard_region(&ctx, region, &members, facts.as_ref())
+                self.onboard_region(&ctx, region, &members, &facts)
             }),
             self.trusted_access(&ctx),
         );
@@ -53,6 +67,7 @@ impl<C: Cloud> Enabler<C> {
         &self,
         account: &AccountId,
         options: &RunOptions,
+        moved: bool,
         started: Instant,
     ) -> Result<Report, Error> {
         let admin_regions = self.cloud.enabled_regions(Side::Admin);
@@ -63,21 +78,23 @@ impl<C: Cloud> Enabler<C> {
                 self.management(),
                 self.cloud.enabled_regions(Side::Management),
                 self.root(Warmth::Remembered),
-                self.effective_policy_of(account)
+                self.effective_policy_of(account),
+                self.unit_of(account)
             )
         };
         tokio::pin!(first);
         // The admin's list is polled along, so that it is under way (its credentials first), but not waited for.
         let mut admin_answer = None;
-        let (found, management, management_regions, root, effective) = loop {
+        let (found, management, management_regions, root, effective, unit) = loop {
             tokio::select! {
                 done = &mut first => break done?,
                 answer = &mut admin_regions, if admin_answer.is_none() => admin_answer = Some(answer),
             }
         };
         let members = self.enrolment(account, found).await?;
-        let ctx = self.context_for(options, management, root)?;
-        let facts = facts_for(&ctx, account, effective);
+        let mut ctx = self.context_for(options, management, root)?;
+        ctx.moved = moved;
+        let facts = classes_for(&ctx, account, effective, unit);
         let every_account = enabled_for_every_account(&self.settings, &management_regions);
         let the_rest = async {
             let admin = match admin_answer {
@@ -87,13 +104,13 @@ impl<C: Cloud> Enabler<C> {
             let choice = self.choose_regions(management, &management_regions, &admin);
             let rest: Vec<String> = choice.governed.iter().filter(|r| !every_account.contains(r)).cloned().collect();
             let reports = self
-                .run_regions(&ctx, &rest, options, |region| self.onboard_region(&ctx, region, &members, facts.as_ref()))
+                .run_regions(&ctx, &rest, options, |region| self.onboard_region(&ctx, region, &members, &facts))
                 .await;
             Ok::<_, Error>((reports, choice))
         };
         let (mut regions, rest, organization) = tokio::join!(
             self.run_regions(&ctx, &every_account, options, |region| {
-                self.onboard_region(&ctx, region, &members, facts.as_ref())
+                self.onboard_region(&ctx, region, &members, &facts)
             }),
             the_rest,
             self.trusted_access(&ctx)
@@ -118,54 +135,78 @@ impl<C: Cloud> Enabler<C> {
         left_out: Vec<crate::report::RegionLeftOut>,
         regions: Vec<RegionReport>,
         mut organization: Vec<OrgAction>,
-        facts: Option<PolicyFacts>,
+        classes: AccountClasses,
         started: Instant,
     ) -> Result<Report, Error> {
-        let mut policies = facts.as_ref().map(|f| PolicyReport {
+        let mut policies = classes.policies().then(|| PolicyReport {
             policy_type: Some(ctx.root.guardduty_policies),
-            uncovered: f.uncovered([*account].iter()),
+            uncovered: classes.uncovered([*account].iter()),
             ..PolicyReport::default()
         });
         if ctx.mode == (Mode::Policy { owner: true }) {
-            let plans: BTreeMap<String, (Vec<Plan>, Vec<String>)> =
-                regions.iter().filter_map(|r| Some((r.region.clone(), (r.resolved.clone()?, Vec::new())))).collect();
-            let unknown: Vec<String> = governed.iter().filter(|r| !plans.contains_key(*r)).cloned().collect();
+            let offered: BTreeMap<String, OrgConfig> =
+                regions.iter().filter_map(|r| Some((r.region.clone(), r.offered.clone()?))).collect();
+            let unknown: Vec<String> = governed.iter().filter(|r| !offered.contains_key(*r)).cloned().collect();
             let mut targets = self.remembered_or_computed_targets(ctx).await?;
-            // Where exclusions keep the policy off the root, an account no policy covers yet (one that joined a
-            // unit that holds something excluded, or the root itself) gets the policy attached to it.
+            // Where exclusions keep the main policy off the root, an account no policy covers yet (one that joined a
+            // unit that holds something excluded, or the root itself) gets it attached to it.
             let uncovered = policies.as_ref().is_some_and(|p| !p.uncovered.is_empty());
-            if uncovered && !targets.contains(&ctx.root.id) && !self.settings.excluded_accounts.contains(account) {
-                targets.insert(account.to_string());
+            if let Some(main) = targets.get_mut(&self.settings.policy_name) {
+                if uncovered && !main.contains(&ctx.root.id) && !self.settings.excluded_accounts.contains(account) {
+                    main.insert(account.to_string());
+                }
             }
-            let (actions, owned) = self.own_policy(ctx, &plans, &unknown, targets).await;
+            let (actions, owned) = self.own_policies(ctx, &offered, &unknown, targets).await;
             if let Some(p) = policies.as_mut() {
                 if actions.iter().any(|a| a.action == "enable_policy_type" && a.status == ActionStatus::Done) {
                     p.policy_type = Some(PolicyTypeStatus::Enabled);
                 }
-                p.owned = Some(owned);
+                p.owned = owned;
             }
             organization.extend(actions);
         }
         if let Some(p) = policies.as_mut() {
             p.uncovered_accounts = p.uncovered.len();
         }
-        let mut report = self.report("onboard", ctx, left_out, regions, organization, started);
+        let kind = if ctx.moved { "replan" } else { "onboard" };
+        let mut report = self.report(kind, ctx, left_out, regions, organization, started);
         report.account = Some(account.to_string());
         report.policies = policies;
         Ok(report)
     }
 
-    /// Where the policy this tool owns must be attached, as the last full reconcile of this process computed it;
-    /// computed afresh (the organization's tree read) where it did not.
-    async fn remembered_or_computed_targets(&self, ctx: &Context) -> Result<BTreeSet<String>, Error> {
-        if self.settings.excluded_accounts.is_empty() && self.settings.excluded_ous.is_empty() {
-            return Ok([ctx.root.id.clone()].into());
+    /// Where each policy this tool owns must be attached, as the last full reconcile of this process computed it;
+    /// computed afresh (with exclusions, from the organization's tree) where it did not.
+    async fn remembered_or_computed_targets(&self, ctx: &Context) -> Result<BTreeMap<String, BTreeSet<String>>, Error> {
+        if let Some(targets) = self.policy_targets(ctx, None) {
+            return Ok(targets);
         }
         if let Some(targets) = self.memory.policy_targets() {
-            return Ok(targets.into_iter().collect());
+            return Ok(targets);
         }
         let tree = self.tree(ctx).await?;
-        Ok(self.policy_targets(ctx, &tree))
+        Ok(self.policy_targets(ctx, Some(&tree)).unwrap_or_default())
+    }
+
+    /// The unit of GUARDDUTY_FEATURES_BY_OU the account is under (the deepest; by index, from 1): its parents, read
+    /// up to the first listed unit or the root; none without that variable.
+    async fn unit_of(&self, account: &AccountId) -> Result<Option<usize>, Error> {
+        let listed = &self.settings.plans_by_ou;
+        if listed.is_empty() {
+            return Ok(None);
+        }
+        let mut node = account.to_string();
+        // Organizations nests at most five levels of organizational units under the root.
+        for _ in 0..6 {
+            node = self.cloud.organization().parent(&node).await?;
+            if let Some(i) = listed.iter().position(|o| o.ou == node) {
+                return Ok(Some(i + 1));
+            }
+            if !node.starts_with("ou-") {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     /// The account's effective GuardDuty policy, outside api mode (where policies cannot be in force).
@@ -194,12 +235,16 @@ impl<C: Cloud> Enabler<C> {
     }
 }
 
-/// In policy mode, the facts of the one account an onboarding enrols.
-fn facts_for(ctx: &Context, account: &AccountId, effective: Option<String>) -> Option<PolicyFacts> {
-    match ctx.mode {
+/// The class of the one account an onboarding enrols: its unit's plan set, and in policy mode its effective policy.
+fn classes_for(ctx: &Context, account: &AccountId, effective: Option<String>, unit: Option<usize>) -> AccountClasses {
+    let units: HashMap<AccountId, usize> = unit.map(|i| (*account, i)).into_iter().collect();
+    let policies = match ctx.mode {
         Mode::Api => None,
-        Mode::Policy { .. } => {
-            Some(PolicyFacts::of_one(*account, effective.and_then(|text| Effective::parse(&text).ok())))
-        }
-    }
+        Mode::Policy { .. } => Some(PolicyFacts {
+            of: [(*account, 1)].into(),
+            effective: vec![None, effective.and_then(|text| Effective::parse(&text).ok())],
+            invalid: Vec::new(),
+        }),
+    };
+    AccountClasses::new(&units, policies)
 }

@@ -8,73 +8,21 @@
 //! (one call) names the accounts whose effective policy is invalid.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
+use super::classes::PolicyFacts;
 use super::context::Context;
 use super::Enabler;
 use crate::config::Plan;
 use crate::error::Error;
 use crate::ids::AccountId;
-use crate::plan::policy::{content, plan_policy, Owned, PolicyStep, Wanted};
-use crate::plan::protection::{Classes, PlanSet};
+use crate::plan::policy::{content, plan_policies, Owned, PolicyStep, Wanted};
 use crate::policy::Effective;
 use crate::ports::{Cloud, OrganizationApi, PolicyTypeStatus, Root};
 use crate::report::{ActionStatus, OrgAction, OwnedPolicy};
+use crate::state::OrgConfig;
 use crate::tree::OrgTree;
-
-/// What a policy-mode run knows of the organization's GuardDuty policies.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct PolicyFacts {
-    /// The effective policy of each class of accounts; class 0 has none (no GuardDuty policy covers it).
-    pub effective: Vec<Option<Effective>>,
-    /// Each account's class.
-    pub classes: Classes,
-    /// Accounts whose effective policy is invalid.
-    pub invalid: Vec<AccountId>,
-}
-
-impl PolicyFacts {
-    /// The facts of one account whose effective policy was read on its own (an onboarding).
-    pub(crate) fn of_one(account: AccountId, effective: Option<Effective>) -> Self {
-        let classes: HashMap<AccountId, usize> = [(account, 1)].into();
-        Self { effective: vec![None, effective], classes: Arc::new(classes), invalid: Vec::new() }
-    }
-
-    /// The accounts among `accounts` no GuardDuty policy covers.
-    pub(crate) fn uncovered<'a>(&'a self, accounts: impl Iterator<Item = &'a AccountId> + 'a) -> Vec<AccountId> {
-        accounts
-            .filter(|a| self.effective.get(self.classes.get(a).copied().unwrap_or(0)).is_none_or(Option::is_none))
-            .copied()
-            .collect()
-    }
-
-    /// The plan set of each class in `region`, given the configured plans there (`configured`), and the classes a
-    /// policy turns GuardDuty off for there (`foundational` disabled: not enrolled). A class without a block here
-    /// wants the configured plans, all written by this tool; a class with one wants what its block enables, never
-    /// written (GuardDuty applies it), plus the configured plans the block does not govern.
-    pub(crate) fn sets(&self, region: &str, configured: &[Plan]) -> (Vec<PlanSet>, Vec<usize>, BTreeSet<usize>) {
-        let mut sets = vec![PlanSet { on: configured.to_vec(), ..PlanSet::default() }];
-        let mut set_of = vec![0];
-        let mut off = BTreeSet::new();
-        for (class, effective) in self.effective.iter().enumerate().skip(1) {
-            let Some(block) = effective.as_ref().and_then(|e| e.block(region)) else {
-                set_of.push(0);
-                continue;
-            };
-            if block.foundational == Some(false) {
-                off.insert(class);
-            }
-            let mut on = block.enabled();
-            on.extend(configured.iter().filter(|p| !block.plans.contains_key(&p.name)).cloned());
-            let by_policy = block.plans.keys().cloned().collect();
-            set_of.push(sets.len());
-            sets.push(PlanSet { on, off: Vec::new(), by_policy });
-        }
-        (sets, set_of, off)
-    }
-}
 
 impl<C: Cloud> Enabler<C> {
     /// The effective GuardDuty policy of every ACTIVE account of `tree`, and the accounts whose effective policy is
@@ -123,87 +71,158 @@ impl<C: Cloud> Enabler<C> {
         for (class, text) in read {
             effective[class] = text.and_then(|t| Effective::parse(&t).ok());
         }
-        Ok(PolicyFacts { effective, classes: Arc::new(classes), invalid })
+        Ok(PolicyFacts { of: classes, effective, invalid })
     }
 
-    /// The writes that keep the policy this run owns as configured: its content from each governed region's plans
-    /// (`plans`: the plans on, and the plans off; `unknown`: the governed regions whose plans this run could not
-    /// read), attached at `targets`. Recorded as planned in a dry run.
-    pub(crate) async fn own_policy(
+    /// The policies this tool owns, by name, each with the unit of GUARDDUTY_FEATURES_BY_OU it is for (by index):
+    /// the main one (GUARDDUTY_POLICY_NAME, with GUARDDUTY_FEATURES), and one per listed unit (`<name>-<unit>`, with
+    /// its exact plans), attached at that unit. A child's block overrides what it inherits key by key
+    /// ("Understanding declarative policy inheritance"), and a unit's block names every plan the region offers, on
+    /// or off: so the unit's accounts get exactly its plans, and AWS itself keeps them.
+    pub(crate) fn owned_names(&self) -> Vec<(String, Option<usize>)> {
+        let main = &self.settings.policy_name;
+        let mut names = vec![(main.clone(), None)];
+        names.extend(self.settings.plans_by_ou.iter().enumerate().map(|(i, o)| (format!("{main}-{}", o.ou), Some(i))));
+        names
+    }
+
+    /// Where each policy this tool owns must be attached: the main one at the root, or, with exclusions, at the
+    /// highest units and the accounts whose whole subtree holds nothing excluded; a unit's at the unit, the same way.
+    pub(crate) fn policy_targets(
         &self,
         ctx: &Context,
-        plans: &BTreeMap<String, (Vec<Plan>, Vec<String>)>,
+        tree: Option<&OrgTree>,
+    ) -> Option<BTreeMap<String, BTreeSet<String>>> {
+        let (ous, accounts) = (&self.settings.excluded_ous, &self.settings.excluded_accounts);
+        let exclusions = !ous.is_empty() || !accounts.is_empty();
+        let mut targets = BTreeMap::new();
+        for (name, unit) in self.owned_names() {
+            let top = unit.map_or(ctx.root.id.as_str(), |i| self.settings.plans_by_ou[i].ou.as_str());
+            let cover: BTreeSet<String> = match (exclusions, tree) {
+                (false, _) => [top.to_owned()].into(),
+                (true, Some(tree)) => tree.cover(top, ous, accounts).into_iter().collect(),
+                (true, None) => return None,
+            };
+            targets.insert(name, cover);
+        }
+        Some(targets)
+    }
+
+    /// The writes that keep the policies this run owns as configured: their content from what each governed region
+    /// offers (`offered`; `unknown`: the governed regions this run could not read, whose blocks are kept as they
+    /// are), attached at `targets`. A policy of a unit no longer listed is detached (never deleted: that is the
+    /// user's call, `guardduty-enabler retire-policy`). Recorded as planned in a dry run.
+    pub(crate) async fn own_policies(
+        &self,
+        ctx: &Context,
+        offered: &BTreeMap<String, OrgConfig>,
         unknown: &[String],
-        targets: BTreeSet<String>,
-    ) -> (Vec<OrgAction>, OwnedPolicy) {
-        let name = self.settings.policy_name.clone();
-        let mut report = OwnedPolicy {
-            name: name.clone(),
-            id: None,
-            content: serde_json::Value::Null,
-            previous: None,
-            targets: targets.iter().cloned().collect(),
-        };
+        mut targets: BTreeMap<String, BTreeSet<String>>,
+    ) -> (Vec<OrgAction>, Vec<OwnedPolicy>) {
         let failed = |action: &'static str, target: &str, e: Error| OrgAction {
             action,
             target: target.to_owned(),
             status: ActionStatus::Failed,
             error: Some(e.to_string()),
         };
-        let ours = match self.owned_policy(&name).await {
-            Ok(ours) => ours,
-            Err(e) => {
-                report.content = content(plans, unknown, None);
-                return (vec![failed("read_policy", &name, e)], report);
-            }
+        let names = self.owned_names();
+        let main = self.settings.policy_name.clone();
+        let found = match self.owned_policies(&main).await {
+            Ok(found) => found,
+            Err(e) => return (vec![failed("read_policy", &main, e)], Vec::new()),
         };
-        let wanted =
-            Wanted { name: name.clone(), content: content(plans, unknown, ours.as_ref().map(|o| &o.content)), targets };
-        report.content = wanted.content.clone();
-        report.id = ours.as_ref().map(|o| o.id.clone());
-        report.previous = ours.as_ref().map(|o| o.content.clone()).filter(|c| *c != wanted.content);
-        let steps = plan_policy(&ctx.root, ours.as_ref(), &wanted);
+        // What each policy should say: the main one GUARDDUTY_FEATURES, a unit's its exact plans; a stray one (a unit
+        // no longer listed) what it says, and nowhere.
+        let mut wanted: Vec<Wanted> = Vec::new();
+        for (name, unit) in &names {
+            let plans: BTreeMap<String, (Vec<Plan>, Vec<String>)> = offered
+                .iter()
+                .map(|(region, config)| {
+                    let plans = match unit {
+                        None => (self.settings.plans.resolve(config).plans, Vec::new()),
+                        Some(i) => {
+                            let (on, off) = self.settings.plans_by_ou[*i].resolve(config);
+                            (on.plans, off)
+                        }
+                    };
+                    (region.clone(), plans)
+                })
+                .collect();
+            let current = found.get(name).map(|o| &o.content);
+            let content = content(&plans, unknown, current);
+            wanted.push(Wanted { name: name.clone(), content, targets: targets.remove(name).unwrap_or_default() });
+        }
+        for (name, ours) in &found {
+            if !names.iter().any(|(n, _)| n == name) {
+                wanted.push(Wanted { name: name.clone(), content: ours.content.clone(), targets: BTreeSet::new() });
+            }
+        }
+        let pairs: Vec<(Option<&Owned>, &Wanted)> = wanted.iter().map(|w| (found.get(&w.name), w)).collect();
+        let steps = plan_policies(&ctx.root, &pairs);
+        let mut ids: Vec<Option<String>> = pairs.iter().map(|(o, _)| o.map(|o| o.id.clone())).collect();
         let mut actions = Vec::new();
-        let mut id = ours.map(|o| o.id);
-        for step in &steps {
-            let (action, target) = describe(step, &name, &ctx.root.id);
-            if ctx.dry_run {
-                actions.push(OrgAction { action, target, status: ActionStatus::Planned, error: None });
+        let mut stopped = false;
+        for (i, step) in &steps {
+            let (action, target) = describe(step, &wanted[*i].name, &ctx.root.id);
+            if ctx.dry_run || stopped {
+                if !stopped {
+                    actions.push(OrgAction { action, target, status: ActionStatus::Planned, error: None });
+                }
                 continue;
             }
-            let result = self.policy_write(step, &mut id, &wanted).await;
+            let result = self.policy_write(step, &mut ids[*i], &wanted[*i]).await;
             if let (PolicyStep::EnablePolicyType { .. }, Ok(())) = (step, &result) {
                 // A warm process's onboardings must not enable it again.
                 let root = Root { guardduty_policies: PolicyTypeStatus::Enabled, ..ctx.root.clone() };
                 self.memory.remember_root(&root);
             }
-            let stop =
+            // Without its content or the type, nothing after it can hold: it waits for the next run.
+            stopped =
                 result.is_err() && !matches!(step, PolicyStep::AttachPolicy { .. } | PolicyStep::DetachPolicy { .. });
             actions.push(match result {
                 Ok(()) => OrgAction { action, target, status: ActionStatus::Done, error: None },
                 Err(e) => failed(action, &target, e),
             });
-            if stop {
-                break;
-            }
         }
-        if let Some(id) = &id {
-            self.memory.remember_policy(id, &report.targets);
-        }
-        report.id = id;
-        (actions, report)
+        let reports: Vec<OwnedPolicy> = wanted
+            .iter()
+            .zip(&ids)
+            .map(|(w, id)| OwnedPolicy {
+                name: w.name.clone(),
+                id: id.clone(),
+                content: w.content.clone(),
+                previous: found.get(&w.name).map(|o| o.content.clone()).filter(|c| *c != w.content),
+                targets: w.targets.iter().cloned().collect(),
+            })
+            .collect();
+        let remembered: BTreeMap<String, BTreeSet<String>> =
+            wanted.iter().map(|w| (w.name.clone(), w.targets.clone())).collect();
+        self.memory.remember_policy_targets(remembered);
+        (actions, reports)
     }
 
-    /// The GuardDuty policy named `name`, with its content and attachments; `None` where there is none.
-    async fn owned_policy(&self, name: &str) -> Result<Option<Owned>, Error> {
+    /// The GuardDuty policies this tool owns as AWS holds them (the main one, and those named after it and a unit),
+    /// by name, with their content and attachments.
+    async fn owned_policies(&self, main: &str) -> Result<BTreeMap<String, Owned>, Error> {
         let org = self.cloud.organization();
-        let Some(found) = org.guardduty_policies().await?.into_iter().find(|p| p.name == name) else {
-            return Ok(None);
-        };
-        let (text, targets) = tokio::try_join!(org.policy_content(&found.id), org.policy_targets(&found.id))?;
-        // Compared as JSON: content that does not parse is content to replace.
-        let content = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-        Ok(Some(Owned { id: found.id, content, targets: targets.into_iter().collect() }))
+        let prefix = format!("{main}-ou-");
+        let ours: Vec<_> = org
+            .guardduty_policies()
+            .await?
+            .into_iter()
+            .filter(|p| p.name == main || p.name.starts_with(&prefix))
+            .collect();
+        let read = bounded(
+            self.settings.region_concurrency.max(1),
+            ours.iter().map(|p| async move {
+                let (text, targets) = tokio::try_join!(org.policy_content(&p.id), org.policy_targets(&p.id))?;
+                // Compared as JSON: content that does not parse is content to replace.
+                let content = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+                Ok((p.name.clone(), Owned { id: p.id.clone(), content, targets: targets.into_iter().collect() }))
+            }),
+        )
+        .await?;
+        Ok(read.into_iter().collect())
     }
 
     async fn policy_write(&self, step: &PolicyStep, id: &mut Option<String>, wanted: &Wanted) -> Result<(), Error> {

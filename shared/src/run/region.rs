@@ -12,28 +12,32 @@ use std::sync::Arc;
 use futures_util::future::{ready, FutureExt};
 
 use super::apply::RegionWork;
+use super::classes::AccountClasses;
 use super::context::{Context, Mode};
 use super::observe::{found, read_admin_side};
-use super::policy::PolicyFacts;
 use super::{Enabler, OrgView, Organization, Roster};
-use crate::config::Plan;
 use crate::error::Error;
-use crate::plan::protection::{PlanCheck, PlanSet, Wants};
+use crate::plan::protection::{PlanCheck, Wants};
 use crate::plan::{
-    classify, plan_admin_side, plan_foundation, plan_members, plan_org_config, AdminPlan, Desired, Left, MemberAccount,
-    Round, Step,
+    classify, org_plans, plan_admin_side, plan_foundation, plan_members, plan_org_config, AdminPlan, Desired, Left,
+    MemberAccount, Round, Step,
 };
 use crate::ports::{Cloud, GuardDutyApi, Side};
 use crate::report::{Coverage, Outcome, RegionReport};
 use crate::state::{AdminSide, MemberStatus, Members, OrgConfig};
 
-/// A region after its first part: the work so far, the admin's side as read, and the plans the configuration gives
-/// it here (what a policy this run owns says for the region).
+/// A region after its first part: the work so far, and the admin's side as read (what the region offers, for the
+/// policies a run owns, and its members).
 pub(crate) struct Halfway<'a, C: Cloud> {
     work: RegionWork<'a, C>,
     side: AdminSide,
-    /// The plans on here.
-    pub(crate) plans: Vec<Plan>,
+}
+
+impl<C: Cloud> Halfway<'_, C> {
+    /// What the region offers (its organization configuration).
+    pub(crate) fn offered(&self) -> &OrgConfig {
+        &self.side.org_config
+    }
 }
 
 /// Where a region's first part left it: ended (a conflict, a block, a failure), or halfway.
@@ -68,7 +72,7 @@ impl<C: Cloud> Enabler<C> {
     ) -> Staged<'a, C> {
         let mut work = RegionWork::new(self, ctx, region);
         match self.prepare_steps(&mut work, org).await {
-            Ok(Some((side, plans))) => Staged::Halfway(Box::new(Halfway { work, side, plans })),
+            Ok(Some(side)) => Staged::Halfway(Box::new(Halfway { work, side })),
             Ok(None) => Staged::Done(Box::new(work.report)),
             Err(e) => Staged::Done(Box::new(self.finish(work, Err(e)))),
         }
@@ -76,8 +80,8 @@ impl<C: Cloud> Enabler<C> {
 
     /// The second part: every member and its plans, converged and checked.
     pub(crate) async fn finish_region(&self, halfway: Halfway<'_, C>, org: OrgView<'_>) -> RegionReport {
-        let Halfway { mut work, side, plans } = halfway;
-        let result = self.member_steps(&mut work, side, &plans, org).await;
+        let Halfway { mut work, side } = halfway;
+        let result = self.member_steps(&mut work, side, org).await;
         self.finish(work, result)
     }
 
@@ -85,7 +89,7 @@ impl<C: Cloud> Enabler<C> {
         &self,
         work: &mut RegionWork<'_, C>,
         org: Option<OrgView<'_>>,
-    ) -> Result<Option<(AdminSide, Vec<Plan>)>, Error> {
+    ) -> Result<Option<AdminSide>, Error> {
         let ctx = work.ctx;
         let state = self.observe(ctx, work.mgmt(), &work.admin).await?;
         work.report.found = found(&state);
@@ -103,7 +107,7 @@ impl<C: Cloud> Enabler<C> {
         let owned = match (ctx.mode, org) {
             (Mode::Policy { .. }, Some(org)) => {
                 let org = org.await.map_err(|e| Error::Unexpected(e.to_string()))?;
-                admin_owned(org.facts.as_ref(), &self.settings.admin_account, work.name)
+                org.classes.owned(&self.settings.admin_account, work.name)
             }
             _ => BTreeSet::new(),
         };
@@ -126,7 +130,7 @@ impl<C: Cloud> Enabler<C> {
             // A dry run before the first designation: what the region offers is read after it.
             _ => {
                 let plans = self.settings.plans.resolve_unread().plans;
-                let org_config = plan_org_config(&self.settings, &OrgConfig::default(), &plans);
+                let org_config = plan_org_config(&self.settings, &OrgConfig::default(), &plans, &[]);
                 (AdminPlan { detector: None, org_config, plans, not_offered: Vec::new() }, AdminSide::default())
             }
         };
@@ -137,18 +141,12 @@ impl<C: Cloud> Enabler<C> {
         if ctx.mode == Mode::Api {
             work.apply_all(&admin_plan.org_config.into_iter().collect::<Vec<_>>()).await?;
         }
-        Ok(Some((side, admin_plan.plans)))
+        Ok(Some(side))
     }
 
-    async fn member_steps(
-        &self,
-        work: &mut RegionWork<'_, C>,
-        side: AdminSide,
-        plans: &[Plan],
-        org: OrgView<'_>,
-    ) -> Result<(), Error> {
+    async fn member_steps(&self, work: &mut RegionWork<'_, C>, side: AdminSide, org: OrgView<'_>) -> Result<(), Error> {
         let org = org.await.map_err(|e| Error::Unexpected(e.to_string()))?;
-        let (wants, held) = wants_here(org.facts.as_ref(), work.name, plans);
+        let (wants, held) = org.classes.wants(&self.settings, work.name, &side.org_config);
         let members: Vec<MemberAccount> =
             org.roster.members.iter().filter(|m| !held.contains(&m.id)).cloned().collect();
         work.report.plans_by_policy = by_policy(&wants);
@@ -168,15 +166,15 @@ impl<C: Cloud> Enabler<C> {
         ctx: &Context,
         region: &str,
         members: &[MemberAccount],
-        facts: Option<&PolicyFacts>,
+        classes: &AccountClasses,
     ) -> RegionReport {
         let mut work = RegionWork::new(self, ctx, region);
-        let result = self.onboard_steps(&mut work, members, facts).await;
+        let result = self.onboard_steps(&mut work, members, classes).await;
         match result {
             // A region without the admin's detector needs its foundation first: reconcile it, for this account.
             Ok(false) => {
                 let roster = Roster { members: members.to_vec(), entries: Vec::new() };
-                let organization = Organization { roster, facts: facts.cloned() };
+                let organization = Organization { roster, classes: classes.clone() };
                 let org: OrgView<'_> = ready(Ok(Arc::new(organization))).boxed().shared();
                 self.reconcile_region(ctx, region, org).await
             }
@@ -189,7 +187,7 @@ impl<C: Cloud> Enabler<C> {
         &self,
         work: &mut RegionWork<'_, C>,
         members: &[MemberAccount],
-        facts: Option<&PolicyFacts>,
+        classes: &AccountClasses,
     ) -> Result<bool, Error> {
         let detector = match self.memory.detector(work.name) {
             Some(id) => Some(id),
@@ -199,17 +197,19 @@ impl<C: Cloud> Enabler<C> {
         self.memory.remember_detector(work.name, &detector);
         work.detector = Some(detector.clone());
         work.report.found.admin_detector = "PRESENT".into();
-        let (_, held) = wants_here(facts, work.name, &[]);
+        let (_, held) = classes.wants(&self.settings, work.name, &OrgConfig::default());
         let members: Vec<MemberAccount> = members.iter().filter(|m| !held.contains(&m.id)).cloned().collect();
         let members = &members[..];
         let reader = self.cloud.guardduty(Side::Admin, work.name);
         let region = work.name;
         let check_for = |config: &OrgConfig| {
-            let plans = self.settings.plans.resolve(config).plans;
-            let wants = wants_here(facts, region, &plans).0;
+            let wants = classes.wants(&self.settings, region, config).0;
             (by_policy(&wants), PlanCheck::new(wants))
         };
-        let (config, statuses, mut check) = if work.ctx.dry_run {
+        // A dry run, and an account that moved (already a member: CreateMembers would apply the organization's
+        // auto-enable settings to its plans, "irrespective of the accounts being new or existing members"), read
+        // the membership first.
+        let (config, statuses, mut check) = if work.ctx.dry_run || work.ctx.moved {
             let ids: Vec<_> = members.iter().map(|m| m.id).collect();
             let before = async {
                 if ids.is_empty() {
@@ -219,9 +219,11 @@ impl<C: Cloud> Enabler<C> {
                 }
             };
             let (config, before) = tokio::try_join!(reader.org_config(&detector), before)?;
-            let (owned, check) = check_for(&config);
+            let (owned, mut check) = check_for(&config);
             work.report.plans_by_policy = owned;
-            (config, work.converge_members(members, before, None).await?, check)
+            let plans = (!work.ctx.dry_run).then_some(&mut check);
+            let statuses = work.converge_members(members, before, plans).await?;
+            (config, statuses, check)
         } else {
             // The account is created while the configuration is read; whether it is protected (Enabled, and with
             // its plans) is read back, both at once.
@@ -237,11 +239,12 @@ impl<C: Cloud> Enabler<C> {
         let plans = self.settings.plans.resolve(&config).plans;
         work.report.plans = plans.iter().map(|p| p.name.clone()).collect();
         if work.ctx.mode == Mode::Api {
-            if let Some(step) = plan_org_config(&self.settings, &config, &plans) {
+            let (org_plans, new_only) = org_plans(&self.settings, &config, &plans);
+            if let Some(step) = plan_org_config(&self.settings, &config, &org_plans, &new_only) {
                 work.apply_all(&[step]).await?;
             }
         }
-        work.report.resolved = Some(plans);
+        work.report.offered = Some(config);
         conclude(work, members, statuses, &check);
         Ok(true)
     }
@@ -255,30 +258,6 @@ impl<C: Cloud> Enabler<C> {
         }
         work.report
     }
-}
-
-/// The plans of the admin's own detector that its effective GuardDuty policy governs in `region`.
-fn admin_owned(facts: Option<&PolicyFacts>, admin: &crate::ids::AccountId, region: &str) -> BTreeSet<String> {
-    let Some(facts) = facts else { return BTreeSet::new() };
-    let class = facts.classes.get(admin).copied().unwrap_or(0);
-    let block = facts.effective.get(class).and_then(Option::as_ref).and_then(|e| e.block(region));
-    block.map(|b| b.plans.keys().cloned().collect()).unwrap_or_default()
-}
-
-/// What each account wants in `region` given the configured plans there: everyone the configured plans (api mode),
-/// or (policy mode) the plans of its effective policy's block; and the accounts a policy turns GuardDuty off for
-/// here, which are not enrolled.
-fn wants_here(
-    facts: Option<&PolicyFacts>,
-    region: &str,
-    configured: &[Plan],
-) -> (Wants, BTreeSet<crate::ids::AccountId>) {
-    let Some(facts) = facts else {
-        return (Wants::everyone(PlanSet { on: configured.to_vec(), ..PlanSet::default() }), BTreeSet::new());
-    };
-    let (sets, set_of, off) = facts.sets(region, configured);
-    let held = facts.classes.iter().filter(|(_, class)| off.contains(class)).map(|(account, _)| *account).collect();
-    (Wants { sets, classes: facts.classes.clone(), set_of }, held)
 }
 
 /// The plans some account's GuardDuty policy decides, by name.
