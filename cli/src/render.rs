@@ -111,7 +111,7 @@ pub fn status(report: &Report) -> String {
     }
     let _ = writeln!(out, "\n{}", paint(BOLD, "Organization configuration:"));
     let mut config = table();
-    config.set_header(["region", "auto-enable", "plans", "P: by a policy", "not offered", "state"]);
+    config.set_header(["region", "auto-enable", "plans", "P: by a policy", "not offered", "findings export", "state"]);
     for r in regions {
         config.add_row([
             r.region.clone(),
@@ -119,6 +119,7 @@ pub fn status(report: &Report) -> String {
             if r.plans.is_empty() { "-".into() } else { format!("{} ({})", r.plans.len(), abbreviate(&r.plans)) },
             if r.plans_by_policy.is_empty() { "-".into() } else { r.plans_by_policy.join(", ") },
             if r.plans_not_offered.is_empty() { "-".into() } else { r.plans_not_offered.join(", ") },
+            export(r),
             outcome(r),
         ]);
     }
@@ -183,6 +184,29 @@ fn cell(report: &Report, region: &RegionReport, account: &AccountEntry, problems
             paint(RED, "✗")
         }
     }
+}
+
+/// A region's findings export: its status, and, when it fails, since when.
+fn export(r: &RegionReport) -> String {
+    let Some(e) = &r.export else { return "-".into() };
+    let since = e.failing_since_ms.map(|ms| format!(" since {}", date(ms))).unwrap_or_default();
+    let text = format!("{}{since}", e.status);
+    paint(if e.is_healthy() { GREEN } else { RED }, &text)
+}
+
+/// A day from milliseconds since the epoch, as YYYY-MM-DD (proleptic Gregorian, UTC).
+fn date(ms: i64) -> String {
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 fn abbreviate(names: &[String]) -> String {
@@ -419,7 +443,11 @@ fn count(n: usize, thing: &str) -> String {
 /// Whether a read-only report found anything to change or anything not protected.
 pub fn drifted(report: &Report) -> bool {
     !report.organization.is_empty()
-        || report.regions.iter().any(|r| r.outcome != Outcome::InSync || !r.unprotected.is_empty())
+        || report.regions.iter().any(|r| {
+            r.outcome != Outcome::InSync
+                || !r.unprotected.is_empty()
+                || r.export.as_ref().is_some_and(|e| !e.is_healthy())
+        })
 }
 
 /// The one-line summary.
@@ -436,7 +464,7 @@ pub fn summary(report: &Report, kind: &str) -> String {
             let planned: usize =
                 report.regions.iter().map(|r| r.actions.len()).sum::<usize>() + report.organization.len();
             let needing = format!("{needing} of {}", count(s.regions, "region"));
-            (false, format!("drift: {needing} need changes ({} planned); {protected}{left}", count(planned, "write")))
+            (false, format!("drift: {needing} not in sync ({} planned); {protected}{left}", count(planned, "write")))
         }
         "status" | "plan" => (true, format!("in sync: {}; {protected}{left}", count(s.regions, "region"))),
         _ if report.is_success() => (
@@ -466,6 +494,12 @@ pub fn summary(report: &Report, kind: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_times_read_as_days() {
+        assert_eq!(date(1_795_939_200_000), "2026-11-29");
+        assert_eq!(date(0), "1970-01-01");
+    }
 
     #[test]
     fn region_columns_are_short_and_distinct() {

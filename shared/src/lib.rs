@@ -38,8 +38,8 @@ pub use aws::{
 };
 pub use budget::Budget;
 pub use config::{
-    AutoEnable, ConfigError, Enablement, FindingFrequency, OuPlans, Plan, PlanSelection, Problem, Resolved, Settings,
-    Variable, DEFAULT_ADMIN_ROLE_NAME, VARIABLES,
+    AutoEnable, ConfigError, Enablement, FindingFrequency, FindingsExport, OuPlans, Plan, PlanSelection, Problem,
+    Resolved, Settings, Variable, DEFAULT_ADMIN_ROLE_NAME, VARIABLES,
 };
 pub use error::{AwsError, BoxError, Error, Failure};
 pub use guard::{guarded, json_type, Interrupted};
@@ -48,11 +48,11 @@ pub use metrics::{emf, emf_failure, emf_onboarding, publish};
 pub use plan::{Left, MemberAccount, Step, Unprotected};
 pub use ports::{
     Cloud, CreateAccountStatus, EnabledRegion, GuardDutyApi, MemberFeatures, OrganizationApi, PolicyRecord,
-    PolicyTypeStatus, Root, Side, Subtree, Unprocessed,
+    PolicyTypeStatus, PublishingDestination, Root, Side, Subtree, Unprocessed,
 };
 pub use report::{
-    AccountEntry, Action, ActionStatus, Coverage, Found, OrgAction, Outcome, OwnedPolicy, PolicyReport, RegionLeftOut,
-    RegionReport, Report, Summary, NAMED_PER_REGION,
+    AccountEntry, Action, ActionStatus, Coverage, ExportReport, Found, OrgAction, Outcome, OwnedPolicy, PolicyReport,
+    RegionLeftOut, RegionReport, Report, Summary, NAMED_PER_REGION,
 };
 pub use run::{Enabler, Patience, Progress, ProgressEvent, RunOptions};
 pub use state::{

@@ -2,8 +2,9 @@
 //! pipeline turns into metrics in the `GuardDutyEnabler` namespace without an API call.
 //!
 //! Per run (dimension `Function`): AccountsOnboarded, DriftRepaired, RegionsFailed, Conflicts, MembersLeftOut,
-//! AccountsUnprotected, DriftUnrepaired, and for a full reconcile RegionsBelowFullCoverage. Per governed region of
-//! a full reconcile (dimensions `Function`, `Region`): AccountsExpected, AccountsProtected, AccountsUnprotected.
+//! AccountsUnprotected, DriftUnrepaired, and for a full reconcile RegionsBelowFullCoverage and
+//! FindingsExportUnhealthy. Per governed region of a full reconcile (dimensions `Function`, `Region`):
+//! AccountsExpected, AccountsProtected, AccountsUnprotected, and, where findings are exported, FindingsExportHealthy.
 //! Per onboarding: OnboardingSeconds, from the event's own time to the account being Enabled everywhere.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -62,8 +63,11 @@ pub fn emf(function: &str, report: &Report) -> Vec<Value> {
         ("AccountsUnprotected", "Count"),
         ("DriftUnrepaired", "Count"),
     ];
+    let export: Vec<&crate::report::ExportReport> =
+        report.regions.iter().filter_map(|r| r.export.as_ref()).filter(|e| e.is_expected()).collect();
     if reconcile {
         metrics.push(("RegionsBelowFullCoverage", "Count"));
+        metrics.push(("FindingsExportUnhealthy", "Count"));
     }
     let mut docs = vec![document(
         &["Function"],
@@ -79,6 +83,7 @@ pub fn emf(function: &str, report: &Report) -> Vec<Value> {
             "AccountsUnprotected": s.unprotected,
             "DriftUnrepaired": report.drift_unrepaired(),
             "RegionsBelowFullCoverage": below,
+            "FindingsExportUnhealthy": export.iter().filter(|e| !e.is_healthy()).count(),
             "LeftOut": left,
         }),
     )];
@@ -86,17 +91,21 @@ pub fn emf(function: &str, report: &Report) -> Vec<Value> {
         let per_region =
             [("AccountsExpected", "Count"), ("AccountsProtected", "Count"), ("AccountsUnprotected", "Count")];
         docs.extend(measured().map(|r| {
-            document(
-                &["Function", "Region"],
-                &per_region,
-                json!({
-                    "Function": function,
-                    "Region": r.region,
-                    "AccountsExpected": r.coverage.expected,
-                    "AccountsProtected": r.coverage.protected,
-                    "AccountsUnprotected": r.coverage.expected.saturating_sub(r.coverage.protected),
-                }),
-            )
+            // Findings export, where it is set up here (a region the user guide's rules leave out has none).
+            let export = r.export.as_ref().filter(|e| e.is_expected());
+            let mut metrics = per_region.to_vec();
+            let mut values = json!({
+                "Function": function,
+                "Region": r.region,
+                "AccountsExpected": r.coverage.expected,
+                "AccountsProtected": r.coverage.protected,
+                "AccountsUnprotected": r.coverage.expected.saturating_sub(r.coverage.protected),
+            });
+            if let Some(e) = export {
+                metrics.push(("FindingsExportHealthy", "Count"));
+                values["FindingsExportHealthy"] = json!(u8::from(e.is_healthy()));
+            }
+            document(&["Function", "Region"], &metrics, values)
         }));
     }
     docs

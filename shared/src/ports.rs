@@ -80,6 +80,33 @@ pub trait GuardDutyApi: Send + Sync {
         on: &[Plan],
         off: &[String],
     ) -> impl Future<Output = Result<Unprocessed, Error>> + Send;
+    /// ListPublishingDestinations: the detector's destinations (id and status), every page.
+    fn publishing_destinations(
+        &self,
+        detector: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, Error>> + Send;
+    /// DescribePublishingDestination.
+    fn publishing_destination(
+        &self,
+        detector: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<PublishingDestination, Error>> + Send;
+    /// CreatePublishingDestination of type S3, idempotent on `token`; returns its id.
+    fn create_publishing_destination(
+        &self,
+        detector: &str,
+        destination: &str,
+        kms_key: &str,
+        token: &str,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// UpdatePublishingDestination: another bucket (or prefix) and key.
+    fn update_publishing_destination(
+        &self,
+        detector: &str,
+        id: &str,
+        destination: &str,
+        kms_key: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
     /// CreateMembers for at most 50 accounts.
     fn create_members(
         &self,
@@ -200,6 +227,21 @@ pub struct PolicyRecord {
     pub name: String,
 }
 
+/// A publishing destination, as DescribePublishingDestination gives it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublishingDestination {
+    /// Its id.
+    pub id: String,
+    /// PENDING_VERIFICATION, PUBLISHING, UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY or STOPPED.
+    pub status: String,
+    /// Where it exports: the bucket ARN, with its prefix.
+    pub destination: String,
+    /// The KMS key.
+    pub kms_key: String,
+    /// When GuardDuty first failed to publish there, in milliseconds since the epoch.
+    pub failing_since_ms: Option<i64>,
+}
+
 /// What became of a CreateAccount request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CreateAccountStatus {
@@ -230,6 +272,8 @@ pub trait Cloud: Send + Sync {
     fn guardduty(&self, side: Side, region: &str) -> Self::GuardDuty;
     /// Organizations.
     fn organization(&self) -> &Self::Organization;
+    /// The region the functions run in, whose partition is theirs.
+    fn home_region(&self) -> &str;
     /// The regions enabled for `side`'s account (account:ListRegions, ENABLED and ENABLED_BY_DEFAULT).
     fn enabled_regions(&self, side: Side) -> impl Future<Output = Result<Vec<EnabledRegion>, Error>> + Send;
 }

@@ -20,6 +20,9 @@ pub(crate) struct RegionChoice {
     pub governed: Vec<String>,
     /// Left out, and why.
     pub left_out: Vec<RegionLeftOut>,
+    /// The regions enabled by default (ENABLED_BY_DEFAULT for the management account): every other region is an
+    /// opt-in one.
+    pub defaults: BTreeSet<String>,
 }
 
 /// Chooses the governed regions. Candidates are GUARDDUTY_REGIONS when set, else every region either account has
@@ -36,7 +39,10 @@ pub(crate) fn choose(
         Some(listed) => listed.clone(),
         None => management_regions.union(&admin_regions).cloned().collect(),
     };
-    let mut choice = RegionChoice::default();
+    let mut choice = RegionChoice {
+        defaults: management.1.iter().filter(|r| r.by_default).map(|r| r.name.clone()).collect(),
+        ..RegionChoice::default()
+    };
     for region in candidates {
         let mut lacking = Vec::new();
         if !management_regions.contains(&region) {

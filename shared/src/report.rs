@@ -20,7 +20,8 @@ pub enum Outcome {
     Changed,
     /// Dry run: the steps listed would be taken.
     Planned,
-    /// Set up, but some accounts that should be protected are not (named in `unprotected`).
+    /// Set up, but not all as declared: some accounts that should be protected are not (named in `unprotected`), or
+    /// findings export is not healthy (`export`).
     Partial,
     /// Another delegated admin is designated; nothing was changed.
     Conflict,
@@ -122,6 +123,9 @@ pub struct RegionReport {
     /// Plans (or additional configurations) selected but not offered here: left out, not a failure.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plans_not_offered: Vec<String>,
+    /// Where the region's findings are exported (GUARDDUTY_FINDINGS_DESTINATION).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportReport>,
     /// Plans a GuardDuty organization policy decides here for some accounts: checked, never written by this tool.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plans_by_policy: Vec<String>,
@@ -166,6 +170,7 @@ impl RegionReport {
             found: Found::default(),
             plans: Vec::new(),
             plans_not_offered: Vec::new(),
+            export: None,
             plans_by_policy: Vec::new(),
             notes: Vec::new(),
             actions: Vec::new(),
@@ -198,6 +203,68 @@ impl RegionReport {
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+/// Where a region's findings are exported, as the run left it (or, in a dry run, found it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ExportReport {
+    /// What GuardDuty reports (PENDING_VERIFICATION, PUBLISHING, UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY, STOPPED),
+    /// or ABSENT (none yet), LEFT_OUT (the region's findings cannot go to that bucket), SEVERAL (more than one
+    /// destination: nothing was changed), FAILED (a call failed).
+    pub status: String,
+    /// The destination's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination_id: Option<String>,
+    /// When GuardDuty first failed to publish, in milliseconds since the epoch: if that is not fixed within the
+    /// 90-day retention, GuardDuty disables export in the region (GuardDuty User Guide).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_since_ms: Option<i64>,
+    /// Why, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl ExportReport {
+    /// Exporting, or being verified right after a write, or (by the user guide's region rules) not to be set up.
+    pub fn is_healthy(&self) -> bool {
+        matches!(self.status.as_str(), "PUBLISHING" | "PENDING_VERIFICATION" | "LEFT_OUT")
+    }
+
+    /// Whether the region exports at all (or is set up to): every status but LEFT_OUT.
+    pub fn is_expected(&self) -> bool {
+        self.status != "LEFT_OUT"
+    }
+
+    pub(crate) fn left_out(why: String) -> Self {
+        Self { status: "LEFT_OUT".into(), detail: Some(why), ..Self::default() }
+    }
+
+    pub(crate) fn failed(e: crate::error::Error) -> Self {
+        Self { status: "FAILED".into(), detail: Some(e.to_string()), ..Self::default() }
+    }
+
+    pub(crate) fn several(n: usize) -> Self {
+        let detail = format!("{n} publishing destinations on the admin's detector: nothing was changed");
+        Self { status: "SEVERAL".into(), detail: Some(detail), ..Self::default() }
+    }
+
+    pub(crate) fn absent() -> Self {
+        Self { status: "ABSENT".into(), ..Self::default() }
+    }
+}
+
+impl From<crate::ports::PublishingDestination> for ExportReport {
+    fn from(d: crate::ports::PublishingDestination) -> Self {
+        let detail = match d.status.as_str() {
+            "UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY" | "STOPPED" => Some(format!(
+                "GuardDuty cannot publish to {} (fix the bucket or key policy; unfixed for 90 days, GuardDuty \
+                 disables export here)",
+                d.destination
+            )),
+            _ => None,
+        };
+        Self { status: d.status, destination_id: Some(d.id), failing_since_ms: d.failing_since_ms, detail }
+    }
 }
 
 /// The most accounts each region names in a report a function returns or logs: a Lambda answer is at most 6 MB and
@@ -441,7 +508,8 @@ impl Report {
             })
             .count();
         let org = self.organization.iter().filter(|a| a.status == ActionStatus::Failed).count();
-        regions + if self.dry_run { 0 } else { self.summary.unprotected } + org
+        let export = self.regions.iter().filter(|r| r.export.as_ref().is_some_and(|e| !e.is_healthy())).count();
+        regions + if self.dry_run { 0 } else { self.summary.unprotected + export } + org
     }
 
     /// One line per region (and organization-wide write) that did not succeed: where, how it ended and why.
@@ -454,12 +522,21 @@ impl Report {
                 let why = match (&r.error, r.unprotected.as_slice()) {
                     (Some(e), _) => e.clone(),
                     (None, accounts) => {
-                        let named: Vec<String> =
-                            accounts.iter().take(5).map(|u| format!("{} ({})", u.account, u.reason)).collect();
-                        let more = accounts.len().saturating_sub(5) + r.unprotected_omitted;
-                        let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
-                        let total = accounts.len() + r.unprotected_omitted;
-                        format!("{total} accounts not protected: {}{tail}", named.join(", "))
+                        let mut parts = Vec::new();
+                        if !accounts.is_empty() {
+                            let named: Vec<String> =
+                                accounts.iter().take(5).map(|u| format!("{} ({})", u.account, u.reason)).collect();
+                            let more = accounts.len().saturating_sub(5) + r.unprotected_omitted;
+                            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+                            let total = accounts.len() + r.unprotected_omitted;
+                            parts.push(format!("{total} accounts not protected: {}{tail}", named.join(", ")));
+                        }
+                        if let Some(e) = r.export.as_ref().filter(|e| !e.is_healthy()) {
+                            let since = e.failing_since_ms.map(|t| format!(" since {t} (ms)")).unwrap_or_default();
+                            let detail = e.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+                            parts.push(format!("findings export {}{since}{detail}", e.status));
+                        }
+                        parts.join("; ")
                     }
                 };
                 format!("{}: {}: {why}", r.region, r.outcome.as_str())

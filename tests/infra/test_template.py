@@ -135,14 +135,36 @@ class OneDeploy(unittest.TestCase):
         self.assertEqual(group["Regions"], [{"!Ref": "AWS::Region"}])
         # the role it creates trusts exactly this stack's function roles, by the same names
         params = {x["ParameterKey"]: x["ParameterValue"] for x in p["Parameters"]}
+        # and may read exactly the bucket the functions export findings to
+        exported = template()["Globals"]["Function"]["Environment"]["Variables"]["GUARDDUTY_FINDINGS_DESTINATION"]
         self.assertEqual(params, {
             "ManagementAccountId": {"!Ref": "AWS::AccountId"},
             "RoleName": {"!Ref": "AdminRoleName"},
             "FunctionRoleNamePrefix": {"!Ref": "RoleNamePrefix"},
             "OperatorRoleArns": {"!Ref": "OperatorRoleArns"},
+            "FindingsDestination": exported,
         })
         admin_parameters = set(template("admin-role.yaml")["Parameters"])
         self.assertEqual(set(params), admin_parameters)
+
+    def test_the_findings_bucket_goes_to_the_admin_account_with_the_key_made_here(self):
+        resources = template()["Resources"]
+        key = resources["FindingsKeyStack"]["Properties"]
+        self.assertEqual(key["TemplateURL"], "findings-bucket.yaml")
+        self.assertEqual(key["Parameters"]["Create"], "key")
+        bucket = resources["FindingsBucketStackSet"]["Properties"]
+        self.assertEqual(bucket["PermissionModel"], "SERVICE_MANAGED")
+        params = {x["ParameterKey"]: x["ParameterValue"] for x in bucket["Parameters"]}
+        self.assertEqual(params["Create"], "bucket")
+        self.assertEqual(params["KmsKeyArn"], {"!GetAtt": "FindingsKeyStack.Outputs.KmsKeyArn"})
+        (group,) = bucket["StackInstancesGroup"]
+        self.assertEqual(group["DeploymentTargets"]["Accounts"], [{"!Ref": "AdminAccountId"}])
+        # the functions export to that bucket, under the name the stack set gives it, with that key
+        env = template()["Globals"]["Function"]["Environment"]["Variables"]
+        destination = env["GUARDDUTY_FINDINGS_DESTINATION"]["!If"]
+        self.assertEqual(destination[0], "DeploysFindingsBucket")
+        self.assertEqual(destination[1]["!Sub"], "arn:${AWS::Partition}:s3:::" + params["BucketName"]["!Sub"])
+        self.assertEqual(env["GUARDDUTY_FINDINGS_KMS_KEY"]["!If"][1], params["KmsKeyArn"])
 
     def test_the_admin_role_trusts_the_two_function_roles_and_only_the_operators_given(self):
         resources = template("admin-role.yaml")["Resources"]

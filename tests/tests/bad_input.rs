@@ -11,7 +11,7 @@ use bootstrapper::{Bootstrapper, Environment, ResponseSender};
 use enablement::{
     AccountId, AutoEnable, Cloud, CreateAccountStatus, DelegatedAdmin, Detector, EnabledRegion, Enabler, Error,
     FindingFrequency, GuardDutyApi, MemberAccount, MemberFeatures, Members, OrgAccount, OrgConfig, OrganizationApi,
-    Plan, PolicyRecord, Root, Side, Subtree, Unprocessed,
+    Plan, PolicyRecord, PublishingDestination, Root, Side, Subtree, Unprocessed,
 };
 use responder::Responder;
 use serde_json::{json, Value};
@@ -270,6 +270,18 @@ impl GuardDutyApi for Exploding {
     ) -> Result<Unprocessed, Error> {
         boom()
     }
+    async fn publishing_destinations(&self, _: &str) -> Result<Vec<(String, String)>, Error> {
+        boom()
+    }
+    async fn publishing_destination(&self, _: &str, _: &str) -> Result<PublishingDestination, Error> {
+        boom()
+    }
+    async fn create_publishing_destination(&self, _: &str, _: &str, _: &str, _: &str) -> Result<String, Error> {
+        boom()
+    }
+    async fn update_publishing_destination(&self, _: &str, _: &str, _: &str, _: &str) -> Result<(), Error> {
+        boom()
+    }
     async fn create_members(&self, _: &str, _: &[MemberAccount]) -> Result<Unprocessed, Error> {
         boom()
     }
@@ -344,6 +356,9 @@ impl OrganizationApi for Exploding {
 impl Cloud for Exploding {
     type GuardDuty = Exploding;
     type Organization = Exploding;
+    fn home_region(&self) -> &str {
+        "us-east-1"
+    }
     fn guardduty(&self, _: Side, _: &str) -> Exploding {
         Exploding
     }

@@ -30,6 +30,10 @@ fn implied(action: &str) -> &'static [&'static str] {
         ],
         // The first detector creates GuardDuty's service-linked roles.
         "guardduty:CreateDetector" => &["iam:CreateServiceLinkedRole"],
+        // "Exporting generated findings to Amazon S3", Step 1, and the dependent actions of the two operations.
+        "guardduty:CreatePublishingDestination" | "guardduty:UpdatePublishingDestination" => {
+            &["s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"]
+        }
         _ => &[],
     }
 }
@@ -137,9 +141,17 @@ async fn scenario() -> (Emulator, Org, String) {
         .await
         .unwrap();
     emulator.seed_members("us-east-1", &org.accounts[0], &[(&org.accounts[2], "Invited")]);
+    let buckets = json!({"findings": {"region": "us-east-1", "owner": "999988887777"}, "elsewhere": {"region": "us-east-1", "owner": "999988887777"}});
+    emulator.control("POST", "/_emulator/export", &json!({"buckets": buckets, "verification_seconds": 0}));
     emulator.clear_log();
     (emulator, org, ou)
 }
+
+/// Findings exported to a bucket (the policy-mode phases turn it on).
+const EXPORT: [(&str, &str); 2] = [
+    ("GUARDDUTY_FINDINGS_DESTINATION", "arn:aws:s3:::findings"),
+    ("GUARDDUTY_FINDINGS_KMS_KEY", "arn:aws:kms:us-east-1:999988887777:key/findings"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_require() {
@@ -167,6 +179,8 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
         ("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str()),
         ("GUARDDUTY_ENABLEMENT", "policy"),
         ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()),
+        EXPORT[0],
+        EXPORT[1],
     ];
     let function = emulator.bootstrapper(&vars).await;
     for kind in ["cfn-create.json", "cfn-update.json"] {
@@ -174,10 +188,12 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
         let mut request = cfn_request(kind, &catcher.url, &org.accounts[0]);
         request["ResourceProperties"]["Enablement"] = json!("policy");
         request["ResourceProperties"]["ExcludedOus"] = json!(ou);
+        request["ResourceProperties"]["FindingsDestination"] = json!(EXPORT[0].1);
+        request["ResourceProperties"]["FindingsKmsKey"] = json!(EXPORT[1].1);
         function.handle(event(request)).await.unwrap();
         assert_eq!(catcher.received()[0].2["Status"], "SUCCESS", "{kind}: {:?}", catcher.received());
         add_calls(&mut bootstrapper_calls, &emulator, &org);
-        tamper_with_the_policy(&emulator, &ou).await;
+        tamper_with_the_policy(&emulator, &org, &ou).await;
     }
 
     // the responder: the schedule on a fresh organization, drift and its repair, and an account creation
@@ -238,12 +254,12 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
     add_calls(&mut responder_calls, &emulator, &org);
     // and in policy mode: the schedule writes the policy, then puts an edited, stray policy back
     let (emulator, org, ou) = scenario().await;
-    let vars = [("GUARDDUTY_ENABLEMENT", "policy"), ("GUARDDUTY_EXCLUDED_OUS", ou.as_str())];
+    let vars = [("GUARDDUTY_ENABLEMENT", "policy"), ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()), EXPORT[0], EXPORT[1]];
     let function = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await));
     for _ in 0..2 {
         function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
         add_calls(&mut responder_calls, &emulator, &org);
-        tamper_with_the_policy(&emulator, &ou).await;
+        tamper_with_the_policy(&emulator, &org, &ou).await;
     }
 
     // every operation in the code was exercised
@@ -276,14 +292,30 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
     assert_grants("admin-role.yaml", "RegionOptInForwarderRole", &["events:PutEvents".to_owned()].into());
 }
 
-/// Someone edits the tool's GuardDuty policy and attaches it to the excluded unit; the log forgets their calls.
-async fn tamper_with_the_policy(emulator: &Emulator, ou: &str) {
+/// Someone edits the tool's GuardDuty policy and attaches it to the excluded unit, and points eu-west-1's findings
+/// export at another bucket; the log forgets their calls.
+async fn tamper_with_the_policy(emulator: &Emulator, org: &Org, ou: &str) {
     let orgs = aws_sdk_organizations::Client::new(&emulator.sdk_config().await);
     let id = emulator.state()["policies"][0]["id"].as_str().unwrap().to_owned();
     let content =
         json!({"guardduty": {"enablement": {"us-east-1": {"foundational": {"status": {"@@assign": "enabled"}}}}}});
     orgs.update_policy().policy_id(&id).content(content.to_string()).send().await.unwrap();
     orgs.attach_policy().policy_id(&id).target_id(ou).send().await.unwrap();
+    let gd = emulator.admin_guardduty(&org.accounts[0], "eu-west-1").await;
+    let detector = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let listed = gd.list_publishing_destinations().detector_id(&detector).send().await.unwrap();
+    let destination = listed.destinations()[0].destination_id().unwrap().to_owned();
+    let elsewhere = aws_sdk_guardduty::types::DestinationProperties::builder()
+        .destination_arn("arn:aws:s3:::elsewhere")
+        .kms_key_arn(EXPORT[1].1)
+        .build();
+    gd.update_publishing_destination()
+        .detector_id(detector)
+        .destination_id(destination)
+        .destination_properties(elsewhere)
+        .send()
+        .await
+        .unwrap();
     emulator.clear_log();
 }
 

@@ -51,7 +51,17 @@ async fn every_metric_the_dashboard_and_the_alarms_read_is_one_the_functions_pub
     let emulator = Emulator::start();
     emulator.regions(json!({"default": ["eu-west-1", "us-east-1"], "opt_in": []}));
     let org = emulator.organization(3, 0);
-    let enabler = emulator.enabler(settings(&org.accounts[0], &[])).await;
+    // (with findings exported, whose health is published per region)
+    emulator.control(
+        "POST",
+        "/_emulator/export",
+        &json!({"buckets": {"findings": {"region": "us-east-1", "owner": "999988887777"}}}),
+    );
+    let export = [
+        ("GUARDDUTY_FINDINGS_DESTINATION", "arn:aws:s3:::findings"),
+        ("GUARDDUTY_FINDINGS_KMS_KEY", "arn:aws:kms:us-east-1:999988887777:key/findings"),
+    ];
+    let enabler = emulator.enabler(settings(&org.accounts[0], &export)).await;
     let reconcile = enabler.reconcile().await.unwrap();
     let (account, _) = emulator.create_account("dashboard").await;
     let onboard = enabler.onboard(&account, &RunOptions::default()).await.unwrap();

@@ -8,7 +8,7 @@ use crate::config::{AutoEnable, FindingFrequency, Plan};
 use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
-use crate::ports::{GuardDutyApi, MemberFeatures, Unprocessed};
+use crate::ports::{GuardDutyApi, MemberFeatures, PublishingDestination, Unprocessed};
 use crate::state::{
     AdminStatus, DelegatedAdmin, Detector, FeatureState, MemberStatus, Members, OrgConfig, OrgFeatureState,
 };
@@ -348,6 +348,82 @@ impl GuardDutyApi for AwsGuardDuty {
             .await
             .map_err(self.caller.fail("UpdateMemberDetectors"))?;
         Ok(unprocessed(out.unprocessed_accounts()))
+    }
+
+    async fn publishing_destinations(&self, detector: &str) -> Result<Vec<(String, String)>, Error> {
+        let pages = self.client.list_publishing_destinations().detector_id(detector).into_paginator().send();
+        let mut found = Vec::new();
+        each_page(pages, "ListPublishingDestinations", &self.caller, |page| {
+            found.extend(page.destinations().iter().filter_map(|d| {
+                Some((d.destination_id()?.to_owned(), d.status().map(|s| s.as_str().to_owned()).unwrap_or_default()))
+            }));
+        })
+        .await?;
+        Ok(found)
+    }
+
+    async fn publishing_destination(&self, detector: &str, id: &str) -> Result<PublishingDestination, Error> {
+        let out = self
+            .client
+            .describe_publishing_destination()
+            .detector_id(detector)
+            .destination_id(id)
+            .send()
+            .await
+            .map_err(self.caller.fail("DescribePublishingDestination"))?;
+        let properties = out.destination_properties();
+        Ok(PublishingDestination {
+            id: id.to_owned(),
+            status: out.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            destination: properties.and_then(|p| p.destination_arn()).unwrap_or_default().to_owned(),
+            kms_key: properties.and_then(|p| p.kms_key_arn()).unwrap_or_default().to_owned(),
+            failing_since_ms: out.publishing_failure_start_timestamp().filter(|t| *t > 0),
+        })
+    }
+
+    async fn create_publishing_destination(
+        &self,
+        detector: &str,
+        destination: &str,
+        kms_key: &str,
+        token: &str,
+    ) -> Result<String, Error> {
+        let properties =
+            gd::types::DestinationProperties::builder().destination_arn(destination).kms_key_arn(kms_key).build();
+        let out = self
+            .client
+            .create_publishing_destination()
+            .detector_id(detector)
+            .destination_type(gd::types::DestinationType::S3)
+            .destination_properties(properties)
+            .client_token(token)
+            .send()
+            .await
+            .map_err(self.caller.fail("CreatePublishingDestination"))?;
+        out.destination_id()
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| self.caller.unexpected("CreatePublishingDestination", "no destination id"))
+    }
+
+    async fn update_publishing_destination(
+        &self,
+        detector: &str,
+        id: &str,
+        destination: &str,
+        kms_key: &str,
+    ) -> Result<(), Error> {
+        let properties =
+            gd::types::DestinationProperties::builder().destination_arn(destination).kms_key_arn(kms_key).build();
+        self.client
+            .update_publishing_destination()
+            .detector_id(detector)
+            .destination_id(id)
+            .destination_properties(properties)
+            .send()
+            .await
+            .map_err(self.caller.fail("UpdatePublishingDestination"))?;
+        Ok(())
     }
 
     async fn create_members(&self, detector: &str, accounts: &[MemberAccount]) -> Result<Unprocessed, Error> {

@@ -33,6 +33,7 @@ pub struct AwsCloud {
 }
 
 struct Inner {
+    home: String,
     management: SdkConfig,
     admin: SdkConfig,
     admin_account: String,
@@ -71,6 +72,7 @@ impl AwsCloud {
         Self {
             inner: Arc::new(Inner {
                 organization: AwsOrganization::new(&management, &home),
+                home,
                 management_account_api: account_api(&management),
                 admin_account_api: account_api(&admin),
                 management,
@@ -130,6 +132,10 @@ impl Cloud for AwsCloud {
 
     fn organization(&self) -> &AwsOrganization {
         &self.inner.organization
+    }
+
+    fn home_region(&self) -> &str {
+        &self.inner.home
     }
 
     async fn enabled_regions(&self, side: Side) -> Result<Vec<EnabledRegion>, Error> {

@@ -73,6 +73,23 @@ impl Enablement {
     }
 }
 
+/// GUARDDUTY_FINDINGS_DESTINATION and GUARDDUTY_FINDINGS_KMS_KEY: where every governed region's findings are
+/// exported (GuardDuty User Guide, "Exporting generated findings to Amazon S3").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FindingsExport {
+    /// The destination as configured: `arn:<partition>:s3:::BUCKET` or `arn:<partition>:s3:::BUCKET/PREFIX`.
+    pub destination: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The KMS key ARN.
+    pub kms_key: String,
+    /// The partition of both.
+    pub partition: String,
+    /// The key's region, which is the bucket's: "Your Amazon S3 bucket or object, and AWS KMS key must belong to the
+    /// same AWS Region".
+    pub region: String,
+}
+
 /// How often GuardDuty publishes updated findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -130,6 +147,14 @@ pub struct Settings {
     pub enablement: Enablement,
     /// GUARDDUTY_POLICY_NAME: the name of the GuardDuty policy this tool owns with GUARDDUTY_ENABLEMENT=policy.
     pub policy_name: String,
+    /// GUARDDUTY_FINDINGS_DESTINATION and GUARDDUTY_FINDINGS_KMS_KEY, when given (both or neither).
+    pub findings: Option<FindingsExport>,
+    /// GUARDDUTY_FINDINGS_DESTINATION as given, until it is joined with the key.
+    #[serde(skip)]
+    pub(crate) destination: Option<(String, String, String)>,
+    /// GUARDDUTY_FINDINGS_KMS_KEY as given, until it is joined with the destination.
+    #[serde(skip)]
+    pub(crate) kms_key: Option<(String, String, String)>,
 }
 
 /// The default role name in the admin account.
@@ -194,6 +219,7 @@ impl Settings {
             }
         }
         problems.extend(settings.joint_problems());
+        settings.findings = settings.export();
         if problems.is_empty() {
             Ok(settings)
         } else {
@@ -231,7 +257,36 @@ impl Settings {
                 ),
             });
         }
+        match (&self.destination, &self.kms_key) {
+            (Some(_), None) => problems.push(Problem {
+                var: "GUARDDUTY_FINDINGS_KMS_KEY",
+                message: "is required with GUARDDUTY_FINDINGS_DESTINATION: GuardDuty encrypts exported findings with \
+                          a KMS key"
+                    .into(),
+            }),
+            (None, Some(_)) => problems.push(Problem {
+                var: "GUARDDUTY_FINDINGS_DESTINATION",
+                message: "is required with GUARDDUTY_FINDINGS_KMS_KEY".into(),
+            }),
+            (Some((_, bucket_partition, _)), Some((_, key_partition, _))) if bucket_partition != key_partition => {
+                problems.push(Problem {
+                    var: "GUARDDUTY_FINDINGS_KMS_KEY",
+                    message: format!(
+                        "is in partition {key_partition}, the destination in {bucket_partition}: the bucket and the \
+                         key must be in one region"
+                    ),
+                })
+            }
+            _ => {}
+        }
         problems
+    }
+
+    /// The findings export, from the destination and the key (checked by [`Self::joint_problems`]).
+    fn export(&self) -> Option<FindingsExport> {
+        let ((destination, partition, bucket), (kms_key, _, region)) =
+            (self.destination.clone()?, self.kms_key.clone()?);
+        Some(FindingsExport { destination, bucket, kms_key, partition, region })
     }
 
     /// A configuration with every default and the given admin, for tests and examples.
@@ -252,6 +307,9 @@ impl Settings {
             region_concurrency: DEFAULT_REGION_CONCURRENCY,
             enablement: Enablement::Auto,
             policy_name: DEFAULT_POLICY_NAME.into(),
+            findings: None,
+            destination: None,
+            kms_key: None,
         }
     }
 }

@@ -39,7 +39,7 @@ impl Variable {
 }
 
 /// Every variable, in the order the README lists them.
-pub const VARIABLES: [Variable; 15] = [
+pub const VARIABLES: [Variable; 17] = [
     Variable {
         name: "GUARDDUTY_ADMIN_ACCOUNT_ID",
         property: "AdminAccountId",
@@ -232,6 +232,30 @@ pub const VARIABLES: [Variable; 15] = [
         },
     },
     Variable {
+        name: "GUARDDUTY_FINDINGS_DESTINATION",
+        property: "FindingsDestination",
+        doc: "`arn:<partition>:s3:::BUCKET` or `arn:<partition>:s3:::BUCKET/PREFIX`: where every governed region's findings are exported (with `GUARDDUTY_FINDINGS_KMS_KEY`)",
+        default: "no export (GuardDuty keeps findings 90 days)",
+        switch: false,
+        required: false,
+        read: |v, s| {
+            s.destination = Some(s3_destination(v)?);
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_FINDINGS_KMS_KEY",
+        property: "FindingsKmsKey",
+        doc: "`arn:<partition>:kms:<region>:<account>:key/<id>`: the key exported findings are encrypted with, in the bucket's region (with `GUARDDUTY_FINDINGS_DESTINATION`)",
+        default: "none",
+        switch: false,
+        required: false,
+        read: |v, s| {
+            s.kms_key = Some(kms_key(v)?);
+            Ok(())
+        },
+    },
+    Variable {
         name: "GUARDDUTY_DRY_RUN",
         property: "DryRun",
         doc: "`true`: read and plan, write nothing",
@@ -291,6 +315,51 @@ fn regions(value: &str) -> Result<Vec<String>, String> {
             }
         })
         .collect()
+}
+
+/// The partitions of AWS (as the SDK's partition table names them).
+const PARTITIONS: [&str; 8] =
+    ["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"];
+
+/// An S3 destination ARN: (the ARN, its partition, its bucket). Bucket names as the S3 User Guide's naming rules have
+/// them (3 to 63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit); the prefix,
+/// when given, is kept as it is ("To specify an S3 bucket folder use the following format:
+/// arn:aws:s3:::DOC-EXAMPLE-BUCKET/myFolder/", DestinationProperties API reference).
+fn s3_destination(v: &str) -> Result<(String, String, String), String> {
+    let bad =
+        || format!("{:?} is not an S3 bucket ARN (arn:aws:s3:::BUCKET or arn:aws:s3:::BUCKET/PREFIX)", shorten(v, 80));
+    let rest = v.strip_prefix("arn:").ok_or_else(bad)?;
+    let (partition, rest) = rest.split_once(':').ok_or_else(bad)?;
+    let path = rest.strip_prefix("s3:::").ok_or_else(bad)?;
+    let bucket = path.split('/').next().unwrap_or_default();
+    let named = (3..=63).contains(&bucket.len())
+        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !PARTITIONS.contains(&partition) || !named || path.contains("//") {
+        return Err(bad());
+    }
+    Ok((v.to_owned(), partition.to_owned(), bucket.to_owned()))
+}
+
+/// A KMS key ARN: (the ARN, its partition, its region). Not an alias: GuardDuty takes "The ARN of the KMS key to use
+/// for encryption" (DestinationProperties API reference).
+fn kms_key(v: &str) -> Result<(String, String, String), String> {
+    let bad = || format!("{:?} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)", shorten(v, 80));
+    let parts: Vec<&str> = v.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else { return Err(bad()) };
+    let key = resource.strip_prefix("key/").unwrap_or_default();
+    let valid = arn == "arn"
+        && PARTITIONS.contains(&partition)
+        && service == "kms"
+        && is_region_name(region)
+        && account.parse::<AccountId>().is_ok()
+        && !key.is_empty()
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !valid {
+        return Err(bad());
+    }
+    Ok((v.to_owned(), partition.to_owned(), region.to_owned()))
 }
 
 fn flag(value: &str) -> Result<bool, String> {

@@ -16,6 +16,7 @@ use crate::config::{AutoEnable, FindingFrequency, Plan, Settings};
 use crate::ids::AccountId;
 use crate::state::{AdminStatus, Detector, MemberStatus, Members, OrgConfig, RegionState};
 
+pub(crate) mod export;
 pub(crate) mod policy;
 pub(crate) mod protection;
 
@@ -85,6 +86,18 @@ pub enum Step {
         #[serde(serialize_with = "count")]
         accounts: Vec<AccountId>,
     },
+    /// CreatePublishingDestination on the admin's detector: findings exported to the configured bucket.
+    CreatePublishingDestination {
+        /// The bucket ARN, with its prefix.
+        destination: String,
+    },
+    /// UpdatePublishingDestination: the destination that exports elsewhere, pointed at the configured bucket and key.
+    UpdatePublishingDestination {
+        /// Its id.
+        destination_id: String,
+        /// The bucket ARN, with its prefix.
+        destination: String,
+    },
     /// UpdateMemberDetectors for at most 50 Enabled members that need the same change of protection plans.
     UpdateMemberDetectors {
         /// The members (reported as a count).
@@ -130,6 +143,8 @@ impl Step {
             Self::CreateMembers { .. } => "CreateMembers",
             Self::StartMonitoringMembers { .. } => "StartMonitoringMembers",
             Self::UpdateMemberDetectors { .. } => "UpdateMemberDetectors",
+            Self::CreatePublishingDestination { .. } => "CreatePublishingDestination",
+            Self::UpdatePublishingDestination { .. } => "UpdatePublishingDestination",
         }
     }
 }

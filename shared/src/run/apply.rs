@@ -31,6 +31,8 @@ pub(crate) struct RegionWork<'a, C: Cloud> {
     pub(crate) effective: bool,
     /// Why GuardDuty did not process an account of an UpdateMemberDetectors, by account.
     pub(crate) plans_refused: BTreeMap<AccountId, String>,
+    /// The publishing destination a write created or updated here.
+    pub(crate) export_id: Option<String>,
 }
 
 impl<'a, C: Cloud> RegionWork<'a, C> {
@@ -47,6 +49,7 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
             changed: BTreeSet::new(),
             effective: false,
             plans_refused: BTreeMap::new(),
+            export_id: None,
         }
     }
 
@@ -136,6 +139,22 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
                 self.record(accounts.iter().copied(), unprocessed, true);
                 Ok(())
             }
+            Step::CreatePublishingDestination { destination } => {
+                let key = self.kms_key()?;
+                let detector = self.detector_id()?;
+                let token = crate::plan::export::client_token(&detector);
+                let id = self.admin.create_publishing_destination(&detector, destination, &key, &token).await?;
+                self.export_id = Some(id);
+                Ok(())
+            }
+            Step::UpdatePublishingDestination { destination_id, destination } => {
+                let key = self.kms_key()?;
+                self.admin
+                    .update_publishing_destination(&self.detector_id()?, destination_id, destination, &key)
+                    .await?;
+                self.export_id = Some(destination_id.clone());
+                Ok(())
+            }
             Step::UpdateMemberDetectors { accounts, on, off } => {
                 let unprocessed = self.admin.update_member_features(&self.detector_id()?, accounts, on, off).await?;
                 let refused: BTreeMap<AccountId, String> = unprocessed.into_iter().collect();
@@ -144,6 +163,12 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
                 Ok(())
             }
         }
+    }
+
+    /// The KMS key findings are exported with (GUARDDUTY_FINDINGS_KMS_KEY).
+    fn kms_key(&self) -> Result<String, Error> {
+        let findings = self.enabler.settings.findings.as_ref();
+        findings.map(|f| f.kms_key.clone()).ok_or_else(|| Error::Unexpected("no GUARDDUTY_FINDINGS_KMS_KEY".into()))
     }
 
     /// Notes what GuardDuty answered about each account of a member write. What it did not process is not

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, Semaphore};
 
 use super::{Enabler, Progress, RunOptions};
-use crate::config::Enablement;
+use crate::config::{ConfigError, Enablement, Problem};
 use crate::error::Error;
+use crate::ids::partition_of;
 use crate::ids::AccountId;
 use crate::ports::{Cloud, EnabledRegion, OrganizationApi, Root, Side};
 use crate::regions::{self, RegionChoice};
@@ -61,6 +62,8 @@ pub(crate) struct Context {
     pub(crate) admin_is_management: bool,
     pub(crate) dry_run: bool,
     pub(crate) keep_members: bool,
+    /// The regions enabled by default (every other is an opt-in one), for findings export's region rules.
+    pub(crate) defaults: std::collections::BTreeSet<String>,
     /// Whether this run re-plans an account that moved between organizational units (a member already).
     pub(crate) moved: bool,
     pub(crate) progress: Option<Progress>,
@@ -104,7 +107,26 @@ impl<C: Cloud> Enabler<C> {
             Err((m, a)) => self.choose_regions(management, &m, &a),
         };
         let choice = narrow(choice, options.only_regions.as_deref())?;
-        Ok((self.context_for(options, management, root)?, choice))
+        let mut ctx = self.context_for(options, management, root)?;
+        ctx.defaults = choice.defaults.clone();
+        Ok((ctx, choice))
+    }
+
+    /// The findings export's bucket and key in the partition of the home region, checked before any call.
+    pub(crate) fn check_partition(&self) -> Result<(), Error> {
+        let Some(findings) = &self.settings.findings else { return Ok(()) };
+        let home = partition_of(self.cloud.home_region());
+        if findings.partition == home {
+            return Ok(());
+        }
+        let message = format!(
+            "{} is in partition {}, but this runs in {home} (home region {}): findings can only be exported within \
+             a partition",
+            findings.destination,
+            findings.partition,
+            self.cloud.home_region()
+        );
+        Err(Error::Config(ConfigError { problems: vec![Problem { var: "GUARDDUTY_FINDINGS_DESTINATION", message }] }))
     }
 
     /// The organization's root and its policy types (ListRoots), remembered like the region choice.
@@ -162,6 +184,7 @@ impl<C: Cloud> Enabler<C> {
             admin_is_management: admin == management,
             dry_run: options.dry_run.unwrap_or(self.settings.dry_run),
             keep_members: options.keep_members,
+            defaults: std::collections::BTreeSet::new(),
             moved: false,
             progress: options.progress.clone(),
             first_designation: Mutex::new(false),

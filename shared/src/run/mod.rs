@@ -10,6 +10,7 @@
 mod apply;
 mod classes;
 mod context;
+mod export;
 mod fanout;
 mod members;
 mod memory;
@@ -178,6 +179,7 @@ impl<C: Cloud> Enabler<C> {
     /// are read while the regions are observed. A run that owns a GuardDuty policy works in two passes around it.
     pub async fn reconcile_with(&self, options: &RunOptions) -> Result<Report, Error> {
         let started = Instant::now();
+        self.check_partition()?;
         let admin = self.settings.admin_account;
         let ((ctx, choice), standing) =
             tokio::try_join!(self.context(options, Warmth::Fresh), self.cloud.organization().account(&admin))?;

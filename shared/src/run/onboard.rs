@@ -40,6 +40,7 @@ impl<C: Cloud> Enabler<C> {
 
     async fn onboard_as(&self, account: &AccountId, options: &RunOptions, moved: bool) -> Result<Report, Error> {
         let started = Instant::now();
+        self.check_partition()?;
         if self.memory.regions().is_none() && options.only_regions.is_none() {
             return self.onboard_fresh(account, options, moved, started).await;
         }
@@ -94,6 +95,7 @@ impl<C: Cloud> Enabler<C> {
         let members = self.enrolment(account, found).await?;
         let mut ctx = self.context_for(options, management, root)?;
         ctx.moved = moved;
+        ctx.defaults = management_regions.iter().filter(|r| r.by_default).map(|r| r.name.clone()).collect();
         let facts = classes_for(&ctx, account, effective, unit);
         let every_account = enabled_for_every_account(&self.settings, &management_regions);
         let the_rest = async {

@@ -141,6 +141,10 @@ impl<C: Cloud> Enabler<C> {
         if ctx.mode == Mode::Api {
             work.apply_all(&admin_plan.org_config.into_iter().collect::<Vec<_>>()).await?;
         }
+        // Findings export, in either mode (a GuardDuty policy does not manage export), where the detector is known.
+        if let (Some(wanted), true) = (&self.settings.findings, work.detector.is_some()) {
+            work.export(wanted).await;
+        }
         Ok(Some(side))
     }
 
@@ -281,6 +285,7 @@ fn conclude<C: Cloud>(work: &mut RegionWork<'_, C>, members: &[MemberAccount], s
     report.coverage = Coverage { expected: members.len() - classified.left.len(), protected: classified.protected };
     report.left = classified.left;
     report.unprotected = classified.unprotected;
+    let export_broken = report.export.as_ref().is_some_and(|e| !e.is_healthy());
     if work.ctx.dry_run {
         report.members_added = report
             .actions
@@ -290,7 +295,7 @@ fn conclude<C: Cloud>(work: &mut RegionWork<'_, C>, members: &[MemberAccount], s
             .sum();
         report.outcome = if !report.actions.is_empty() {
             Outcome::Planned
-        } else if !report.unprotected.is_empty() {
+        } else if !report.unprotected.is_empty() || export_broken {
             Outcome::Partial
         } else {
             Outcome::InSync
@@ -298,7 +303,7 @@ fn conclude<C: Cloud>(work: &mut RegionWork<'_, C>, members: &[MemberAccount], s
     } else {
         report.members_added =
             work.changed.iter().filter(|id| statuses.get(id) == Some(&MemberStatus::Enabled)).count();
-        report.outcome = if !report.unprotected.is_empty() {
+        report.outcome = if !report.unprotected.is_empty() || export_broken {
             Outcome::Partial
         } else if work.effective {
             Outcome::Changed
