@@ -54,7 +54,7 @@ pub use report::{
     AccountEntry, Action, ActionStatus, Coverage, ExportReport, Found, OrgAction, Outcome, OwnedPolicy, PolicyReport,
     RegionLeftOut, RegionReport, Report, Summary, NAMED_PER_REGION,
 };
-pub use run::{Enabler, Patience, Progress, ProgressEvent, RunOptions};
+pub use run::{Enabler, Onboarding, Patience, Progress, ProgressEvent, RunOptions};
 pub use state::{
     AdminStatus, DelegatedAdmin, Detector, FeatureState, Features, MemberStatus, Members, OrgAccount, OrgConfig,
     OrgFeatureState,

@@ -551,6 +551,29 @@ impl Report {
         lines
     }
 
+    /// Whether `account`, enrolled by this onboarding, ended protected in every region it ran: `Err` with where and
+    /// why not (a region that did not converge, or the account shown there without Enabled or without a plan it
+    /// should have). An account a region leaves out with a reason (the region is not enabled for it, its GuardDuty
+    /// policy turns GuardDuty off there) is not a shortfall; nor is a findings export that is not healthy.
+    pub fn protection_of(&self, account: &AccountId) -> Result<(), String> {
+        let mut why = Vec::new();
+        for r in &self.regions {
+            if matches!(r.outcome, Outcome::Failed | Outcome::Conflict | Outcome::Blocked | Outcome::Unfinished) {
+                let error = r.error.as_deref().unwrap_or("no reason given");
+                why.push(format!("{}: {}: {error}", r.region, r.outcome.as_str()));
+            } else if let Some(u) = r.unprotected.iter().find(|u| u.account == *account) {
+                why.push(format!("{}: {}", r.region, u.reason));
+            } else if r.unprotected_omitted > 0 && !r.left.iter().any(|l| l.account == *account) {
+                why.push(format!("{}: {} accounts not protected, not all named", r.region, r.unprotected_omitted));
+            }
+        }
+        if why.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("account {account} is not protected: {}", why.join("; ")))
+        }
+    }
+
     /// The [`problems`](Self::problems) in one sentence, for an error or a CloudFormation reason.
     pub fn shortfall(&self) -> String {
         format!("not every region reached the desired state: {}", self.problems().join("; "))

@@ -8,7 +8,10 @@ have answered here.
   DescribeCreateAccountStatus say so, without an account id, and the account is not listed or described yet.
 - Trusted access for `malware-protection.guardduty.amazonaws.com` (GuardDuty User Guide, "Enabling
   GuardDuty-initiated malware scan in multiple-account environments") is a service principal Organizations
-  accepts.
+  accepts; so is `account.amazonaws.com` (AWS Account Management,
+  https://docs.aws.amazon.com/accounts/latest/reference/using-orgs-trusted-access.html; moto 5.2 lists it already),
+  which may also have a delegated administrator
+  (https://docs.aws.amazon.com/accounts/latest/reference/using-orgs-delegated-admin.html; moto's list lacks it).
 - GuardDuty policies, the policy type GUARDDUTY_POLICY ("Amazon GuardDuty policies",
   https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_guardduty.html; syntax and
   effective policies in policies.py): moto learns the type, so that EnablePolicyType, DisablePolicyType, ListRoots,
@@ -44,7 +47,8 @@ import policies
 from guardduty import created_at, org_account, organization_of
 
 MAX_PAGE = 20
-EXTRA_TRUSTED_SERVICES = ["malware-protection.guardduty.amazonaws.com"]
+EXTRA_TRUSTED_SERVICES = ["malware-protection.guardduty.amazonaws.com", "account.amazonaws.com"]
+EXTRA_DELEGATED_SERVICES = ["account.amazonaws.com"]
 HANDLED = {
     "ListAccounts", "DescribeAccount", "DescribeCreateAccountStatus", "MoveAccount",
     "EnablePolicyType", "DisablePolicyType", "CreatePolicy", "UpdatePolicy", "AttachPolicy", "DetachPolicy",
@@ -65,12 +69,16 @@ class OrgError(Exception):
 
 
 def extend_trusted_services() -> None:
-    """What moto's Organizations lacks for GuardDuty: its extra service principal, and its policy type."""
-    from moto.organizations.models import FakePolicy, FakeRoot, FakeServiceAccess
+    """What moto's Organizations lacks for GuardDuty: its extra service principal, and its policy type; and Account
+    Management's principal and delegated administrator."""
+    from moto.organizations.models import FakeDelegatedAdministrator, FakePolicy, FakeRoot, FakeServiceAccess
 
     for principal in EXTRA_TRUSTED_SERVICES:
         if principal not in FakeServiceAccess.TRUSTED_SERVICES:
             FakeServiceAccess.TRUSTED_SERVICES.append(principal)
+    for principal in EXTRA_DELEGATED_SERVICES:
+        if principal not in FakeDelegatedAdministrator.SUPPORTED_SERVICES:
+            FakeDelegatedAdministrator.SUPPORTED_SERVICES.append(principal)
     for known in (FakeRoot.SUPPORTED_POLICY_TYPES, FakePolicy.SUPPORTED_POLICY_TYPES):
         if policies.POLICY_TYPE not in known:
             known.append(policies.POLICY_TYPE)

@@ -4,6 +4,23 @@ moto's Account service has alternate contacts only. This module keeps which regi
 opt-in, and which opt-in regions each account has enabled, and answers `ListRegions` and `GetRegionOptStatus`
 as the Account API reference describes them. GuardDuty consults it: an account's calls into an opt-in region it
 has not enabled fail as AWS fails them.
+
+`AccountId` (organizations mode) is accepted as the `AccountId` parameter's text in the API reference has it
+(https://docs.aws.amazon.com/accounts/latest/reference/API_ListRegions.html and API_GetRegionOptStatus.html): "the
+caller must be an identity in the organization's management account or a delegated administrator account. The
+specified account ID must be a member account in the same organization. The organization must have all features
+enabled, and the organization must have trusted access enabled for the Account Management service"; and "The
+management account can't specify its own AccountId. It must call the operation in standalone context by not
+including the AccountId parameter." (ValidationException, with that sentence as its message: the reference documents
+the rule, not the error's text). Trusted access is `account.amazonaws.com`
+(https://docs.aws.amazon.com/accounts/latest/reference/using-orgs-trusted-access.html), the delegated administrator
+one registered for that principal (https://docs.aws.amazon.com/accounts/latest/reference/using-orgs-delegated-admin.html).
+Not documented, modelled as: the checks run in the order a malformed id (ValidationException), a caller that is
+neither (AccessDeniedException), the management account's own id (ValidationException), trusted access not enabled
+or not all features (AccessDeniedException), an id that is not a member account of the caller's organization, the
+management account's included (AccessDeniedException); the AccessDeniedException messages open with the exception's
+documented description ("The operation failed because the calling identity doesn't have the minimum required
+permissions.") and add the reason; a delegated administrator may name its own id (it is a member account).
 """
 
 from __future__ import annotations
@@ -77,6 +94,42 @@ def region_enabled_for(account: str, region: str) -> bool:
     return status_of(account, region) in ("ENABLED", "ENABLED_BY_DEFAULT", None)
 
 
+ACCOUNT_PRINCIPAL = "account.amazonaws.com"
+MSG_ACCESS_DENIED = "The operation failed because the calling identity doesn't have the minimum required permissions."
+MSG_OWN_ACCOUNT_ID = (
+    "The management account can't specify its own AccountId. It must call the operation in standalone context by not "
+    "including the AccountId parameter."
+)
+
+
+def target_of(req: dict, caller: str) -> str:
+    """The account a request is about: the caller's own (standalone context), or the `AccountId` it may name."""
+    if req.get("AccountId") is None:
+        return caller
+    account = req["AccountId"]
+    if not isinstance(account, str) or not account.isdigit() or len(account) != 12:
+        raise AccountApiError(400, "ValidationException", "AccountId must be a 12-digit account ID.")
+    from guardduty import org_account, organization_of
+
+    backend = organization_of(caller)
+    org = backend.org if backend is not None else None
+    management = org is not None and org.master_account_id == caller
+    delegated = org is not None and any(
+        admin.account.id == caller and ACCOUNT_PRINCIPAL in admin.services for admin in backend.admins)
+    if not (management or delegated):
+        raise AccountApiError(403, "AccessDeniedException", MSG_ACCESS_DENIED + " Only the organization's management "
+                              "account or the delegated administrator for Account Management can specify AccountId.")
+    if management and account == caller:
+        raise AccountApiError(400, "ValidationException", MSG_OWN_ACCOUNT_ID)
+    if org.feature_set != "ALL" or not any(s["ServicePrincipal"] == ACCOUNT_PRINCIPAL for s in backend.services):
+        raise AccountApiError(403, "AccessDeniedException", MSG_ACCESS_DENIED + " Trusted access for Account "
+                              f"Management ({ACCOUNT_PRINCIPAL}) is not enabled in the organization.")
+    if account == org.master_account_id or org_account(backend, account) is None:
+        raise AccountApiError(403, "AccessDeniedException", MSG_ACCESS_DENIED + f" The account {account} is not a "
+                              "member account of the caller's organization.")
+    return account
+
+
 def handle(method: str, path: str, body: bytes, caller: str) -> tuple[str, dict]:
     """Returns (operation, response JSON) or raises AccountApiError."""
     try:
@@ -85,7 +138,7 @@ def handle(method: str, path: str, body: bytes, caller: str) -> tuple[str, dict]
         raise AccountApiError(400, "ValidationException", "Invalid JSON in the request body.")
     if not isinstance(req, dict):
         raise AccountApiError(400, "ValidationException", "Invalid JSON in the request body.")
-    account = req.get("AccountId") or caller
+    account = target_of(req, caller)
     if path == "/listRegions" and method == "POST":
         wanted = req.get("RegionOptStatusContains") or sorted(STATUSES)
         if not isinstance(wanted, list) or any(s not in STATUSES for s in wanted):

@@ -1,9 +1,12 @@
-"""The local AWS emulator: moto in server mode, extended with GuardDuty and Account region opt-in.
+"""The local AWS emulator: moto in server mode, extended with GuardDuty, Account region opt-in and Control Tower's
+landing zone.
 
 One WSGI application on a loopback port. It reads the SigV4 credential scope of each request to learn the service
 and region, and moto's access-key map to learn the calling account (so credentials from sts:AssumeRole act as the
-role's account). GuardDuty and Account go to this package's implementations; everything else (STS, Organizations,
-IAM, ...) goes to moto unchanged.
+role's account). GuardDuty, Account and Control Tower go to this package's implementations; everything else (STS,
+Organizations, IAM, ...) goes to moto unchanged. Before any service sees a call, a service control policy may refuse
+it: the world's `scp_denied_regions` (scp.py) denies an account's calls to regional services in those regions with
+IAM's 403 AccessDeniedException (ignored for an organization's management account, which SCPs do not restrict).
 
 Control endpoints, under /_emulator/ (plain JSON, no signature):
   GET    /_emulator/health             ready check
@@ -17,7 +20,10 @@ Control endpoints, under /_emulator/ (plain JSON, no signature):
                                         assume_role_denied_seconds, seed}
   POST   /_emulator/regions            the region world (see regions.configure)
   POST   /_emulator/world              plan availability and GuardDuty's timing, policy enforcement's too (see
-                                        world.World)
+                                        world.World); "scp_denied_regions": {account: [region]}, the regions an
+                                        SCP denies to an account (ignored for the management account; scp.py);
+                                        "landing_zone": {"home", "governed_regions"} or null, the organization's
+                                        Control Tower landing zone (controltower.py)
   POST   /_emulator/members            {"region", "admin", "members": {account: status}} writes member records as
                                         they are (invitation-era ones, say)
   POST   /_emulator/organization       {"accounts": N, "suspended": M} creates an organization owned by the
@@ -41,8 +47,10 @@ from urllib.parse import parse_qs
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import controltower  # noqa: E402
 import publishing  # noqa: E402
 import regions  # noqa: E402
+import scp  # noqa: E402
 from guardduty import MSG_INVALID, ApiError, GuardDuty  # noqa: E402
 from organizations import HANDLED as ORGANIZATIONS_HANDLED  # noqa: E402
 from organizations import Organizations, OrgError, extend_trusted_services  # noqa: E402
@@ -139,6 +147,8 @@ class Emulator:
             return GuardDuty.operation(method, path)[0] or "Unknown"
         if service == "account":
             return ACCOUNT_OPERATIONS.get(path, "Unknown")
+        if service == "controltower":
+            return controltower.operation(method, path) or "Unknown"
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
             return target.split(".")[-1]
@@ -166,12 +176,31 @@ class Emulator:
             return 400, "BadRequestException", MSG_INVALID
         roll = self.random.random()
         if roll < f.throttle_rate:
-            return 429, "TooManyRequestsException", "Rate exceeded."
+            return 429, "ThrottlingException" if service == "controltower" else "TooManyRequestsException", \
+                "Rate exceeded."
         if roll < f.throttle_rate + f.error_rate:
-            code = {"organizations": "ServiceException", "account": "InternalServerException"}.get(
-                service, "InternalServerErrorException")
+            code = {"organizations": "ServiceException", "account": "InternalServerException",
+                    "controltower": "InternalServerException"}.get(service, "InternalServerErrorException")
             return 500, code, "Internal server error (injected)."
         return None
+
+    @staticmethod
+    def scp_denied(environ, service: str, message: str) -> tuple[int, bytes | dict, dict]:
+        """IAM's refusal under an SCP (scp.py), in the body format of the service's protocol: JSON (`__type` and
+        message, x-amzn-ErrorType) for the JSON and REST-JSON services; for the query protocol's `Action` form an XML
+        ErrorResponse with the code those services give for an IAM refusal, `AccessDenied` (as STS answers it above;
+        not documented for SCPs, modelled as that)."""
+        code = "AccessDeniedException"
+        query = "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", "") or "Action=" in environ.get(
+            "QUERY_STRING", "")
+        if query and not environ.get("HTTP_X_AMZ_TARGET"):
+            from xml.sax.saxutils import escape
+
+            code = "AccessDenied"
+            xml = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{escape(message)}</Message>"
+                   "</Error><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>")
+            return 403, xml.encode(), {"Content-Type": "text/xml", "x-emulator-error": code}
+        return 403, {"__type": code, "message": message}, {"x-amzn-ErrorType": code, "x-emulator-error": code}
 
     # ---- control ---------------------------------------------------------------------------------------------
     def control(self, environ, start_response):
@@ -316,6 +345,11 @@ class Emulator:
             payload, headers = self.error_body(service, code, message, kind)
             return status, payload, {**headers, "x-emulator-error": code}
 
+        denied = scp.denial(self.world, service, operation, account, region, credential_scope(environ)[0],
+                            environ["REQUEST_METHOD"], path)
+        if denied:
+            entry["operation"], entry["kind"] = denied[0], kind_of(service, denied[0])
+            return self.scp_denied(environ, service, denied[1])
         if service == "sts" and operation == "AssumeRole" and \
                 time.monotonic() - self.faults_set_at < self.faults.assume_role_denied_seconds:
             return 403, ASSUME_ROLE_DENIED, {"Content-Type": "text/xml", "x-emulator-error": "AccessDenied"}
@@ -344,6 +378,12 @@ class Emulator:
                     return 200, self.organizations.handle(operation, body, account), {}
             except OrgError as e:
                 return error(400, e.code, e.message)
+        if service == "controltower":
+            try:
+                _, out = controltower.handle(self.world, environ["REQUEST_METHOD"], path, body, account, region)
+            except controltower.CtError as e:
+                return error(e.status, e.code, e.message)
+            return 200, out, {}
         if service == "account" and path in ACCOUNT_OPERATIONS:
             try:
                 _, out = regions.handle(environ["REQUEST_METHOD"], path, body, account)

@@ -1,7 +1,8 @@
 """How the emulated AWS behaves where AWS varies or takes its time: which protection plans each region offers,
 and how long GuardDuty's auto-enable, a designation's removal, an account's creation and the enforcement of
-GuardDuty organization policies take. Set through `POST /_emulator/world` (keys left out keep their value), reset by
-`POST /_emulator/reset`.
+GuardDuty organization policies take; which regions a service control policy denies to which account, and the
+organization's AWS Control Tower landing zone. Set through `POST /_emulator/world` (keys left out keep their value),
+reset by `POST /_emulator/reset`.
 """
 
 from __future__ import annotations
@@ -39,11 +40,24 @@ class World:
     # account -> the reason GuardDuty gives when it will not make it a member (CreateMembers, StartMonitoringMembers
     # and DeleteMembers answer it in UnprocessedAccounts): what AWS does for an account it cannot enrol
     refused_members: dict = field(default_factory=dict)
+    # account -> [region]: a service control policy denies the account's calls to regional services in those regions,
+    # as AWS Control Tower's Region deny control does outside the governed regions (scp.py has the rules and pages).
+    # Ignored for an organization's management account, which SCPs do not restrict.
+    scp_denied_regions: dict = field(default_factory=dict)
+    # The AWS Control Tower landing zone of the organization's management account, or None (no landing zone):
+    # {"home": "us-east-1", "governed_regions": ["us-east-1", "eu-west-1"]}, optionally "id" (16 characters),
+    # "log_archive_account" and "audit_account" (default: the management account). See controltower.py.
+    landing_zone: dict | None = None
 
     def update(self, spec: dict) -> None:
         for key, value in spec.items():
             if not hasattr(self, key):
                 raise ValueError(f"unknown world setting {key}")
+            if key == "scp_denied_regions":
+                check_denied_regions(value)
+            if key == "landing_zone":
+                check_landing_zone(value)
+        for key, value in spec.items():
             setattr(self, key, value)
 
     def reset(self) -> None:
@@ -57,3 +71,23 @@ class World:
 
     def detector_features(self, region: str) -> dict:
         return {**self.offered(region), **DETECTOR_ONLY}
+
+
+def check_denied_regions(value) -> None:
+    if not isinstance(value, dict) or not all(
+            isinstance(a, str) and isinstance(r, list) and all(isinstance(x, str) for x in r) for a, r in value.items()):
+        raise ValueError("scp_denied_regions is {account: [region, ...]}")
+
+
+LANDING_ZONE_KEYS = {"home", "governed_regions", "id", "log_archive_account", "audit_account"}
+
+
+def check_landing_zone(value) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict) or not isinstance(value.get("home"), str) or set(value) - LANDING_ZONE_KEYS:
+        raise ValueError(f"landing_zone is null or {{\"home\": region, \"governed_regions\": [region, ...]}} with "
+                         f"optional keys {sorted(LANDING_ZONE_KEYS - {'home', 'governed_regions'})}")
+    governed = value.get("governed_regions", [])
+    if not isinstance(governed, list) or not all(isinstance(r, str) for r in governed):
+        raise ValueError("landing_zone.governed_regions is a list of regions")

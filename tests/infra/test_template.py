@@ -36,8 +36,11 @@ def template(name: str = "template.yaml") -> dict:
 
 
 def rule_patterns() -> dict[str, EventPattern]:
+    """Every EventBridge rule of the template: the functions' own (SAM events) and the account events' rules."""
     patterns = {}
     for name, resource in template()["Resources"].items():
+        if resource["Type"] == "AWS::Events::Rule":
+            patterns[name] = EventPattern.load(json.dumps(resource["Properties"]["EventPattern"]))
         for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
             if event["Type"] == "EventBridgeRule":
                 patterns[f"{name}.{event_name}"] = EventPattern.load(json.dumps(event["Properties"]["Pattern"]))
@@ -75,10 +78,43 @@ class EventRules(unittest.TestCase):
 
     def test_every_rule_has_a_retry_policy_and_a_dead_letter_queue(self):
         for name, resource in template()["Resources"].items():
+            for target in resource["Properties"].get("Targets", []) if resource["Type"] == "AWS::Events::Rule" else []:
+                with self.subTest(name):
+                    self.assertIn("RetryPolicy", target)
+                    self.assertEqual(target["DeadLetterConfig"], {"Arn": {"!GetAtt": "DeadLetterQueue.Arn"}})
             for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
-                with self.subTest(f"{name}.{event_name}"):
-                    self.assertIn("RetryPolicy", event["Properties"])
-                    self.assertIn("DeadLetterConfig", event["Properties"])
+                if event["Type"] in ("EventBridgeRule", "Schedule"):
+                    with self.subTest(f"{name}.{event_name}"):
+                        self.assertIn("RetryPolicy", event["Properties"])
+                        self.assertIn("DeadLetterConfig", event["Properties"])
+
+    def test_the_bootstrap_runs_after_the_responder_is_updated(self):
+        self.assertIn("ResponderFunction", template()["Resources"]["Bootstrap"]["DependsOn"])
+
+    def test_account_events_go_through_the_queue_and_the_schedule_and_opt_ins_go_direct(self):
+        resources = template()["Resources"]
+        rules = {n: r for n, r in resources.items() if r["Type"] == "AWS::Events::Rule"}
+        onboarding = fixtures("onboarding") + fixtures("moved")
+        for name, event in onboarding:
+            with self.subTest(name):
+                (rule,) = [n for n in rules if EventPattern.load(json.dumps(rules[n]["Properties"]["EventPattern"])).matches_event(event)]
+                (target,) = rules[rule]["Properties"]["Targets"]
+                self.assertEqual(target["Arn"], {"!GetAtt": "AccountEventsQueue.Arn"})
+        # the queue lets exactly these rules send to it, and gives a record five tries before its dead-letter queue
+        policy = resources["AccountEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+        self.assertEqual(policy["Principal"], {"Service": "events.amazonaws.com"})
+        senders = policy["Condition"]["ArnEquals"]["aws:SourceArn"]
+        self.assertEqual(sorted(s["!GetAtt"] for s in senders), sorted(f"{n}.Arn" for n in rules))
+        queue = resources["AccountEventsQueue"]["Properties"]
+        self.assertEqual(queue["RedrivePolicy"], {"deadLetterTargetArn": {"!GetAtt": "DeadLetterQueue.Arn"}, "maxReceiveCount": 5})
+        responder = resources["ResponderFunction"]["Properties"]
+        self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * template()["Globals"]["Function"]["Timeout"])
+        mapping = responder["Events"]["AccountEvents"]
+        self.assertEqual(mapping["Type"], "SQS")
+        self.assertEqual(mapping["Properties"]["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+        concurrency = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+        self.assertEqual(responder["ReservedConcurrentExecutions"], concurrency + 1, "one more for the schedule")
+        self.assertEqual({e["Type"] for e in responder["Events"].values()}, {"SQS", "EventBridgeRule", "Schedule"})
 
 
 class RegionOptInForwarding(unittest.TestCase):

@@ -465,3 +465,23 @@ pub fn fixtures_of(kind: &str) -> Vec<String> {
 pub fn event(payload: Value) -> lambda_runtime::LambdaEvent<Value> {
     lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default())
 }
+
+/// An SQS batch as the responder's event source mapping delivers it, one record per `(message id, body)`, from the
+/// record of `tests/events/sqs-account-events.json`: each body is an EventBridge event (as JSON text on the queue).
+pub fn sqs_batch(records: &[(String, Value)]) -> Value {
+    let template = fixture("sqs-account-events.json", &[]);
+    let record = template["Records"][0].clone();
+    let records: Vec<Value> = records
+        .iter()
+        .map(|(id, body)| {
+            let mut r = record.clone();
+            r["messageId"] = Value::String(id.clone());
+            r["body"] = Value::String(match body {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            });
+            r
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}

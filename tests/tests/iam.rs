@@ -277,7 +277,13 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
     // the function roles: their management-side calls, what those require, and the platform's needs
     for (role, calls, extra) in [
         ("BootstrapperRole", &bootstrapper_calls, &LOGS[..]),
-        ("ResponderRole", &responder_calls, &[LOGS[0], LOGS[1], "sqs:SendMessage"][..]),
+        // the function's own dead letters, and what the account events' event source mapping needs of its queue
+        (
+            "ResponderRole",
+            &responder_calls,
+            &[LOGS[0], LOGS[1], "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+                [..],
+        ),
     ] {
         let mut expected = with_implied(&calls["management"]);
         expected.extend(extra.iter().map(|s| s.to_string()));

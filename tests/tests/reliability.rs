@@ -99,7 +99,7 @@ async fn settling_windows_after_designation_and_creation_are_waited_out_without_
     assert!(report.is_success(), "{:#?}", report.problems());
     assert!(converged(&emulator, &org));
     assert!(retries(&log) > 0, "the window was hit");
-    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?} (a fixed sleep would take a minute)");
     // and a duplicate event right after an onboarding (the member not yet visible) writes nothing harmful
     let (account, _) = emulator.create_account("settling").await;
     let responder = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await));
@@ -119,19 +119,22 @@ async fn settling_windows_after_designation_and_creation_are_waited_out_without_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_region_that_is_down_fails_alone_and_the_invocation_says_so() {
+async fn a_region_that_is_down_fails_alone_and_the_schedule_reports_it_without_an_invocation_error() {
     // given one region where every call fails
     let (emulator, org) = world(5);
     emulator.faults(json!({"down_regions": ["eu-west-1"]}));
     let responder = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await));
     emulator.clear_log();
     // when the schedule fires
-    let err =
-        responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect_err("an error, for the alarms");
-    // then the other regions converged, and the error names the region and the cause
+    let answer = responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect("the schedule's report");
+    // then the other regions converged, and the report names the region and the cause (the drift alarm sees it; an
+    // invocation error would make Lambda run the whole reconcile twice more, then dead-letter the schedule)
     let log = emulator.log();
-    let message = err.to_string();
-    assert!(message.contains("eu-west-1") && message.contains("ServiceUnavailable"), "{message}");
+    let failed: Vec<&serde_json::Value> =
+        answer["report"]["regions"].as_array().unwrap().iter().filter(|r| r["outcome"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{answer}");
+    assert_eq!(failed[0]["region"], "eu-west-1");
+    assert!(failed[0]["error"].as_str().unwrap().contains("ServiceUnavailable"), "{answer}");
     let state = emulator.state();
     for region in ["ap-southeast-2", "us-east-1"] {
         assert_eq!(members(&state, region).len(), 5, "{region}");
@@ -139,7 +142,7 @@ async fn a_region_that_is_down_fails_alone_and_the_invocation_says_so() {
     assert!(members(&state, "eu-west-1").is_empty());
     row(
         "eu-west-1 down (HTTP 503 on every call)",
-        "2 regions converged; invocation error naming eu-west-1",
+        "2 regions converged; report names eu-west-1",
         &log,
         "eu-west-1 until it is back",
     );

@@ -1,14 +1,19 @@
 //! The responder function: reacts to EventBridge events that announce a new account (enrolling it in every
 //! governed region), to a region being enabled (reconciling that region), and to its schedule (the full
 //! reconcile that repairs drift and catches any account an event missed).
+//!
+//! Account events arrive in batches from an SQS queue (an event source mapping with `ReportBatchItemFailures`):
+//! the accounts a batch announces are enrolled together, and only the records whose accounts did not end protected
+//! go back to the queue. An event can also be invoked directly, one at a time.
 
+mod batch;
 pub mod event;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use enablement::{
-    emf_failure, emf_onboarding, guarded, AccountId, AwsCloud, Budget, Cloud, ConfigError, CreateAccountStatus,
-    Enabler, Error as RunError, Failure, Report, RunOptions, Settings,
+    emf_failure, guarded, AccountId, AwsCloud, Budget, Cloud, ConfigError, CreateAccountStatus, Enabler,
+    Error as RunError, Failure, RunOptions, Settings,
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
@@ -53,14 +58,6 @@ impl Responder<AwsCloud> {
     }
 }
 
-/// What serving a request produced.
-enum Served {
-    /// A run's report.
-    Report(Box<Report>),
-    /// Nothing to do after all (an excluded account, a failed creation, a region not governed).
-    Ignored(String),
-}
-
 impl<C: Cloud> Responder<C> {
     /// A responder over `enabler` (or the configuration error that prevented one).
     pub fn new(enabler: Result<Enabler<C>, ConfigError>) -> Self {
@@ -73,12 +70,16 @@ impl<C: Cloud> Responder<C> {
         self
     }
 
-    /// Handles one event. Ignored events succeed with no AWS call; an event that cannot be handled now (malformed,
-    /// an account outside the organization, a region that failed, an account not protected) is an error whose
-    /// `errorType` names the kind, so that EventBridge and Lambda retry it and finally dead-letter it.
+    /// Handles one invocation: an SQS batch of events (see [`batch`](crate::batch)), or one event. Ignored events
+    /// succeed with no AWS call. The schedule and a region's opt-in answer their report whatever it says (the
+    /// scheduled reconcile is not retried or dead-lettered: its gaps go to the DriftUnrepaired and coverage alarms).
+    /// An account event that cannot be handled now (malformed, an account outside the organization, an account
+    /// not protected) is an error whose `errorType` names the kind, so that it is retried and finally dead-lettered.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Failure> {
         let (payload, context) = event.into_parts();
-        let started = Instant::now();
+        if batch::is_sqs(&payload) {
+            return self.handle_batch(payload, Budget::from_epoch_millis(context.deadline)).await;
+        }
         let request = classify(&payload).map_err(|e| {
             tracing::warn!(error = %e, "rejected event");
             Failure::new("MalformedEvent", e.to_string())
@@ -90,56 +91,50 @@ impl<C: Cloud> Responder<C> {
         }
         let enabler = self.enabler.as_ref().map_err(|e| Failure::from(e.clone()))?;
         let budget = Budget::from_epoch_millis(context.deadline);
-        let served = guarded(budget, Box::pin(self.serve(enabler, &request, budget)))
-            .await
-            .map_err(|interrupted| match interrupted {
-                enablement::Interrupted::OutOfTime(_) => {
-                    Failure::new("OutOfTime", "the invocation's deadline came first; EventBridge retries the event")
+        match &request {
+            Request::Region { .. } | Request::Reconcile => self.run(enabler, &request, budget).await,
+            _ => {
+                let mut served = self.serve_accounts(enabler, std::slice::from_ref(&request), budget).await;
+                match served.outcomes.pop() {
+                    Some(Ok(Some(reason))) => Ok(json!({"request": request, "ignored": reason})),
+                    Some(Ok(None)) => Ok(json!({"request": request, "report": served.reports.pop()})),
+                    Some(Err(failure)) => Err(failure),
+                    None => Err(Failure::new("InternalError", "an event was served without an outcome")),
                 }
-                other => other.into(),
-            })
-            .and_then(|served| served);
-        let millis = started.elapsed().as_millis() as u64;
-        let served = match served {
-            Ok(served) => served,
-            Err(failure) => {
-                tracing::warn!(kind = failure.kind, error = %failure, millis, "failed");
-                println!("{}", emf_failure("responder", failure.kind));
-                return Err(failure);
             }
-        };
-        match served {
-            Served::Ignored(reason) => {
-                tracing::info!(%reason, millis, "ignored");
-                Ok(json!({"request": request, "ignored": reason}))
-            }
-            Served::Report(report) => verdict(&request, enablement::publish("responder", *report)),
         }
     }
 
-    async fn serve(&self, enabler: &Enabler<C>, request: &Request, budget: Option<Budget>) -> Result<Served, Failure> {
+    /// A reconcile (of every governed region, or of one a region opt-in names): its report, published, whatever it
+    /// says; a run that could not start or finish (no report) publishes one unit of unrepaired drift and says why.
+    /// Only a bad configuration and a panic are invocation errors.
+    async fn run(&self, enabler: &Enabler<C>, request: &Request, budget: Option<Budget>) -> Result<Value, Failure> {
+        let started = Instant::now();
         let options = RunOptions::within(budget);
-        let run = |result: Result<Report, RunError>| match result {
-            Ok(report) => Ok(Served::Report(Box::new(report))),
-            Err(e @ (RunError::Excluded(_) | RunError::NoRegions(_))) => Ok(Served::Ignored(e.to_string())),
-            Err(e) => Err(Failure::from(e)),
+        let options = match request {
+            Request::Region { region } => RunOptions { only_regions: Some(vec![region.clone()]), ..options },
+            _ => options,
         };
-        match request {
-            Request::Ignore { reason } => Ok(Served::Ignored(reason.clone())),
-            Request::Onboard { account, .. } => run(enabler.onboard(account, &options).await),
-            Request::Replan { account, .. } => run(enabler.replan(account, &options).await),
-            Request::ResolveCreateAccount { request_id, .. } => {
-                match self.created(enabler, request_id, budget).await? {
-                    Ok(account) => run(enabler.onboard(&account, &options).await),
-                    Err(reason) => Ok(Served::Ignored(format!("the account creation failed: {reason}"))),
-                }
+        let result = guarded(budget, Box::pin(enabler.reconcile_with(&options))).await;
+        let millis = started.elapsed().as_millis() as u64;
+        let failure = match result {
+            Ok(Ok(report)) => {
+                let report = enablement::publish("responder", report);
+                return Ok(json!({"request": request, "report": report}));
             }
-            Request::Region { region } => {
-                let options = RunOptions { only_regions: Some(vec![region.clone()]), ..options };
-                run(enabler.reconcile_with(&options).await)
+            Ok(Err(e @ (RunError::Excluded(_) | RunError::NoRegions(_)))) => {
+                tracing::info!(reason = %e, millis, "ignored");
+                return Ok(json!({"request": request, "ignored": e.to_string()}));
             }
-            Request::Reconcile => run(enabler.reconcile_with(&options).await),
-        }
+            // A bad configuration, and a bug, fail the invocation: loud, and no run will do better until fixed.
+            Ok(Err(e @ RunError::Config(_))) => return Err(Failure::from(e)),
+            Err(panicked @ enablement::Interrupted::Panicked(_)) => return Err(Failure::from(panicked)),
+            Ok(Err(e)) => Failure::from(e),
+            Err(interrupted) => Failure::from(interrupted),
+        };
+        tracing::warn!(kind = failure.kind, error = %failure, millis, "run failed");
+        println!("{}", emf_failure("responder", failure.kind));
+        Ok(json!({"request": request, "failed": {"errorType": failure.kind, "errorMessage": failure.message}}))
     }
 
     /// Waits for a CreateAccount request to end: the new account, or why it failed. Fails (to be retried) only
@@ -175,31 +170,4 @@ impl<C: Cloud> Responder<C> {
             }
         }
     }
-}
-
-/// The answer for a finished run: the report, or the failure that says what did not converge. A successful
-/// onboarding also publishes how long the account took to be protected since the event announced it.
-fn verdict(request: &Request, report: Report) -> Result<Value, Failure> {
-    if report.is_success() {
-        if let (
-            Request::Onboard { announced_ms: Some(at), .. }
-            | Request::ResolveCreateAccount { announced_ms: Some(at), .. },
-            "onboard",
-        ) = (request, report.kind.as_str())
-        {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-            let seconds = (now - at).max(0) as f64 / 1000.0;
-            println!("{}", emf_onboarding("responder", seconds));
-            tracing::info!(account = ?report.account, seconds, "onboarded");
-        }
-        return Ok(json!({"request": request, "report": report}));
-    }
-    let only_accounts =
-        report.regions.iter().all(|r| r.outcome.is_converged() || r.outcome == enablement::Outcome::Partial);
-    let kind = if only_accounts && report.organization.iter().all(|a| a.status != enablement::ActionStatus::Failed) {
-        "AccountNotProtected"
-    } else {
-        "RegionsNotConverged"
-    };
-    Err(Failure::new(kind, report.shortfall()))
 }

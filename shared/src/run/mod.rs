@@ -41,6 +41,7 @@ use crate::tree::OrgTree;
 use classes::{ou_classes, AccountClasses};
 use context::{Context, Mode, Warmth};
 use memory::Memory;
+pub use onboard::Onboarding;
 use region::{Halfway, Staged};
 
 /// Something that happened in a run, for a progress display.

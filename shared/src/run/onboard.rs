@@ -1,13 +1,17 @@
-//! Onboarding one account. A warm process reads the account's standing while it uses the organization's shape it
-//! remembers. A fresh one reads the standing, the management account, the organization's root and both accounts'
-//! regions together, and does not wait for the admin's own list (which needs the admin's credentials first) to start
-//! on the regions every account has; the regions only the admin's list can confirm follow when it arrives. Either
-//! way: four dependent round trips in a fresh process (credentials, the admin's detector, the membership, its check
-//! with the member's plans), three in a warm one. Outside api mode the account's effective GuardDuty policy is read
-//! in the first of them; a run that owns a policy re-asserts it (type, content, attachments) once the regions are done.
+//! Onboarding accounts: one, or a batch of them (a burst of new accounts is enrolled together, one CreateMembers and
+//! one read-back per 50 accounts per region). A warm process reads the accounts' standing while it uses the
+//! organization's shape it remembers. A fresh one reads the standing, the management account, the organization's
+//! root and both accounts' regions together, and does not wait for the admin's own list (which needs the admin's
+//! credentials first) to start on the regions every account has; the regions only the admin's list can confirm
+//! follow when it arrives. Either way: four dependent round trips in a fresh process (credentials, the admin's
+//! detector, the membership, its check with the members' plans), three in a warm one. Outside api mode each account's
+//! effective GuardDuty policy is read in the first of them; a run that owns a policy re-asserts it (type, content,
+//! attachments) once the regions are done.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::classes::{AccountClasses, PolicyFacts};
 use super::context::{no_common_region, Context, Mode, Warmth};
@@ -22,12 +26,46 @@ use crate::regions::{enabled_for_every_account, RegionChoice};
 use crate::report::{ActionStatus, OrgAction, PolicyReport, RegionReport, Report};
 use crate::state::{OrgAccount, OrgConfig};
 
+/// How many accounts' standings (DescribeAccount, and the unit or policy reads) an onboarding reads at once.
+const STANDING_READS: usize = 8;
+
+/// What an onboarding of several accounts came to: the report of the regions (none when every account was
+/// refused), and each account refused before anything was written, with why.
+#[derive(Debug)]
+pub struct Onboarding {
+    /// The run's report, when some account was enrolled.
+    pub report: Option<Report>,
+    /// The accounts refused with nothing written: not in the organization, not ACTIVE, or excluded.
+    pub refused: Vec<(AccountId, Error)>,
+}
+
+/// What an onboarding reads of an account before it writes: its standing in the organization, and, where they
+/// matter, its effective GuardDuty policy and its unit of GUARDDUTY_FEATURES_BY_OU.
+struct Standing {
+    account: AccountId,
+    found: Option<OrgAccount>,
+    effective: Option<String>,
+    unit: Option<usize>,
+}
+
+/// The accounts an onboarding enrols, once their standing is known.
+struct Enrolment {
+    /// The accounts to make members (the admin is never one: its own detector protects it).
+    members: Vec<MemberAccount>,
+    /// The accounts enrolled, the admin among them when asked for.
+    accepted: Vec<AccountId>,
+    /// Those refused, with why.
+    refused: Vec<(AccountId, Error)>,
+    /// Their classes (units' plan sets, effective policies).
+    facts: Vec<Standing>,
+}
+
 impl<C: Cloud> Enabler<C> {
     /// Makes one account an Enabled member in every governed region (or those of `options`), with its plans, and
     /// re-asserts what this tool keeps (api mode: the organization configuration; owning a GuardDuty policy: the
     /// policy). Refused, with nothing written, for an account that is not ACTIVE in the organization or is excluded.
     pub async fn onboard(&self, account: &AccountId, options: &RunOptions) -> Result<Report, Error> {
-        self.onboard_as(account, options, false).await
+        single(self.onboard_as(&[*account], options, false).await?)
     }
 
     /// Brings an account that moved to another organizational unit to the plans it should have now (its unit's of
@@ -35,68 +73,96 @@ impl<C: Cloud> Enabler<C> {
     /// membership first, so that a member is never written with CreateMembers (which applies the organization's
     /// auto-enable settings to its plans).
     pub async fn replan(&self, account: &AccountId, options: &RunOptions) -> Result<Report, Error> {
-        self.onboard_as(account, options, true).await
+        single(self.onboard_as(&[*account], options, true).await?)
     }
 
-    async fn onboard_as(&self, account: &AccountId, options: &RunOptions, moved: bool) -> Result<Report, Error> {
+    /// Onboards several accounts together (as [`onboard`](Self::onboard), or with `moved` as
+    /// [`replan`](Self::replan)): every region writes their memberships in one CreateMembers and reads them back in
+    /// one GetMembers per 50 accounts. An account refused (not in the organization, not ACTIVE, excluded) is named
+    /// with why and does not stop the others; [`Report::protection_of`] says where each enrolled account ended.
+    pub async fn onboard_all(
+        &self,
+        accounts: &[AccountId],
+        moved: bool,
+        options: &RunOptions,
+    ) -> Result<Onboarding, Error> {
+        let unique: BTreeSet<AccountId> = accounts.iter().copied().collect();
+        let unique: Vec<AccountId> = unique.into_iter().collect();
+        self.onboard_as(&unique, options, moved).await
+    }
+
+    async fn onboard_as(&self, accounts: &[AccountId], options: &RunOptions, moved: bool) -> Result<Onboarding, Error> {
         let started = Instant::now();
         self.check_partition()?;
         if self.memory.regions().is_none() && options.only_regions.is_none() {
-            return self.onboard_fresh(account, options, moved, started).await;
+            return self.onboard_fresh(accounts, options, moved, started).await;
         }
-        let (found, (mut ctx, choice), effective, unit) = tokio::try_join!(
-            self.cloud.organization().account(account),
-            self.context(options, Warmth::Remembered),
-            self.effective_policy_of(account),
-            self.unit_of(account)
-        )?;
+        let (standings, (mut ctx, choice)) =
+            tokio::try_join!(self.standings(accounts), self.context(options, Warmth::Remembered))?;
         ctx.moved = moved;
-        let members = self.enrolment(account, found).await?;
-        let facts = classes_for(&ctx, account, effective, unit);
+        let enrolment = self.enrolment(standings).await?;
+        if enrolment.accepted.is_empty() {
+            return Ok(Onboarding { report: None, refused: enrolment.refused });
+        }
+        let facts = classes_for(&ctx, &enrolment.facts);
+        let members = &enrolment.members;
         let (regions, organization) = tokio::join!(
             self.run_regions(&ctx, &choice.governed, options, |region| {
-                self.onboard_region(&ctx, region, &members, &facts)
+                self.onboard_region(&ctx, region, members, &facts)
             }),
             self.trusted_access(&ctx),
         );
-        self.onboard_report(&ctx, account, &choice.governed, choice.left_out, regions, organization, facts, started)
-            .await
+        let report = self
+            .onboard_report(
+                &ctx,
+                &enrolment.accepted,
+                &choice.governed,
+                choice.left_out,
+                regions,
+                organization,
+                facts,
+                started,
+            )
+            .await?;
+        Ok(Onboarding { report: Some(report), refused: enrolment.refused })
     }
 
     /// The onboarding of a fresh process: see the module's documentation.
     async fn onboard_fresh(
         &self,
-        account: &AccountId,
+        accounts: &[AccountId],
         options: &RunOptions,
         moved: bool,
         started: Instant,
-    ) -> Result<Report, Error> {
+    ) -> Result<Onboarding, Error> {
         let admin_regions = self.cloud.enabled_regions(Side::Admin);
         tokio::pin!(admin_regions);
         let first = async {
             tokio::try_join!(
-                self.cloud.organization().account(account),
+                self.standings(accounts),
                 self.management(),
                 self.cloud.enabled_regions(Side::Management),
                 self.root(Warmth::Remembered),
-                self.effective_policy_of(account),
-                self.unit_of(account)
             )
         };
         tokio::pin!(first);
         // The admin's list is polled along, so that it is under way (its credentials first), but not waited for.
         let mut admin_answer = None;
-        let (found, management, management_regions, root, effective, unit) = loop {
+        let (standings, management, management_regions, root) = loop {
             tokio::select! {
                 done = &mut first => break done?,
                 answer = &mut admin_regions, if admin_answer.is_none() => admin_answer = Some(answer),
             }
         };
-        let members = self.enrolment(account, found).await?;
+        let enrolment = self.enrolment(standings).await?;
+        if enrolment.accepted.is_empty() {
+            return Ok(Onboarding { report: None, refused: enrolment.refused });
+        }
         let mut ctx = self.context_for(options, management, root)?;
         ctx.moved = moved;
         ctx.defaults = management_regions.iter().filter(|r| r.by_default).map(|r| r.name.clone()).collect();
-        let facts = classes_for(&ctx, account, effective, unit);
+        let facts = classes_for(&ctx, &enrolment.facts);
+        let members = &enrolment.members;
         let every_account = enabled_for_every_account(&self.settings, &management_regions);
         let the_rest = async {
             let admin = match admin_answer {
@@ -106,13 +172,13 @@ impl<C: Cloud> Enabler<C> {
             let choice = self.choose_regions(management, &management_regions, &admin);
             let rest: Vec<String> = choice.governed.iter().filter(|r| !every_account.contains(r)).cloned().collect();
             let reports = self
-                .run_regions(&ctx, &rest, options, |region| self.onboard_region(&ctx, region, &members, &facts))
+                .run_regions(&ctx, &rest, options, |region| self.onboard_region(&ctx, region, members, &facts))
                 .await;
             Ok::<_, Error>((reports, choice))
         };
         let (mut regions, rest, organization) = tokio::join!(
             self.run_regions(&ctx, &every_account, options, |region| {
-                self.onboard_region(&ctx, region, &members, &facts)
+                self.onboard_region(&ctx, region, members, &facts)
             }),
             the_rest,
             self.trusted_access(&ctx)
@@ -122,8 +188,19 @@ impl<C: Cloud> Enabler<C> {
         if regions.is_empty() {
             return Err(no_common_region());
         }
-        self.onboard_report(&ctx, account, &choice.governed, choice.left_out, regions, organization, facts, started)
-            .await
+        let report = self
+            .onboard_report(
+                &ctx,
+                &enrolment.accepted,
+                &choice.governed,
+                choice.left_out,
+                regions,
+                organization,
+                facts,
+                started,
+            )
+            .await?;
+        Ok(Onboarding { report: Some(report), refused: enrolment.refused })
     }
 
     /// The report of an onboarding; a run that owns a GuardDuty policy re-asserts it first, from what the regions
@@ -132,7 +209,7 @@ impl<C: Cloud> Enabler<C> {
     async fn onboard_report(
         &self,
         ctx: &Context,
-        account: &AccountId,
+        accounts: &[AccountId],
         governed: &[String],
         left_out: Vec<crate::report::RegionLeftOut>,
         regions: Vec<RegionReport>,
@@ -142,7 +219,7 @@ impl<C: Cloud> Enabler<C> {
     ) -> Result<Report, Error> {
         let mut policies = classes.policies().then(|| PolicyReport {
             policy_type: Some(ctx.root.guardduty_policies),
-            uncovered: classes.uncovered([*account].iter()),
+            uncovered: classes.uncovered(accounts.iter()),
             ..PolicyReport::default()
         });
         if ctx.mode == (Mode::Policy { owner: true }) {
@@ -152,10 +229,12 @@ impl<C: Cloud> Enabler<C> {
             let mut targets = self.remembered_or_computed_targets(ctx).await?;
             // Where exclusions keep the main policy off the root, an account no policy covers yet (one that joined a
             // unit that holds something excluded, or the root itself) gets it attached to it.
-            let uncovered = policies.as_ref().is_some_and(|p| !p.uncovered.is_empty());
+            let uncovered = policies.as_ref().map(|p| p.uncovered.clone()).unwrap_or_default();
             if let Some(main) = targets.get_mut(&self.settings.policy_name) {
-                if uncovered && !main.contains(&ctx.root.id) && !self.settings.excluded_accounts.contains(account) {
-                    main.insert(account.to_string());
+                if !main.contains(&ctx.root.id) {
+                    for account in uncovered.iter().filter(|a| !self.settings.excluded_accounts.contains(a)) {
+                        main.insert(account.to_string());
+                    }
                 }
             }
             let (actions, owned) = self.own_policies(ctx, &offered, &unknown, targets).await;
@@ -172,7 +251,9 @@ impl<C: Cloud> Enabler<C> {
         }
         let kind = if ctx.moved { "replan" } else { "onboard" };
         let mut report = self.report(kind, ctx, left_out, regions, organization, started);
-        report.account = Some(account.to_string());
+        if let [account] = accounts {
+            report.account = Some(account.to_string());
+        }
         report.policies = policies;
         Ok(report)
     }
@@ -219,34 +300,93 @@ impl<C: Cloud> Enabler<C> {
         self.cloud.organization().effective_policy(account).await
     }
 
-    /// The account to enrol, once its standing is known: refused when it is not in the organization, not ACTIVE, or
-    /// excluded; none when it is the admin (its own detector protects it).
-    async fn enrolment(&self, account: &AccountId, found: Option<OrgAccount>) -> Result<Vec<MemberAccount>, Error> {
-        let found = found.ok_or(Error::NotInOrganization(*account))?;
-        if !found.is_active() {
-            return Err(Error::NotActive { account: *account, state: found.state });
+    /// Each account's standing, a few accounts at a time.
+    async fn standings(&self, accounts: &[AccountId]) -> Result<Vec<Standing>, Error> {
+        stream::iter(accounts.iter().copied())
+            .map(|account| async move {
+                let (found, effective, unit) = tokio::join!(
+                    self.cloud.organization().account(&account),
+                    self.effective_policy_of(&account),
+                    self.unit_of(&account)
+                );
+                // An account outside the organization has no policy or unit to read (TargetNotFound, AccountNotFound):
+                // it is refused for what it is.
+                let Some(found) = found? else {
+                    return Ok(Standing { account, found: None, effective: None, unit: None });
+                };
+                Ok::<_, Error>(Standing { account, found: Some(found), effective: effective?, unit: unit? })
+            })
+            .buffered(STANDING_READS)
+            .try_collect()
+            .await
+    }
+
+    /// The accounts to enrol, once their standing is known: those not in the organization, not ACTIVE, or excluded
+    /// are refused; the admin is enrolled without a membership (its own detector protects it).
+    async fn enrolment(&self, standings: Vec<Standing>) -> Result<Enrolment, Error> {
+        let excluded = self.excluded_accounts().await?;
+        let mut enrolment =
+            Enrolment { members: Vec::new(), accepted: Vec::new(), refused: Vec::new(), facts: Vec::new() };
+        for standing in standings {
+            let account = standing.account;
+            let found = match &standing.found {
+                None => {
+                    enrolment.refused.push((account, Error::NotInOrganization(account)));
+                    continue;
+                }
+                Some(found) if !found.is_active() => {
+                    enrolment.refused.push((account, Error::NotActive { account, state: found.state.clone() }));
+                    continue;
+                }
+                Some(_) if excluded.contains(&account) => {
+                    enrolment.refused.push((account, Error::Excluded(account)));
+                    continue;
+                }
+                Some(found) => found,
+            };
+            if account != self.settings.admin_account {
+                enrolment.members.push(MemberAccount { id: found.id, email: found.email.clone() });
+            }
+            enrolment.accepted.push(account);
+            enrolment.facts.push(standing);
         }
-        if self.excluded_accounts().await?.contains(account) {
-            return Err(Error::Excluded(*account));
-        }
-        Ok(if *account == self.settings.admin_account {
-            Vec::new()
-        } else {
-            vec![MemberAccount { id: found.id, email: found.email }]
-        })
+        Ok(enrolment)
     }
 }
 
-/// The class of the one account an onboarding enrols: its unit's plan set, and in policy mode its effective policy.
-fn classes_for(ctx: &Context, account: &AccountId, effective: Option<String>, unit: Option<usize>) -> AccountClasses {
-    let units: HashMap<AccountId, usize> = unit.map(|i| (*account, i)).into_iter().collect();
+/// The classes of the accounts an onboarding enrols: their units' plan sets, and in policy mode their effective
+/// policies (one class per distinct policy text).
+fn classes_for(ctx: &Context, standings: &[Standing]) -> AccountClasses {
+    let units: HashMap<AccountId, usize> = standings.iter().filter_map(|s| Some((s.account, s.unit?))).collect();
     let policies = match ctx.mode {
         Mode::Api => None,
-        Mode::Policy { .. } => Some(PolicyFacts {
-            of: [(*account, 1)].into(),
-            effective: vec![None, effective.and_then(|text| Effective::parse(&text).ok())],
-            invalid: Vec::new(),
-        }),
+        Mode::Policy { .. } => {
+            let mut texts: Vec<&str> = Vec::new();
+            let mut of = HashMap::new();
+            for s in standings {
+                let Some(text) = s.effective.as_deref() else { continue };
+                let index = match texts.iter().position(|t| *t == text) {
+                    Some(i) => i,
+                    None => {
+                        texts.push(text);
+                        texts.len() - 1
+                    }
+                };
+                of.insert(s.account, index + 1);
+            }
+            let mut effective = vec![None];
+            effective.extend(texts.iter().map(|text| Effective::parse(text).ok()));
+            Some(PolicyFacts { of, effective, invalid: Vec::new() })
+        }
     };
     AccountClasses::new(&units, policies)
+}
+
+/// The report of a one-account onboarding, or the reason its account was refused.
+fn single(onboarding: Onboarding) -> Result<Report, Error> {
+    match (onboarding.report, onboarding.refused.into_iter().next()) {
+        (_, Some((_, refused))) => Err(refused),
+        (Some(report), None) => Ok(report),
+        (None, None) => Err(Error::Unexpected("an onboarding with no account".into())),
+    }
 }

@@ -1,0 +1,252 @@
+//! Account events in batches. EventBridge sends every account event to an SQS queue; an event source mapping hands
+//! the responder up to a batch of them at a time. The accounts the batch announces are read, deduplicated and
+//! enrolled together (one CreateMembers and one read-back per 50 accounts per region), and the answer names, in
+//! `batchItemFailures`, only the records whose accounts did not end protected: the queue gives those again, up to its
+//! redrive policy's count, then moves them to the dead-letter queue. A record that is not an event this function
+//! handles is acknowledged; one of a handled kind that is malformed is a failure, so that it ends in the dead-letter
+//! queue where someone sees it.
+//!
+//! "Reporting batch item failures for Lambda functions with an Amazon SQS trigger"
+//! (<https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html>): the response is
+//! `{"batchItemFailures": [{"itemIdentifier": messageId}]}`; an invocation error returns the whole batch.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use enablement::{
+    emf_onboarding, guarded, AccountId, Budget, Cloud, Enabler, Error as RunError, Failure, Interrupted, Onboarding,
+    Report, RunOptions,
+};
+use serde_json::Value;
+
+use crate::event::{classify, Request};
+use crate::Responder;
+
+/// Whether `payload` is an SQS event: a `Records` list whose records come from `aws:sqs`.
+pub(crate) fn is_sqs(payload: &Value) -> bool {
+    payload.get("Records").and_then(Value::as_array).is_some_and(|records| {
+        !records.is_empty() && records.iter().all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
+    })
+}
+
+/// What serving some account requests came to: one outcome per request (`Ok(None)` protected, `Ok(Some(why))`
+/// nothing to do, `Err` not handled now), and the reports of the onboardings that ran.
+pub(crate) struct Served {
+    pub(crate) outcomes: Vec<Result<Option<String>, Failure>>,
+    pub(crate) reports: Vec<Report>,
+}
+
+/// Where an onboarding left the accounts it was asked for.
+struct Group {
+    result: Result<Onboarding, Failure>,
+}
+
+impl Group {
+    /// The outcome for `account`: protected, refused (an excluded account is nothing to do), or not protected.
+    fn outcome(&self, account: &AccountId) -> Result<Option<String>, Failure> {
+        let onboarding = match &self.result {
+            Ok(onboarding) => onboarding,
+            Err(failure) => return Err(failure.clone()),
+        };
+        if let Some((_, e)) = onboarding.refused.iter().find(|(a, _)| a == account) {
+            return match e {
+                RunError::Excluded(_) => Ok(Some(e.to_string())),
+                other => Err(Failure::new(other.kind(), other.to_string())),
+            };
+        }
+        match &onboarding.report {
+            Some(report) => report.protection_of(account).map(|()| None).map_err(|why| {
+                let kind = if report.is_success() || only_accounts(report) {
+                    "AccountNotProtected"
+                } else {
+                    "RegionsNotConverged"
+                };
+                Failure::new(kind, why)
+            }),
+            None => Err(Failure::new("InternalError", format!("account {account} was not onboarded"))),
+        }
+    }
+}
+
+/// Whether every region of `report` converged or is short only of accounts.
+fn only_accounts(report: &Report) -> bool {
+    report.regions.iter().all(|r| r.outcome.is_converged() || r.outcome == enablement::Outcome::Partial)
+}
+
+impl<C: Cloud> Responder<C> {
+    /// An SQS batch: every record classified, the accounts enrolled together, the failures named.
+    pub(crate) async fn handle_batch(&self, payload: Value, budget: Option<Budget>) -> Result<Value, Failure> {
+        let event: SqsEvent = serde_json::from_value(payload)
+            .map_err(|e| Failure::new("MalformedEvent", format!("malformed event: not an SQS event: {e}")))?;
+        let enabler = self.enabler.as_ref().map_err(|e| Failure::from(e.clone()))?;
+        let mut response = SqsBatchResponse::default();
+        let mut ids = Vec::new();
+        let mut requests = Vec::new();
+        let mut runs = Vec::new();
+        for record in &event.records {
+            let id = record.message_id.clone().unwrap_or_default();
+            let request = match record.body.as_deref().map(serde_json::from_str::<Value>) {
+                Some(Ok(body)) => classify(&body),
+                Some(Err(e)) => Err(crate::EventError(format!("the record's body is not JSON: {e}"))),
+                None => Err(crate::EventError("the record has no body".into())),
+            };
+            match request {
+                Ok(Request::Ignore { reason }) => tracing::info!(message = %id, %reason, "ignored"),
+                Ok(run @ (Request::Region { .. } | Request::Reconcile)) => runs.push(run),
+                Ok(request) => {
+                    ids.push(id);
+                    requests.push(request);
+                }
+                Err(e) => {
+                    tracing::warn!(message = %id, error = %e, "rejected record");
+                    response.add_failure(id);
+                }
+            }
+        }
+        tracing::info!(records = event.records.len(), accounts = requests.len(), "batch classified");
+        let served = self.serve_accounts(enabler, &requests, budget).await;
+        for (id, outcome) in ids.into_iter().zip(served.outcomes) {
+            if let Err(failure) = outcome {
+                tracing::warn!(message = %id, kind = failure.kind, error = %failure, "record not handled");
+                response.add_failure(id);
+            }
+        }
+        // A schedule or a region opt-in that reached the queue is run as if invoked directly (never retried).
+        let mut distinct: Vec<Request> = Vec::new();
+        for run in runs {
+            if !distinct.contains(&run) {
+                distinct.push(run);
+            }
+        }
+        for request in distinct {
+            self.run(enabler, &request, budget).await?;
+        }
+        serde_json::to_value(response).map_err(|e| Failure::new("InternalError", e.to_string()))
+    }
+
+    /// Serves account requests together: CreateAccount calls resolved to their accounts, then every account enrolled
+    /// in one onboarding (those that moved in a second, which reads their membership first), then each request's
+    /// outcome. Publishes each onboarding's report, and each protected account's OnboardingSeconds once, from the
+    /// earliest event that announced it.
+    pub(crate) async fn serve_accounts(
+        &self,
+        enabler: &Enabler<C>,
+        requests: &[Request],
+        budget: Option<Budget>,
+    ) -> Served {
+        let work = async {
+            let resolved = futures_util::future::join_all(requests.iter().map(|request| async move {
+                match request {
+                    Request::ResolveCreateAccount { request_id, .. } => {
+                        match self.created(enabler, request_id, budget).await {
+                            Ok(Ok(account)) => Ok(Some(account)),
+                            Ok(Err(reason)) => Err(Ok(format!("the account creation failed: {reason}"))),
+                            Err(failure) => Err(Err(failure)),
+                        }
+                    }
+                    Request::Onboard { account, .. } | Request::Replan { account, .. } => Ok(Some(*account)),
+                    _ => Ok(None),
+                }
+            }))
+            .await;
+            let moved: BTreeSet<AccountId> = requests
+                .iter()
+                .filter_map(|r| match r {
+                    Request::Replan { account, .. } => Some(*account),
+                    _ => None,
+                })
+                .collect();
+            // An account that is new and moved (Account Factory places it in its unit) is served as moved: its
+            // membership is read first, and created where it has none.
+            let new: Vec<AccountId> = resolved
+                .iter()
+                .filter_map(|r| r.as_ref().ok().copied().flatten())
+                .filter(|a| !moved.contains(a))
+                .collect();
+            let moved: Vec<AccountId> = moved.into_iter().collect();
+            let options = RunOptions::within(budget);
+            let onboard = |accounts: Vec<AccountId>, moved: bool| {
+                let options = options.clone();
+                async move {
+                    if accounts.is_empty() {
+                        return None;
+                    }
+                    let result = enabler.onboard_all(&accounts, moved, &options).await.map_err(|e| match e {
+                        e @ RunError::NoRegions(_) => Failure::new("NoRegionToGovern", e.to_string()),
+                        e => Failure::from(e),
+                    });
+                    Some(Group { result })
+                }
+            };
+            let (new_group, moved_group) = tokio::join!(onboard(new, false), onboard(moved.clone(), true));
+            (resolved, new_group, moved_group, moved)
+        };
+        let (resolved, new_group, moved_group, moved) = match guarded(budget, Box::pin(work)).await {
+            Ok(done) => done,
+            Err(interrupted) => {
+                let failure = match interrupted {
+                    Interrupted::OutOfTime(_) => Failure::new(
+                        "OutOfTime",
+                        "the invocation's deadline came first; the event is retried (and the schedule enrols the \
+                         account anyway)",
+                    ),
+                    other => other.into(),
+                };
+                return Served {
+                    outcomes: requests.iter().map(|_| Err(failure.clone())).collect(),
+                    reports: Vec::new(),
+                };
+            }
+        };
+        let mut outcomes = Vec::with_capacity(requests.len());
+        let mut announced: BTreeMap<AccountId, i64> = BTreeMap::new();
+        for (request, resolved) in requests.iter().zip(resolved) {
+            let account = match resolved {
+                Ok(Some(account)) => account,
+                Ok(None) => {
+                    outcomes.push(Ok(Some("not an account event".to_owned())));
+                    continue;
+                }
+                Err(ignored_or_failed) => {
+                    outcomes.push(ignored_or_failed.map(Some));
+                    continue;
+                }
+            };
+            let group = if moved.contains(&account) { moved_group.as_ref() } else { new_group.as_ref() };
+            let outcome = match group {
+                Some(group) => match &group.result {
+                    Err(f) if f.kind == "NoRegionToGovern" => Ok(Some(f.message.clone())),
+                    _ => group.outcome(&account),
+                },
+                None => Err(Failure::new("InternalError", format!("account {account} was not onboarded"))),
+            };
+            if let (Ok(None), Some(at)) = (&outcome, announced_ms(request)) {
+                let earliest = announced.entry(account).or_insert(at);
+                *earliest = (*earliest).min(at);
+            }
+            outcomes.push(outcome);
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        for (account, at) in announced {
+            let seconds = (now - at).max(0) as f64 / 1000.0;
+            println!("{}", emf_onboarding("responder", seconds));
+            tracing::info!(%account, seconds, "onboarded");
+        }
+        let reports = [new_group, moved_group]
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g.result.ok().and_then(|o| o.report))
+            .map(|report| enablement::publish("responder", report))
+            .collect();
+        Served { outcomes, reports }
+    }
+}
+
+/// When the event behind `request` happened, for the accounts an onboarding protects.
+fn announced_ms(request: &Request) -> Option<i64> {
+    match request {
+        Request::Onboard { announced_ms, .. } | Request::ResolveCreateAccount { announced_ms, .. } => *announced_ms,
+        _ => None,
+    }
+}
