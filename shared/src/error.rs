@@ -59,6 +59,27 @@ pub enum Error {
     )]
     PoliciesInForce(String),
 
+    /// Another account is the delegated GuardDuty administrator where the configuration names a new one; nothing
+    /// was written. Moving the delegated admin is a documented procedure of its own ("Changing the delegated
+    /// GuardDuty administrator account", <https://docs.aws.amazon.com/guardduty/latest/ug/change-guardduty-delegated-admin.html>).
+    #[error(
+        "GUARDDUTY_ADMIN_ACCOUNT_ID is {configured}, but {designated} is the delegated GuardDuty administrator in \
+         {regions}; nothing was written. To move the delegated administrator, in each Region, as {designated}: set \
+         the organization configuration's auto-enable to NEW or NONE, DisassociateMembers and DeleteMembers for every \
+         member; then, as the management account, DisableOrganizationAdminAccount {designated}; and once, \
+         Organizations' DeregisterDelegatedAdministrator for guardduty.amazonaws.com (GuardDuty User Guide, \
+         \"Changing the delegated GuardDuty administrator account\"). Then deploy again with {configured}; until \
+         then, keep {designated}"
+    )]
+    AdminChanged {
+        /// The admin the configuration names.
+        configured: AccountId,
+        /// The admin designated now.
+        designated: String,
+        /// Where.
+        regions: String,
+    },
+
     /// No region is left to govern.
     #[error("no region to govern: {0}")]
     NoRegions(String),
@@ -121,6 +142,7 @@ impl Error {
             Self::Excluded(_) => "AccountExcluded",
             Self::NoRegions(_) => "NoRegionToGovern",
             Self::PoliciesInForce(_) => "GuardDutyPoliciesInForce",
+            Self::AdminChanged { .. } => "AdminAccountChanged",
             Self::Unexpected(_) => "UnexpectedAnswer",
         }
     }

@@ -551,6 +551,17 @@ impl Report {
         lines
     }
 
+    /// Whether the admin is the delegated GuardDuty administrator in some region of this run: found designated
+    /// there, or designated by it.
+    pub fn admin_designated_anywhere(&self) -> bool {
+        self.regions.iter().any(|r| {
+            r.found.delegated_admin.as_deref() == Some(self.admin_account.as_str())
+                || r.actions
+                    .iter()
+                    .any(|a| matches!(a.step, Step::DesignateAdmin { .. }) && a.status == ActionStatus::Done)
+        })
+    }
+
     /// Whether `account`, enrolled by this onboarding, ended protected in every region it ran: `Err` with where and
     /// why not (a region that did not converge, or the account shown there without Enabled or without a plan it
     /// should have). An account a region leaves out with a reason (the region is not enabled for it, its GuardDuty

@@ -171,19 +171,21 @@ async fn a_short_deadline_gets_cloudformation_an_answer_in_time_and_the_schedule
     // when CloudFormation asks
     function.handle(LambdaEvent::new(payload, context)).await.expect("answered");
     let answered = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-    // then the answer came before the deadline: FAILED, listing the regions not finished
+    // then the answer came before the deadline: SUCCESS (the admin is designated where regions finished; a rollback
+    // would not undo the GuardDuty writes), listing the regions not finished, which the schedule finishes
     assert!(answered < now + 4_000, "answered {} ms after the deadline", answered as i64 - (now + 4_000) as i64);
     let received = catcher.received();
     assert_eq!(received.len(), 1);
     let body = &received[0].2;
-    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert!(body["Data"]["Unfinished"].as_str().unwrap() != "0", "{body}");
     let reason = body["Reason"].as_str().unwrap();
     assert!(reason.contains("unfinished") && reason.contains("running out of time"), "{reason}");
     let unfinished = regions.iter().filter(|r| reason.contains(*r)).count();
     assert!(unfinished >= 1, "{reason}");
     row(
         "a 4 s deadline, 6 regions one at a time at 60 ms per call",
-        "FAILED answered before the deadline",
+        "SUCCESS answered before the deadline",
         &emulator.log(),
         &format!("{unfinished} regions, listed in the reason"),
     );

@@ -12,7 +12,12 @@ use hyper_util::rt::TokioExecutor;
 
 use enablement::shorten;
 
-/// CloudFormation rejects responses over 4,096 bytes; the reason is kept well below that, beside `Data`.
+/// The most bytes a response may have: "The total combined size of the response body cannot exceed 4096 bytes"
+/// (CloudFormation User Guide, "Custom resource response objects",
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html>).
+const MAX_RESPONSE_BYTES: usize = 4_096;
+
+/// The reason is first cut to this many characters; then the response as a whole to [`MAX_RESPONSE_BYTES`].
 const MAX_REASON: usize = 1_500;
 
 /// Why a response could not be delivered.
@@ -88,7 +93,48 @@ pub fn response(
     r.request_id = request_id.to_owned();
     r.logical_resource_id = logical_resource_id.to_owned();
     r.data = data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    fit(&mut r);
     r
+}
+
+/// The response's size in bytes, as sent (JSON: escapes and multi-byte characters count in full).
+fn size(r: &CloudFormationCustomResourceResponse) -> usize {
+    serde_json::to_vec(r).map_or(usize::MAX, |v| v.len())
+}
+
+/// Cuts the longest (as sent) of the reason and the `Data` values, by what is over or by half of it, until the
+/// response fits [`MAX_RESPONSE_BYTES`].
+fn fit(r: &mut CloudFormationCustomResourceResponse) {
+    let escaped = |t: &str| serde_json::to_string(t).map_or(t.len(), |j| j.len());
+    for _ in 0..64 {
+        let over = size(r).saturating_sub(MAX_RESPONSE_BYTES);
+        if over == 0 {
+            return;
+        }
+        let reason = r.reason.get_or_insert_with(String::new);
+        let reason_size = escaped(reason);
+        let longest = r.data.values_mut().max_by_key(|v| escaped(v)).filter(|v| escaped(v) > reason_size);
+        let text = match longest {
+            Some(value) => value,
+            None => reason,
+        };
+        let sent = escaped(text).max(1);
+        if sent <= 8 {
+            // Nothing left worth cutting: drop the data, which the template's outputs can live without.
+            r.data.clear();
+            continue;
+        }
+        // Escaped in JSON, a byte of text takes from one (plain ASCII) to six (a control character) bytes: cut in
+        // proportion.
+        let cut_sent = (over + 8).min(sent / 2);
+        let cut_bytes = (cut_sent * text.len()).div_ceil(sent);
+        let mut keep = text.len().saturating_sub(cut_bytes);
+        while !text.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        text.truncate(keep);
+        text.push('…');
+    }
 }
 
 #[cfg(test)]
@@ -100,6 +146,26 @@ mod tests {
         let long = "x".repeat(10_000);
         let r = response(CloudFormationCustomResourceResponseStatus::Failed, &long, "p", "s", "r", "l", vec![]);
         assert!(serde_json::to_vec(&r).expect("json").len() < 4_096);
+    }
+
+    #[test]
+    fn the_response_is_bounded_in_bytes_whatever_the_characters_and_escapes() {
+        // given a reason of multi-byte characters and problems full of quotes and control characters, which JSON
+        // escapes to two and six bytes each, and a stack id of the longest kind
+        let reason = "é€𝄞".repeat(600);
+        let problems = "\"\u{1}".repeat(900);
+        let stack =
+            format!("arn:aws:cloudformation:us-east-1:111122223333:stack/{}/{}", "s".repeat(128), "u".repeat(36));
+        let data = vec![("Regions", "17".to_owned()), ("Problems", problems)];
+        // when the response is built
+        let r = response(CloudFormationCustomResourceResponseStatus::Success, &reason, "p", &stack, "r", "l", data);
+        // then its JSON is at most 4,096 bytes, and both texts are kept in part, ending in an ellipsis
+        let bytes = serde_json::to_vec(&r).expect("json").len();
+        assert!(bytes <= MAX_RESPONSE_BYTES, "{bytes} bytes");
+        assert!(bytes > 3_000, "not cut more than needed: {bytes} bytes");
+        assert!(r.reason.as_deref().is_some_and(|t| t.ends_with('…') && t.len() > 100));
+        assert!(r.data["Problems"].ends_with('…'));
+        assert_eq!(r.data["Regions"], "17");
     }
 
     #[tokio::test]

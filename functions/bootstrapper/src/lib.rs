@@ -166,40 +166,50 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
     }
 
     /// Create and Update: the full reconcile, with the configuration the request's properties carry (CloudFormation
-    /// sends the old ones on a rollback, whichever version of this function handles it).
+    /// sends the old ones on a rollback, whichever version of this function handles it), after a pre-flight that
+    /// refuses a configured admin other than the one designated (nothing written; see
+    /// [`Enabler::check_designation`]).
     ///
-    /// Create answers FAILED when the run fails, and CloudFormation rolls the stack back. Update answers FAILED
-    /// only for an invalid configuration: CloudFormation rolls a failed Update back by sending another Update with
-    /// the old properties, and if that one failed too for the same lasting reason (a region down, another
-    /// delegated admin) the stack would end in UPDATE_ROLLBACK_FAILED, which an operator must untangle by hand.
-    /// So a failed, conflicted or unfinished region on Update answers SUCCESS, with the counts and the problems in
-    /// `Data`, and the drift alarm fires.
+    /// FAILED means CloudFormation rolls back, so it is kept for what no run can get past:
+    /// - an invalid configuration, and an admin other than the designated one (a rolled back Update sends the old
+    ///   properties, which converge: the stack does not wedge);
+    /// - on Create, a foundation that cannot be laid: the admin role cannot be assumed, no region has the admin
+    ///   designated at the end, or the run failed before any region (GuardDuty policies in force in api mode, no
+    ///   region to govern, Organizations refusing its reads).
+    ///
+    /// Anything else answers SUCCESS with the counts and the problems in `Data`, and the alarms on: partial coverage
+    /// on Create (an account an SCP keeps out of GuardDuty must not stop the tool from being installed), and any
+    /// failure on Update (CloudFormation rolls a failed Update back by sending another Update with the old
+    /// properties; if that one failed too for the same lasting reason, the stack would end in
+    /// UPDATE_ROLLBACK_FAILED, which an operator must untangle by hand).
     async fn deploy(&self, update: bool, properties: &Value, budget: Option<Budget>) -> Verdict {
         let enabler = match self.enabler_for(properties).await {
             Ok(enabler) => enabler,
             Err(e) => return failed(Failure::from(e)),
         };
-        let outcome = if update {
-            run(&enabler, &RunOptions::within(budget), budget).await
-        } else {
-            self.run_when_the_role_is_assumable(&enabler, budget).await
+        let outcome = match guarded(budget, Box::pin(enabler.check_designation())).await {
+            Ok(Err(e)) => Err(Failure::from(e)),
+            Err(interrupted) => Err(Failure::from(interrupted)),
+            Ok(Ok(())) if update => run(&enabler, &RunOptions::within(budget), budget).await,
+            Ok(Ok(())) => self.run_when_the_role_is_assumable(&enabler, budget).await,
         };
         match outcome {
-            Err(failure) if update && failure.kind != "InvalidConfiguration" => {
+            Err(failure) if refused(&failure, update) => {
                 println!("{}", emf_failure("bootstrapper", failure.kind));
-                tracing::error!(kind = failure.kind, error = %failure, "the reconcile failed; answering SUCCESS to keep the stack out of UPDATE_ROLLBACK_FAILED");
-                let mut data = no_report_data();
-                data.push(("Problems", enablement::shorten(&failure.to_string(), 1000)));
-                Verdict {
-                    status: Status::Success,
-                    reason: format!("updated; the reconcile did not finish and the schedule retries it: {failure}"),
-                    data,
-                    report: None,
-                }
+                failed(failure)
             }
             Err(failure) => {
                 println!("{}", emf_failure("bootstrapper", failure.kind));
-                failed(failure)
+                tracing::error!(kind = failure.kind, error = %failure, "the reconcile failed; answering SUCCESS, the schedule finishes the job");
+                let mut data = no_report_data();
+                data.push(("Problems", enablement::shorten(&failure.to_string(), 1000)));
+                let done = if update { "updated" } else { "created" };
+                Verdict {
+                    status: Status::Success,
+                    reason: format!("{done}; the reconcile did not finish and the schedule retries it: {failure}"),
+                    data,
+                    report: None,
+                }
             }
             Ok(report) => report_verdict(enablement::publish("bootstrapper", report), update),
         }
@@ -281,7 +291,20 @@ async fn run<C: Cloud>(enabler: &Enabler<C>, options: &RunOptions, budget: Optio
     }
 }
 
-/// The answer for a finished run.
+/// Whether a failure with no report answers FAILED: an invalid configuration or another designated admin always;
+/// on Create, anything that kept the foundation from being laid (all but running out of time, after which the
+/// schedule finishes the job).
+fn refused(failure: &Failure, update: bool) -> bool {
+    match failure.kind {
+        "InvalidConfiguration" | "AdminAccountChanged" => true,
+        _ if update => false,
+        "OutOfTime" => false,
+        _ => true,
+    }
+}
+
+/// The answer for a finished run: SUCCESS, with the problems in `Data` where there are some, unless a Create ends
+/// with the admin designated in no region (the foundation could not be laid anywhere).
 fn report_verdict(report: Report, update: bool) -> Verdict {
     let s = &report.summary;
     let mut data = summary_data(s);
@@ -292,14 +315,17 @@ fn report_verdict(report: Report, update: bool) -> Verdict {
     if report.is_success() {
         return Verdict { status: Status::Success, reason: summary, data, report: Some(report) };
     }
-    if update {
-        let problems = report.problems().join("; ");
-        data.push(("Problems", enablement::shorten(&problems, 1000)));
-        let reason =
-            format!("updated, but not every region reached the desired state (the schedule retries): {problems}");
-        return Verdict { status: Status::Success, reason, data, report: Some(report) };
+    if !update && !report.dry_run && !report.admin_designated_anywhere() {
+        let reason = format!("the delegated admin could not be designated in any region: {}", report.shortfall());
+        return Verdict { status: Status::Failed, reason, data, report: Some(report) };
     }
-    Verdict { status: Status::Failed, reason: report.shortfall(), data, report: Some(report) }
+    let problems = report.problems().join("; ");
+    data.push(("Problems", enablement::shorten(&problems, 1000)));
+    let done = if update { "updated" } else { "created" };
+    let reason = format!(
+        "{done}, but not every region reached the desired state (the alarms say so; the schedule retries): {problems}"
+    );
+    Verdict { status: Status::Success, reason, data, report: Some(report) }
 }
 
 /// A run's counts as `Data`: every key the template's outputs read.

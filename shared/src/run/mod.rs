@@ -10,6 +10,7 @@
 mod apply;
 mod classes;
 mod context;
+mod designation;
 mod export;
 mod fanout;
 mod members;

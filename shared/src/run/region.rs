@@ -193,9 +193,28 @@ impl<C: Cloud> Enabler<C> {
         members: &[MemberAccount],
         classes: &AccountClasses,
     ) -> Result<bool, Error> {
+        // A detector this process remembers was found where the admin is designated; otherwise the designation is
+        // read with the detector, and a region where another account is the delegated admin is not written to.
         let detector = match self.memory.detector(work.name) {
             Some(id) => Some(id),
-            None => work.admin.detector_id().await?,
+            None => {
+                let (detector, admins) = tokio::try_join!(work.admin.detector_id(), work.mgmt().delegated_admins())?;
+                let ours = self.settings.admin_account;
+                if let Some(other) = admins.iter().find(|a| a.account != ours.as_str()) {
+                    work.report.outcome = Outcome::Conflict;
+                    work.report.found.delegated_admin = Some(other.account.clone());
+                    work.report.error = Some(format!(
+                        "{} is the delegated GuardDuty administrator here, not the configured {ours}; nothing was \
+                         written",
+                        other.account
+                    ));
+                    return Ok(true);
+                }
+                if admins.is_empty() {
+                    return Ok(false);
+                }
+                detector
+            }
         };
         let Some(detector) = detector else { return Ok(false) };
         self.memory.remember_detector(work.name, &detector);
