@@ -125,6 +125,21 @@ impl Error {
         }
     }
 
+    /// Whether IAM refused the call under a service control policy: an access denied whose message names one. "When
+    /// an SCP denies access, the error message always includes the phrase due to an explicit deny in a Service
+    /// Control Policy, even if the denial is implicit" (IAM User Guide, "Troubleshoot access denied error messages",
+    /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html>; its own example reads "with
+    /// an explicit deny in a service control policy"): matched without case on "service control policy".
+    pub fn is_scp_denial(&self) -> bool {
+        match self {
+            Self::Aws(e) => {
+                matches!(e.code.as_deref(), Some("AccessDeniedException" | "AccessDenied"))
+                    && e.message.to_ascii_lowercase().contains("service control policy")
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the configuration itself is at fault (a value no run can succeed with), as opposed to AWS or the
     /// input of one event.
     pub fn is_configuration(&self) -> bool {

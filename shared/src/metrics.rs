@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::report::{Outcome, Report, NAMED_PER_REGION};
+use crate::report::{Report, NAMED_PER_REGION};
 
 /// The metrics namespace.
 pub(crate) const NAMESPACE: &str = "GuardDutyEnabler";
@@ -41,13 +41,22 @@ fn document(dimensions: &[&str], metrics: &[(&str, &str)], properties: Value) ->
 /// The EMF documents for `report`: the run's, then one per governed region for a full reconcile.
 pub fn emf(function: &str, report: &Report) -> Vec<Value> {
     let s = &report.summary;
-    let reconcile = report.kind == "reconcile";
-    let onboarded = usize::from(report.kind == "onboard" && report.is_success() && s.members_added > 0);
+    // A full reconcile speaks for the whole organization; a run of some regions (a region's opt-in) for those only:
+    // it publishes their coverage, never the count of regions below full coverage (which it could clear).
+    let full = report.kind == "reconcile";
+    let reconcile = full || report.kind == "region";
+    // The accounts an onboarding made members: the most any one region added (a new account is added in each).
+    let onboarded = if report.kind == "onboard" && !report.dry_run {
+        let protected = report.enrolled.iter().filter(|a| report.protection_of(a).is_ok()).count();
+        report.regions.iter().map(|r| r.members_added).max().unwrap_or(0).min(protected)
+    } else {
+        0
+    };
     let repaired = if reconcile && !report.dry_run { s.writes } else { 0 };
-    // Coverage is measured where a region's members were read to the end: not where it failed, conflicted, was
-    // blocked or was cut short (those are unrepaired drift, counted apart).
-    let measured = || report.regions.iter().filter(|r| r.outcome.is_converged() || r.outcome == Outcome::Partial);
-    let below = measured().filter(|r| !r.coverage.is_full()).count();
+    // Coverage is measured where a region's members were read, also where a write failed after; a region that ended
+    // before its members were read (failed, conflicted, blocked, cut short) is not proven full: it counts as below.
+    let measured = || report.regions.iter().filter(|r| r.measured);
+    let below = report.regions.iter().filter(|r| !r.measured || !r.coverage.is_full()).count();
     let left: Vec<Value> = report
         .regions
         .iter()
@@ -65,7 +74,7 @@ pub fn emf(function: &str, report: &Report) -> Vec<Value> {
     ];
     let export: Vec<&crate::report::ExportReport> =
         report.regions.iter().filter_map(|r| r.export.as_ref()).filter(|e| e.is_expected()).collect();
-    if reconcile {
+    if full {
         metrics.push(("RegionsBelowFullCoverage", "Count"));
         metrics.push(("FindingsExportUnhealthy", "Count"));
     }
@@ -194,6 +203,7 @@ mod tests {
             })
             .collect();
         r.coverage = Coverage { expected: coverage.0, protected: coverage.1 };
+        r.measured = outcome.is_converged() || outcome == Outcome::Partial;
         r
     }
 
@@ -238,12 +248,36 @@ mod tests {
         assert_eq!(run["Conflicts"], 1);
         assert_eq!(run["DriftUnrepaired"], 2);
         assert_eq!(run["MembersLeftOut"], 2);
-        assert_eq!(run["RegionsBelowFullCoverage"], 0, "the failed region's coverage was not measured");
+        assert_eq!(run["RegionsBelowFullCoverage"], 2, "the failed and conflicted regions are not proven full");
         assert_eq!(run["AccountsOnboarded"], 0);
         let us = docs.iter().find(|d| d["Region"] == "us-east-1").expect("us-east-1");
         assert_eq!((us["AccountsExpected"].as_u64(), us["AccountsProtected"].as_u64()), (Some(10), Some(10)));
         assert_eq!(us["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0], json!(["Function", "Region"]));
         assert!(docs.iter().all(|d| d["Region"] != "af-south-1"));
+    }
+
+    #[test]
+    fn a_region_that_failed_after_its_members_were_read_publishes_their_coverage() {
+        // given a region whose organization configuration write failed after every member was read
+        let mut failed = region("eu-west-1", Outcome::Failed, 0, (6, 4));
+        failed.measured = true;
+        let docs = emf("responder", &report("reconcile", vec![failed]));
+        // then its coverage is published, and counted below full
+        let eu = docs.iter().find(|d| d["Region"] == "eu-west-1").expect("eu-west-1's coverage");
+        assert_eq!((eu["AccountsExpected"].as_u64(), eu["AccountsProtected"].as_u64()), (Some(6), Some(4)));
+        assert_eq!(docs[0]["RegionsBelowFullCoverage"], 1);
+    }
+
+    #[test]
+    fn a_run_of_some_regions_publishes_their_coverage_but_never_the_count_below_full() {
+        let docs = emf("responder", &report("region", vec![region("eu-west-1", Outcome::Changed, 0, (5, 5))]));
+        assert_eq!(docs.len(), 2);
+        assert!(docs[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .all(|m| m["Name"] != "RegionsBelowFullCoverage"));
+        assert_eq!(docs[1]["AccountsProtected"], 5);
     }
 
     #[test]
@@ -258,7 +292,9 @@ mod tests {
     fn a_successful_onboarding_counts_one_account_and_publishes_no_region_coverage() {
         let mut r = region("us-east-1", Outcome::Changed, 0, (1, 1));
         r.members_added = 1;
-        let docs = emf("responder", &report("onboard", vec![r]));
+        let mut onboarding = report("onboard", vec![r]);
+        onboarding.enrolled = vec!["333333333333".parse().expect("id")];
+        let docs = emf("responder", &onboarding);
         assert_eq!(docs.len(), 1);
         assert_eq!(docs[0]["AccountsOnboarded"], 1);
         assert_eq!(docs[0]["DriftRepaired"], 0);

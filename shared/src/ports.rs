@@ -276,4 +276,19 @@ pub trait Cloud: Send + Sync {
     fn home_region(&self) -> &str;
     /// The regions enabled for `side`'s account (account:ListRegions, ENABLED and ENABLED_BY_DEFAULT).
     fn enabled_regions(&self, side: Side) -> impl Future<Output = Result<Vec<EnabledRegion>, Error>> + Send;
+    /// The regions the organization's AWS Control Tower landing zone governs (its manifest's `governedRegions`);
+    /// `None` without a landing zone. Without Control Tower there is none.
+    fn landing_zone_regions(&self) -> impl Future<Output = Result<Option<Vec<String>>, Error>> + Send {
+        async { Ok(None) }
+    }
+    /// Whether a member `account` has enabled `region` (account:GetRegionOptStatus with its AccountId, as the
+    /// management account). Without Account Management, never.
+    fn region_enabled_for(
+        &self,
+        account: &AccountId,
+        region: &str,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        let _ = (account, region);
+        async { Ok(false) }
+    }
 }

@@ -25,23 +25,38 @@ pub(crate) struct RegionChoice {
     pub defaults: BTreeSet<String>,
 }
 
-/// Chooses the governed regions. Candidates are GUARDDUTY_REGIONS when set, else every region either account has
-/// enabled; GUARDDUTY_EXCLUDED_REGIONS are taken out; a candidate is governed where both accounts have enabled it.
+/// Chooses the governed regions. Candidates are GUARDDUTY_REGIONS when set; else, where the organization has an AWS
+/// Control Tower landing zone, the regions it governs (`landing_zone`: every other region either account has enabled
+/// is left out, saying so); else every region either account has enabled. GUARDDUTY_EXCLUDED_REGIONS are taken out;
+/// a candidate is governed where both accounts have enabled it.
 pub(crate) fn choose(
     settings: &Settings,
     management: (&AccountId, &[EnabledRegion]),
     admin: (&AccountId, &[EnabledRegion]),
+    landing_zone: Option<&[String]>,
 ) -> RegionChoice {
     let names = |regions: &[EnabledRegion]| regions.iter().map(|r| r.name.clone()).collect::<BTreeSet<_>>();
     let (management_id, management_regions) = (management.0, names(management.1));
     let (admin_id, admin_regions) = (admin.0, names(admin.1));
-    let candidates: Vec<String> = match &settings.regions {
-        Some(listed) => listed.clone(),
-        None => management_regions.union(&admin_regions).cloned().collect(),
-    };
     let mut choice = RegionChoice {
         defaults: management.1.iter().filter(|r| r.by_default).map(|r| r.name.clone()).collect(),
         ..RegionChoice::default()
+    };
+    let candidates: Vec<String> = match (&settings.regions, landing_zone) {
+        (Some(listed), _) => listed.clone(),
+        (None, Some(governed)) => {
+            let enabled: BTreeSet<String> = management_regions.union(&admin_regions).cloned().collect();
+            for region in enabled.iter().filter(|r| !governed.contains(r)) {
+                choice.left_out.push(RegionLeftOut {
+                    region: region.clone(),
+                    reason: "not governed by the organization's AWS Control Tower landing zone (its manifest's \
+                             governedRegions); set GUARDDUTY_REGIONS to choose otherwise"
+                        .into(),
+                });
+            }
+            governed.to_vec()
+        }
+        (None, None) => management_regions.union(&admin_regions).cloned().collect(),
     };
     for region in candidates {
         let mut lacking = Vec::new();
@@ -71,11 +86,16 @@ pub(crate) fn choose(
 /// The candidates governed whatever the admin's own list says: those the management account has ENABLED_BY_DEFAULT,
 /// which every account has (a default region cannot be disabled). An onboarding starts on them before the admin's
 /// list is read.
-pub(crate) fn enabled_for_every_account(settings: &Settings, management: &[EnabledRegion]) -> Vec<String> {
+pub(crate) fn enabled_for_every_account(
+    settings: &Settings,
+    management: &[EnabledRegion],
+    landing_zone: Option<&[String]>,
+) -> Vec<String> {
+    let listed = settings.regions.as_deref().or(landing_zone);
     management
         .iter()
         .filter(|r| r.by_default)
-        .filter(|r| settings.regions.as_ref().is_none_or(|listed| listed.contains(&r.name)))
+        .filter(|r| listed.is_none_or(|listed| listed.contains(&r.name)))
         .filter(|r| !settings.excluded_regions.contains(&r.name))
         .map(|r| r.name.clone())
         .collect()
@@ -107,7 +127,7 @@ mod tests {
         let m = enabled(&["eu-west-1", "me-south-1", "us-east-1"]);
         let a = enabled(&["af-south-1", "eu-west-1", "us-east-1"]);
         // when chosen
-        let choice = choose(&settings, (&mgmt, &m), (&admin, &a));
+        let choice = choose(&settings, (&mgmt, &m), (&admin, &a), None);
         // then the two common regions are governed, and each other one names the account without it
         assert_eq!(choice.governed, ["eu-west-1", "us-east-1"]);
         assert_eq!(choice.left_out.len(), 2);
@@ -116,7 +136,7 @@ mod tests {
         assert_eq!(choice.left_out[1].region, "me-south-1");
         assert!(choice.left_out[1].reason.contains("delegated admin 222222222222"), "{:?}", choice.left_out);
         // and before the admin's list is read, the regions every account has are known to be governed
-        assert_eq!(enabled_for_every_account(&settings, &m), ["eu-west-1", "us-east-1"]);
+        assert_eq!(enabled_for_every_account(&settings, &m, None), ["eu-west-1", "us-east-1"]);
     }
 
     #[test]
@@ -126,7 +146,7 @@ mod tests {
         settings.regions = Some(vec!["us-east-1".into(), "af-south-1".into(), "eu-west-1".into()]);
         settings.excluded_regions.insert("eu-west-1".into());
         let both = enabled(&["eu-west-1", "us-east-1"]);
-        let choice = choose(&settings, (&mgmt, &both), (&admin, &both));
+        let choice = choose(&settings, (&mgmt, &both), (&admin, &both), None);
         assert_eq!(choice.governed, ["us-east-1"]);
         let reasons: Vec<(&str, &str)> =
             choice.left_out.iter().map(|l| (l.region.as_str(), l.reason.as_str())).collect();
@@ -136,5 +156,29 @@ mod tests {
                 && reasons[0].1.contains("222222222222")
         );
         assert_eq!(reasons[1], ("eu-west-1", "excluded by GUARDDUTY_EXCLUDED_REGIONS"));
+    }
+
+    #[test]
+    fn a_landing_zone_s_governed_regions_are_the_default_and_an_explicit_list_still_wins() {
+        // given both accounts with four regions enabled, and a landing zone that governs two of them and one neither
+        // account has enabled
+        let (mgmt, admin) = ids();
+        let mut settings = Settings::with_admin(admin);
+        let both = enabled(&["ap-southeast-2", "eu-west-1", "sa-east-1", "us-east-1"]);
+        let governed = ["eu-west-1".to_owned(), "us-east-1".to_owned(), "eu-north-1".to_owned()];
+        // when chosen
+        let choice = choose(&settings, (&mgmt, &both), (&admin, &both), Some(&governed));
+        // then the governed regions both accounts enabled are governed, the others named with why
+        assert_eq!(choice.governed, ["eu-west-1", "us-east-1"]);
+        let left: Vec<&str> = choice.left_out.iter().map(|l| l.region.as_str()).collect();
+        assert_eq!(left, ["ap-southeast-2", "sa-east-1", "eu-north-1"]);
+        assert!(choice.left_out[0].reason.contains("Control Tower landing zone"), "{:?}", choice.left_out);
+        assert!(choice.left_out[2].reason.contains("not enabled for"), "{:?}", choice.left_out);
+        assert_eq!(enabled_for_every_account(&settings, &both, Some(&governed)), ["eu-west-1", "us-east-1"]);
+        // and an explicit GUARDDUTY_REGIONS wins
+        settings.regions = Some(vec!["sa-east-1".into()]);
+        let choice = choose(&settings, (&mgmt, &both), (&admin, &both), Some(&governed));
+        assert_eq!(choice.governed, ["sa-east-1"]);
+        assert_eq!(enabled_for_every_account(&settings, &both, Some(&governed)), ["sa-east-1"]);
     }
 }

@@ -159,6 +159,12 @@ pub struct RegionReport {
     /// What the region offers (its organization configuration), for the policies a run owns.
     #[serde(skip)]
     pub(crate) offered: Option<crate::state::OrgConfig>,
+    /// Why the region is left out of the run after all: a service control policy denies the admin GuardDuty here.
+    #[serde(skip)]
+    pub(crate) denied: Option<String>,
+    /// Whether `coverage` was measured: every expected account's status read (also where a write failed after).
+    #[serde(skip)]
+    pub measured: bool,
 }
 
 impl RegionReport {
@@ -184,6 +190,8 @@ impl RegionReport {
             millis: 0,
             members: None,
             offered: None,
+            denied: None,
+            measured: false,
         }
     }
 
@@ -312,7 +320,7 @@ pub struct AccountEntry {
 /// What a run did, region by region.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
-    /// `reconcile` (every account) or `onboard` (one account).
+    /// `reconcile` (every governed region), `region` (some of them), `onboard` or `replan` (some accounts).
     pub kind: String,
     /// Whether this was a dry run.
     pub dry_run: bool,
@@ -326,6 +334,9 @@ pub struct Report {
     /// What the run found of GuardDuty organization policies (policy mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policies: Option<PolicyReport>,
+    /// The accounts an onboarding enrolled (the admin among them when asked for).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub enrolled: Vec<AccountId>,
     /// The account onboarded, for `onboard`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -468,6 +479,7 @@ impl Report {
             admin_account: header.admin,
             enablement: header.enablement,
             policies: None,
+            enrolled: Vec::new(),
             account: None,
             regions,
             regions_left_out,

@@ -152,6 +152,11 @@ class Member:
     updated_at: str = field(default_factory=now_iso)
     invited_at: str = field(default_factory=now_iso)
     created_mono: float = field(default_factory=time.monotonic)
+    # The status before the last StartMonitoringMembers/StopMonitoringMembers changed it, and when: for the
+    # `status_lag_seconds` fault, reads show the old status that long (eventual consistency; GuardDuty documents
+    # no delay for these reads, as AWS's APIs generally promise none).
+    previous: str | None = None
+    changed_mono: float = 0.0
 
 
 @dataclass
@@ -814,13 +819,20 @@ class GuardDuty:
         }
 
     # ---- members ---------------------------------------------------------------------------------------------
+    def shown_status(self, m: Member) -> str:
+        """The member's status as a read shows it: the one before its last change while `status_lag_seconds` last."""
+        lag = getattr(self.faults, "status_lag_seconds", 0.0)
+        if m.previous is not None and time.monotonic() - m.changed_mono < lag:
+            return m.previous
+        return m.status
+
     def member_json(self, admin: str, region: str, m: Member) -> dict:
         out = {
             "accountId": m.account,
             "masterId": admin,
             "administratorId": admin,
             "email": m.email,
-            "relationshipStatus": m.status,
+            "relationshipStatus": self.shown_status(m),
             "invitedAt": m.invited_at,
             "updatedAt": m.updated_at,
         }
@@ -1031,6 +1043,7 @@ class GuardDuty:
 
         def change(ms, m, cfg):
             if m.status == before:
+                m.previous, m.changed_mono = m.status, time.monotonic()
                 m.status, m.updated_at = after, now_iso()
             return None
 

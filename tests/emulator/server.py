@@ -17,7 +17,7 @@ Control endpoints, under /_emulator/ (plain JSON, no signature):
   DELETE /_emulator/log                clears it
   POST   /_emulator/faults             {latency_ms, throttle_rate, error_rate, services, down_regions,
                                         admin_consistency_seconds, member_consistency_seconds, bad_request,
-                                        assume_role_denied_seconds, seed}
+                                        assume_role_denied_seconds, status_lag_seconds, seed}
   POST   /_emulator/regions            the region world (see regions.configure)
   POST   /_emulator/world              plan availability and GuardDuty's timing, policy enforcement's too (see
                                         world.World); "scp_denied_regions": {account: [region]}, the regions an
@@ -80,6 +80,8 @@ class Faults:
     bad_request: dict = field(default_factory=dict)
     # STS refuses AssumeRole this long after the switches are set, as it does while a new role propagates
     assume_role_denied_seconds: float = 0.0
+    # GetMembers and ListMembers show a member's status from before its last Start/StopMonitoringMembers this long
+    status_lag_seconds: float = 0.0
     seed: int | None = None
 
 

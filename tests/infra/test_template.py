@@ -243,6 +243,8 @@ class OneDeploy(unittest.TestCase):
         self.assertEqual(schedule, {"!FindInMap": ["SelfHeal", {"!Ref": "SelfHealHours"}, "Schedule"]})
         for hours, entry in self.template["Mappings"]["SelfHeal"].items():
             self.assertEqual(entry["Seconds"], int(hours) * 3600)
+        # and no data (no full reconcile finished) is not taken as full coverage
+        self.assertEqual(alarm["TreatMissingData"], "breaching")
 
 
 if __name__ == "__main__":

@@ -123,8 +123,12 @@ fn add_calls(by: &mut BTreeMap<&'static str, Actions>, emulator: &Emulator, org:
 /// excluded organizational unit (to be walked), and an invitation-era member record (to be replaced).
 async fn scenario() -> (Emulator, Org, String) {
     let emulator = Emulator::start();
-    emulator.regions(json!({"default": ["us-east-1", "eu-west-1"], "opt_in": []}));
+    emulator.regions(json!({"default": ["us-east-1", "eu-west-1"], "opt_in": ["af-south-1"]}));
     let org = emulator.organization(4, 0);
+    // an opt-in region the members have not enabled: their RegionDisabled records are re-checked (with trusted access
+    // for Account Management, GetRegionOptStatus with their AccountId)
+    let both = json!({org.management.as_str(): ["af-south-1"], org.accounts[0].as_str(): ["af-south-1"]});
+    emulator.regions(json!({"enabled": both}));
     let config = emulator.sdk_config().await;
     let gd = aws_sdk_guardduty::Client::new(&config);
     let id = gd.create_detector().enable(true).send().await.unwrap().detector_id().unwrap().to_owned();
@@ -133,6 +137,7 @@ async fn scenario() -> (Emulator, Org, String) {
     let root_id = orgs.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
     let ou = orgs.create_organizational_unit().parent_id(&root_id).name("excluded").send().await.unwrap();
     let ou = ou.organizational_unit().unwrap().id().unwrap().to_owned();
+    orgs.enable_aws_service_access().service_principal("account.amazonaws.com").send().await.unwrap();
     orgs.move_account()
         .account_id(org.accounts[3].as_str())
         .source_parent_id(&root_id)
@@ -143,6 +148,9 @@ async fn scenario() -> (Emulator, Org, String) {
     emulator.seed_members("us-east-1", &org.accounts[0], &[(&org.accounts[2], "Invited")]);
     let buckets = json!({"findings": {"region": "us-east-1", "owner": "999988887777"}, "elsewhere": {"region": "us-east-1", "owner": "999988887777"}});
     emulator.control("POST", "/_emulator/export", &json!({"buckets": buckets, "verification_seconds": 0}));
+    // a Control Tower landing zone that governs both regions: its governed regions are read
+    let governed = ["us-east-1", "eu-west-1", "af-south-1"];
+    emulator.world(json!({"landing_zone": {"home": "us-east-1", "governed_regions": governed}}));
     emulator.clear_log();
     (emulator, org, ou)
 }

@@ -1,4 +1,5 @@
-//! AWS Account Management: the regions enabled for an account (account:ListRegions).
+//! AWS Account Management: the regions enabled for an account (account:ListRegions), and whether a member account
+//! has enabled a region (account:GetRegionOptStatus with its AccountId).
 
 use aws_sdk_account::types::RegionOptStatus;
 
@@ -31,4 +32,24 @@ pub(super) async fn enabled_regions(
     regions.sort_by(|a, b| a.name.cmp(&b.name));
     regions.dedup_by(|a, b| a.name == b.name);
     Ok(regions)
+}
+
+/// Whether `account`, a member of the caller's organization, has `region` enabled (ENABLED or ENABLED_BY_DEFAULT):
+/// GetRegionOptStatus with `AccountId`, which only the management account (or a delegated admin) may pass, for a
+/// member account, with trusted access for the Account Management service enabled in the organization
+/// (<https://docs.aws.amazon.com/accounts/latest/reference/API_GetRegionOptStatus.html>).
+pub(super) async fn region_enabled_for(
+    client: &aws_sdk_account::Client,
+    caller: &Caller,
+    account: &str,
+    region: &str,
+) -> Result<bool, Error> {
+    let answer = client
+        .get_region_opt_status()
+        .account_id(account)
+        .region_name(region)
+        .send()
+        .await
+        .map_err(caller.fail("GetRegionOptStatus"))?;
+    Ok(matches!(answer.region_opt_status(), Some(RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault)))
 }

@@ -3,6 +3,7 @@
 //! settling classifier) and the one helper that reads every page of a listing.
 
 mod account;
+mod controltower;
 mod guardduty;
 mod organizations;
 mod retry;
@@ -144,6 +145,16 @@ impl Cloud for AwsCloud {
             Side::Admin => &self.inner.admin_account_api,
         };
         account::enabled_regions(client, &self.caller(side, "global")).await
+    }
+
+    async fn region_enabled_for(&self, account: &crate::ids::AccountId, region: &str) -> Result<bool, Error> {
+        let caller = self.caller(Side::Management, "global");
+        account::region_enabled_for(&self.inner.management_account_api, &caller, account.as_str(), region).await
+    }
+
+    async fn landing_zone_regions(&self) -> Result<Option<Vec<String>>, Error> {
+        let caller = self.caller(Side::Management, &self.inner.home);
+        controltower::governed_regions(&self.inner.management, &self.inner.home, &caller).await
     }
 }
 

@@ -33,6 +33,9 @@ pub(crate) struct RegionWork<'a, C: Cloud> {
     pub(crate) plans_refused: BTreeMap<AccountId, String>,
     /// The publishing destination a write created or updated here.
     pub(crate) export_id: Option<String>,
+    /// A write of the admin's side that failed while the region went on to its members (so that their coverage is
+    /// still measured); the region fails with it in the end.
+    pub(crate) deferred: Option<Error>,
 }
 
 impl<'a, C: Cloud> RegionWork<'a, C> {
@@ -50,6 +53,7 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
             effective: false,
             plans_refused: BTreeMap::new(),
             export_id: None,
+            deferred: None,
         }
     }
 

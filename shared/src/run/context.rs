@@ -95,16 +95,17 @@ impl<C: Cloud> Enabler<C> {
             if let Some(choice) = remembered {
                 return Ok::<_, Error>(Ok(choice));
             }
-            let (m, a) = tokio::try_join!(
+            let (m, a, zone) = tokio::try_join!(
                 self.cloud.enabled_regions(Side::Management),
-                self.cloud.enabled_regions(Side::Admin)
+                self.cloud.enabled_regions(Side::Admin),
+                self.landing_zone()
             )?;
-            Ok(Err((m, a)))
+            Ok(Err((m, a, zone)))
         };
         let (management, choice, root) = tokio::try_join!(self.management(), choice, self.root(warmth))?;
         let choice = match choice {
             Ok(remembered) => remembered,
-            Err((m, a)) => self.choose_regions(management, &m, &a),
+            Err((m, a, zone)) => self.choose_regions(management, &m, &a, zone.as_deref()),
         };
         let choice = narrow(choice, options.only_regions.as_deref())?;
         let mut ctx = self.context_for(options, management, root)?;
@@ -151,15 +152,34 @@ impl<C: Cloud> Enabler<C> {
         Ok(id)
     }
 
-    /// The region choice from both accounts' lists, remembered.
+    /// The regions the organization's Control Tower landing zone governs, where they decide the candidates (no
+    /// GUARDDUTY_REGIONS): `None` without a landing zone. A landing zone that cannot be read (Control Tower not
+    /// offered here, or not allowed) is taken as none, with a warning: the regions a control denies are still left out
+    /// by the first read there (see [`Error::is_scp_denial`]).
+    pub(crate) async fn landing_zone(&self) -> Result<Option<Vec<String>>, Error> {
+        if self.settings.regions.is_some() {
+            return Ok(None);
+        }
+        match self.cloud.landing_zone_regions().await {
+            Ok(zone) => Ok(zone),
+            Err(e) => {
+                tracing::warn!(error = %e, "the Control Tower landing zone could not be read; governing every enabled region");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The region choice from both accounts' lists (and a landing zone's governed regions), remembered.
     pub(crate) fn choose_regions(
         &self,
         management: AccountId,
         management_regions: &[EnabledRegion],
         admin_regions: &[EnabledRegion],
+        landing_zone: Option<&[String]>,
     ) -> RegionChoice {
         let admin = self.settings.admin_account;
-        let choice = regions::choose(&self.settings, (&management, management_regions), (&admin, admin_regions));
+        let choice =
+            regions::choose(&self.settings, (&management, management_regions), (&admin, admin_regions), landing_zone);
         self.memory.remember_regions(&choice);
         choice
     }

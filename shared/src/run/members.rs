@@ -61,10 +61,10 @@ impl<C: Cloud> RegionWork<'_, C> {
             let seen = match plans.as_deref_mut() {
                 Some(check) => {
                     let ids: Vec<AccountId> = touched.iter().copied().collect();
-                    let (seen, ()) = tokio::try_join!(self.verify(&touched), self.read_plans(&ids, check))?;
+                    let (seen, ()) = tokio::try_join!(self.verify(&touched, &statuses), self.read_plans(&ids, check))?;
                     seen
                 }
-                None => self.verify(&touched).await?,
+                None => self.verify(&touched, &statuses).await?,
             };
             for id in &touched {
                 match seen.get(id) {
@@ -165,9 +165,10 @@ impl<C: Cloud> RegionWork<'_, C> {
         }
     }
 
-    /// GetMembers for `ids`, in batches of 50. An account a write just processed but GuardDuty does not show yet
-    /// is still settling: it is asked about again, with backoff, within the executor's patience.
-    async fn verify(&self, ids: &BTreeSet<AccountId>) -> Result<Members, Error> {
+    /// GetMembers for `ids`, in batches of 50. An account a write just processed but GuardDuty does not show yet,
+    /// or shows with the status it had before the write (not Enabled), is still settling: it is asked about again,
+    /// with backoff, within the executor's patience; what GuardDuty shows then is taken as it is.
+    async fn verify(&self, ids: &BTreeSet<AccountId>, before: &Members) -> Result<Members, Error> {
         let detector = self.detector_id()?;
         let patience = self.enabler.patience;
         let started = Instant::now();
@@ -178,7 +179,13 @@ impl<C: Cloud> RegionWork<'_, C> {
             for batch in pending.chunks(MEMBER_BATCH) {
                 seen.extend(self.admin.get_members(&detector, batch).await?);
             }
-            pending.retain(|id| !seen.contains_key(id) && self.changed.contains(id));
+            pending.retain(|id| {
+                self.changed.contains(id)
+                    && match seen.get(id) {
+                        None => true,
+                        Some(status) => *status != MemberStatus::Enabled && before.get(id) == Some(status),
+                    }
+            });
             if pending.is_empty() || started.elapsed() + wait > patience.total {
                 return Ok(seen);
             }

@@ -217,7 +217,8 @@ impl<C: Cloud> Enabler<C> {
             }
         };
         let policies = self.policy_report(&ctx, &org, owned, &organization);
-        let mut report = self.report("reconcile", &ctx, choice.left_out, regions, organization, started);
+        let kind = if options.only_regions.is_some() { "region" } else { "reconcile" };
+        let mut report = self.report(kind, &ctx, choice.left_out, regions, organization, started);
         report.policies = policies;
         if keep {
             report.accounts = Some(org.roster.entries.clone());
@@ -354,11 +355,18 @@ impl<C: Cloud> Enabler<C> {
         &self,
         kind: &'static str,
         ctx: &Context,
-        left_out: Vec<RegionLeftOut>,
-        mut regions: Vec<RegionReport>,
+        mut left_out: Vec<RegionLeftOut>,
+        regions: Vec<RegionReport>,
         organization: Vec<OrgAction>,
         started: Instant,
     ) -> Report {
+        // Regions a service control policy turned out to deny are left out, with that reason, not failed.
+        let (denied, mut regions): (Vec<RegionReport>, Vec<RegionReport>) =
+            regions.into_iter().partition(|r| r.denied.is_some());
+        left_out.extend(
+            denied.into_iter().map(|r| RegionLeftOut { reason: r.denied.unwrap_or_default(), region: r.region }),
+        );
+        left_out.sort_by(|a, b| a.region.cmp(&b.region));
         if self.settings.plans == PlanSelection::Offered {
             name_plans_offered_elsewhere(&mut regions);
         }

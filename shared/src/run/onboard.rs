@@ -143,12 +143,13 @@ impl<C: Cloud> Enabler<C> {
                 self.management(),
                 self.cloud.enabled_regions(Side::Management),
                 self.root(Warmth::Remembered),
+                self.landing_zone(),
             )
         };
         tokio::pin!(first);
         // The admin's list is polled along, so that it is under way (its credentials first), but not waited for.
         let mut admin_answer = None;
-        let (standings, management, management_regions, root) = loop {
+        let (standings, management, management_regions, root, zone) = loop {
             tokio::select! {
                 done = &mut first => break done?,
                 answer = &mut admin_regions, if admin_answer.is_none() => admin_answer = Some(answer),
@@ -163,13 +164,13 @@ impl<C: Cloud> Enabler<C> {
         ctx.defaults = management_regions.iter().filter(|r| r.by_default).map(|r| r.name.clone()).collect();
         let facts = classes_for(&ctx, &enrolment.facts);
         let members = &enrolment.members;
-        let every_account = enabled_for_every_account(&self.settings, &management_regions);
+        let every_account = enabled_for_every_account(&self.settings, &management_regions, zone.as_deref());
         let the_rest = async {
             let admin = match admin_answer {
                 Some(answer) => answer,
                 None => admin_regions.await,
             }?;
-            let choice = self.choose_regions(management, &management_regions, &admin);
+            let choice = self.choose_regions(management, &management_regions, &admin, zone.as_deref());
             let rest: Vec<String> = choice.governed.iter().filter(|r| !every_account.contains(r)).cloned().collect();
             let reports = self
                 .run_regions(&ctx, &rest, options, |region| self.onboard_region(&ctx, region, members, &facts))
@@ -254,6 +255,7 @@ impl<C: Cloud> Enabler<C> {
         if let [account] = accounts {
             report.account = Some(account.to_string());
         }
+        report.enrolled = accounts.to_vec();
         report.policies = policies;
         Ok(report)
     }

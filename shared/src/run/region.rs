@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures_util::future::{ready, FutureExt};
+use futures_util::stream::{self, StreamExt};
 
 use super::apply::RegionWork;
 use super::classes::AccountClasses;
@@ -17,10 +18,11 @@ use super::context::{Context, Mode};
 use super::observe::{found, read_admin_side};
 use super::{Enabler, OrgView, Organization, Roster};
 use crate::error::Error;
+use crate::ids::AccountId;
 use crate::plan::protection::{PlanCheck, Wants};
 use crate::plan::{
     classify, org_plans, plan_admin_side, plan_foundation, plan_members, plan_org_config, AdminPlan, Desired, Left,
-    MemberAccount, Round, Step,
+    MemberAccount, Round, Step, MEMBER_BATCH,
 };
 use crate::ports::{Cloud, GuardDutyApi, Side};
 use crate::report::{Coverage, Outcome, RegionReport};
@@ -136,10 +138,17 @@ impl<C: Cloud> Enabler<C> {
         };
         work.report.plans = admin_plan.plans.iter().map(|p| p.name.clone()).collect();
         work.report.plans_not_offered = admin_plan.not_offered;
-        work.apply_all(&admin_plan.detector.into_iter().collect::<Vec<_>>()).await?;
+        // The admin's own plans and the organization configuration do not decide whether the members can be
+        // enrolled: a failed write here is kept, the members are still converged and measured, and the region fails
+        // with it in the end.
+        if let Err(e) = work.apply_all(&admin_plan.detector.into_iter().collect::<Vec<_>>()).await {
+            work.deferred.get_or_insert(e);
+        }
         // The organization configuration is api mode's: in policy mode its settings no longer apply.
-        if ctx.mode == Mode::Api {
-            work.apply_all(&admin_plan.org_config.into_iter().collect::<Vec<_>>()).await?;
+        if ctx.mode == Mode::Api && work.deferred.is_none() {
+            if let Err(e) = work.apply_all(&admin_plan.org_config.into_iter().collect::<Vec<_>>()).await {
+                work.deferred.get_or_insert(e);
+            }
         }
         // Findings export, in either mode (a GuardDuty policy does not manage export), where the detector is known.
         if let (Some(wanted), true) = (&self.settings.findings, work.detector.is_some()) {
@@ -155,13 +164,87 @@ impl<C: Cloud> Enabler<C> {
             org.roster.members.iter().filter(|m| !held.contains(&m.id)).cloned().collect();
         work.report.plans_by_policy = by_policy(&wants);
         let mut check = PlanCheck::new(wants);
-        let statuses = work.converge_members(&members, side.members, Some(&mut check)).await?;
-        work.converge_plans(&members, &statuses, &mut check).await?;
+        let mut side_members = side.members;
+        self.replace_stale_records(work, &members, &mut side_members).await?;
+        let before = side_members.clone();
+        let statuses = match work.converge_members(&members, side_members, Some(&mut check)).await {
+            Ok(statuses) => statuses,
+            Err(e) => return Err(measured_anyway(work, &members, before, &mut check, e)),
+        };
+        if let Err(e) = work.converge_plans(&members, &statuses, &mut check).await {
+            return Err(measured_anyway(work, &members, statuses, &mut check, e));
+        }
         conclude(work, &members, statuses, &check);
         work.report.left.extend(held.into_iter().map(|account| Left {
             account,
             reason: "its GuardDuty policy turns GuardDuty off here (foundational disabled)".into(),
         }));
+        Ok(())
+    }
+
+    /// Member records GuardDuty keeps from a time the account could not be a member, re-checked: AccountSuspended
+    /// for an account the organization shows ACTIVE (every account a run enrols is), and RegionDisabled for an account
+    /// that has since enabled the region (account:GetRegionOptStatus with its AccountId). CreateMembers does not
+    /// replace such a record, so it is deleted (or, in a dry run, planned to be), and the membership is created
+    /// again by the member rounds. A region the account still has disabled stays left out; where the opt-in status
+    /// cannot be read (trusted access for account.amazonaws.com not enabled, say), a note says so and the records
+    /// are left as they are.
+    async fn replace_stale_records(
+        &self,
+        work: &mut RegionWork<'_, C>,
+        members: &[MemberAccount],
+        statuses: &mut Members,
+    ) -> Result<(), Error> {
+        let suspended: Vec<AccountId> = members
+            .iter()
+            .filter(|m| statuses.get(&m.id) == Some(&MemberStatus::AccountSuspended))
+            .map(|m| m.id)
+            .collect();
+        let disabled: Vec<AccountId> = members
+            .iter()
+            .filter(|m| statuses.get(&m.id) == Some(&MemberStatus::RegionDisabled))
+            .map(|m| m.id)
+            .collect();
+        let region = work.name;
+        let reads = work.ctx.member_reads.clone();
+        let answers: Vec<(AccountId, Result<bool, Error>)> = stream::iter(disabled)
+            .map(|id| {
+                let reads = reads.clone();
+                async move {
+                    let _permit = reads.acquire_owned().await;
+                    (id, self.cloud.region_enabled_for(&id, region).await)
+                }
+            })
+            .buffer_unordered(work.ctx.member_reads_per_region)
+            .collect()
+            .await;
+        let mut stale = suspended;
+        let mut unreadable = None;
+        for (id, answer) in answers {
+            match answer {
+                Ok(true) => stale.push(id),
+                Ok(false) => {}
+                Err(e) => {
+                    unreadable.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = unreadable {
+            work.report.notes.push(format!(
+                "members recorded RegionDisabled could not be re-checked (their region opt-in status, \
+                 account:GetRegionOptStatus, needs trusted access for account.amazonaws.com in Organizations): {e}"
+            ));
+        }
+        if stale.is_empty() {
+            return Ok(());
+        }
+        stale.sort();
+        let steps: Vec<Step> =
+            stale.chunks(MEMBER_BATCH).map(|c| Step::DeleteMembers { accounts: c.to_vec() }).collect();
+        work.apply_all(&steps).await?;
+        for id in &stale {
+            statuses.remove(id);
+        }
         Ok(())
     }
 
@@ -273,6 +356,26 @@ impl<C: Cloud> Enabler<C> {
     }
 
     fn finish(&self, mut work: RegionWork<'_, C>, result: Result<(), Error>) -> RegionReport {
+        // A write of the admin's side that failed earlier is the region's failure, its members measured since.
+        let result = match work.deferred.take() {
+            Some(e) => Err(e),
+            None => result,
+        };
+        // A service control policy that denies the admin GuardDuty here (AWS Control Tower's Region deny control, or
+        // one like it) leaves the region out: its first call as the admin is a read, made before anything is
+        // written here, since SCPs never apply to the management account ("SCPs don't affect users or roles in the
+        // management account", Organizations User Guide, "Service control policies (SCPs)").
+        if let Some(e) = result.as_ref().err().filter(|e| e.is_scp_denial() && work.report.writes() == 0) {
+            self.memory.forget_detector(work.name);
+            let why = format!(
+                "a service control policy denies the delegated admin {} GuardDuty here (an explicit deny, as AWS \
+                 Control Tower's Region deny control sets for regions it does not govern); nothing was written: {e}",
+                self.settings.admin_account
+            );
+            tracing::info!(region = work.name, reason = %why, "region left out");
+            work.report.denied = Some(why);
+            return work.report;
+        }
         if let Err(e) = result {
             self.memory.forget_detector(work.name);
             work.report.outcome = Outcome::Failed;
@@ -289,6 +392,26 @@ fn by_policy(wants: &Wants) -> Vec<String> {
     names.into_iter().cloned().collect()
 }
 
+/// The coverage of a region whose member steps failed: every account as GuardDuty last showed it, an Enabled one
+/// whose plans were not read counted as not protected. Gives the error back.
+fn measured_anyway<C: Cloud>(
+    work: &mut RegionWork<'_, C>,
+    members: &[MemberAccount],
+    statuses: Members,
+    check: &mut PlanCheck,
+    e: Error,
+) -> Error {
+    if check.wants.any() {
+        for m in members.iter().filter(|m| statuses.get(&m.id) == Some(&MemberStatus::Enabled)) {
+            if !check.read.contains(&m.id) {
+                check.missed(m.id, format!("the region failed before they were read: {e}"));
+            }
+        }
+    }
+    conclude(work, members, statuses, check);
+    e
+}
+
 /// Where the region ended: coverage, the accounts left out and those not protected, what was added, the outcome.
 fn conclude<C: Cloud>(work: &mut RegionWork<'_, C>, members: &[MemberAccount], statuses: Members, plans: &PlanCheck) {
     let classified = classify(members, &statuses, plans, &work.refused, !work.ctx.dry_run);
@@ -302,6 +425,7 @@ fn conclude<C: Cloud>(work: &mut RegionWork<'_, C>, members: &[MemberAccount], s
         ));
     }
     report.coverage = Coverage { expected: members.len() - classified.left.len(), protected: classified.protected };
+    report.measured = true;
     report.left = classified.left;
     report.unprotected = classified.unprotected;
     let export_broken = report.export.as_ref().is_some_and(|e| !e.is_healthy());
