@@ -26,6 +26,10 @@ def control(url: str, path: str, body=None, method="POST"):
 
 def seed(url: str, members: int) -> None:
     org = control(url, "/_emulator/organization", {"accounts": members + 1})
+    # the findings bucket (a log-archive account's, in us-east-1): S3 is not emulated, the bucket is the world's
+    control(url, "/_emulator/export", {"buckets": {"guardduty-findings-demo": {"region": "us-east-1",
+                                                                             "owner": "999988887777"}},
+                                       "verification_seconds": 0})
     print(org["management"], org["accounts"][0])
 
 
@@ -59,7 +63,12 @@ def cfn(path: str) -> None:
 
 
 def summary(path: str) -> None:
-    report = json.load(open(path))["report"]
+    answer = json.load(open(path))
+    if "batchItemFailures" in answer:
+        failures = [f["itemIdentifier"] for f in answer["batchItemFailures"]]
+        print(f"   batch answered: {len(failures)} records to retry {failures}")
+        return
+    report = answer["report"]
     s = report["summary"]
     print(f"   account {report['account']}: member in {s['members_added']} of {s['regions']} regions, "
           f"{s['writes']} writes, {s['failed']} regions failed")

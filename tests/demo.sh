@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end, on the local emulator: seed an organization; `guardduty-enabler status` (drift, exit
-# 2); the deploy-time bootstrap through the bootstrapper, as CloudFormation invokes it; a new account announced by
-# its CreateAccountResult event through the responder (both functions served by `cargo lambda watch` over the
-# Lambda runtime API); then `guardduty-enabler status` again (in sync, exit 0). Stops everything it started, by the
-# process ids it started.
+# 2); the deploy-time bootstrap through the bootstrapper, as CloudFormation invokes it (findings export on); a new
+# account announced by its CreateAccountResult event, in an SQS batch as the queue delivers it, through the
+# responder (both functions served by `cargo lambda watch` over the Lambda runtime API); then `guardduty-enabler
+# status` again (in sync, exit 0). Stops everything it started, by the process ids it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -38,6 +38,10 @@ cargo build --quiet -p bootstrapper -p responder
 cargo build --quiet -p guardduty-enabler
 export AWS_ENDPOINT_URL="$url" AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export GUARDDUTY_ADMIN_ACCOUNT_ID="$admin"
+# findings exported from every governed region to one bucket (the status shows it per region)
+findings="arn:aws:s3:::guardduty-findings-demo/guardduty"
+findings_key="arn:aws:kms:us-east-1:999988887777:key/0c5f3a0e-6f7d-4c1a-9b3e-2f4d5e6a7b8c"
+export GUARDDUTY_FINDINGS_DESTINATION="$findings" GUARDDUTY_FINDINGS_KMS_KEY="$findings_key"
 status() {
   local code=0
   "$target/debug/guardduty-enabler" status || code=$?
@@ -51,7 +55,7 @@ status
 echo
 echo "starting cargo lambda watch on port $lambda_port ..."
 setsid cargo lambda watch --quiet --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
-  --env-var "AWS_ENDPOINT_URL=$url,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,GUARDDUTY_ADMIN_ACCOUNT_ID=$admin" \
+  --env-var "AWS_ENDPOINT_URL=$url,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,GUARDDUTY_ADMIN_ACCOUNT_ID=$admin,GUARDDUTY_FINDINGS_DESTINATION=$findings,GUARDDUTY_FINDINGS_KMS_KEY=$findings_key" \
   >"$work/watch.log" 2>&1 &
 watch_pid=$!
 for _ in $(seq 1 100); do
@@ -73,9 +77,9 @@ catch_pid=""
 "$py" tests/demo.py cfn "$work/cfn-response.json"
 
 echo
-echo "2) A new account is created; its CreateAccountResult event reaches the responder"
+echo "2) A new account is created; its CreateAccountResult event reaches the responder through the queue (an SQS batch)"
 account=$("$py" tests/demo.py create-account "$url" newcomer)
-sed -e "s/444455556666/$account/g" -e "s/111122223333/$management/g" tests/events/create-account-result-succeeded.json >"$work/event.json"
+sed -e "s/444455556666/$account/g" -e "s/111122223333/$management/g" tests/events/sqs-account-events.json >"$work/event.json"
 start=$(date +%s%N)
 cargo lambda invoke responder --invoke-address 127.0.0.1 --invoke-port "$lambda_port" --data-file "$work/event.json" >"$work/onboard.json"
 echo "   responder answered in $(( ($(date +%s%N) - start) / 1000000 )) ms"

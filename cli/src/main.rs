@@ -10,8 +10,7 @@ mod retire;
 
 use std::process::ExitCode;
 
-use aws_config::meta::region::RegionProviderChain;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use enablement::{AccountId, Failure, Report, RunOptions};
 
 use args::{Command, Parsed};
@@ -33,14 +32,19 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
     let Parsed { cli, settings } = parsed;
     // Everything the user gave is checked before any AWS call (connecting makes none).
     let settings = settings?;
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = enablement::sdk_config_loader();
     if let Some(profile) = &cli.profile {
         loader = loader.profile_name(profile);
     }
-    let region = RegionProviderChain::first_try(cli.region.clone().map(Region::new))
-        .or_default_provider()
-        .or_else(Region::from_static("us-east-1"));
-    let base = loader.region(region).load().await;
+    if let Some(region) = &cli.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    // The loader's own region chain (environment, profile, instance metadata through its HTTP client), else
+    // us-east-1.
+    let mut base = loader.load().await;
+    if base.region().is_none() {
+        base = base.to_builder().region(Region::from_static("us-east-1")).build();
+    }
     let kind = match &cli.command {
         Command::Status => "status",
         Command::Plan => "plan",

@@ -63,8 +63,16 @@ pub use state::{
 /// Connects to AWS with the process's configuration (region, credentials and `AWS_ENDPOINT_URL` from the
 /// environment, as every SDK reads them) and returns an enabler for `settings`.
 pub async fn connect(settings: Settings) -> Enabler<AwsCloud> {
-    let base = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let base = sdk_config_loader().load().await;
     connect_with(&base, settings).await
+}
+
+/// The SDK's configuration loader, as every AWS client of this project is built from: the standard chain for the
+/// region, credentials and endpoint, and the SDK's own HTTPS client with rustls on ring.
+pub fn sdk_config_loader() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https)
 }
 
 /// An enabler for `settings` over an SDK configuration built once (a function's cold start, the command line's

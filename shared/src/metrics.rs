@@ -84,6 +84,7 @@ pub fn emf(function: &str, report: &Report) -> Vec<Value> {
         json!({
             "Function": function,
             "Kind": report.kind,
+            "Enablement": report.enablement,
             "AccountsOnboarded": onboarded,
             "DriftRepaired": repaired,
             "RegionsFailed": s.failed + s.unfinished + s.blocked,
@@ -171,6 +172,7 @@ pub fn publish(function: &str, report: Report) -> Report {
     tracing::info!(
         function,
         kind = %report.kind,
+        enablement = report.enablement,
         regions = s.regions,
         changed = s.changed,
         in_sync = s.in_sync,

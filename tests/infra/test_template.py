@@ -225,14 +225,19 @@ class OneDeploy(unittest.TestCase):
         body, variables = self.resources["Dashboard"]["Properties"]["DashboardBody"]["!Sub"]
         substituted = body
         for name in ["AWS::Region", "ResponderLogGroup", "BootstrapperLogGroup", "ResponderFunction",
-                     "BootstrapperFunction", "DeadLetterQueue.QueueName"]:
+                     "BootstrapperFunction", "DeadLetterQueue.QueueName", "AccountEventsQueue.QueueName"]:
             substituted = substituted.replace("${%s}" % name, "x")
         substituted = substituted.replace("${Period}", "21600")
         self.assertNotIn("${", substituted)
         dashboard = json.loads(substituted)
         titles = [w["properties"]["title"] for w in dashboard["widgets"]]
-        for wanted in ["Coverage", "not protected", "Unprotected accounts", "Onboarding", "Drift", "dead letters"]:
+        for wanted in ["Coverage", "not protected", "Unprotected accounts", "Onboarding", "Drift", "dead letters",
+                       "how GuardDuty is enabled"]:
             self.assertTrue(any(wanted in t for t in titles), f"{wanted} not in {titles}")
+        # the runs' mode (api or policy) from their summary lines, and how long account events wait in the queue
+        queries = [w["properties"].get("query", "") for w in dashboard["widgets"]]
+        self.assertTrue(any("enablement" in q and "'summary'" in q for q in queries), queries)
+        self.assertIn("${AccountEventsQueue.QueueName}", body)
         self.assertIn("Period", variables)
 
     def test_the_coverage_alarm_spans_two_scheduled_runs(self):

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_guardduty::config::Credentials;
 use bootstrapper::{Bootstrapper, Environment, ResponseSender};
 use enablement::{AccountId, AwsCloud, Enabler, Patience, RetryPolicy, Settings};
@@ -181,7 +181,7 @@ impl Emulator {
 
     /// SDK configuration acting as the management account, pointed at the emulator.
     pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
+        enablement::sdk_config_loader()
             .endpoint_url(&self.url)
             .region("us-east-1")
             .credentials_provider(Credentials::new("testing", "testing", None, None, "emulator"))
@@ -484,4 +484,13 @@ pub fn sqs_batch(records: &[(String, Value)]) -> Value {
         })
         .collect();
     serde_json::json!({ "Records": records })
+}
+
+/// An emulator whose default regions are `regions` (no opt-in ones) and an organization of `accounts` members
+/// besides the management account, its first account the admin the tests configure.
+pub fn world_of(regions: &[&str], accounts: usize) -> (Emulator, Org) {
+    let emulator = Emulator::start();
+    emulator.regions(serde_json::json!({"default": regions, "opt_in": []}));
+    let org = emulator.organization(accounts, 0);
+    (emulator, org)
 }

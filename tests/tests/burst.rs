@@ -10,15 +10,13 @@ use enablement::AccountId;
 use responder::Responder;
 use serde_json::{json, Value};
 use system_tests::runtime::{Function, RuntimeApi};
-use system_tests::{event, fixture, members, settings, sqs_batch, Emulator, Org};
+use system_tests::{event, fixture, members, settings, sqs_batch, world_of, Emulator, Org};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
 
 /// An emulator with 3 regions and an organization of `accounts`, its first account the admin, bootstrapped.
 async fn bootstrapped(accounts: usize) -> (Emulator, Org) {
-    let emulator = Emulator::start();
-    emulator.regions(json!({"default": REGIONS, "opt_in": []}));
-    let org = emulator.organization(accounts, 0);
+    let (emulator, org) = world_of(&REGIONS, accounts);
     emulator.enabler(settings(&org.accounts[0], &[])).await.reconcile().await.expect("bootstrap");
     (emulator, org)
 }

@@ -107,3 +107,44 @@ async fn every_variable_is_a_flag_too_and_a_bad_value_is_an_error_before_any_aws
     assert_eq!(report["summary"]["regions"], 1);
     assert_eq!(report["regions"][0]["region"], "eu-west-1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_policy_mode_plan_shows_the_policy_as_a_diff_status_names_the_mode_and_retire_policy_undoes_it() {
+    // given a fresh organization and the tool set to own a GuardDuty policy
+    let emulator = Emulator::start();
+    emulator.regions(json!({"default": REGIONS, "opt_in": []}));
+    let org = emulator.organization(3, 0);
+    let admin = org.accounts[0].to_string();
+    let env = [
+        ("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str()),
+        ("GUARDDUTY_ENABLEMENT", "policy"),
+        ("GUARDDUTY_POLICY_NAME", "gd-test"),
+    ];
+
+    // plan: the policy's content as added lines, enabling the type and attaching it; nothing written (exit 2)
+    emulator.clear_log();
+    let plan = cli(&emulator, &["plan"], &env);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    assert!(plan.stdout.contains("GuardDuty policy gd-test:"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("+ ") && plan.stdout.contains("foundational"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("enable policy type"), "{}", plan.stdout);
+    assert_eq!(tally(&emulator.log()).writes, 0, "{:?}", tally(&emulator.log()).by_operation);
+
+    // apply, then status: the mode, the plans a policy decides, and the policy the tool owns and where
+    let apply = cli(&emulator, &["apply"], &env);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let status = cli(&emulator, &["status"], &env);
+    assert!(status.stdout.contains("enablement: policy"), "{}", status.stdout);
+    assert!(status.stdout.contains("P: by a policy"), "{}", status.stdout);
+    assert!(status.stdout.contains("GUARDDUTY_POLICY on the root: ENABLED"), "{}", status.stdout);
+    assert!(status.stdout.contains("owned by this tool: gd-test (p-"), "{}", status.stdout);
+
+    // retire-policy: detached everywhere and deleted, the type disabled on request; GuardDuty left as it is
+    let retired = cli(&emulator, &["retire-policy", "--disable-policy-type"], &env);
+    assert_eq!(retired.code, 0, "{retired:?}");
+    let state = emulator.state();
+    assert!(state["policies"].as_array().is_none_or(|p| p.is_empty()), "{}", state["policies"]);
+    for region in REGIONS {
+        assert_eq!(members(&state, region).len(), 3, "{region}: members untouched");
+    }
+}

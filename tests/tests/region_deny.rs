@@ -5,15 +5,12 @@
 
 use responder::Responder;
 use serde_json::json;
-use system_tests::{event, fixture, members, settings, Emulator, Org};
+use system_tests::{event, fixture, members, settings, world_of, Emulator, Org};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
 
 fn world(accounts: usize) -> (Emulator, Org) {
-    let emulator = Emulator::start();
-    emulator.regions(json!({"default": REGIONS, "opt_in": []}));
-    let org = emulator.organization(accounts, 0);
-    (emulator, org)
+    world_of(&REGIONS, accounts)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,7 +68,7 @@ impl Bootstrapper<enablement::AwsCloud> {
     /// Reads the configuration from the process environment and builds the AWS clients. A bad configuration is
     /// kept, not fatal: every invocation then answers with it (CloudFormation gets FAILED with the reason).
     pub async fn from_env() -> Result<Self, std::io::Error> {
-        let base = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let base = enablement::sdk_config_loader().load().await;
         let connect: Connect<enablement::AwsCloud> = Arc::new(move |settings| {
             let base = base.clone();
             Box::pin(async move { enablement::connect_with(&base, settings).await })

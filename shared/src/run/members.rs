@@ -22,15 +22,16 @@ use crate::state::{MemberStatus, Members};
 const NOT_ASSOCIATED: &str = "not an associated member";
 
 impl<C: Cloud> RegionWork<'_, C> {
-    /// Brings `accounts` to Enabled where this tool can, starting from `statuses` (what was read before), and returns
-    /// every account's status as GuardDuty last showed it. With `plans`, the plans of every account written to are
-    /// read together with its status. In a dry run the first round is recorded as planned and nothing is read back.
+    /// Brings `accounts` to Enabled where this tool can, starting from `statuses` (what was read before), which it
+    /// keeps as GuardDuty last showed each account (also when a call fails part way). With `plans`, the plans of every
+    /// account written to are read together with its status. In a dry run the first round is recorded as planned and
+    /// nothing is read back.
     pub(crate) async fn converge_members(
         &mut self,
         accounts: &[MemberAccount],
-        statuses: Members,
+        statuses: &mut Members,
         plans: Option<&mut PlanCheck>,
-    ) -> Result<Members, Error> {
+    ) -> Result<(), Error> {
         self.member_rounds(accounts, statuses, None, plans).await
     }
 
@@ -39,32 +40,32 @@ impl<C: Cloud> RegionWork<'_, C> {
     pub(crate) async fn member_rounds(
         &mut self,
         accounts: &[MemberAccount],
-        mut statuses: Members,
+        statuses: &mut Members,
         mut applied: Option<Vec<Step>>,
         mut plans: Option<&mut PlanCheck>,
-    ) -> Result<Members, Error> {
+    ) -> Result<(), Error> {
         let mut round = Round::First;
         let mut candidates: Vec<MemberAccount> = accounts.to_vec();
         loop {
             let steps = match applied.take() {
                 Some(steps) => steps,
                 None => {
-                    let steps = plan_members(&candidates, &statuses, round);
+                    let steps = plan_members(&candidates, statuses, round);
                     self.apply_all(&steps).await?;
                     steps
                 }
             };
             if steps.is_empty() || self.ctx.dry_run {
-                return Ok(statuses);
+                return Ok(());
             }
             let touched = touched(&steps);
             let seen = match plans.as_deref_mut() {
                 Some(check) => {
                     let ids: Vec<AccountId> = touched.iter().copied().collect();
-                    let (seen, ()) = tokio::try_join!(self.verify(&touched, &statuses), self.read_plans(&ids, check))?;
+                    let (seen, ()) = tokio::try_join!(self.verify(&touched, statuses), self.read_plans(&ids, check))?;
                     seen
                 }
-                None => self.verify(&touched, &statuses).await?,
+                None => self.verify(&touched, statuses).await?,
             };
             for id in &touched {
                 match seen.get(id) {
@@ -73,7 +74,7 @@ impl<C: Cloud> RegionWork<'_, C> {
                 };
             }
             if round == Round::Second {
-                return Ok(statuses);
+                return Ok(());
             }
             // Round two: the accounts written to that GuardDuty shows with a record, but not Enabled.
             candidates.retain(|a| {

@@ -112,19 +112,7 @@ impl<C: Cloud> Enabler<C> {
             }),
             self.trusted_access(&ctx),
         );
-        let report = self
-            .onboard_report(
-                &ctx,
-                &enrolment.accepted,
-                &choice.governed,
-                choice.left_out,
-                regions,
-                organization,
-                facts,
-                started,
-            )
-            .await?;
-        Ok(Onboarding { report: Some(report), refused: enrolment.refused })
+        self.onboard_report(&ctx, enrolment, choice, regions, organization, facts, started).await
     }
 
     /// The onboarding of a fresh process: see the module's documentation.
@@ -189,19 +177,7 @@ impl<C: Cloud> Enabler<C> {
         if regions.is_empty() {
             return Err(no_common_region());
         }
-        let report = self
-            .onboard_report(
-                &ctx,
-                &enrolment.accepted,
-                &choice.governed,
-                choice.left_out,
-                regions,
-                organization,
-                facts,
-                started,
-            )
-            .await?;
-        Ok(Onboarding { report: Some(report), refused: enrolment.refused })
+        self.onboard_report(&ctx, enrolment, choice, regions, organization, facts, started).await
     }
 
     /// The report of an onboarding; a run that owns a GuardDuty policy re-asserts it first, from what the regions
@@ -210,14 +186,15 @@ impl<C: Cloud> Enabler<C> {
     async fn onboard_report(
         &self,
         ctx: &Context,
-        accounts: &[AccountId],
-        governed: &[String],
-        left_out: Vec<crate::report::RegionLeftOut>,
+        enrolment: Enrolment,
+        choice: RegionChoice,
         regions: Vec<RegionReport>,
         mut organization: Vec<OrgAction>,
         classes: AccountClasses,
         started: Instant,
-    ) -> Result<Report, Error> {
+    ) -> Result<Onboarding, Error> {
+        let accounts = &enrolment.accepted[..];
+        let governed = &choice.governed[..];
         let mut policies = classes.policies().then(|| PolicyReport {
             policy_type: Some(ctx.root.guardduty_policies),
             uncovered: classes.uncovered(accounts.iter()),
@@ -251,13 +228,13 @@ impl<C: Cloud> Enabler<C> {
             p.uncovered_accounts = p.uncovered.len();
         }
         let kind = if ctx.moved { "replan" } else { "onboard" };
-        let mut report = self.report(kind, ctx, left_out, regions, organization, started);
+        let mut report = self.report(kind, ctx, choice.left_out, regions, organization, started);
         if let [account] = accounts {
             report.account = Some(account.to_string());
         }
         report.enrolled = accounts.to_vec();
         report.policies = policies;
-        Ok(report)
+        Ok(Onboarding { report: Some(report), refused: enrolment.refused })
     }
 
     /// Where each policy this tool owns must be attached, as the last full reconcile of this process computed it;

@@ -164,13 +164,11 @@ impl<C: Cloud> Enabler<C> {
             org.roster.members.iter().filter(|m| !held.contains(&m.id)).cloned().collect();
         work.report.plans_by_policy = by_policy(&wants);
         let mut check = PlanCheck::new(wants);
-        let mut side_members = side.members;
-        self.replace_stale_records(work, &members, &mut side_members).await?;
-        let before = side_members.clone();
-        let statuses = match work.converge_members(&members, side_members, Some(&mut check)).await {
-            Ok(statuses) => statuses,
-            Err(e) => return Err(measured_anyway(work, &members, before, &mut check, e)),
-        };
+        let mut statuses = side.members;
+        self.replace_stale_records(work, &members, &mut statuses).await?;
+        if let Err(e) = work.converge_members(&members, &mut statuses, Some(&mut check)).await {
+            return Err(measured_anyway(work, &members, statuses, &mut check, e));
+        }
         if let Err(e) = work.converge_plans(&members, &statuses, &mut check).await {
             return Err(measured_anyway(work, &members, statuses, &mut check, e));
         }
@@ -324,11 +322,11 @@ impl<C: Cloud> Enabler<C> {
                     reader.get_members(&detector, &ids).await
                 }
             };
-            let (config, before) = tokio::try_join!(reader.org_config(&detector), before)?;
+            let (config, mut statuses) = tokio::try_join!(reader.org_config(&detector), before)?;
             let (owned, mut check) = check_for(&config);
             work.report.plans_by_policy = owned;
             let plans = (!work.ctx.dry_run).then_some(&mut check);
-            let statuses = work.converge_members(members, before, plans).await?;
+            work.converge_members(members, &mut statuses, plans).await?;
             (config, statuses, check)
         } else {
             // The account is created while the configuration is read; whether it is protected (Enabled, and with
@@ -337,7 +335,8 @@ impl<C: Cloud> Enabler<C> {
             let (config, ()) = tokio::try_join!(reader.org_config(&detector), work.apply_all(&created))?;
             let (owned, mut check) = check_for(&config);
             work.report.plans_by_policy = owned;
-            let statuses = work.member_rounds(members, Members::new(), Some(created), Some(&mut check)).await?;
+            let mut statuses = Members::new();
+            work.member_rounds(members, &mut statuses, Some(created), Some(&mut check)).await?;
             (config, statuses, check)
         };
         work.converge_plans(members, &statuses, &mut check).await?;

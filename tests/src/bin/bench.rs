@@ -1,5 +1,6 @@
-//! `make bench`: onboarding latency, calls and dependent round trips (a fresh process and a warm one), a bootstrap
-//! and a steady-state reconcile of an organization at the Organizations maximum (10,000 accounts x 17 regions,
+//! `make bench`: onboarding latency, calls and dependent round trips (a fresh process and a warm one, invoked
+//! directly and through the queue), a burst of new accounts in one batch beside the same events one by one, a
+//! bootstrap and a steady-state reconcile of an organization at the Organizations maximum (10,000 accounts x 17 regions,
 //! ListAccounts in pages of 20) beside a scale model fitted on 1,000 accounts, cold start, binary sizes and peak
 //! memory, all measured on the release binaries under a local Lambda Runtime API against the emulator with
 //! injected latency. Prints a table and writes it to BENCHMARKS.md.
@@ -116,6 +117,74 @@ fn onboard_twice(
     (cold, warm)
 }
 
+/// One SQS batch through the release responder in a fresh process: what it took.
+struct Batch {
+    ms: u128,
+    calls: f64,
+    round_trips: usize,
+    all_calls: usize,
+    guardduty_calls: usize,
+    create_members: usize,
+    throttled: usize,
+}
+
+/// Counts of a request log: every call, GuardDuty's, CreateMembers, and those answered 429.
+fn counts(log: &[Call]) -> (usize, usize, usize, usize) {
+    (
+        log.len(),
+        log.iter().filter(|c| c.service == "guardduty").count(),
+        log.iter().filter(|c| c.operation == "CreateMembers").count(),
+        log.iter().filter(|c| c.status == 429).count(),
+    )
+}
+
+/// The CreateAccountResult events of `accounts` in one SQS batch, handed to a fresh responder process.
+fn through_the_queue(args: &Args, emulator: &Emulator, org: &Org, accounts: &[String], latency: Duration) -> Batch {
+    let (api, function) = start(args, emulator, "responder", org.accounts[0].as_str(), &[]);
+    let records: Vec<(String, serde_json::Value)> = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, account)| {
+            let event = fixture(
+                "create-account-result-succeeded.json",
+                &[("444455556666", account), ("111122223333", org.management.as_str())],
+            );
+            (format!("message-{i}"), event)
+        })
+        .collect();
+    emulator.clear_log();
+    let started = Instant::now();
+    let answer = api.invoke(&system_tests::sqs_batch(&records), Duration::from_secs(900)).expect("a batch answer");
+    let ms = started.elapsed().as_millis();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    drop(function);
+    let log = emulator.log();
+    let (calls, _) = per_region(&log);
+    let (all_calls, guardduty_calls, create_members, throttled) = counts(&log);
+    Batch { ms, calls, round_trips: round_trips(&log, latency), all_calls, guardduty_calls, create_members, throttled }
+}
+
+/// The CreateAccountResult events of `accounts`, each its own invocation of one fresh responder process, one after
+/// another: the milliseconds they took together and their calls.
+fn one_by_one(args: &Args, emulator: &Emulator, org: &Org, accounts: &[String]) -> (u128, Batch) {
+    let (api, function) = start(args, emulator, "responder", org.accounts[0].as_str(), &[]);
+    emulator.clear_log();
+    let started = Instant::now();
+    for account in accounts {
+        let event = fixture(
+            "create-account-result-succeeded.json",
+            &[("444455556666", account), ("111122223333", org.management.as_str())],
+        );
+        api.invoke(&event, Duration::from_secs(900)).expect("onboarded");
+    }
+    let ms = started.elapsed().as_millis();
+    drop(function);
+    let log = emulator.log();
+    let (all_calls, guardduty_calls, create_members, throttled) = counts(&log);
+    let (calls, _) = per_region(&log);
+    (ms, Batch { ms, calls, round_trips: 0, all_calls, guardduty_calls, create_members, throttled })
+}
+
 /// A bootstrap and a steady-state reconcile of `accounts` accounts with the release bootstrapper.
 struct Scale {
     regions: usize,
@@ -127,13 +196,13 @@ struct Scale {
     protected: String,
 }
 
-fn scale(args: &Args, accounts: usize, latency_ms: u64) -> Scale {
+fn scale(args: &Args, accounts: usize, latency_ms: u64, extra: &[(&str, &str)]) -> Scale {
     let emulator = Emulator::start();
     let seeding = Instant::now();
     let org = emulator.organization(accounts, 0);
     println!("   (seeded {accounts} accounts in {:.0} s)", seeding.elapsed().as_secs_f64());
     emulator.faults(json!({"latency_ms": latency_ms}));
-    let (api, function) = start(args, &emulator, "bootstrapper", org.accounts[0].as_str(), &[]);
+    let (api, function) = start(args, &emulator, "bootstrapper", org.accounts[0].as_str(), extra);
     let (report, bootstrap_ms, bootstrap) = reconcile(&api, &emulator, "bootstrap");
     assert_eq!(report["summary"]["failed"], 0, "{}", report["summary"]);
     let regions = report["summary"]["regions"].as_u64().unwrap_or_default() as usize;
@@ -163,10 +232,10 @@ fn calls(t: &Tally, operation: &str) -> usize {
     t.by_operation.get(operation).copied().unwrap_or_default()
 }
 
-/// The scale model: per region a constant number of GuardDuty calls, plus per 50 accounts two for a bootstrap
-/// (CreateMembers, and GetMembers to read back what it did) and one for a steady state (a ListMembers page);
-/// ListAccounts in pages of 20, read while the regions are observed; regions in parallel, calls within a region in
-/// sequence.
+/// The scale model: per region a constant number of GuardDuty calls, plus per 50 accounts three for a bootstrap
+/// (CreateMembers, and GetMembers and GetMemberDetectors to read back what it did) and two for a steady state (a
+/// ListMembers page, and GetMemberDetectors for the members' plans); ListAccounts in pages of 20, read while the
+/// regions are observed; regions in parallel, calls within a region in sequence (the plan reads, a few at once).
 #[derive(Clone, Copy)]
 struct Model {
     bootstrap_fixed: f64,
@@ -179,8 +248,8 @@ impl Model {
         let per_region = |t: &Tally| guardduty_calls(t) as f64 / s.regions.max(1) as f64;
         let batches = accounts.div_ceil(50) as f64;
         Self {
-            bootstrap_fixed: per_region(&s.bootstrap) - 2.0 * batches,
-            steady_fixed: per_region(&s.steady) - batches,
+            bootstrap_fixed: per_region(&s.bootstrap) - 3.0 * batches,
+            steady_fixed: per_region(&s.steady) - 2.0 * batches,
             regions: s.regions as f64,
         }
     }
@@ -189,11 +258,12 @@ impl Model {
     fn predict(&self, n: usize, bootstrap: bool, latency: f64) -> (f64, f64, f64) {
         let batches = n.div_ceil(50) as f64;
         let pages = n.div_ceil(20) as f64;
-        let per_region = if bootstrap { self.bootstrap_fixed + 2.0 * batches } else { self.steady_fixed + batches };
+        let per_region =
+            if bootstrap { self.bootstrap_fixed + 3.0 * batches } else { self.steady_fixed + 2.0 * batches };
         let all = per_region * self.regions + pages + 4.0;
         // the organization's shape (2 round trips), then the account pages beside the regions' reads, then the
         // membership calls after them
-        let after = if bootstrap { 2.0 * batches } else { 0.0 };
+        let after = if bootstrap { 3.0 * batches } else { 0.0 };
         let wall = (2.0 + pages.max(per_region - after) + after) * latency;
         (per_region, all, wall)
     }
@@ -229,7 +299,7 @@ fn main() {
     let (bare, _) = onboard_twice(&args, &emulator, &org, &new_accounts[4..6], &[], Duration::from_millis(5));
     row(
         &format!("1. onboarding, {} regions, 100 ms/call, fresh process: invocation to report", cold.regions),
-        format!("{} ms, {} dependent round trips (was 624 ms, about 6)", cold.ms, cold.round_trips),
+        format!("{} ms, {} dependent round trips (was 444 ms, 4)", cold.ms, cold.round_trips),
         "< 450 ms, 4 round trips",
     );
     row(
@@ -237,26 +307,112 @@ fn main() {
         format!("{} ms", bare.ms),
         "",
     );
-    row("   GuardDuty calls per region, fresh process", format!("{:.1} (was 4.0)", cold.calls), "<= 4");
+    row(
+        "   GuardDuty calls per region, fresh process (+ the designation check and the plans' read-back)",
+        format!("{:.1} (was 4.0)", cold.calls),
+        "<= 6",
+    );
     row("   its round trips", cold.waves.clone(), "");
     row(
         "   the same, second event in the same process",
         format!(
-            "{} ms, {} round trips, {:.1} calls per region (was 357 ms, 3.0)",
+            "{} ms, {} round trips, {:.1} calls per region (was 332 ms, 3.0)",
             warm.ms, warm.round_trips, warm.calls
         ),
-        "<= 3 calls",
+        "<= 4 calls",
     );
     row("   its round trips", warm.waves.clone(), "");
     row("2. the second event with concurrency 1 (regions one after another)", format!("{} ms", serial.ms), "");
     row("   ratio concurrency 1 / default", format!("{:.1}x", serial.ms as f64 / warm.ms.max(1) as f64), "");
+    // the same event through the queue: an SQS batch of one record, in a fresh process
+    emulator.faults(json!({"latency_ms": latency.as_millis() as u64}));
+    let (account, _) = runtime.block_on(emulator.create_account("bench-queued"));
+    let queued = through_the_queue(&args, &emulator, &org, &[account.to_string()], latency);
+    row(
+        "1b. the same event through the queue (an SQS batch of one record), fresh process",
+        format!(
+            "{} ms, {} round trips, {:.1} calls per region ({:+} ms against the direct invocation)",
+            queued.ms,
+            queued.round_trips,
+            queued.calls,
+            queued.ms as i64 - cold.ms as i64
+        ),
+        "within 100 ms of the direct invocation",
+    );
+    drop(emulator);
+
+    // 7: a burst of new accounts, 17 regions at 100 ms per call with 25% of calls throttled: one batch of 50 events,
+    // and the same 50 events one by one (each its own invocation, as before the queue)
+    let emulator = Emulator::start();
+    let org = emulator.organization(4, 0);
+    runtime.block_on(async {
+        emulator.enabler(system_tests::settings(&org.accounts[0], &[])).await.reconcile().await.expect("bootstrap")
+    });
+    let burst: Vec<String> =
+        (0..100).map(|i| runtime.block_on(emulator.create_account(&format!("burst-{i}"))).0.to_string()).collect();
+    emulator.faults(json!({"latency_ms": 100, "throttle_rate": 0.25, "seed": 7}));
+    let batched = through_the_queue(&args, &emulator, &org, &burst[..50], latency);
+    // protected: an Enabled member in every default region (the governed ones here)
+    let defaults: Vec<String> = serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(system_tests::root().join("infra/regions.json")).expect("infra/regions.json"),
+    )
+    .expect("regions JSON")["default"]
+        .as_array()
+        .expect("default regions")
+        .iter()
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .collect();
+    let protected = |accounts: &[String]| {
+        let state = emulator.state();
+        let by_region: Vec<_> = defaults.iter().map(|r| system_tests::members(&state, r)).collect();
+        accounts
+            .iter()
+            .filter(|a| by_region.iter().all(|m| m.get(a.as_str()).map(String::as_str) == Some("Enabled")))
+            .count()
+    };
+    let batch_protected = protected(&burst[..50]);
+    let (single_ms, single_calls) = one_by_one(&args, &emulator, &org, &burst[50..]);
+    let single_protected = protected(&burst[50..]);
+    row(
+        "7. burst: 50 new accounts in one batch, 17 regions, 100 ms/call, 25% throttled: wall time, calls",
+        format!(
+            "{:.1} s, {} calls ({} GuardDuty, {} CreateMembers, {} throttled); {batch_protected} of 50 accounts protected",
+            batched.ms as f64 / 1000.0,
+            batched.all_calls,
+            batched.guardduty_calls,
+            batched.create_members,
+            batched.throttled
+        ),
+        "all 50 protected",
+    );
+    row(
+        "   the same 50 events one by one",
+        format!(
+            "{:.1} s, {} calls ({} GuardDuty, {} CreateMembers, {} throttled); {single_protected} of 50 accounts protected",
+            single_ms as f64 / 1000.0,
+            single_calls.all_calls,
+            single_calls.guardduty_calls,
+            single_calls.create_members,
+            single_calls.throttled
+        ),
+        "",
+    );
+    row(
+        "   ratio one by one / batch",
+        format!(
+            "{:.1}x the time, {:.1}x the calls",
+            single_ms as f64 / batched.ms.max(1) as f64,
+            single_calls.all_calls as f64 / batched.all_calls.max(1) as f64
+        ),
+        "",
+    );
     drop(emulator);
 
     // 3 and 4: the model fitted on a smaller organization, then the organization maximum measured beside it
     let latency_ms = 20;
-    let small = scale(&args, args.model_accounts, latency_ms);
+    let small = scale(&args, args.model_accounts, latency_ms, &[]);
     let model = Model::fit(&small, args.model_accounts);
-    let big = scale(&args, args.accounts, latency_ms);
+    let big = scale(&args, args.accounts, latency_ms, &[]);
     let regions = big.regions;
     for (what, bootstrap, ms, t) in [
         ("bootstrap", true, big.bootstrap_ms, &big.bootstrap),
@@ -279,13 +435,14 @@ fn main() {
             if bootstrap { "" } else { "0 writes" },
         );
         row(
-            "   ListAccounts pages / CreateMembers / GetMembers / ListMembers",
+            "   ListAccounts pages / CreateMembers / GetMembers / ListMembers / GetMemberDetectors",
             format!(
-                "{} / {} / {} / {}",
+                "{} / {} / {} / {} / {}",
                 calls(t, "organizations:ListAccounts"),
                 calls(t, "guardduty:CreateMembers"),
                 calls(t, "guardduty:GetMembers"),
-                calls(t, "guardduty:ListMembers")
+                calls(t, "guardduty:ListMembers"),
+                calls(t, "guardduty:GetMemberDetectors")
             ),
             "",
         );
@@ -301,6 +458,34 @@ fn main() {
         ),
         "< 64 MB",
     );
+
+    // 4: the converged reconcile's calls at 1,000 accounts in each mode: api (the organization configuration),
+    // and owning a GuardDuty policy (the policy and every account's effective policy read as well)
+    for (mode, extra) in
+        [("api", vec![("GUARDDUTY_ENABLEMENT", "api")]), ("policy", vec![("GUARDDUTY_ENABLEMENT", "policy")])]
+    {
+        let run = if mode == "api" { None } else { Some(scale(&args, args.model_accounts, latency_ms, &extra)) };
+        let run = run.as_ref().unwrap_or(&small);
+        let t = &run.steady;
+        let organizations: usize =
+            t.by_operation.iter().filter(|(k, _)| k.starts_with("organizations:")).map(|(_, v)| v).sum();
+        row(
+            &format!(
+                "4. steady-state reconcile, {} accounts x {regions} regions, {mode} mode: calls",
+                args.model_accounts
+            ),
+            format!(
+                "{} reads, {} writes; GuardDuty {} ({:.0} per region), Organizations {}; {:.1} s",
+                t.reads,
+                t.writes,
+                guardduty_calls(t),
+                guardduty_calls(t) as f64 / run.regions.max(1) as f64,
+                organizations,
+                run.steady_ms as f64 / 1000.0
+            ),
+            "0 writes",
+        );
+    }
 
     // 5: start-up and sizes
     let emulator = Emulator::start();
@@ -372,10 +557,13 @@ fn write_markdown(args: &Args, rows: &[(String, String, String)], model: &Model)
     }
     let _ = writeln!(
         md,
-        "\nThe \"was\" figures are those of the release before the cold path started its independent reads together. \
+        "\nThe \"was\" figures are those of the release before GuardDuty organization policies, members' plans and the \
+         queue: since, an onboarding also checks the designation (beside ListDetectors) and reads the new members' \
+         plans back (beside GetMembers), so two more calls a region and no more round trips. \
          Scale model: fitted on {} accounts ({:.0} GuardDuty calls per region for a bootstrap, {:.0} for a steady \
          state, besides the member calls), per region that constant plus, per 50 accounts, CreateMembers and the \
-         GetMembers that reads it back (bootstrap) or one ListMembers page (steady state); ListAccounts in pages of \
+         GetMembers and GetMemberDetectors that read it back (bootstrap) or one ListMembers page and one \
+         GetMemberDetectors (steady state); ListAccounts in pages of \
          20 (as AWS and the emulator answer it), read while the regions are observed; regions in parallel, calls \
          within a region in sequence. At 50,000 members (the administrator's limit) the 2,500 ListAccounts pages \
          dominate. Where one invocation does not suffice, the split is to list the accounts once and hand each \
