@@ -70,7 +70,7 @@ impl<C: Cloud> Responder<C> {
         self
     }
 
-    /// Handles one invocation: an SQS batch of events (see [`batch`](crate::batch)), or one event. Ignored events
+    /// Handles one invocation: an SQS batch of events (see the crate's documentation), or one event. Ignored events
     /// succeed with no AWS call. The schedule and a region's opt-in answer their report whatever it says (the
     /// scheduled reconcile is not retried or dead-lettered: its gaps go to the DriftUnrepaired and coverage alarms).
     /// An account event that cannot be handled now (malformed, an account outside the organization, an account
