@@ -27,9 +27,9 @@ def control(url: str, path: str, body=None, method="POST"):
 def seed(url: str, members: int) -> None:
     org = control(url, "/_emulator/organization", {"accounts": members + 1})
     # the findings bucket (a log-archive account's, in us-east-1): S3 is not emulated, the bucket is the world's
-    control(url, "/_emulator/export", {"buckets": {"guardduty-findings-demo": {"region": "us-east-1",
-                                                                             "owner": "999988887777"}},
-                                       "verification_seconds": 0})
+    # (and, as with a bucket of another account, the prefix's folder made beforehand)
+    bucket = {"region": "us-east-1", "owner": "999988887777", "prefixes": ["guardduty/"]}
+    control(url, "/_emulator/export", {"buckets": {"guardduty-findings-demo": bucket}, "verification_seconds": 0})
     print(org["management"], org["accounts"][0])
 
 

@@ -86,5 +86,6 @@ echo "   responder answered in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 "$py" tests/demo.py summary "$work/onboard.json"
 
 echo
-echo "3) After: guardduty-enabler status"
-status
+echo "3) After: guardduty-enabler status (in sync: exit 0, or the demo fails)"
+"$target/debug/guardduty-enabler" status
+echo "(guardduty-enabler status exited 0)"
