@@ -62,11 +62,13 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
         self.mgmt.get_or_init(|| self.enabler.cloud.guardduty(Side::Management, self.name))
     }
 
-    /// Applies `steps` in order, or, in a dry run, records them as planned.
-    pub(crate) async fn apply_all(&mut self, steps: &[Step]) -> Result<(), Error> {
+    /// Applies `steps` in order, or, in a dry run, records them as planned. Each step moves into the report as it is
+    /// recorded (a bootstrap's membership steps name every account of the organization in every region: a copy of
+    /// them would double the largest thing a run holds).
+    pub(crate) async fn apply_all(&mut self, steps: Vec<Step>) -> Result<(), Error> {
         for step in steps {
             if self.ctx.dry_run {
-                self.report.actions.push(Action { step: step.clone(), status: ActionStatus::Planned });
+                self.report.actions.push(Action { step, status: ActionStatus::Planned });
             } else {
                 self.apply(step).await?;
             }
@@ -75,13 +77,14 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
     }
 
     /// Applies one step, recording it (done or failed) in the report.
-    async fn apply(&mut self, step: &Step) -> Result<(), Error> {
-        let result = self.call(step).await;
+    async fn apply(&mut self, step: Step) -> Result<(), Error> {
+        let result = self.call(&step).await;
         self.effective |= step.member_count() == 0 && result.is_ok();
         let status = if result.is_ok() { ActionStatus::Done } else { ActionStatus::Failed };
-        self.report.actions.push(Action { step: step.clone(), status });
+        let operation = step.operation();
+        self.report.actions.push(Action { step, status });
         if let Some(progress) = &self.ctx.progress {
-            progress(ProgressEvent::Wrote { region: self.name, operation: step.operation(), ok: result.is_ok() });
+            progress(ProgressEvent::Wrote { region: self.name, operation, ok: result.is_ok() });
         }
         result
     }

@@ -41,7 +41,7 @@ impl<C: Cloud> RegionWork<'_, C> {
                 Step::UpdatePublishingDestination { destination_id: id, destination: wanted.destination.clone() }
             }
         };
-        self.apply_all(std::slice::from_ref(&step)).await?;
+        self.apply_all(vec![step]).await?;
         if self.ctx.dry_run {
             return Ok(described.map_or_else(ExportReport::absent, ExportReport::from));
         }

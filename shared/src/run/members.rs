@@ -5,6 +5,7 @@
 //! every Enabled member's plans: read (GetMemberDetectors, 50 a call, several calls at once), the writable gaps
 //! closed (UpdateMemberDetectors), and what was written read back.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -35,30 +36,30 @@ impl<C: Cloud> RegionWork<'_, C> {
         self.member_rounds(accounts, statuses, None, plans).await
     }
 
-    /// The membership rounds; `applied` is the first round's writes when the caller has applied them already (an
-    /// onboarding creates the membership while it reads the organization configuration).
+    /// The membership rounds; `applied` names the accounts of the first round's writes when the caller has applied
+    /// them already (an onboarding creates the membership while it reads the organization configuration).
     pub(crate) async fn member_rounds(
         &mut self,
         accounts: &[MemberAccount],
         statuses: &mut Members,
-        mut applied: Option<Vec<Step>>,
+        mut applied: Option<BTreeSet<AccountId>>,
         mut plans: Option<&mut PlanCheck>,
     ) -> Result<(), Error> {
         let mut round = Round::First;
-        let mut candidates: Vec<MemberAccount> = accounts.to_vec();
+        let mut candidates: Cow<'_, [MemberAccount]> = Cow::Borrowed(accounts);
         loop {
-            let steps = match applied.take() {
-                Some(steps) => steps,
+            let touched = match applied.take() {
+                Some(touched) => touched,
                 None => {
                     let steps = plan_members(&candidates, statuses, round);
-                    self.apply_all(&steps).await?;
-                    steps
+                    let touched = touched(&steps);
+                    self.apply_all(steps).await?;
+                    touched
                 }
             };
-            if steps.is_empty() || self.ctx.dry_run {
+            if touched.is_empty() || self.ctx.dry_run {
                 return Ok(());
             }
-            let touched = touched(&steps);
             let seen = match plans.as_deref_mut() {
                 Some(check) => {
                     let ids: Vec<AccountId> = touched.iter().copied().collect();
@@ -77,9 +78,15 @@ impl<C: Cloud> RegionWork<'_, C> {
                 return Ok(());
             }
             // Round two: the accounts written to that GuardDuty shows with a record, but not Enabled.
-            candidates.retain(|a| {
-                touched.contains(&a.id) && statuses.get(&a.id).is_some_and(|s| *s != MemberStatus::Enabled)
-            });
+            candidates = Cow::Owned(
+                candidates
+                    .iter()
+                    .filter(|a| {
+                        touched.contains(&a.id) && statuses.get(&a.id).is_some_and(|s| *s != MemberStatus::Enabled)
+                    })
+                    .cloned()
+                    .collect(),
+            );
             round = Round::Second;
         }
     }
@@ -103,12 +110,12 @@ impl<C: Cloud> RegionWork<'_, C> {
             .collect();
         self.read_plans(&unread, check).await?;
         let steps = plan_member_plans(&check.wants, &check.shortfalls);
-        self.apply_all(&steps).await?;
+        let written: Vec<AccountId> = touched(&steps).into_iter().collect();
+        self.apply_all(steps).await?;
         check.refused.append(&mut self.plans_refused);
-        if self.ctx.dry_run || steps.is_empty() {
+        if self.ctx.dry_run || written.is_empty() {
             return Ok(());
         }
-        let written: Vec<AccountId> = touched(&steps).into_iter().collect();
         self.read_plans(&written, check).await
     }
 
@@ -197,7 +204,7 @@ impl<C: Cloud> RegionWork<'_, C> {
 }
 
 /// The accounts the member steps name.
-fn touched(steps: &[Step]) -> BTreeSet<AccountId> {
+pub(super) fn touched(steps: &[Step]) -> BTreeSet<AccountId> {
     let mut ids = BTreeSet::new();
     for step in steps {
         match step {

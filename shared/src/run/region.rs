@@ -6,6 +6,7 @@
 //! configuration, checks the membership and the plans, and (api mode) re-asserts the configuration; a region without
 //! the admin's detector is reconciled instead.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use futures_util::stream::{self, StreamExt};
 use super::apply::RegionWork;
 use super::classes::AccountClasses;
 use super::context::{Context, Mode};
+use super::members::touched;
 use super::observe::{found, read_admin_side};
 use super::{Enabler, OrgView, Organization, Roster};
 use crate::error::Error;
@@ -102,7 +104,7 @@ impl<C: Cloud> Enabler<C> {
             return Ok(None);
         }
         work.detector = state.admin_detector.as_ref().map(|d| d.id.clone());
-        work.apply_all(&foundation.steps).await?;
+        work.apply_all(foundation.steps).await?;
         if let Some(id) = &work.detector {
             self.memory.remember_detector(work.name, id);
         }
@@ -141,12 +143,12 @@ impl<C: Cloud> Enabler<C> {
         // The admin's own plans and the organization configuration do not decide whether the members can be
         // enrolled: a failed write here is kept, the members are still converged and measured, and the region fails
         // with it in the end.
-        if let Err(e) = work.apply_all(&admin_plan.detector.into_iter().collect::<Vec<_>>()).await {
+        if let Err(e) = work.apply_all(admin_plan.detector.into_iter().collect()).await {
             work.deferred.get_or_insert(e);
         }
         // The organization configuration is api mode's: in policy mode its settings no longer apply.
         if ctx.mode == Mode::Api && work.deferred.is_none() {
-            if let Err(e) = work.apply_all(&admin_plan.org_config.into_iter().collect::<Vec<_>>()).await {
+            if let Err(e) = work.apply_all(admin_plan.org_config.into_iter().collect()).await {
                 work.deferred.get_or_insert(e);
             }
         }
@@ -160,8 +162,12 @@ impl<C: Cloud> Enabler<C> {
     async fn member_steps(&self, work: &mut RegionWork<'_, C>, side: AdminSide, org: OrgView<'_>) -> Result<(), Error> {
         let org = org.await.map_err(|e| Error::Unexpected(e.to_string()))?;
         let (wants, held) = org.classes.wants(&self.settings, work.name, &side.org_config);
-        let members: Vec<MemberAccount> =
-            org.roster.members.iter().filter(|m| !held.contains(&m.id)).cloned().collect();
+        // The roster itself where no account is held back: a copy per region would be the run's largest allocation.
+        let members: Cow<'_, [MemberAccount]> = if held.is_empty() {
+            Cow::Borrowed(&org.roster.members)
+        } else {
+            Cow::Owned(org.roster.members.iter().filter(|m| !held.contains(&m.id)).cloned().collect())
+        };
         work.report.plans_by_policy = by_policy(&wants);
         let mut check = PlanCheck::new(wants);
         let mut statuses = side.members;
@@ -239,7 +245,7 @@ impl<C: Cloud> Enabler<C> {
         stale.sort();
         let steps: Vec<Step> =
             stale.chunks(MEMBER_BATCH).map(|c| Step::DeleteMembers { accounts: c.to_vec() }).collect();
-        work.apply_all(&steps).await?;
+        work.apply_all(steps).await?;
         for id in &stale {
             statuses.remove(id);
         }
@@ -332,11 +338,12 @@ impl<C: Cloud> Enabler<C> {
             // The account is created while the configuration is read; whether it is protected (Enabled, and with
             // its plans) is read back, both at once.
             let created = plan_members(members, &Members::new(), Round::First);
-            let (config, ()) = tokio::try_join!(reader.org_config(&detector), work.apply_all(&created))?;
+            let applied = touched(&created);
+            let (config, ()) = tokio::try_join!(reader.org_config(&detector), work.apply_all(created))?;
             let (owned, mut check) = check_for(&config);
             work.report.plans_by_policy = owned;
             let mut statuses = Members::new();
-            work.member_rounds(members, &mut statuses, Some(created), Some(&mut check)).await?;
+            work.member_rounds(members, &mut statuses, Some(applied), Some(&mut check)).await?;
             (config, statuses, check)
         };
         work.converge_plans(members, &statuses, &mut check).await?;
@@ -346,7 +353,7 @@ impl<C: Cloud> Enabler<C> {
         if work.ctx.mode == Mode::Api {
             let (org_plans, new_only) = org_plans(&self.settings, &config, &plans);
             if let Some(step) = plan_org_config(&self.settings, &config, &org_plans, &new_only) {
-                work.apply_all(&[step]).await?;
+                work.apply_all(vec![step]).await?;
             }
         }
         work.report.offered = Some(config);

@@ -18,6 +18,8 @@ struct Args {
     out: Option<PathBuf>,
     accounts: usize,
     model_accounts: usize,
+    /// Only the organization-maximum bootstrap and steady state, with their peak memory; nothing is written.
+    scale_only: bool,
 }
 
 fn args() -> Args {
@@ -26,9 +28,14 @@ fn args() -> Args {
         out: None,
         accounts: 10_000,
         model_accounts: 1_000,
+        scale_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--scale-only" {
+            a.scale_only = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--lambda-dir" => a.lambda_dir = value.into(),
@@ -36,7 +43,9 @@ fn args() -> Args {
             "--accounts" => a.accounts = value.parse().expect("--accounts takes a number"),
             "--model-accounts" => a.model_accounts = value.parse().expect("--model-accounts takes a number"),
             other => {
-                panic!("unknown flag {other}; use --lambda-dir DIR, --out FILE, --accounts N, --model-accounts N")
+                panic!(
+                    "unknown flag {other}; use --lambda-dir DIR, --out FILE, --accounts N, --model-accounts N, --scale-only"
+                )
             }
         }
     }
@@ -271,6 +280,19 @@ impl Model {
 
 fn main() {
     let args = args();
+    if args.scale_only {
+        let big = scale(&args, args.accounts, 20, &[]);
+        println!(
+            "{} accounts x {} regions: bootstrap {} ms, steady state {} ms, {} protected, peak {:.1} MB",
+            args.accounts,
+            big.regions,
+            big.bootstrap_ms,
+            big.steady_ms,
+            big.protected,
+            big.peak_kib as f64 / 1024.0
+        );
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let mut rows: Vec<(String, String, String)> = Vec::new();
     let mut row = |what: &str, figure: String, target: &str| {
