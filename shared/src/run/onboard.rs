@@ -271,9 +271,15 @@ impl<C: Cloud> Enabler<C> {
         Ok(None)
     }
 
-    /// The account's effective GuardDuty policy, outside api mode (where policies cannot be in force).
+    /// The account's effective GuardDuty policy, outside api mode (where policies cannot be in force). In `auto`, a
+    /// warm process that remembers the root without the policy type in force runs in api mode: nothing to read.
     async fn effective_policy_of(&self, account: &AccountId) -> Result<Option<String>, Error> {
         if self.settings.enablement == Enablement::Api {
+            return Ok(None);
+        }
+        if self.settings.enablement == Enablement::Auto
+            && self.memory.root().is_some_and(|root| !root.guardduty_policies.in_force())
+        {
             return Ok(None);
         }
         self.cloud.organization().effective_policy(account).await
