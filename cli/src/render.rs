@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
-use enablement::{AccountEntry, ActionStatus, MemberStatus, Outcome, PolicyTypeStatus, RegionReport, Report, Step};
+use enablement::{AccountEntry, MemberStatus, Outcome, PolicyTypeStatus, RegionReport, Report, Step};
 
 const GREEN: Style = AnsiColor::Green.on_default();
 const RED: Style = AnsiColor::Red.on_default();
@@ -417,11 +417,12 @@ pub fn outcome_table(report: &Report, kind: &str) -> String {
             let _ = writeln!(out, "  {} {} in {}: {}", paint(RED, "✗"), u.account, r.region, u.reason);
         }
     }
-    for a in report.organization.iter().filter(|a| a.status == ActionStatus::Failed) {
+    for a in report.organization.iter().filter(|a| a.status.is_owed()) {
         let _ = writeln!(
             out,
-            "  {} trusted access for {}: {}",
+            "  {} {} {}: {}",
             paint(RED, "✗"),
+            a.action.replace('_', " "),
             a.target,
             a.error.as_deref().unwrap_or("")
         );

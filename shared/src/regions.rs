@@ -20,6 +20,9 @@ pub(crate) struct RegionChoice {
     pub governed: Vec<String>,
     /// Left out, and why.
     pub left_out: Vec<RegionLeftOut>,
+    /// Governed, but not in this run (a run of some regions: a region's opt-in, the bootstrapper's `regions`). A
+    /// policy this tool owns keeps their blocks as they are.
+    pub not_run: Vec<String>,
     /// The regions enabled by default (ENABLED_BY_DEFAULT for the management account): every other region is an
     /// opt-in one.
     pub defaults: BTreeSet<String>,

@@ -91,6 +91,15 @@ pub enum ActionStatus {
     Planned,
     /// The call failed.
     Failed,
+    /// Not written: the run held it back, for the reason given, until a run can make it safely.
+    Withheld,
+}
+
+impl ActionStatus {
+    /// Whether the write is still owed: it failed, or was held back.
+    pub fn is_owed(self) -> bool {
+        matches!(self, Self::Failed | Self::Withheld)
+    }
 }
 
 /// How many accounts should be protected in a region, and how many GuardDuty shows Enabled.
@@ -453,7 +462,8 @@ impl Report {
     ) -> Self {
         regions.sort_by(|a, b| a.region.cmp(&b.region));
         let count = |o: Outcome| regions.iter().filter(|r| r.outcome == o).count();
-        let org_writes = organization.iter().filter(|a| a.status != ActionStatus::Planned).count();
+        let org_writes =
+            organization.iter().filter(|a| matches!(a.status, ActionStatus::Done | ActionStatus::Failed)).count();
         let summary = Summary {
             regions: regions.len(),
             in_sync: count(Outcome::InSync),
@@ -505,8 +515,7 @@ impl Report {
     /// expected account protected (in a dry run: planned to be) and every organization-wide write made. Anything
     /// else makes a run unsuccessful: the caller surfaces it as an error so that it is retried and alarmed on.
     pub fn is_success(&self) -> bool {
-        self.regions.iter().all(|r| r.outcome.is_converged())
-            && self.organization.iter().all(|a| a.status != ActionStatus::Failed)
+        self.regions.iter().all(|r| r.outcome.is_converged()) && self.organization.iter().all(|a| !a.status.is_owed())
     }
 
     /// What is not as declared and was not repaired: every region not converged, every account that should be
@@ -519,7 +528,7 @@ impl Report {
                 matches!(r.outcome, Outcome::Failed | Outcome::Conflict | Outcome::Blocked | Outcome::Unfinished)
             })
             .count();
-        let org = self.organization.iter().filter(|a| a.status == ActionStatus::Failed).count();
+        let org = self.organization.iter().filter(|a| a.status.is_owed()).count();
         let export = self.regions.iter().filter(|r| r.export.as_ref().is_some_and(|e| !e.is_healthy())).count();
         regions + if self.dry_run { 0 } else { self.summary.unprotected + export } + org
     }
@@ -557,7 +566,7 @@ impl Report {
         lines.extend(
             self.organization
                 .iter()
-                .filter(|a| a.status == ActionStatus::Failed)
+                .filter(|a| a.status.is_owed())
                 .map(|a| format!("{} {}: {}", a.action, a.target, a.error.as_deref().unwrap_or("failed"))),
         );
         lines

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use aws_sdk_organizations::types::{EffectivePolicyType, PolicyType};
-use enablement::{Error, Outcome};
+use enablement::{ActionStatus, Error, Outcome, RunOptions};
 use responder::Responder;
 use serde_json::{json, Value};
 use system_tests::{cfn_request, event, fixture, members, settings, tally, Emulator, Org, ResponseCatcher};
@@ -315,4 +315,57 @@ async fn a_detached_policy_is_put_back_by_the_responder_on_a_new_account_event()
     }
     assert_eq!(answer["report"]["enablement"], "policy");
     assert_eq!(answer["report"]["organization"][0]["action"], "attach_policy", "{answer}");
+}
+
+/// Our policy's blocks by region, as the emulator holds it.
+fn our_blocks(emulator: &Emulator) -> Vec<String> {
+    let state = emulator.state();
+    let ours = state["policies"].as_array().unwrap().iter().find(|p| p["name"] == "guardduty-enabler");
+    ours.map(|p| p["content"]["guardduty"]["enablement"].as_object().unwrap().keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_of_one_region_keeps_the_other_regions_blocks_of_the_policy() {
+    // given an organization bootstrapped with an owned policy holding a block for each governed region
+    let (emulator, org) = world(3);
+    let vars = [("GUARDDUTY_ENABLEMENT", "policy"), ("GUARDDUTY_FEATURES", "S3_DATA_EVENTS")];
+    let enabler = emulator.enabler(settings(&org.accounts[0], &vars)).await;
+    assert!(enabler.reconcile().await.unwrap().is_success());
+    assert_eq!(our_blocks(&emulator), REGIONS);
+    // when a run of one region (a region's opt-in event, the bootstrapper's `regions`) reconciles
+    emulator.clear_log();
+    let options = RunOptions { only_regions: Some(vec!["us-east-1".into()]), ..RunOptions::default() };
+    let report = enabler.reconcile_with(&options).await.unwrap();
+    // then the policy still enables GuardDuty in the other region: that run wrote nothing to it
+    assert!(report.is_success(), "{:#?}", report.problems());
+    assert_eq!(our_blocks(&emulator), REGIONS);
+    assert_eq!(policy_and_org_config_writes(&emulator), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_type_waits_for_every_governed_region_to_have_a_block() {
+    // given a fresh organization in policy mode, and a region whose plans cannot be read (every call there fails)
+    let (emulator, org) = world(3);
+    let vars = [("GUARDDUTY_ENABLEMENT", "policy"), ("GUARDDUTY_FEATURES", "S3_DATA_EVENTS")];
+    let enabler = emulator.enabler(settings(&org.accounts[0], &vars)).await;
+    emulator.faults(json!({"down_regions": ["eu-west-1"]}));
+    // when bootstrapped
+    let report = enabler.reconcile().await.unwrap();
+    // then the policy type is not enabled: once it is, the auto-enable settings no longer apply anywhere, and no
+    // block of the policy would replace them in eu-west-1; the report says why, and the run is not a success
+    let types = emulator.state()["policy_types"].clone();
+    assert!(!types.as_array().unwrap().iter().any(|t| t["Type"] == "GUARDDUTY_POLICY"), "{types}");
+    let withheld = report.organization.iter().find(|a| a.action == "enable_policy_type").unwrap();
+    assert_eq!(withheld.status, ActionStatus::Withheld, "{withheld:?}");
+    assert!(withheld.error.as_deref().unwrap().contains("eu-west-1"), "{withheld:?}");
+    assert!(!report.is_success());
+    assert!(!policy_and_org_config_writes(&emulator).iter().any(|op| op == "EnablePolicyType" || op == "AttachPolicy"));
+    // and when the region is back, the next run gives it its block, then enables the type and attaches the policy
+    emulator.faults(json!({}));
+    let report = enabler.reconcile().await.unwrap();
+    assert!(report.is_success(), "{:#?}", report.problems());
+    assert_eq!(our_blocks(&emulator), REGIONS);
+    let types = emulator.state()["policy_types"].clone();
+    assert!(types.as_array().unwrap().iter().any(|t| t["Type"] == "GUARDDUTY_POLICY"), "{types}");
 }

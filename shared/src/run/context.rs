@@ -217,7 +217,8 @@ impl<C: Cloud> Enabler<C> {
 /// The choice narrowed to `only` (which must be governed); an error that says why when nothing is left.
 pub(crate) fn narrow(mut choice: RegionChoice, only: Option<&[String]>) -> Result<RegionChoice, Error> {
     if let Some(only) = only {
-        choice.governed.retain(|r| only.contains(r));
+        let (run, not_run) = choice.governed.into_iter().partition(|r| only.contains(r));
+        (choice.governed, choice.not_run) = (run, not_run);
         choice.left_out.retain(|l| only.contains(&l.region));
         if choice.governed.is_empty() {
             let why: Vec<String> = only

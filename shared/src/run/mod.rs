@@ -32,6 +32,7 @@ use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
 use crate::ports::{Cloud, CreateAccountStatus, OrganizationApi, PolicyTypeStatus, Subtree};
+use crate::regions::RegionChoice;
 use crate::report::{
     AccountEntry, ActionStatus, Header, OrgAction, Outcome, OwnedPolicy, PolicyReport, RegionLeftOut, RegionReport,
     Report, NAMED_PER_REGION,
@@ -190,7 +191,7 @@ impl<C: Cloud> Enabler<C> {
         }
         let keep = options.keep_members;
         let (regions, organization, org, owned) = match ctx.mode {
-            Mode::Policy { owner: true } => self.reconcile_owning(&ctx, &choice.governed, options).await?,
+            Mode::Policy { owner: true } => self.reconcile_owning(&ctx, &choice, options).await?,
             mode => {
                 let org: OrgView<'_> = async {
                     let organization = if mode == Mode::Api {
@@ -232,9 +233,10 @@ impl<C: Cloud> Enabler<C> {
     async fn reconcile_owning(
         &self,
         ctx: &Context,
-        governed: &[String],
+        choice: &RegionChoice,
         options: &RunOptions,
     ) -> Result<(Vec<RegionReport>, Vec<OrgAction>, Arc<Organization>, Vec<OwnedPolicy>), Error> {
+        let governed = &choice.governed[..];
         let tree = self.tree(ctx).map(|r| r.map_err(Arc::new)).boxed().shared();
         let halfway: std::sync::Mutex<std::collections::HashMap<String, Halfway<'_, C>>> = Default::default();
         let (first, trusted) = tokio::join!(
@@ -253,7 +255,10 @@ impl<C: Cloud> Enabler<C> {
         let halfway = halfway.into_inner().unwrap_or_else(|e| e.into_inner());
         let offered: BTreeMap<String, OrgConfig> =
             halfway.iter().map(|(region, h)| (region.clone(), h.offered().clone())).collect();
-        let unknown: Vec<String> = governed.iter().filter(|r| !halfway.contains_key(*r)).cloned().collect();
+        // The governed regions whose plans this run did not read (it failed there, or did not run there): their
+        // blocks stay as they are.
+        let unknown: Vec<String> =
+            governed.iter().chain(&choice.not_run).filter(|r| !halfway.contains_key(*r)).cloned().collect();
         let tree = tree.await.map_err(unshare)?;
         let targets = self.policy_targets(ctx, Some(&tree)).unwrap_or_default();
         let (mut actions, owned) = self.own_policies(ctx, &offered, &unknown, targets).await;

@@ -203,7 +203,8 @@ impl<C: Cloud> Enabler<C> {
         if ctx.mode == (Mode::Policy { owner: true }) {
             let offered: BTreeMap<String, OrgConfig> =
                 regions.iter().filter_map(|r| Some((r.region.clone(), r.offered.clone()?))).collect();
-            let unknown: Vec<String> = governed.iter().filter(|r| !offered.contains_key(*r)).cloned().collect();
+            let unknown: Vec<String> =
+                governed.iter().chain(&choice.not_run).filter(|r| !offered.contains_key(*r)).cloned().collect();
             let mut targets = self.remembered_or_computed_targets(ctx).await?;
             // Where exclusions keep the main policy off the root, an account no policy covers yet (one that joined a
             // unit that holds something excluded, or the root itself) gets it attached to it.

@@ -18,7 +18,7 @@ use crate::config::Plan;
 use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::policy::{content, plan_policies, Owned, PolicyStep, Wanted};
-use crate::policy::Effective;
+use crate::policy::{self, Effective};
 use crate::ports::{Cloud, OrganizationApi, PolicyTypeStatus, Root};
 use crate::report::{ActionStatus, OrgAction, OwnedPolicy};
 use crate::state::OrgConfig;
@@ -158,9 +158,30 @@ impl<C: Cloud> Enabler<C> {
             }
         }
         let pairs: Vec<(Option<&Owned>, &Wanted)> = wanted.iter().map(|w| (found.get(&w.name), w)).collect();
-        let steps = plan_policies(&ctx.root, &pairs);
+        let mut steps = plan_policies(&ctx.root, &pairs);
         let mut ids: Vec<Option<String>> = pairs.iter().map(|(o, _)| o.map(|o| o.id.clone())).collect();
         let mut actions = Vec::new();
+        // Once the type is enabled, "the Regional GuardDuty auto-enablement settings no longer apply, whether or not
+        // a policy is attached" (GuardDuty User Guide, GuardDuty organization policies): it is not enabled while a
+        // governed region would have no block (its plans could not be read this run, and the policy has none for it
+        // yet), for new accounts there would have neither. Nothing is written while no region has one.
+        let blocks = policy::blocks(&wanted[0].content);
+        let missing: Vec<&String> = unknown.iter().filter(|r| !blocks.contains_key(*r)).collect();
+        if !missing.is_empty() && steps.iter().any(|(_, s)| matches!(s, PolicyStep::EnablePolicyType { .. })) {
+            let regions: Vec<&str> = missing.iter().map(|r| r.as_str()).collect();
+            steps.retain(|(_, s)| {
+                !blocks.is_empty() && matches!(s, PolicyStep::CreatePolicy | PolicyStep::UpdatePolicy)
+            });
+            actions.push(OrgAction {
+                action: "enable_policy_type",
+                target: ctx.root.id.clone(),
+                status: ActionStatus::Withheld,
+                error: Some(format!(
+                    "not enabled yet: the plans of {} could not be read this run, so the policy has no block there,                      and once the type is enabled the organization's auto-enable settings no longer apply; the next                      run that reads them enables it",
+                    regions.join(", ")
+                )),
+            });
+        }
         let mut stopped = false;
         for (i, step) in &steps {
             let (action, target) = describe(step, &wanted[*i].name, &ctx.root.id);
