@@ -113,7 +113,15 @@ class EventRules(unittest.TestCase):
         self.assertEqual(mapping["Type"], "SQS")
         self.assertEqual(mapping["Properties"]["FunctionResponseTypes"], ["ReportBatchItemFailures"])
         concurrency = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
-        self.assertEqual(responder["ReservedConcurrentExecutions"], concurrency + 1, "one more for the schedule")
+        self.assertEqual(
+            responder["ReservedConcurrentExecutions"], concurrency + 3, "three more: the schedule and a region opt-in's two events"
+        )
+        # no event waits for a batching window to fill by default; a window, when set, allows batches over 10
+        parameters = template()["Parameters"]
+        self.assertEqual(parameters["BatchingWindowSeconds"]["Default"], 0)
+        self.assertEqual(mapping["Properties"]["MaximumBatchingWindowInSeconds"], {"!Ref": "BatchingWindowSeconds"})
+        self.assertEqual(mapping["Properties"]["BatchSize"], {"!If": ["GathersBatches", 100, 10]})
+        self.assertEqual(template()["Conditions"]["GathersBatches"], {"!Not": [{"!Equals": [{"!Ref": "BatchingWindowSeconds"}, "0"]}]})
         self.assertEqual({e["Type"] for e in responder["Events"].values()}, {"SQS", "EventBridgeRule", "Schedule"})
 
 
