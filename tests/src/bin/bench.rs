@@ -1,9 +1,9 @@
 //! `make bench`: onboarding latency, calls and dependent round trips (a fresh process and a warm one, invoked
-//! directly and through the queue), a burst of new accounts in one batch beside the same events one by one, a
-//! bootstrap and a steady-state reconcile of an organization at the Organizations maximum (10,000 accounts x 17 regions,
-//! ListAccounts in pages of 20) beside a scale model fitted on 1,000 accounts, cold start, binary sizes and peak
-//! memory, all measured on the release binaries under a local Lambda Runtime API against the emulator with
-//! injected latency. Prints a table and writes it to BENCHMARKS.md.
+//! directly and through the queue), a burst of new accounts in one batch beside the same events in batches of 10
+//! and one by one, a bootstrap and a steady-state reconcile of an organization at the Organizations maximum (10,000
+//! accounts x 17 regions, ListAccounts in pages of 20) beside a scale model fitted on 1,000 accounts, cold start,
+//! binary sizes and peak memory, all measured on the release binaries under a local Lambda Runtime API against the
+//! emulator with injected latency. Prints a table and writes it to BENCHMARKS.md.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -171,6 +171,35 @@ fn through_the_queue(args: &Args, emulator: &Emulator, org: &Org, accounts: &[St
     let (calls, _) = per_region(&log);
     let (all_calls, guardduty_calls, create_members, throttled) = counts(&log);
     Batch { ms, calls, round_trips: round_trips(&log, latency), all_calls, guardduty_calls, create_members, throttled }
+}
+
+/// The CreateAccountResult events of `accounts` in SQS batches of `size` records, each batch an invocation of one
+/// fresh responder process, one after another: the milliseconds they took together and their calls.
+fn in_batches(args: &Args, emulator: &Emulator, org: &Org, accounts: &[String], size: usize) -> (u128, Batch) {
+    let (api, function) = start(args, emulator, "responder", org.accounts[0].as_str(), &[]);
+    emulator.clear_log();
+    let started = Instant::now();
+    for (b, chunk) in accounts.chunks(size).enumerate() {
+        let records: Vec<(String, serde_json::Value)> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, account)| {
+                let event = fixture(
+                    "create-account-result-succeeded.json",
+                    &[("444455556666", account), ("111122223333", org.management.as_str())],
+                );
+                (format!("message-{b}-{i}"), event)
+            })
+            .collect();
+        let answer = api.invoke(&system_tests::sqs_batch(&records), Duration::from_secs(900)).expect("a batch answer");
+        assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    }
+    let ms = started.elapsed().as_millis();
+    drop(function);
+    let log = emulator.log();
+    let (all_calls, guardduty_calls, create_members, throttled) = counts(&log);
+    let (calls, _) = per_region(&log);
+    (ms, Batch { ms, calls, round_trips: 0, all_calls, guardduty_calls, create_members, throttled })
 }
 
 /// The CreateAccountResult events of `accounts`, each its own invocation of one fresh responder process, one after
@@ -363,15 +392,16 @@ fn main() {
     );
     drop(emulator);
 
-    // 7: a burst of new accounts, 17 regions at 100 ms per call with 25% of calls throttled: one batch of 50 events,
-    // and the same 50 events one by one (each its own invocation, as before the queue)
+    // 7: a burst of new accounts, 17 regions at 100 ms per call with 25% of calls throttled: one batch of 50 events
+    // (a batching window), 50 in batches of 10 (the default, no window), and 50 one by one (each its own invocation,
+    // as before the queue)
     let emulator = Emulator::start();
     let org = emulator.organization(4, 0);
     runtime.block_on(async {
         emulator.enabler(system_tests::settings(&org.accounts[0], &[])).await.reconcile().await.expect("bootstrap")
     });
     let burst: Vec<String> =
-        (0..100).map(|i| runtime.block_on(emulator.create_account(&format!("burst-{i}"))).0.to_string()).collect();
+        (0..150).map(|i| runtime.block_on(emulator.create_account(&format!("burst-{i}"))).0.to_string()).collect();
     emulator.faults(json!({"latency_ms": 100, "throttle_rate": 0.25, "seed": 7}));
     let batched = through_the_queue(&args, &emulator, &org, &burst[..50], latency);
     // protected: an Enabled member in every default region (the governed ones here)
@@ -393,10 +423,12 @@ fn main() {
             .count()
     };
     let batch_protected = protected(&burst[..50]);
-    let (single_ms, single_calls) = one_by_one(&args, &emulator, &org, &burst[50..]);
-    let single_protected = protected(&burst[50..]);
+    let (single_ms, single_calls) = one_by_one(&args, &emulator, &org, &burst[50..100]);
+    let single_protected = protected(&burst[50..100]);
+    let (tens_ms, tens_calls) = in_batches(&args, &emulator, &org, &burst[100..], 10);
+    let tens_protected = protected(&burst[100..]);
     row(
-        "7. burst: 50 new accounts in one batch, 17 regions, 100 ms/call, 25% throttled: wall time, calls",
+        "7. burst: 50 new accounts in one batch (BatchingWindowSeconds >= 1), 17 regions, 100 ms/call, 25% throttled: wall time, calls",
         format!(
             "{:.1} s, {} calls ({} GuardDuty, {} CreateMembers, {} throttled); {batch_protected} of 50 accounts protected",
             batched.ms as f64 / 1000.0,
@@ -416,6 +448,18 @@ fn main() {
             single_calls.guardduty_calls,
             single_calls.create_members,
             single_calls.throttled
+        ),
+        "",
+    );
+    row(
+        "   the same 50 in five batches of 10 (the default, no batching window), one after another",
+        format!(
+            "{:.1} s, {} calls ({} GuardDuty, {} CreateMembers, {} throttled); {tens_protected} of 50 accounts protected",
+            tens_ms as f64 / 1000.0,
+            tens_calls.all_calls,
+            tens_calls.guardduty_calls,
+            tens_calls.create_members,
+            tens_calls.throttled
         ),
         "",
     );
