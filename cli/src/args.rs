@@ -42,8 +42,8 @@ pub enum Command {
         /// The account (12 digits).
         account: String,
     },
-    /// Stop owning the GuardDuty policy (GUARDDUTY_POLICY_NAME): detach it everywhere and delete it. GuardDuty stays
-    /// enabled where it is; nothing else does this.
+    /// Stop owning the GuardDuty policies (GUARDDUTY_POLICY_NAME, and its units' `<name>-ou-...`): detach them
+    /// everywhere and delete them. GuardDuty stays enabled where it is; nothing else does this.
     RetirePolicy {
         /// Also disable the GuardDuty policy type on the root, so that the organization configuration's auto-enable
         /// settings apply again (then run `apply --enablement api`).

@@ -1,6 +1,6 @@
-//! `retire-policy`: the one way this tool stops owning its GuardDuty policy. It detaches the policy named
-//! GUARDDUTY_POLICY_NAME from every target and deletes it, and, when asked, disables the GuardDuty policy type on the
-//! root. Nothing else in the tool does any of this (the functions' role may not): switching away from policy mode is
+//! `retire-policy`: the one way this tool stops owning its GuardDuty policies. It detaches the policy named
+//! GUARDDUTY_POLICY_NAME, and those of GUARDDUTY_FEATURES_BY_OU's units (named after it: `<name>-ou-...`), from
+//! every target and deletes them, and, when asked, disables the GuardDuty policy type on the root. Nothing else in the tool does any of this (the functions' role may not): switching away from policy mode is
 //! the user's decision. Detaching a policy leaves GuardDuty enabled where it is (GuardDuty User Guide, GuardDuty
 //! organization policies); with the type disabled, the organization configuration's auto-enable settings apply again.
 
@@ -14,46 +14,49 @@ pub async fn retire(client: &Client, settings: &Settings, disable_type: bool) ->
     let dry = settings.dry_run;
     let aws = |operation: &str, e: &dyn std::fmt::Display| Failure::new("AwsError", format!("{operation}: {e}"));
     let mut done = Vec::new();
-    let mut found = None;
+    let units = format!("{name}-ou-");
+    let mut found: Vec<(String, String)> = Vec::new();
     let mut pages = client.list_policies().filter(PolicyType::GuarddutyPolicy).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws("ListPolicies", &aws_sdk_organizations::error::DisplayErrorContext(e)))?;
-        found = found.or_else(|| {
-            page.policies().iter().find(|p| p.name() == Some(name)).and_then(|p| p.id()).map(str::to_owned)
-        });
+        found.extend(page.policies().iter().filter_map(|p| match (p.name(), p.id()) {
+            (Some(n), Some(id)) if n == name || n.starts_with(&units) => Some((n.to_owned(), id.to_owned())),
+            _ => None,
+        }));
     }
-    match found {
-        None => done.push(format!("no GuardDuty policy named {name}: nothing to detach or delete")),
-        Some(id) => {
-            let mut targets = Vec::new();
-            let mut pages = client.list_targets_for_policy().policy_id(&id).into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = page
-                    .map_err(|e| aws("ListTargetsForPolicy", &aws_sdk_organizations::error::DisplayErrorContext(e)))?;
-                targets.extend(page.targets().iter().filter_map(|t| t.target_id()).map(str::to_owned));
-            }
-            for target in &targets {
-                if !dry {
-                    client
-                        .detach_policy()
-                        .policy_id(&id)
-                        .target_id(target)
-                        .send()
-                        .await
-                        .map_err(|e| aws("DetachPolicy", &aws_sdk_organizations::error::DisplayErrorContext(e)))?;
-                }
-                done.push(format!("detach {name} ({id}) from {target}"));
-            }
+    if found.is_empty() {
+        done.push(format!("no GuardDuty policy named {name} (or {units}...): nothing to detach or delete"));
+    }
+    found.sort();
+    for (name, id) in found {
+        let mut targets = Vec::new();
+        let mut pages = client.list_targets_for_policy().policy_id(&id).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| aws("ListTargetsForPolicy", &aws_sdk_organizations::error::DisplayErrorContext(e)))?;
+            targets.extend(page.targets().iter().filter_map(|t| t.target_id()).map(str::to_owned));
+        }
+        for target in &targets {
             if !dry {
                 client
-                    .delete_policy()
+                    .detach_policy()
                     .policy_id(&id)
+                    .target_id(target)
                     .send()
                     .await
-                    .map_err(|e| aws("DeletePolicy", &aws_sdk_organizations::error::DisplayErrorContext(e)))?;
+                    .map_err(|e| aws("DetachPolicy", &aws_sdk_organizations::error::DisplayErrorContext(e)))?;
             }
-            done.push(format!("delete {name} ({id})"));
+            done.push(format!("detach {name} ({id}) from {target}"));
         }
+        if !dry {
+            client
+                .delete_policy()
+                .policy_id(&id)
+                .send()
+                .await
+                .map_err(|e| aws("DeletePolicy", &aws_sdk_organizations::error::DisplayErrorContext(e)))?;
+        }
+        done.push(format!("delete {name} ({id})"));
     }
     if disable_type {
         let roots = client

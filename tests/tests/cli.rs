@@ -110,15 +110,20 @@ async fn every_variable_is_a_flag_too_and_a_bad_value_is_an_error_before_any_aws
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_policy_mode_plan_shows_the_policy_as_a_diff_status_names_the_mode_and_retire_policy_undoes_it() {
-    // given a fresh organization and the tool set to own a GuardDuty policy
+    // given a fresh organization with a unit that has plans of its own, and the tool set to own GuardDuty policies
     let emulator = Emulator::start();
     emulator.regions(json!({"default": REGIONS, "opt_in": []}));
     let org = emulator.organization(3, 0);
     let admin = org.accounts[0].to_string();
+    let orgs = aws_sdk_organizations::Client::new(&emulator.sdk_config().await);
+    let root = orgs.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    let unit = orgs.create_organizational_unit().parent_id(&root).name("prod").send().await.unwrap();
+    let by_ou = format!("{}=S3_DATA_EVENTS", unit.organizational_unit().unwrap().id().unwrap());
     let env = [
         ("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str()),
         ("GUARDDUTY_ENABLEMENT", "policy"),
         ("GUARDDUTY_POLICY_NAME", "gd-test"),
+        ("GUARDDUTY_FEATURES_BY_OU", by_ou.as_str()),
     ];
 
     // plan: the policy's content as added lines, enabling the type and attaching it; nothing written (exit 2)
@@ -139,7 +144,9 @@ async fn in_policy_mode_plan_shows_the_policy_as_a_diff_status_names_the_mode_an
     assert!(status.stdout.contains("GUARDDUTY_POLICY on the root: ENABLED"), "{}", status.stdout);
     assert!(status.stdout.contains("owned by this tool: gd-test (p-"), "{}", status.stdout);
 
-    // retire-policy: detached everywhere and deleted, the type disabled on request; GuardDuty left as it is
+    // retire-policy: every policy it owns (the unit's too) detached everywhere and deleted, the type disabled on
+    // request; GuardDuty left as it is
+    assert_eq!(emulator.state()["policies"].as_array().unwrap().len(), 2, "{}", emulator.state()["policies"]);
     let retired = cli(&emulator, &["retire-policy", "--disable-policy-type"], &env);
     assert_eq!(retired.code, 0, "{retired:?}");
     let state = emulator.state();
