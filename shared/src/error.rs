@@ -140,6 +140,12 @@ impl Error {
         }
     }
 
+    /// Whether the service refused the request itself (a bad request, or access denied), as opposed to throttling, a
+    /// fault of the service or the network: asking again would get the same answer.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self.code(), Some("BadRequestException" | "AccessDeniedException" | "AccessDenied"))
+    }
+
     /// Whether the configuration itself is at fault (a value no run can succeed with), as opposed to AWS or the
     /// input of one event.
     pub fn is_configuration(&self) -> bool {

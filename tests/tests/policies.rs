@@ -369,3 +369,28 @@ async fn the_policy_type_waits_for_every_governed_region_to_have_a_block() {
     let types = emulator.state()["policy_types"].clone();
     assert!(types.as_array().unwrap().iter().any(|t| t["Type"] == "GUARDDUTY_POLICY"), "{types}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_guardduty_refuses_createmembers_beside_a_policy_the_account_is_left_to_it_and_no_region_fails() {
+    // given an organization under someone else's GuardDuty policy, bootstrapped, and a region where GuardDuty
+    // refuses CreateMembers (nothing documents that a policy forbids it; the issue asks what to do if AWS does)
+    let (emulator, org) = world(3);
+    foreign_policy(&emulator).await;
+    let enabler = emulator.enabler(settings(&org.accounts[0], &[])).await;
+    enabler.reconcile().await.unwrap();
+    emulator.faults(json!({"bad_request": {"eu-west-1": ["CreateMembers"]}}));
+    emulator.world(json!({"policy_enforcement_seconds": 3600}));
+    // when a new account, which the policy has not reached yet, is onboarded
+    let (account, _) = emulator.create_account("refused-here").await;
+    let report = enabler.onboard(&account, &RunOptions::default()).await.unwrap();
+    // then no region failed: the account is a member where GuardDuty took it, and reported unprotected, with
+    // GuardDuty's answer, where it did not
+    assert!(report.regions.iter().all(|r| r.outcome != Outcome::Failed), "{report:#?}");
+    let refused = report.regions.iter().find(|r| r.region == "eu-west-1").unwrap();
+    let gap = refused.unprotected.iter().find(|u| u.account == account).unwrap_or_else(|| panic!("{refused:#?}"));
+    assert!(gap.reason.contains("left to its GuardDuty policy"), "{gap:?}");
+    assert!(gap.reason.contains("BadRequest"), "{gap:?}");
+    let state = emulator.state();
+    assert_eq!(members(&state, "us-east-1").get(account.as_str()).map(String::as_str), Some("Enabled"));
+    assert!(!report.is_success());
+}

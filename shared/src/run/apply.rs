@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::context::Context;
+use super::context::{Context, Mode};
 use super::{Enabler, ProgressEvent};
 use crate::error::Error;
 use crate::ids::AccountId;
@@ -82,10 +82,25 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
         self.effective |= step.member_count() == 0 && result.is_ok();
         let status = if result.is_ok() { ActionStatus::Done } else { ActionStatus::Failed };
         let operation = step.operation();
-        self.report.actions.push(Action { step, status });
         if let Some(progress) = &self.ctx.progress {
             progress(ProgressEvent::Wrote { region: self.name, operation, ok: result.is_ok() });
         }
+        let result = match (result, &step) {
+            // Where GuardDuty organization policies are in force, nothing documents that a policy forbids
+            // CreateMembers (GuardDuty User Guide, GuardDuty organization policies); if GuardDuty refuses it anyway,
+            // the accounts are left to the policy that covers them and the region goes on: each is reported
+            // unprotected with GuardDuty's answer, and no run fails for it.
+            (Err(e), Step::CreateMembers { accounts })
+                if matches!(self.ctx.mode, Mode::Policy { .. }) && e.is_refusal() =>
+            {
+                let reason = format!("CreateMembers was refused, so it is left to its GuardDuty policy: {e}");
+                let refused = accounts.iter().map(|a| (a.id, reason.clone())).collect();
+                self.record(accounts.iter().map(|a| a.id), refused, true);
+                Ok(())
+            }
+            (result, _) => result,
+        };
+        self.report.actions.push(Action { step, status });
         result
     }
 
