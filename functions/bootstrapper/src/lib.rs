@@ -25,6 +25,20 @@ pub use request::Direct;
 /// The PhysicalResourceId given on Create; Update and Delete echo the one CloudFormation holds.
 pub const PHYSICAL_RESOURCE_ID: &str = "guardduty-enabler";
 
+/// What a custom resource's answer may take after the run: three PUTs of at most 10 s each, with their backoff
+/// ([`cfn::ResponseSender::send`]). Kept free of the run, so that CloudFormation always hears back before the
+/// invocation's deadline; without an answer it would wait an hour, and Lambda would run the request again.
+const RESPONSE_RESERVE_MS: u64 = 32_000;
+
+/// The budget of a custom resource's run: the invocation's, less the time its answer may take (at most a tenth of
+/// the time left, so that a short invocation still runs).
+fn custom_resource_budget(deadline_ms: u64) -> Option<Budget> {
+    Budget::from_epoch_millis(deadline_ms)?;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let reserve = RESPONSE_RESERVE_MS.min(deadline_ms.saturating_sub(now_ms) / 10);
+    Budget::from_epoch_millis(deadline_ms - reserve)
+}
+
 /// A configuration variable's value by its `GUARDDUTY_*` name.
 pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -106,10 +120,10 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
     /// plans; `"regions"` narrows either to some governed regions).
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Failure> {
         let (payload, context) = event.into_parts();
-        let budget = Budget::from_epoch_millis(context.deadline);
         if payload.get("RequestType").is_some() || payload.get("ResponseURL").is_some() {
-            return self.custom_resource(payload, budget).await;
+            return self.custom_resource(payload, custom_resource_budget(context.deadline)).await;
         }
+        let budget = Budget::from_epoch_millis(context.deadline);
         let direct = Direct::parse(&payload)?;
         tracing::info!(asked = %json!(direct), "invoked directly");
         let enabler = self.enabler.as_ref().map_err(|e| Failure::from(e.clone()))?;
@@ -362,6 +376,20 @@ fn failed(failure: Failure) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_custom_resource_run_stops_waiting_early_enough_for_its_answer_to_be_sent() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(900);
+        let budget = custom_resource_budget(now + 900_000).expect("a budget");
+        assert!(deadline - budget.cutoff >= std::time::Duration::from_millis(RESPONSE_RESERVE_MS));
+        assert_eq!(custom_resource_budget(0), None, "no deadline, no budget");
+        // a short invocation keeps a tenth of its time for the answer
+        let short = custom_resource_budget(now + 4_000).expect("a budget");
+        let left = std::time::Instant::now() + std::time::Duration::from_millis(4_000);
+        assert!(left - short.cutoff >= std::time::Duration::from_millis(350), "{:?}", left - short.cutoff);
+        assert!(short.soft > std::time::Instant::now(), "it still runs");
+    }
 
     #[test]
     fn a_run_without_a_report_answers_every_key_with_one_failure_and_the_coverage_unknown() {
