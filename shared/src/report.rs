@@ -239,12 +239,22 @@ pub struct ExportReport {
     /// Why, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Whether this run created or updated the destination.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub written: bool,
 }
 
 impl ExportReport {
-    /// Exporting, or being verified right after a write, or (by the user guide's region rules) not to be set up.
+    /// Exporting, or being verified right after this run's write, or (by the user guide's region rules) not to be
+    /// set up. A destination still PENDING_VERIFICATION from an earlier run's write is not: GuardDuty has not been
+    /// able to verify the bucket and key since (Terraform's provider waits for the one status to become the other
+    /// right after a create).
     pub fn is_healthy(&self) -> bool {
-        matches!(self.status.as_str(), "PUBLISHING" | "PENDING_VERIFICATION" | "LEFT_OUT")
+        match self.status.as_str() {
+            "PUBLISHING" | "LEFT_OUT" => true,
+            "PENDING_VERIFICATION" => self.written,
+            _ => false,
+        }
     }
 
     /// Whether the region exports at all (or is set up to): every status but LEFT_OUT.
@@ -278,9 +288,20 @@ impl From<crate::ports::PublishingDestination> for ExportReport {
                  disables export here)",
                 d.destination
             )),
+            "PENDING_VERIFICATION" => Some(format!(
+                "GuardDuty has not verified that it can publish to {} with the key (if it stays so, check the \
+                 bucket and key policies)",
+                d.destination
+            )),
             _ => None,
         };
-        Self { status: d.status, destination_id: Some(d.id), failing_since_ms: d.failing_since_ms, detail }
+        Self {
+            status: d.status,
+            destination_id: Some(d.id),
+            failing_since_ms: d.failing_since_ms,
+            detail,
+            written: false,
+        }
     }
 }
 

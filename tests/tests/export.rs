@@ -192,3 +192,26 @@ async fn bad_export_values_are_refused_with_zero_calls() {
     }
     assert!(emulator.log().is_empty(), "{:?}", tally(&emulator.log()).by_operation);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_still_unverified_since_an_earlier_run_is_not_healthy() {
+    // given a bucket GuardDuty takes long to verify
+    let (emulator, org) = world(2);
+    emulator.control("POST", "/_emulator/export", &json!({"verification_seconds": 3600}));
+    let enabler = emulator.enabler(settings(&org.accounts[0], &export_vars())).await;
+    // when a run creates the destinations, then it counts them in progress: PENDING_VERIFICATION right after a write
+    let first = enabler.reconcile().await.unwrap();
+    assert!(first.is_success(), "{:#?}", first.problems());
+    assert!(first.regions.iter().all(|r| r.export.as_ref().unwrap().status == "PENDING_VERIFICATION"));
+    // and when the next run finds them still unverified, then they are a problem, not in sync, and nothing is written
+    emulator.clear_log();
+    let second = enabler.reconcile().await.unwrap();
+    assert_eq!(tally(&emulator.log()).writes, 0, "{:?}", tally(&emulator.log()).by_operation);
+    assert!(!second.is_success());
+    for region in &second.regions {
+        let export = region.export.as_ref().unwrap();
+        assert!(!export.is_healthy(), "{}: {export:?}", region.region);
+        assert!(export.detail.as_deref().unwrap().contains("not verified"), "{export:?}");
+    }
+    assert_eq!(enablement::emf("responder", &second)[0]["FindingsExportUnhealthy"], second.regions.len());
+}

@@ -51,6 +51,7 @@ impl<C: Cloud> RegionWork<'_, C> {
             Some(id) => id.clone(),
             None => return Err(Error::Unexpected("the publishing destination has no id; nothing was read".into())),
         };
-        Ok(ExportReport::from(self.admin.publishing_destination(&detector, &id).await?))
+        let now = self.admin.publishing_destination(&detector, &id).await?;
+        Ok(ExportReport { written: true, ..ExportReport::from(now) })
     }
 }
