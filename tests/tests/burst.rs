@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use enablement::AccountId;
-use responder::Responder;
+use responder::{CreationPolling, Responder};
 use serde_json::{json, Value};
 use system_tests::runtime::{Function, RuntimeApi};
 use system_tests::{event, fixture, members, settings, sqs_batch, world_of, Emulator, Org};
@@ -138,4 +138,43 @@ fn the_real_binary_takes_a_batch_and_publishes_one_onboarding_time_per_account()
     let logs = function.stop();
     let timings = logs.lines().filter(|l| l.contains("\"OnboardingSeconds\":")).count();
     assert_eq!(timings, 1, "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_creation_still_in_progress_holds_up_no_other_account_of_its_batch() {
+    // given a batch with a new account ready, and the CreateAccount call of another whose creation is still running
+    let (emulator, org) = bootstrapped(2).await;
+    let (ready, _) = emulator.create_account("ready").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (slow, request_id) = emulator.create_account("slow").await;
+    emulator.world(json!({"create_account_seconds": 1.4}));
+    let records = vec![
+        (
+            "m-slow".to_owned(),
+            fixture("create-account-call.json", &[("car-4b1f3e2cf2fa11ed8b6e0a41b5dcf48f", &request_id)]),
+        ),
+        ("m-ready".to_owned(), announced(&ready, &org.management)[0].clone()),
+    ];
+    let fast = CreationPolling {
+        first: Duration::from_millis(100),
+        longest: Duration::from_millis(200),
+        total: Duration::from_secs(30),
+    };
+    let responder = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await)).with_polling(fast);
+    emulator.clear_log();
+    // when the responder takes the batch
+    let answer = responder.handle(event(sqs_batch(&records))).await.expect("a batch answer");
+    // then both accounts end protected, and the ready one was enrolled while the other's creation was still polled
+    assert_eq!(failures(&answer), BTreeSet::new(), "{answer}");
+    assert!(enabled_everywhere(&emulator, &ready) && enabled_everywhere(&emulator, &slow));
+    let log = emulator.log();
+    let first_enrolment =
+        log.iter().filter(|c| c.operation == "CreateMembers").map(|c| c.time).fold(f64::MAX, f64::min);
+    let last_poll =
+        log.iter().filter(|c| c.operation == "DescribeCreateAccountStatus").map(|c| c.time).fold(f64::MIN, f64::max);
+    assert!(
+        first_enrolment < last_poll,
+        "the first CreateMembers came {:.2} s after the last poll",
+        first_enrolment - last_poll
+    );
 }

@@ -125,9 +125,9 @@ impl<C: Cloud> Responder<C> {
         serde_json::to_value(response).map_err(|e| Failure::new("InternalError", e.to_string()))
     }
 
-    /// Serves account requests together: CreateAccount calls resolved to their accounts, then every account enrolled
-    /// in one onboarding (those that moved in a second, which reads their membership first), then each request's
-    /// outcome. Publishes each onboarding's report, and each protected account's OnboardingSeconds once, from the
+    /// Serves account requests together: the accounts they name enrolled in one onboarding (those that moved in a
+    /// second, which reads their membership first) while CreateAccount calls are resolved to their accounts, which a
+    /// third onboarding enrols as their creations end; then each request's outcome. Publishes each onboarding's report, and each protected account's OnboardingSeconds once, from the
     /// earliest event that announced it.
     pub(crate) async fn serve_accounts(
         &self,
@@ -136,20 +136,6 @@ impl<C: Cloud> Responder<C> {
         budget: Option<Budget>,
     ) -> Served {
         let work = async {
-            let resolved = futures_util::future::join_all(requests.iter().map(|request| async move {
-                match request {
-                    Request::ResolveCreateAccount { request_id, .. } => {
-                        match self.created(enabler, request_id, budget).await {
-                            Ok(Ok(account)) => Ok(Some(account)),
-                            Ok(Err(reason)) => Err(Ok(format!("the account creation failed: {reason}"))),
-                            Err(failure) => Err(Err(failure)),
-                        }
-                    }
-                    Request::Onboard { account, .. } | Request::Replan { account, .. } => Ok(Some(*account)),
-                    _ => Ok(None),
-                }
-            }))
-            .await;
             let moved: BTreeSet<AccountId> = requests
                 .iter()
                 .filter_map(|r| match r {
@@ -157,14 +143,18 @@ impl<C: Cloud> Responder<C> {
                     _ => None,
                 })
                 .collect();
+            // The accounts the batch names outright are enrolled at once; those of CreateAccount calls whose
+            // creation is still in progress follow when it ends, so that a slow creation holds up no other account.
             // An account that is new and moved (Account Factory places it in its unit) is served as moved: its
             // membership is read first, and created where it has none.
-            let new: Vec<AccountId> = resolved
+            let known: BTreeSet<AccountId> = requests
                 .iter()
-                .filter_map(|r| r.as_ref().ok().copied().flatten())
+                .filter_map(|r| match r {
+                    Request::Onboard { account, .. } => Some(*account),
+                    _ => None,
+                })
                 .filter(|a| !moved.contains(a))
                 .collect();
-            let moved: Vec<AccountId> = moved.into_iter().collect();
             let options = RunOptions::within(budget);
             let onboard = |accounts: Vec<AccountId>, moved: bool| {
                 let options = options.clone();
@@ -179,10 +169,36 @@ impl<C: Cloud> Responder<C> {
                     Some(Group { result })
                 }
             };
-            let (new_group, moved_group) = tokio::join!(onboard(new, false), onboard(moved.clone(), true));
-            (resolved, new_group, moved_group, moved)
+            let resolving = async {
+                let resolved = futures_util::future::join_all(requests.iter().map(|request| async move {
+                    match request {
+                        Request::ResolveCreateAccount { request_id, .. } => {
+                            match self.created(enabler, request_id, budget).await {
+                                Ok(Ok(account)) => Ok(Some(account)),
+                                Ok(Err(reason)) => Err(Ok(format!("the account creation failed: {reason}"))),
+                                Err(failure) => Err(Err(failure)),
+                            }
+                        }
+                        Request::Onboard { account, .. } | Request::Replan { account, .. } => Ok(Some(*account)),
+                        _ => Ok(None),
+                    }
+                }))
+                .await;
+                let late: BTreeSet<AccountId> = resolved
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok().copied().flatten())
+                    .filter(|a| !moved.contains(a) && !known.contains(a))
+                    .collect();
+                (resolved, onboard(late.into_iter().collect(), false).await)
+            };
+            let (new_group, moved_group, (resolved, late_group)) = tokio::join!(
+                onboard(known.iter().copied().collect(), false),
+                onboard(moved.iter().copied().collect(), true),
+                resolving
+            );
+            (resolved, [new_group, moved_group, late_group], moved, known)
         };
-        let (resolved, new_group, moved_group, moved) = match guarded(budget, Box::pin(work)).await {
+        let (resolved, groups, moved, known) = match guarded(budget, Box::pin(work)).await {
             Ok(done) => done,
             Err(interrupted) => {
                 let failure = match interrupted {
@@ -213,7 +229,14 @@ impl<C: Cloud> Responder<C> {
                     continue;
                 }
             };
-            let group = if moved.contains(&account) { moved_group.as_ref() } else { new_group.as_ref() };
+            let [new_group, moved_group, late_group] = &groups;
+            let group = if moved.contains(&account) {
+                moved_group.as_ref()
+            } else if known.contains(&account) {
+                new_group.as_ref()
+            } else {
+                late_group.as_ref()
+            };
             let outcome = match group {
                 Some(group) => match &group.result {
                     Err(f) if f.kind == "NoRegionToGovern" => Ok(Some(f.message.clone())),
@@ -233,7 +256,7 @@ impl<C: Cloud> Responder<C> {
             println!("{}", emf_onboarding("responder", seconds));
             tracing::info!(%account, seconds, "onboarded");
         }
-        let reports = [new_group, moved_group]
+        let reports = groups
             .into_iter()
             .flatten()
             .filter_map(|g| g.result.ok().and_then(|o| o.report))
