@@ -101,12 +101,8 @@ fn onboard_twice(
     let mut runs = Vec::new();
     for account in accounts {
         emulator.clear_log();
-        let event = fixture(
-            "create-account-result-succeeded.json",
-            &[("444455556666", account), ("111122223333", org.management.as_str())],
-        );
         let started = Instant::now();
-        let answer = api.invoke(&event, Duration::from_secs(120)).expect("onboarded");
+        let answer = api.invoke(&created(org, account), Duration::from_secs(120)).expect("onboarded");
         let ms = started.elapsed().as_millis();
         assert_eq!(answer["report"]["summary"]["failed"], 0, "{answer}");
         assert_eq!(answer["report"]["summary"]["members_added"], answer["report"]["summary"]["regions"], "{answer}");
@@ -126,7 +122,7 @@ fn onboard_twice(
     (cold, warm)
 }
 
-/// One SQS batch through the release responder in a fresh process: what it took.
+/// Account events handed to the release responder in a fresh process: what they took.
 struct Batch {
     ms: u128,
     calls: f64,
@@ -137,90 +133,89 @@ struct Batch {
     throttled: usize,
 }
 
-/// Counts of a request log: every call, GuardDuty's, CreateMembers, and those answered 429.
-fn counts(log: &[Call]) -> (usize, usize, usize, usize) {
-    (
-        log.len(),
-        log.iter().filter(|c| c.service == "guardduty").count(),
-        log.iter().filter(|c| c.operation == "CreateMembers").count(),
-        log.iter().filter(|c| c.status == 429).count(),
+impl Batch {
+    /// What the log says of the invocations made since it was cleared, `ms` long.
+    fn measured(emulator: &Emulator, ms: u128, latency: Duration) -> Self {
+        let log = emulator.log();
+        let (calls, _) = per_region(&log);
+        Self {
+            ms,
+            calls,
+            round_trips: round_trips(&log, latency),
+            all_calls: log.len(),
+            guardduty_calls: log.iter().filter(|c| c.service == "guardduty").count(),
+            create_members: log.iter().filter(|c| c.operation == "CreateMembers").count(),
+            throttled: log.iter().filter(|c| c.status == 429).count(),
+        }
+    }
+
+    /// Its wall time and calls, and how many of its `accounts` ended protected.
+    fn summary(&self, protected: usize, accounts: usize) -> String {
+        format!(
+            "{:.1} s, {} calls ({} GuardDuty, {} CreateMembers, {} throttled); {protected} of {accounts} accounts protected",
+            self.ms as f64 / 1000.0,
+            self.all_calls,
+            self.guardduty_calls,
+            self.create_members,
+            self.throttled
+        )
+    }
+}
+
+/// The event that announces `account` created (CreateAccountResult, SUCCEEDED).
+fn created(org: &Org, account: &str) -> serde_json::Value {
+    fixture(
+        "create-account-result-succeeded.json",
+        &[("444455556666", account), ("111122223333", org.management.as_str())],
     )
 }
 
-/// The CreateAccountResult events of `accounts` in one SQS batch, handed to a fresh responder process.
-fn through_the_queue(args: &Args, emulator: &Emulator, org: &Org, accounts: &[String], latency: Duration) -> Batch {
+/// The CreateAccountResult events of `accounts` in SQS batches of `size` records, each batch an invocation of one
+/// fresh responder process, one after another.
+fn in_batches(
+    args: &Args,
+    emulator: &Emulator,
+    org: &Org,
+    accounts: &[String],
+    size: usize,
+    latency: Duration,
+) -> Batch {
     let (api, function) = start(args, emulator, "responder", org.accounts[0].as_str(), &[]);
-    let records: Vec<(String, serde_json::Value)> = accounts
-        .iter()
+    let batches: Vec<serde_json::Value> = accounts
+        .chunks(size)
         .enumerate()
-        .map(|(i, account)| {
-            let event = fixture(
-                "create-account-result-succeeded.json",
-                &[("444455556666", account), ("111122223333", org.management.as_str())],
-            );
-            (format!("message-{i}"), event)
+        .map(|(b, chunk)| {
+            let records: Vec<(String, serde_json::Value)> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, account)| (format!("message-{b}-{i}"), created(org, account)))
+                .collect();
+            system_tests::sqs_batch(&records)
         })
         .collect();
     emulator.clear_log();
     let started = Instant::now();
-    let answer = api.invoke(&system_tests::sqs_batch(&records), Duration::from_secs(900)).expect("a batch answer");
-    let ms = started.elapsed().as_millis();
-    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
-    drop(function);
-    let log = emulator.log();
-    let (calls, _) = per_region(&log);
-    let (all_calls, guardduty_calls, create_members, throttled) = counts(&log);
-    Batch { ms, calls, round_trips: round_trips(&log, latency), all_calls, guardduty_calls, create_members, throttled }
-}
-
-/// The CreateAccountResult events of `accounts` in SQS batches of `size` records, each batch an invocation of one
-/// fresh responder process, one after another: the milliseconds they took together and their calls.
-fn in_batches(args: &Args, emulator: &Emulator, org: &Org, accounts: &[String], size: usize) -> (u128, Batch) {
-    let (api, function) = start(args, emulator, "responder", org.accounts[0].as_str(), &[]);
-    emulator.clear_log();
-    let started = Instant::now();
-    for (b, chunk) in accounts.chunks(size).enumerate() {
-        let records: Vec<(String, serde_json::Value)> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, account)| {
-                let event = fixture(
-                    "create-account-result-succeeded.json",
-                    &[("444455556666", account), ("111122223333", org.management.as_str())],
-                );
-                (format!("message-{b}-{i}"), event)
-            })
-            .collect();
-        let answer = api.invoke(&system_tests::sqs_batch(&records), Duration::from_secs(900)).expect("a batch answer");
+    for batch in &batches {
+        let answer = api.invoke(batch, Duration::from_secs(900)).expect("a batch answer");
         assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
     }
     let ms = started.elapsed().as_millis();
     drop(function);
-    let log = emulator.log();
-    let (all_calls, guardduty_calls, create_members, throttled) = counts(&log);
-    let (calls, _) = per_region(&log);
-    (ms, Batch { ms, calls, round_trips: 0, all_calls, guardduty_calls, create_members, throttled })
+    Batch::measured(emulator, ms, latency)
 }
 
 /// The CreateAccountResult events of `accounts`, each its own invocation of one fresh responder process, one after
-/// another: the milliseconds they took together and their calls.
-fn one_by_one(args: &Args, emulator: &Emulator, org: &Org, accounts: &[String]) -> (u128, Batch) {
+/// another.
+fn one_by_one(args: &Args, emulator: &Emulator, org: &Org, accounts: &[String], latency: Duration) -> Batch {
     let (api, function) = start(args, emulator, "responder", org.accounts[0].as_str(), &[]);
     emulator.clear_log();
     let started = Instant::now();
     for account in accounts {
-        let event = fixture(
-            "create-account-result-succeeded.json",
-            &[("444455556666", account), ("111122223333", org.management.as_str())],
-        );
-        api.invoke(&event, Duration::from_secs(900)).expect("onboarded");
+        api.invoke(&created(org, account), Duration::from_secs(900)).expect("onboarded");
     }
     let ms = started.elapsed().as_millis();
     drop(function);
-    let log = emulator.log();
-    let (all_calls, guardduty_calls, create_members, throttled) = counts(&log);
-    let (calls, _) = per_region(&log);
-    (ms, Batch { ms, calls, round_trips: 0, all_calls, guardduty_calls, create_members, throttled })
+    Batch::measured(emulator, ms, latency)
 }
 
 /// A bootstrap and a steady-state reconcile of `accounts` accounts with the release bootstrapper.
@@ -378,7 +373,7 @@ fn main() {
     // the same event through the queue: an SQS batch of one record, in a fresh process
     emulator.faults(json!({"latency_ms": latency.as_millis() as u64}));
     let (account, _) = runtime.block_on(emulator.create_account("bench-queued"));
-    let queued = through_the_queue(&args, &emulator, &org, &[account.to_string()], latency);
+    let queued = in_batches(&args, &emulator, &org, &[account.to_string()], 1, latency);
     row(
         "1b. the same event through the queue (an SQS batch of one record), fresh process",
         format!(
@@ -403,7 +398,7 @@ fn main() {
     let burst: Vec<String> =
         (0..150).map(|i| runtime.block_on(emulator.create_account(&format!("burst-{i}"))).0.to_string()).collect();
     emulator.faults(json!({"latency_ms": 100, "throttle_rate": 0.25, "seed": 7}));
-    let batched = through_the_queue(&args, &emulator, &org, &burst[..50], latency);
+    let batched = in_batches(&args, &emulator, &org, &burst[..50], 50, latency);
     // protected: an Enabled member in every default region (the governed ones here)
     let defaults: Vec<String> = serde_json::from_str::<serde_json::Value>(
         &std::fs::read_to_string(system_tests::root().join("infra/regions.json")).expect("infra/regions.json"),
@@ -423,52 +418,27 @@ fn main() {
             .count()
     };
     let batch_protected = protected(&burst[..50]);
-    let (single_ms, single_calls) = one_by_one(&args, &emulator, &org, &burst[50..100]);
+    let single = one_by_one(&args, &emulator, &org, &burst[50..100], latency);
     let single_protected = protected(&burst[50..100]);
-    let (tens_ms, tens_calls) = in_batches(&args, &emulator, &org, &burst[100..], 10);
+    let tens = in_batches(&args, &emulator, &org, &burst[100..], 10, latency);
     let tens_protected = protected(&burst[100..]);
     row(
         "7. burst: 50 new accounts in one batch (BatchingWindowSeconds >= 1), 17 regions, 100 ms/call, 25% throttled: wall time, calls",
-        format!(
-            "{:.1} s, {} calls ({} GuardDuty, {} CreateMembers, {} throttled); {batch_protected} of 50 accounts protected",
-            batched.ms as f64 / 1000.0,
-            batched.all_calls,
-            batched.guardduty_calls,
-            batched.create_members,
-            batched.throttled
-        ),
+        batched.summary(batch_protected, 50),
         "all 50 protected",
     );
-    row(
-        "   the same 50 events one by one",
-        format!(
-            "{:.1} s, {} calls ({} GuardDuty, {} CreateMembers, {} throttled); {single_protected} of 50 accounts protected",
-            single_ms as f64 / 1000.0,
-            single_calls.all_calls,
-            single_calls.guardduty_calls,
-            single_calls.create_members,
-            single_calls.throttled
-        ),
-        "",
-    );
+    row("   the same 50 events one by one", single.summary(single_protected, 50), "");
     row(
         "   the same 50 in five batches of 10 (the default, no batching window), one after another",
-        format!(
-            "{:.1} s, {} calls ({} GuardDuty, {} CreateMembers, {} throttled); {tens_protected} of 50 accounts protected",
-            tens_ms as f64 / 1000.0,
-            tens_calls.all_calls,
-            tens_calls.guardduty_calls,
-            tens_calls.create_members,
-            tens_calls.throttled
-        ),
+        tens.summary(tens_protected, 50),
         "",
     );
     row(
         "   ratio one by one / batch",
         format!(
             "{:.1}x the time, {:.1}x the calls",
-            single_ms as f64 / batched.ms.max(1) as f64,
-            single_calls.all_calls as f64 / batched.all_calls.max(1) as f64
+            single.ms as f64 / batched.ms.max(1) as f64,
+            single.all_calls as f64 / batched.all_calls.max(1) as f64
         ),
         "",
     );
