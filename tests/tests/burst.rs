@@ -27,6 +27,20 @@ fn announced(account: &AccountId, management: &AccountId) -> [Value; 2] {
     [fixture("create-account-result-succeeded.json", &ids), fixture("account-joined-organization.json", &ids)]
 }
 
+/// `n` new accounts, and the records of the events that announce each (`m-<account>-<event>`).
+async fn new_accounts(emulator: &Emulator, org: &Org, name: &str, n: usize) -> (Vec<AccountId>, Vec<(String, Value)>) {
+    let mut records = Vec::new();
+    let mut accounts = Vec::new();
+    for i in 0..n {
+        let (account, _) = emulator.create_account(&format!("{name}{i}")).await;
+        for (e, body) in announced(&account, &org.management).into_iter().enumerate() {
+            records.push((format!("m-{i}-{e}"), body));
+        }
+        accounts.push(account);
+    }
+    (accounts, records)
+}
+
 fn failures(answer: &Value) -> BTreeSet<String> {
     answer["batchItemFailures"]
         .as_array()
@@ -46,15 +60,7 @@ async fn a_burst_of_new_accounts_is_enrolled_with_one_create_members_per_region_
     // given a bootstrapped organization and twelve new accounts, each announced twice, in one batch with an event
     // this function does not handle and a record whose body is not an event
     let (emulator, org) = bootstrapped(3).await;
-    let mut records = Vec::new();
-    let mut accounts = Vec::new();
-    for i in 0..12 {
-        let (account, _) = emulator.create_account(&format!("burst{i}")).await;
-        for (n, body) in announced(&account, &org.management).into_iter().enumerate() {
-            records.push((format!("m-{i}-{n}"), body));
-        }
-        accounts.push(account);
-    }
+    let (accounts, mut records) = new_accounts(&emulator, &org, "burst", 12).await;
     records.push(("m-ignored".into(), fixture("ec2-instance-state-change.json", &[])));
     records.push(("m-garbled".into(), Value::String("{\"source\": \"aws.organizations\"".into())));
     let responder = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await));
@@ -83,15 +89,7 @@ async fn a_burst_of_new_accounts_is_enrolled_with_one_create_members_per_region_
 async fn only_the_records_of_accounts_that_did_not_end_protected_are_named() {
     // given three new accounts, one of which GuardDuty will not make a member, and a stranger to the organization
     let (emulator, org) = bootstrapped(3).await;
-    let mut records = Vec::new();
-    let mut accounts = Vec::new();
-    for i in 0..3 {
-        let (account, _) = emulator.create_account(&format!("new{i}")).await;
-        for (n, body) in announced(&account, &org.management).into_iter().enumerate() {
-            records.push((format!("m-{i}-{n}"), body));
-        }
-        accounts.push(account);
-    }
+    let (accounts, mut records) = new_accounts(&emulator, &org, "new", 3).await;
     let stuck = accounts[1];
     emulator.world(
         json!({"refused_members": {stuck.as_str(): "The request is rejected because the account is being closed."}}),
