@@ -14,18 +14,17 @@ pub async fn retire(client: &Client, settings: &Settings, disable_type: bool) ->
     let dry = settings.dry_run;
     let aws = |operation: &str, e: &dyn std::fmt::Display| Failure::new("AwsError", format!("{operation}: {e}"));
     let mut done = Vec::new();
-    let units = format!("{name}-ou-");
     let mut found: Vec<(String, String)> = Vec::new();
     let mut pages = client.list_policies().filter(PolicyType::GuarddutyPolicy).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws("ListPolicies", &aws_sdk_organizations::error::DisplayErrorContext(e)))?;
         found.extend(page.policies().iter().filter_map(|p| match (p.name(), p.id()) {
-            (Some(n), Some(id)) if n == name || n.starts_with(&units) => Some((n.to_owned(), id.to_owned())),
+            (Some(n), Some(id)) if settings.owns_policy(n) => Some((n.to_owned(), id.to_owned())),
             _ => None,
         }));
     }
     if found.is_empty() {
-        done.push(format!("no GuardDuty policy named {name} (or {units}...): nothing to detach or delete"));
+        done.push(format!("no GuardDuty policy named {name} (or {name}-ou-...): nothing to detach or delete"));
     }
     found.sort();
     for (name, id) in found {

@@ -195,6 +195,13 @@ impl ConfigError {
 }
 
 impl Settings {
+    /// Whether the GuardDuty policy named `name` is one this tool owns: GUARDDUTY_POLICY_NAME, or a unit's of
+    /// GUARDDUTY_FEATURES_BY_OU, named after it (`<name>-ou-...`).
+    pub fn owns_policy(&self, name: &str) -> bool {
+        let main = self.policy_name.as_str();
+        name == main || name.strip_prefix(main).is_some_and(|rest| rest.starts_with("-ou-"))
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -323,6 +330,13 @@ mod tests {
     fn parse(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_policies_it_owns_are_the_named_one_and_its_units() {
+        let s = parse(&[ADMIN, ("GUARDDUTY_POLICY_NAME", "gd")]).expect("valid");
+        assert!(s.owns_policy("gd") && s.owns_policy("gd-ou-ab12-cdef5678"));
+        assert!(!s.owns_policy("gd-other") && !s.owns_policy("gd2-ou-ab12-cdef5678") && !s.owns_policy("g"));
     }
 
     const ADMIN: (&str, &str) = ("GUARDDUTY_ADMIN_ACCOUNT_ID", "111111111111");

@@ -127,7 +127,7 @@ impl<C: Cloud> Enabler<C> {
         };
         let names = self.owned_names();
         let main = self.settings.policy_name.clone();
-        let found = match self.owned_policies(&main).await {
+        let found = match self.owned_policies().await {
             Ok(found) => found,
             Err(e) => return (vec![failed("read_policy", &main, e)], Vec::new()),
         };
@@ -224,15 +224,10 @@ impl<C: Cloud> Enabler<C> {
 
     /// The GuardDuty policies this tool owns as AWS holds them (the main one, and those named after it and a unit),
     /// by name, with their content and attachments.
-    async fn owned_policies(&self, main: &str) -> Result<BTreeMap<String, Owned>, Error> {
+    async fn owned_policies(&self) -> Result<BTreeMap<String, Owned>, Error> {
         let org = self.cloud.organization();
-        let prefix = format!("{main}-ou-");
-        let ours: Vec<_> = org
-            .guardduty_policies()
-            .await?
-            .into_iter()
-            .filter(|p| p.name == main || p.name.starts_with(&prefix))
-            .collect();
+        let ours: Vec<_> =
+            org.guardduty_policies().await?.into_iter().filter(|p| self.settings.owns_policy(&p.name)).collect();
         let read = bounded(
             self.settings.region_concurrency.max(1),
             ours.iter().map(|p| async move {
