@@ -255,13 +255,9 @@ impl<C: Cloud> Enabler<C> {
         let halfway = halfway.into_inner().unwrap_or_else(|e| e.into_inner());
         let offered: BTreeMap<String, OrgConfig> =
             halfway.iter().map(|(region, h)| (region.clone(), h.offered().clone())).collect();
-        // The governed regions whose plans this run did not read (it failed there, or did not run there): their
-        // blocks stay as they are.
-        let unknown: Vec<String> =
-            governed.iter().chain(&choice.not_run).filter(|r| !halfway.contains_key(*r)).cloned().collect();
         let tree = tree.await.map_err(unshare)?;
         let targets = self.policy_targets(ctx, Some(&tree)).unwrap_or_default();
-        let (mut actions, owned) = self.own_policies(ctx, &offered, &unknown, targets).await;
+        let (mut actions, owned) = self.own_policies(ctx, choice, &offered, targets).await;
         actions.extend(trusted);
         let facts = self.policy_facts(&tree).await?;
         let classes = AccountClasses::new(&ou_classes(&self.settings, &tree), Some(facts));

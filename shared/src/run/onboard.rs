@@ -194,7 +194,6 @@ impl<C: Cloud> Enabler<C> {
         started: Instant,
     ) -> Result<Onboarding, Error> {
         let accounts = &enrolment.accepted[..];
-        let governed = &choice.governed[..];
         let mut policies = classes.policies().then(|| PolicyReport {
             policy_type: Some(ctx.root.guardduty_policies),
             uncovered: classes.uncovered(accounts.iter()),
@@ -203,8 +202,6 @@ impl<C: Cloud> Enabler<C> {
         if ctx.mode == (Mode::Policy { owner: true }) {
             let offered: BTreeMap<String, OrgConfig> =
                 regions.iter().filter_map(|r| Some((r.region.clone(), r.offered.clone()?))).collect();
-            let unknown: Vec<String> =
-                governed.iter().chain(&choice.not_run).filter(|r| !offered.contains_key(*r)).cloned().collect();
             let mut targets = self.remembered_or_computed_targets(ctx).await?;
             // Where exclusions keep the main policy off the root, an account no policy covers yet (one that joined a
             // unit that holds something excluded, or the root itself) gets it attached to it.
@@ -216,7 +213,7 @@ impl<C: Cloud> Enabler<C> {
                     }
                 }
             }
-            let (actions, owned) = self.own_policies(ctx, &offered, &unknown, targets).await;
+            let (actions, owned) = self.own_policies(ctx, &choice, &offered, targets).await;
             if let Some(p) = policies.as_mut() {
                 if actions.iter().any(|a| a.action == "enable_policy_type" && a.status == ActionStatus::Done) {
                     p.policy_type = Some(PolicyTypeStatus::Enabled);

@@ -20,6 +20,7 @@ use crate::ids::AccountId;
 use crate::plan::policy::{content, plan_policies, Owned, PolicyStep, Wanted};
 use crate::policy::{self, Effective};
 use crate::ports::{Cloud, OrganizationApi, PolicyTypeStatus, Root};
+use crate::regions::RegionChoice;
 use crate::report::{ActionStatus, OrgAction, OwnedPolicy};
 use crate::state::OrgConfig;
 use crate::tree::OrgTree;
@@ -109,14 +110,14 @@ impl<C: Cloud> Enabler<C> {
     }
 
     /// The writes that keep the policies this run owns as configured: their content from what each governed region
-    /// offers (`offered`; `unknown`: the governed regions this run could not read, whose blocks are kept as they
-    /// are), attached at `targets`. A policy of a unit no longer listed is detached (never deleted: that is the
+    /// of `choice` offers (`offered`; a governed region whose plans this run did not read, because it failed there or
+    /// did not run there, keeps its blocks as they are), attached at `targets`. A policy of a unit no longer listed is detached (never deleted: that is the
     /// user's call, `guardduty-enabler retire-policy`). Recorded as planned in a dry run.
     pub(crate) async fn own_policies(
         &self,
         ctx: &Context,
+        choice: &RegionChoice,
         offered: &BTreeMap<String, OrgConfig>,
-        unknown: &[String],
         mut targets: BTreeMap<String, BTreeSet<String>>,
     ) -> (Vec<OrgAction>, Vec<OwnedPolicy>) {
         let failed = |action: &'static str, target: &str, e: Error| OrgAction {
@@ -125,6 +126,9 @@ impl<C: Cloud> Enabler<C> {
             status: ActionStatus::Failed,
             error: Some(e.to_string()),
         };
+        let unknown: Vec<String> =
+            choice.governed.iter().chain(&choice.not_run).filter(|r| !offered.contains_key(*r)).cloned().collect();
+        let unknown = &unknown[..];
         let names = self.owned_names();
         let main = self.settings.policy_name.clone();
         let found = match self.owned_policies().await {
