@@ -20,12 +20,18 @@ impl Budget {
     /// half a margin before it. `None` where no deadline is known: 0, or a value too small to be a time
     /// since the epoch at all (before September 2001; some local runtime emulators send a duration there).
     pub fn from_epoch_millis(deadline_ms: u64) -> Option<Self> {
+        Self::time_left(deadline_ms).map(Self::from_remaining)
+    }
+
+    /// The time left until a deadline given in milliseconds since the Unix epoch; `None` where no deadline is known
+    /// (see [`from_epoch_millis`](Self::from_epoch_millis)).
+    pub fn time_left(deadline_ms: u64) -> Option<Duration> {
         const EARLIEST_PLAUSIBLE: u64 = 1_000_000_000_000;
         if deadline_ms < EARLIEST_PLAUSIBLE {
             return None;
         }
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        Some(Self::from_remaining(Duration::from_millis(deadline_ms.saturating_sub(now_ms))))
+        Some(Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
     }
 
     /// A budget for `remaining` time from now.

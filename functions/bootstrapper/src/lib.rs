@@ -28,15 +28,13 @@ pub const PHYSICAL_RESOURCE_ID: &str = "guardduty-enabler";
 /// What a custom resource's answer may take after the run: three PUTs of at most 10 s each, with their backoff
 /// ([`cfn::ResponseSender::send`]). Kept free of the run, so that CloudFormation always hears back before the
 /// invocation's deadline; without an answer it would wait an hour, and Lambda would run the request again.
-const RESPONSE_RESERVE_MS: u64 = 32_000;
+const RESPONSE_RESERVE: std::time::Duration = std::time::Duration::from_secs(32);
 
 /// The budget of a custom resource's run: the invocation's, less the time its answer may take (at most a tenth of
 /// the time left, so that a short invocation still runs).
 fn custom_resource_budget(deadline_ms: u64) -> Option<Budget> {
-    Budget::from_epoch_millis(deadline_ms)?;
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    let reserve = RESPONSE_RESERVE_MS.min(deadline_ms.saturating_sub(now_ms) / 10);
-    Budget::from_epoch_millis(deadline_ms - reserve)
+    let left = Budget::time_left(deadline_ms)?;
+    Some(Budget::from_remaining(left - RESPONSE_RESERVE.min(left / 10)))
 }
 
 /// A configuration variable's value by its `GUARDDUTY_*` name.
@@ -382,7 +380,7 @@ mod tests {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(900);
         let budget = custom_resource_budget(now + 900_000).expect("a budget");
-        assert!(deadline - budget.cutoff >= std::time::Duration::from_millis(RESPONSE_RESERVE_MS));
+        assert!(deadline - budget.cutoff >= RESPONSE_RESERVE);
         assert_eq!(custom_resource_budget(0), None, "no deadline, no budget");
         // a short invocation keeps a tenth of its time for the answer
         let short = custom_resource_budget(now + 4_000).expect("a budget");
