@@ -143,6 +143,13 @@ impl MemberStatus {
         }
     }
 
+    /// Whether GuardDuty may still be settling on this status after a write: a member it shows Enabled whose plans
+    /// it does not answer for yet, or one it shows Created or Invited on its way to Enabled. Every other status
+    /// (RegionDisabled, AccountSuspended, Removed, ...) is final for now: waiting would not change it.
+    pub fn may_settle(&self) -> bool {
+        matches!(self, Self::Enabled | Self::Created | Self::Invited)
+    }
+
     /// Whether the record dates from GuardDuty invitations and was never (or is no longer) associated: it protects
     /// nothing, and an organization account with such a record must be made a member through Organizations.
     pub fn is_invitation_era(&self) -> bool {
@@ -255,6 +262,16 @@ mod tests {
         }
         for not in ["Enabled", "Disabled", "RegionDisabled", "AccountSuspended", "Paused"] {
             assert!(!MemberStatus::parse(not).is_invitation_era(), "{not}");
+        }
+    }
+
+    #[test]
+    fn only_enabled_and_the_statuses_on_the_way_to_it_may_still_settle() {
+        for settling in ["Enabled", "Created", "Invited"] {
+            assert!(MemberStatus::parse(settling).may_settle(), "{settling}");
+        }
+        for final_for_now in ["RegionDisabled", "AccountSuspended", "Removed", "Resigned", "Disabled", "Paused"] {
+            assert!(!MemberStatus::parse(final_for_now).may_settle(), "{final_for_now}");
         }
     }
 

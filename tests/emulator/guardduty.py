@@ -921,10 +921,13 @@ class GuardDuty:
         members = self.members.get((region, account), {})
         found, unprocessed = [], []
         for target in ids:
-            if self.associated_member(members, target) is None:
+            det = self.detectors.get((region, target))
+            # A member without a detector here (RegionDisabled: the account has not enabled this opt-in region) has
+            # no plans to read: unprocessed until the account enables the region, which may be never (not documented;
+            # modelled as not associated)
+            if self.associated_member(members, target) is None or det is None:
                 unprocessed.append({"accountId": target, "result": MSG_NOT_ASSOCIATED})
                 continue
-            det = self.detectors.get((region, target))
             plans = det.features if det is not None else {}
             on = "ENABLED" if det is not None and det.enabled else "DISABLED"
             found.append({

@@ -41,7 +41,13 @@ _lock = threading.Lock()
 _default = list(DEFAULT_REGIONS)
 _opt_in = list(OPT_IN_REGIONS)
 _enabled: dict[str, set[str]] = {}  # account -> opt-in regions it has enabled
-_all_accounts_enabled: set[str] = set()  # opt-in regions enabled for every account
+_all_accounts_enabled: set[str] = set()  # opt-in regions enabled for every account there was when it was set
+# Accounts made by Organizations' CreateAccount. "Opt-in Regions - Regions launched after March 20, 2019 are disabled
+# by default ... To use these opt-in Regions, you must first enable them in your AWS account" (AWS Account Management
+# Reference Guide, "Enable or disable AWS Regions in your account",
+# https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html): a new account has the default
+# regions only, and an opt-in region once enabled for it (`enabled`).
+_created: set[str] = set()
 
 
 class AccountApiError(Exception):
@@ -52,7 +58,9 @@ class AccountApiError(Exception):
 
 def configure(spec: dict) -> None:
     """Replaces the region world: {"default": [...], "opt_in": [...], "enabled": {account: [...]},
-    "enabled_everywhere": [...]}; keys left out keep their value."""
+    "enabled_everywhere": [...]}; keys left out keep their value. `enabled_everywhere` stands for the accounts the
+    organization has (the seeded ones): an account CreateAccount makes later has the default regions only, as AWS
+    creates it, until `enabled` names an opt-in region for it."""
     with _lock:
         if "default" in spec:
             _default[:] = list(spec["default"])
@@ -71,6 +79,13 @@ def reset() -> None:
         _opt_in[:] = list(OPT_IN_REGIONS)
         _enabled.clear()
         _all_accounts_enabled.clear()
+        _created.clear()
+
+
+def created(account: str) -> None:
+    """Records an account Organizations' CreateAccount made: it starts with the default regions only."""
+    with _lock:
+        _created.add(account)
 
 
 def status_of(account: str, region: str) -> str | None:
@@ -78,7 +93,8 @@ def status_of(account: str, region: str) -> str | None:
         if region in _default:
             return "ENABLED_BY_DEFAULT"
         if region in _opt_in:
-            enabled = region in _enabled.get(account, set()) or region in _all_accounts_enabled
+            everywhere = region in _all_accounts_enabled and account not in _created
+            enabled = region in _enabled.get(account, set()) or everywhere
             return "ENABLED" if enabled else "DISABLED"
         return None
 

@@ -404,6 +404,9 @@ class Emulator:
         payload = b"".join(self.moto(environ, capture))
         status = captured.get("status", 0)
         if entry["service"] == "organizations" and entry["operation"] == "CreateAccount" and status == 200:
+            made = json.loads(payload).get("CreateAccountStatus", {}).get("AccountId")
+            if made:
+                regions.created(made)
             payload = self.organizations.rewrite_create_account(entry["account"], payload)
         headers = {k: v for k, v in captured.get("headers", []) if k.lower() != "content-length"}
         return status, payload, headers

@@ -328,6 +328,8 @@ async fn a_fresh_onboarding_starts_on_the_regions_every_account_has_and_adds_opt
     }));
     emulator.enabler(settings(&admin, &[])).await.reconcile().await.unwrap();
     let (account, _) = emulator.create_account("fresh").await;
+    // (a new account has the default regions only; this one has enabled af-south-1 too)
+    emulator.regions(json!({"enabled": {account.as_str(): ["af-south-1"]}}));
     // when a fresh process onboards a new account
     let responder = Responder::new(Ok(emulator.enabler(settings(&admin, &[])).await));
     emulator.clear_log();

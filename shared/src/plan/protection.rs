@@ -117,6 +117,15 @@ impl PlanCheck {
         self.unread.insert(account, reason);
     }
 
+    /// Forgets what was read of a member that turned out not to be Enabled (RegionDisabled, say): its plans are
+    /// neither a gap nor something to write.
+    pub(crate) fn forget(&mut self, account: &AccountId) {
+        self.read.remove(account);
+        self.unread.remove(account);
+        self.shortfalls.remove(account);
+        self.both_runtimes.remove(account);
+    }
+
     /// Why an Enabled member is not protected, or `None` where it is.
     pub(crate) fn gap(&self, account: &AccountId) -> Option<String> {
         if let Some(reason) = self.unread.get(account) {

@@ -60,19 +60,22 @@ impl<C: Cloud> RegionWork<'_, C> {
             if touched.is_empty() || self.ctx.dry_run {
                 return Ok(());
             }
-            let seen = match plans.as_deref_mut() {
+            match plans.as_deref_mut() {
                 Some(check) => {
+                    // The plans are read while the statuses are, in the same round trip; only the accounts whose
+                    // status may still settle are waited for after that.
+                    let started = Instant::now();
                     let ids: Vec<AccountId> = touched.iter().copied().collect();
-                    let (seen, ()) = tokio::try_join!(self.verify(&touched, statuses), self.read_plans(&ids, check))?;
-                    seen
+                    let (seen, settling) =
+                        tokio::try_join!(self.verify(&touched, statuses), self.plans_once(&ids, check))?;
+                    record(&touched, seen, statuses);
+                    let settling = settled_out(&touched, statuses, settling, check);
+                    self.plans_until_settled(settling, check, started).await?;
                 }
-                None => self.verify(&touched, statuses).await?,
-            };
-            for id in &touched {
-                match seen.get(id) {
-                    Some(status) => statuses.insert(*id, status.clone()),
-                    None => statuses.remove(id),
-                };
+                None => {
+                    let seen = self.verify(&touched, statuses).await?;
+                    record(&touched, seen, statuses);
+                }
             }
             if round == Round::Second {
                 return Ok(());
@@ -120,57 +123,72 @@ impl<C: Cloud> RegionWork<'_, C> {
     }
 
     /// GetMemberDetectors for `ids`, 50 a call, as many calls at once as the run's member reads allow, each answer
-    /// recorded in `check`. A member this run just created that GuardDuty does not answer for yet ("not an
+    /// recorded in `check`. A member this run just wrote to that GuardDuty does not answer for yet ("not an
     /// associated member") is asked about again, with backoff, within the executor's patience; any other account
-    /// GuardDuty does not answer for is recorded with its reason.
+    /// GuardDuty does not answer for is recorded with its reason. Every account of `ids` is one GuardDuty shows
+    /// Enabled.
     pub(crate) async fn read_plans(&self, ids: &[AccountId], check: &mut PlanCheck) -> Result<(), Error> {
-        if ids.is_empty() || !check.wants.any() {
-            return Ok(());
-        }
-        let detector = self.detector_id()?;
-        let patience = self.enabler.patience;
         let started = Instant::now();
+        let settling = self.plans_once(ids, check).await?;
+        self.plans_until_settled(settling, check, started).await
+    }
+
+    /// Reads `pending` again, with backoff, until GuardDuty answers for each or the patience that began at
+    /// `started` is spent.
+    async fn plans_until_settled(
+        &self,
+        mut pending: Vec<AccountId>,
+        check: &mut PlanCheck,
+        started: Instant,
+    ) -> Result<(), Error> {
+        let patience = self.enabler.patience;
         let mut wait = patience.first;
-        let mut pending: Vec<AccountId> = ids.to_vec();
-        loop {
-            let reads = self.ctx.member_reads.clone();
-            let calls = pending.chunks(MEMBER_BATCH).map(|batch| {
-                let (detector, reads) = (&detector, reads.clone());
-                async move {
-                    let _permit = reads.acquire_owned().await;
-                    self.admin.member_features(detector, batch).await.map(|answer| (batch, answer))
-                }
-            });
-            let mut answers = stream::iter(calls).buffer_unordered(self.ctx.member_reads_per_region);
-            let mut settling = Vec::new();
-            while let Some(answer) = answers.next().await {
-                let (batch, (features, unprocessed)) = answer?;
-                let silent: Vec<AccountId> = batch
-                    .iter()
-                    .filter(|id| !features.contains_key(id) && !unprocessed.iter().any(|(u, _)| u == *id))
-                    .copied()
-                    .collect();
-                for (id, plans) in &features {
-                    check.saw(*id, plans);
-                }
-                for (id, reason) in unprocessed {
-                    if reason.contains(NOT_ASSOCIATED) && self.changed.contains(&id) {
-                        settling.push(id);
-                    }
-                    check.missed(id, reason);
-                }
-                for id in silent {
-                    check.missed(id, "GetMemberDetectors did not answer for it".into());
-                }
-            }
-            drop(answers);
-            pending = settling;
-            if pending.is_empty() || started.elapsed() + wait > patience.total {
-                return Ok(());
-            }
+        while !pending.is_empty() && started.elapsed() + wait <= patience.total {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(patience.longest);
+            pending = self.plans_once(&pending, check).await?;
         }
+        Ok(())
+    }
+
+    /// One read of `ids`' plans (see [`read_plans`](Self::read_plans)); returns the accounts this run wrote to that
+    /// GuardDuty did not answer for yet.
+    async fn plans_once(&self, ids: &[AccountId], check: &mut PlanCheck) -> Result<Vec<AccountId>, Error> {
+        if ids.is_empty() || !check.wants.any() {
+            return Ok(Vec::new());
+        }
+        let detector = self.detector_id()?;
+        let reads = self.ctx.member_reads.clone();
+        let calls = ids.chunks(MEMBER_BATCH).map(|batch| {
+            let (detector, reads) = (&detector, reads.clone());
+            async move {
+                let _permit = reads.acquire_owned().await;
+                self.admin.member_features(detector, batch).await.map(|answer| (batch, answer))
+            }
+        });
+        let mut answers = stream::iter(calls).buffer_unordered(self.ctx.member_reads_per_region);
+        let mut settling = Vec::new();
+        while let Some(answer) = answers.next().await {
+            let (batch, (features, unprocessed)) = answer?;
+            let silent: Vec<AccountId> = batch
+                .iter()
+                .filter(|id| !features.contains_key(id) && !unprocessed.iter().any(|(u, _)| u == *id))
+                .copied()
+                .collect();
+            for (id, plans) in &features {
+                check.saw(*id, plans);
+            }
+            for (id, reason) in unprocessed {
+                if reason.contains(NOT_ASSOCIATED) && self.changed.contains(&id) {
+                    settling.push(id);
+                }
+                check.missed(id, reason);
+            }
+            for id in silent {
+                check.missed(id, "GetMemberDetectors did not answer for it".into());
+            }
+        }
+        Ok(settling)
     }
 
     /// GetMembers for `ids`, in batches of 50. An account a write just processed but GuardDuty does not show yet,
@@ -187,11 +205,14 @@ impl<C: Cloud> RegionWork<'_, C> {
             for batch in pending.chunks(MEMBER_BATCH) {
                 seen.extend(self.admin.get_members(&detector, batch).await?);
             }
+            // Still settling: not shown yet, shown Created or Invited on the way to Enabled, or shown as it was
+            // before the write.
             pending.retain(|id| {
                 self.changed.contains(id)
                     && match seen.get(id) {
                         None => true,
-                        Some(status) => *status != MemberStatus::Enabled && before.get(id) == Some(status),
+                        Some(MemberStatus::Enabled) => false,
+                        Some(status) => status.may_settle() || before.get(id) == Some(status),
                     }
             });
             if pending.is_empty() || started.elapsed() + wait > patience.total {
@@ -201,6 +222,33 @@ impl<C: Cloud> RegionWork<'_, C> {
             wait = (wait * 2).min(patience.longest);
         }
     }
+}
+
+/// Keeps what GuardDuty showed of the accounts `touched`: its status, or none where it shows no record.
+fn record(touched: &BTreeSet<AccountId>, seen: Members, statuses: &mut Members) {
+    for id in touched {
+        match seen.get(id) {
+            Some(status) => statuses.insert(*id, status.clone()),
+            None => statuses.remove(id),
+        };
+    }
+}
+
+/// Of the accounts whose plans GuardDuty did not answer for yet (`settling`), those still worth waiting for: the
+/// ones it shows in a status that may still settle, or not at all yet. What was read of an account written to whose
+/// status is final for now (RegionDisabled: the account has not enabled this opt-in region; AccountSuspended;
+/// Removed) is forgotten: it is left out or unprotected for its status, and its plans are not waited for.
+fn settled_out(
+    touched: &BTreeSet<AccountId>,
+    statuses: &Members,
+    settling: Vec<AccountId>,
+    check: &mut PlanCheck,
+) -> Vec<AccountId> {
+    let final_for_now = |id: &AccountId| statuses.get(id).is_some_and(|s| !s.may_settle());
+    for id in touched.iter().filter(|id| final_for_now(id)) {
+        check.forget(id);
+    }
+    settling.into_iter().filter(|id| !final_for_now(id)).collect()
 }
 
 /// The accounts the member steps name.
