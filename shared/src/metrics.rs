@@ -2,8 +2,8 @@
 //! pipeline turns into metrics in the `GuardDutyEnabler` namespace without an API call.
 //!
 //! Per run (dimension `Function`): AccountsOnboarded, DriftRepaired, RegionsFailed, Conflicts, MembersLeftOut,
-//! AccountsUnprotected, DriftUnrepaired, and for a full reconcile RegionsBelowFullCoverage and
-//! FindingsExportUnhealthy. Per governed region of a full reconcile (dimensions `Function`, `Region`):
+//! AccountsUnprotected, DriftUnrepaired, and for a full reconcile RegionsBelowFullCoverage, FindingsExportUnhealthy
+//! and RegionsDenied (discovered regions a service control policy denies the admin GuardDuty in, left out). Per governed region of a full reconcile (dimensions `Function`, `Region`):
 //! AccountsExpected, AccountsProtected, AccountsUnprotected, and, where findings are exported, FindingsExportHealthy.
 //! Per onboarding: OnboardingSeconds, from the event's own time to the account being Enabled everywhere.
 
@@ -77,6 +77,7 @@ pub fn emf(function: &str, report: &Report) -> Vec<Value> {
     if full {
         metrics.push(("RegionsBelowFullCoverage", "Count"));
         metrics.push(("FindingsExportUnhealthy", "Count"));
+        metrics.push(("RegionsDenied", "Count"));
     }
     let mut docs = vec![document(
         &["Function"],
@@ -94,6 +95,7 @@ pub fn emf(function: &str, report: &Report) -> Vec<Value> {
             "DriftUnrepaired": report.drift_unrepaired(),
             "RegionsBelowFullCoverage": below,
             "FindingsExportUnhealthy": export.iter().filter(|e| !e.is_healthy()).count(),
+            "RegionsDenied": report.regions_left_out.iter().filter(|l| l.scp_denied).count(),
             "LeftOut": left,
         }),
     )];
@@ -193,7 +195,7 @@ pub fn publish(function: &str, report: Report) -> Report {
 mod tests {
     use super::*;
     use crate::plan::Left;
-    use crate::report::{Coverage, Header, Outcome, RegionReport};
+    use crate::report::{Coverage, Header, Outcome, RegionLeftOut, RegionReport};
 
     fn region(name: &str, outcome: Outcome, left: usize, coverage: (usize, usize)) -> RegionReport {
         let mut r = RegionReport::new(name);
@@ -280,6 +282,18 @@ mod tests {
             .iter()
             .all(|m| m["Name"] != "RegionsBelowFullCoverage"));
         assert_eq!(docs[1]["AccountsProtected"], 5);
+    }
+
+    #[test]
+    fn discovered_regions_a_service_control_policy_denies_are_counted_in_a_full_reconcile() {
+        let mut full = report("reconcile", vec![region("us-east-1", Outcome::InSync, 0, (3, 3))]);
+        full.regions_left_out = vec![
+            RegionLeftOut { scp_denied: true, ..RegionLeftOut::new("eu-north-1".into(), "denied".into()) },
+            RegionLeftOut::new("af-south-1".into(), "not enabled".into()),
+        ];
+        let docs = emf("bootstrapper", &full);
+        assert_well_formed(&docs[0]);
+        assert_eq!(docs[0]["RegionsDenied"], 1, "only the denied one");
     }
 
     #[test]

@@ -26,12 +26,17 @@ pub(crate) struct RegionChoice {
     /// The regions enabled by default (ENABLED_BY_DEFAULT for the management account): every other region is an
     /// opt-in one.
     pub defaults: BTreeSet<String>,
+    /// Governed regions the organization's AWS Control Tower landing zone does not govern: governed all the same
+    /// (the report says so, and why).
+    pub ungoverned: Vec<String>,
 }
 
-/// Chooses the governed regions. Candidates are GUARDDUTY_REGIONS when set; else, where the organization has an AWS
-/// Control Tower landing zone, the regions it governs (`landing_zone`: every other region either account has enabled
-/// is left out, saying so); else every region either account has enabled. GUARDDUTY_EXCLUDED_REGIONS are taken out;
-/// a candidate is governed where both accounts have enabled it.
+/// Chooses the governed regions. Candidates are GUARDDUTY_REGIONS when set; else every region either account has
+/// enabled, whether or not an AWS Control Tower landing zone governs it: the GuardDuty User Guide recommends GuardDuty
+/// in every supported region, used or not, and a landing zone's Region deny control is optional (a region it denies
+/// is left out by its first call, see [`crate::Error::is_scp_denial`]). The landing zone's governed regions
+/// (`landing_zone`) only say which candidates it does not govern (`ungoverned`). GUARDDUTY_EXCLUDED_REGIONS are taken
+/// out; a candidate is governed where both accounts have enabled it.
 pub(crate) fn choose(
     settings: &Settings,
     management: (&AccountId, &[EnabledRegion]),
@@ -45,21 +50,9 @@ pub(crate) fn choose(
         defaults: management.1.iter().filter(|r| r.by_default).map(|r| r.name.clone()).collect(),
         ..RegionChoice::default()
     };
-    let candidates: Vec<String> = match (&settings.regions, landing_zone) {
-        (Some(listed), _) => listed.clone(),
-        (None, Some(governed)) => {
-            let enabled: BTreeSet<String> = management_regions.union(&admin_regions).cloned().collect();
-            for region in enabled.iter().filter(|r| !governed.contains(r)) {
-                choice.left_out.push(RegionLeftOut {
-                    region: region.clone(),
-                    reason: "not governed by the organization's AWS Control Tower landing zone (its manifest's \
-                             governedRegions); set GUARDDUTY_REGIONS to choose otherwise"
-                        .into(),
-                });
-            }
-            governed.to_vec()
-        }
-        (None, None) => management_regions.union(&admin_regions).cloned().collect(),
+    let candidates: Vec<String> = match &settings.regions {
+        Some(listed) => listed.clone(),
+        None => management_regions.union(&admin_regions).cloned().collect(),
     };
     for region in candidates {
         let mut lacking = Vec::new();
@@ -77,24 +70,23 @@ pub(crate) fn choose(
             None
         };
         match reason {
-            Some(reason) => choice.left_out.push(RegionLeftOut { region, reason }),
+            Some(reason) => choice.left_out.push(RegionLeftOut::new(region, reason)),
             None => choice.governed.push(region),
         }
     }
     choice.governed.sort();
     choice.governed.dedup();
+    if let (None, Some(zone)) = (&settings.regions, landing_zone) {
+        choice.ungoverned = choice.governed.iter().filter(|r| !zone.contains(r)).cloned().collect();
+    }
     choice
 }
 
 /// The candidates governed whatever the admin's own list says: those the management account has ENABLED_BY_DEFAULT,
 /// which every account has (a default region cannot be disabled). An onboarding starts on them before the admin's
 /// list is read.
-pub(crate) fn enabled_for_every_account(
-    settings: &Settings,
-    management: &[EnabledRegion],
-    landing_zone: Option<&[String]>,
-) -> Vec<String> {
-    let listed = settings.regions.as_deref().or(landing_zone);
+pub(crate) fn enabled_for_every_account(settings: &Settings, management: &[EnabledRegion]) -> Vec<String> {
+    let listed = settings.regions.as_deref();
     management
         .iter()
         .filter(|r| r.by_default)
@@ -139,7 +131,7 @@ mod tests {
         assert_eq!(choice.left_out[1].region, "me-south-1");
         assert!(choice.left_out[1].reason.contains("delegated admin 222222222222"), "{:?}", choice.left_out);
         // and before the admin's list is read, the regions every account has are known to be governed
-        assert_eq!(enabled_for_every_account(&settings, &m, None), ["eu-west-1", "us-east-1"]);
+        assert_eq!(enabled_for_every_account(&settings, &m), ["eu-west-1", "us-east-1"]);
     }
 
     #[test]
@@ -162,7 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn a_landing_zone_s_governed_regions_are_the_default_and_an_explicit_list_still_wins() {
+    fn a_landing_zone_s_governed_regions_do_not_narrow_the_candidates_they_are_only_named() {
         // given both accounts with four regions enabled, and a landing zone that governs two of them and one neither
         // account has enabled
         let (mgmt, admin) = ids();
@@ -171,17 +163,16 @@ mod tests {
         let governed = ["eu-west-1".to_owned(), "us-east-1".to_owned(), "eu-north-1".to_owned()];
         // when chosen
         let choice = choose(&settings, (&mgmt, &both), (&admin, &both), Some(&governed));
-        // then the governed regions both accounts enabled are governed, the others named with why
-        assert_eq!(choice.governed, ["eu-west-1", "us-east-1"]);
-        let left: Vec<&str> = choice.left_out.iter().map(|l| l.region.as_str()).collect();
-        assert_eq!(left, ["ap-southeast-2", "sa-east-1", "eu-north-1"]);
-        assert!(choice.left_out[0].reason.contains("Control Tower landing zone"), "{:?}", choice.left_out);
-        assert!(choice.left_out[2].reason.contains("not enabled for"), "{:?}", choice.left_out);
-        assert_eq!(enabled_for_every_account(&settings, &both, Some(&governed)), ["eu-west-1", "us-east-1"]);
-        // and an explicit GUARDDUTY_REGIONS wins
+        // then every region both accounts enabled is governed, and those the landing zone does not govern are named
+        assert_eq!(choice.governed, ["ap-southeast-2", "eu-west-1", "sa-east-1", "us-east-1"]);
+        assert!(choice.left_out.is_empty(), "{:?}", choice.left_out);
+        assert_eq!(choice.ungoverned, ["ap-southeast-2", "sa-east-1"]);
+        assert_eq!(enabled_for_every_account(&settings, &both), choice.governed);
+        // and an explicit GUARDDUTY_REGIONS wins, with nothing to name
         settings.regions = Some(vec!["sa-east-1".into()]);
         let choice = choose(&settings, (&mgmt, &both), (&admin, &both), Some(&governed));
         assert_eq!(choice.governed, ["sa-east-1"]);
-        assert_eq!(enabled_for_every_account(&settings, &both, Some(&governed)), ["sa-east-1"]);
+        assert!(choice.ungoverned.is_empty());
+        assert_eq!(enabled_for_every_account(&settings, &both), ["sa-east-1"]);
     }
 }

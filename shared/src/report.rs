@@ -314,8 +314,18 @@ pub const NAMED_PER_REGION: usize = 50;
 pub struct RegionLeftOut {
     /// The region.
     pub region: String,
-    /// Why (which account has not enabled it, or that it is excluded).
+    /// Why (which account has not enabled it, that it is excluded, or that a service control policy denies it).
     pub reason: String,
+    /// Whether a service control policy denies the delegated admin GuardDuty there (the RegionsDenied metric).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub scp_denied: bool,
+}
+
+impl RegionLeftOut {
+    /// A region left out for `reason`.
+    pub fn new(region: String, reason: String) -> Self {
+        Self { region, reason, scp_denied: false }
+    }
 }
 
 /// An organization-wide write, made once per run: trusted access for a service principal, or a write of the
@@ -376,6 +386,10 @@ pub struct Report {
     pub regions_left_out: Vec<RegionLeftOut>,
     /// Organization-wide writes.
     pub organization: Vec<OrgAction>,
+    /// What is worth knowing about the run as a whole (governed regions a Control Tower landing zone does not
+    /// govern).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Every account of the organization, when the run was asked to keep the members.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Vec<AccountEntry>>,
@@ -515,6 +529,7 @@ impl Report {
             regions,
             regions_left_out,
             organization,
+            notes: Vec::new(),
             accounts: None,
             summary,
         }
@@ -702,7 +717,7 @@ mod tests {
                 RegionReport::ended("us-east-1", Outcome::Blocked, "DISABLE_IN_PROGRESS"),
                 RegionReport::ended("eu-west-1", Outcome::Conflict, "another admin"),
             ],
-            vec![RegionLeftOut { region: "af-south-1".into(), reason: "not enabled".into() }],
+            vec![RegionLeftOut::new("af-south-1".into(), "not enabled".into())],
             vec![],
             1,
         );

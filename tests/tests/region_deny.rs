@@ -1,11 +1,15 @@
 //! Regions a service control policy denies (AWS Control Tower's Region deny control, or one like it) and a landing
-//! zone's governed regions: left out with the reason, never failed, and nothing written there.
+//! zone's governed regions. A denied region the run found is left out with the reason, counted, and nothing is written
+//! there; one the user listed is a failure; a run that reaches no region is an error. A landing zone's governed regions
+//! are not a filter: every region the accounts have enabled is governed, and the report names those it does not
+//! govern.
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+use enablement::{emf, Error, Outcome};
 use responder::Responder;
 use serde_json::json;
-use system_tests::{event, fixture, members, settings, world_of, Emulator, Org};
+use system_tests::{cfn_request, event, fixture, members, settings, world_of, Emulator, Org, ResponseCatcher};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
 
@@ -32,6 +36,8 @@ async fn a_region_an_scp_denies_the_admin_is_left_out_with_the_reason_and_nothin
     let left: Vec<&str> = report.regions_left_out.iter().map(|l| l.region.as_str()).collect();
     assert_eq!(left, ["ap-southeast-2"]);
     assert!(report.regions_left_out[0].reason.contains("service control policy"), "{:?}", report.regions_left_out);
+    assert!(report.regions_left_out[0].scp_denied);
+    assert_eq!(emf("bootstrapper", &report)[0]["RegionsDenied"], 1, "counted, for the alarm on a change");
     let written: Vec<String> = emulator
         .log()
         .iter()
@@ -54,7 +60,48 @@ async fn a_region_an_scp_denies_the_admin_is_left_out_with_the_reason_and_nothin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_control_tower_landing_zone_s_governed_regions_are_the_default_and_an_explicit_list_wins() {
+async fn a_denied_region_the_user_listed_is_a_failure_with_its_coverage_and_all_regions_denied_is_an_error() {
+    // given an SCP that denies the admin GuardDuty in ap-southeast-2, which GUARDDUTY_REGIONS names
+    let (emulator, org) = world(3);
+    let admin = org.accounts[0];
+    emulator.world(json!({"scp_denied_regions": {admin.as_str(): ["ap-southeast-2"]}}));
+    let listed = [("GUARDDUTY_REGIONS", "ap-southeast-2,us-east-1")];
+
+    // when reconciled
+    let report = emulator.enabler(settings(&admin, &listed)).await.reconcile().await.expect("a report");
+
+    // then the region failed, saying the SCP denies it, with its accounts counted and none protected
+    assert!(!report.is_success());
+    assert!(report.regions_left_out.is_empty(), "{:?}", report.regions_left_out);
+    let denied = report.regions.iter().find(|r| r.region == "ap-southeast-2").expect("the listed region");
+    assert_eq!(denied.outcome, Outcome::Failed);
+    let error = denied.error.as_deref().unwrap_or_default();
+    assert!(error.contains("GUARDDUTY_REGIONS") && error.contains("service control policy"), "{error}");
+    assert_eq!((denied.coverage.expected, denied.coverage.protected), (3, 0), "two members and the management");
+    let docs = emf("bootstrapper", &report);
+    assert_eq!(docs[0]["RegionsFailed"], 1);
+    let coverage = docs.iter().find(|d| d["Region"] == "ap-southeast-2").expect("its coverage published");
+    assert_eq!(coverage["AccountsUnprotected"], 3);
+
+    // when every governed region is denied
+    emulator.world(json!({"scp_denied_regions": {admin.as_str(): REGIONS}}));
+    let outcome = emulator.enabler(settings(&admin, &[])).await.reconcile().await;
+
+    // then the run is an error that names the SCP, and a Create answers FAILED with it
+    match outcome {
+        Err(Error::NoRegions(why)) => assert!(why.contains("service control policy"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let catcher = ResponseCatcher::start();
+    let function = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())]).await;
+    function.handle(event(cfn_request("cfn-create.json", &catcher.url, &admin))).await.expect("answered");
+    let body = &catcher.received()[0].2;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(body["Reason"].as_str().unwrap().contains("service control policy"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_tower_landing_zone_does_not_narrow_the_regions_and_the_report_names_what_it_does_not_govern() {
     // given a landing zone that governs two of the three regions both accounts have enabled
     let (emulator, org) = world(2);
     let admin = org.accounts[0];
@@ -64,14 +111,18 @@ async fn a_control_tower_landing_zone_s_governed_regions_are_the_default_and_an_
     // when reconciled with no GUARDDUTY_REGIONS
     let report = emulator.enabler(settings(&admin, &[])).await.reconcile().await.expect("a report");
 
-    // then the landing zone's regions are governed, the other is left out saying why, and GuardDuty is not called there
+    // then every region is governed and protected, and the report names the one the landing zone does not govern
+    assert!(report.is_success(), "{:#?}", report.problems());
     let governed: Vec<&str> = report.regions.iter().map(|r| r.region.as_str()).collect();
-    assert_eq!(governed, ["eu-west-1", "us-east-1"]);
-    assert_eq!(report.regions_left_out.len(), 1);
-    assert!(report.regions_left_out[0].reason.contains("Control Tower"), "{:?}", report.regions_left_out);
-    let log = emulator.log();
-    assert!(!log.iter().any(|c| c.service == "guardduty" && c.region == "ap-southeast-2"));
-    assert!(log.iter().any(|c| c.operation == "GetLandingZone"));
+    assert_eq!(governed, REGIONS);
+    assert!(report.regions_left_out.is_empty());
+    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+    assert!(
+        report.notes[0].contains("ap-southeast-2") && report.notes[0].contains("Control Tower"),
+        "{:?}",
+        report.notes
+    );
+    assert_eq!(members(&emulator.state(), "ap-southeast-2").len(), 2);
 
     // and an explicit GUARDDUTY_REGIONS wins, without asking Control Tower
     emulator.clear_log();
@@ -83,5 +134,6 @@ async fn a_control_tower_landing_zone_s_governed_regions_are_the_default_and_an_
         .expect("a report");
     assert_eq!(report.regions.len(), 1);
     assert_eq!(report.regions[0].region, "ap-southeast-2");
+    assert!(report.notes.is_empty());
     assert!(!emulator.log().iter().any(|c| c.service == "controltower"));
 }

@@ -34,8 +34,8 @@ use crate::plan::MemberAccount;
 use crate::ports::{Cloud, CreateAccountStatus, OrganizationApi, PolicyTypeStatus, Subtree};
 use crate::regions::RegionChoice;
 use crate::report::{
-    AccountEntry, ActionStatus, Header, OrgAction, Outcome, OwnedPolicy, PolicyReport, RegionLeftOut, RegionReport,
-    Report, NAMED_PER_REGION,
+    AccountEntry, ActionStatus, Coverage, Header, OrgAction, Outcome, OwnedPolicy, PolicyReport, RegionLeftOut,
+    RegionReport, Report, NAMED_PER_REGION,
 };
 use crate::state::{OrgAccount, OrgConfig};
 use crate::tree::OrgTree;
@@ -219,7 +219,8 @@ impl<C: Cloud> Enabler<C> {
         };
         let policies = self.policy_report(&ctx, &org, owned, &organization);
         let kind = if options.only_regions.is_some() { "region" } else { "reconcile" };
-        let mut report = self.report(kind, &ctx, choice.left_out, regions, organization, started);
+        let expected = org.roster.members.len();
+        let mut report = self.report(kind, &ctx, choice, regions, organization, started, expected)?;
         report.policies = policies;
         if keep {
             report.accounts = Some(org.roster.entries.clone());
@@ -352,21 +353,41 @@ impl<C: Cloud> Enabler<C> {
         Ok(excluded)
     }
 
+    /// The run's report. A region where a service control policy turned out to deny the admin GuardDuty is left out
+    /// (counted in RegionsDenied) where the run found it; where GUARDDUTY_REGIONS names it, it is a failed region,
+    /// its `expected` accounts counted unprotected: the user asked for it, and nothing there can be checked. A run in
+    /// which every region is denied is an error that names the policy.
+    #[allow(clippy::too_many_arguments)]
     fn report(
         &self,
         kind: &'static str,
         ctx: &Context,
-        mut left_out: Vec<RegionLeftOut>,
+        choice: RegionChoice,
         regions: Vec<RegionReport>,
         organization: Vec<OrgAction>,
         started: Instant,
-    ) -> Report {
-        // Regions a service control policy turned out to deny are left out, with that reason, not failed.
+        expected: usize,
+    ) -> Result<Report, Error> {
+        let RegionChoice { mut left_out, ungoverned, .. } = choice;
         let (denied, mut regions): (Vec<RegionReport>, Vec<RegionReport>) =
             regions.into_iter().partition(|r| r.denied.is_some());
-        left_out.extend(
-            denied.into_iter().map(|r| RegionLeftOut { reason: r.denied.unwrap_or_default(), region: r.region }),
-        );
+        if regions.is_empty() && !denied.is_empty() {
+            let why: Vec<String> =
+                denied.iter().map(|r| format!("{}: {}", r.region, r.denied.as_deref().unwrap_or_default())).collect();
+            return Err(Error::NoRegions(format!("every governed region is denied: {}", why.join("; "))));
+        }
+        for mut r in denied {
+            let why = r.denied.take().unwrap_or_default();
+            if self.settings.regions.as_ref().is_some_and(|listed| listed.contains(&r.region)) {
+                r.outcome = Outcome::Failed;
+                r.error = Some(format!("listed in GUARDDUTY_REGIONS, but {why}"));
+                r.coverage = Coverage { expected, protected: 0 };
+                r.measured = true;
+                regions.push(r);
+            } else {
+                left_out.push(RegionLeftOut { scp_denied: true, ..RegionLeftOut::new(r.region, why) });
+            }
+        }
         left_out.sort_by(|a, b| a.region.cmp(&b.region));
         if self.settings.plans == PlanSelection::Offered {
             name_plans_offered_elsewhere(&mut regions);
@@ -379,7 +400,18 @@ impl<C: Cloud> Enabler<C> {
             admin: self.settings.admin_account.to_string(),
         };
         let millis = started.elapsed().as_millis() as u64;
-        Report::new(header, regions, left_out, organization, millis)
+        let reached: Vec<&str> =
+            ungoverned.iter().filter(|u| regions.iter().any(|r| r.region == **u)).map(String::as_str).collect();
+        let mut report = Report::new(header, regions, left_out, organization, millis);
+        if !reached.is_empty() {
+            report.notes.push(format!(
+                "governed although the organization's AWS Control Tower landing zone does not govern them: {} (no \
+                 service control policy denies GuardDuty there, and the GuardDuty User Guide recommends GuardDuty in \
+                 every supported region, used or not, since findings in idle regions are the point)",
+                reached.join(", ")
+            ));
+        }
+        Ok(report)
     }
 }
 

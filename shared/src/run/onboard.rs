@@ -152,7 +152,7 @@ impl<C: Cloud> Enabler<C> {
         ctx.defaults = management_regions.iter().filter(|r| r.by_default).map(|r| r.name.clone()).collect();
         let facts = classes_for(&ctx, &enrolment.facts);
         let members = &enrolment.members;
-        let every_account = enabled_for_every_account(&self.settings, &management_regions, zone.as_deref());
+        let every_account = enabled_for_every_account(&self.settings, &management_regions);
         let the_rest = async {
             let admin = match admin_answer {
                 Some(answer) => answer,
@@ -226,7 +226,7 @@ impl<C: Cloud> Enabler<C> {
             p.uncovered_accounts = p.uncovered.len();
         }
         let kind = if ctx.moved { "replan" } else { "onboard" };
-        let mut report = self.report(kind, ctx, choice.left_out, regions, organization, started);
+        let mut report = self.report(kind, ctx, choice, regions, organization, started, enrolment.members.len())?;
         if let [account] = accounts {
             report.account = Some(account.to_string());
         }
