@@ -340,27 +340,35 @@ Resources:
           # bucket of another account the bucket policy must grant them too; GuardDuty checks them as the caller
           # ("you do not have the required permissions for the s3:GetObject or s3:ListBucket actions",
           # https://github.com/awslabs/landing-zone-accelerator-on-aws/issues/255).
+          # The role is named by a condition on the admin account's principal, not as the principal itself: S3
+          # refuses a bucket policy whose principal does not exist yet ("Invalid principal in policy"), and this
+          # bucket may be created before the role (each is its own StackSet).
           - Sid: ExportingRoleGetsBucketLocation
             Effect: Allow
-            Principal: { AWS: !Sub "arn:${AWS::Partition}:iam::${AdminAccountId}:role/${AdminRoleName}" }
+            Principal: { AWS: !Sub "arn:${AWS::Partition}:iam::${AdminAccountId}:root" }
             Action: s3:GetBucketLocation
             Resource: !GetAtt FindingsBucket.Arn
+            Condition:
+              ArnEquals: { aws:PrincipalArn: !Sub "arn:${AWS::Partition}:iam::${AdminAccountId}:role/${AdminRoleName}" }
           - !If
             - HasPrefix
             - Sid: ExportingRoleReadsThePrefix
               Effect: Allow
-              Principal: { AWS: !Sub "arn:${AWS::Partition}:iam::${AdminAccountId}:role/${AdminRoleName}" }
+              Principal: { AWS: !Sub "arn:${AWS::Partition}:iam::${AdminAccountId}:root" }
               Action: s3:GetObject
               Resource: !Sub "${FindingsBucket.Arn}/${Prefix}/*"
+              Condition:
+                ArnEquals: { aws:PrincipalArn: !Sub "arn:${AWS::Partition}:iam::${AdminAccountId}:role/${AdminRoleName}" }
             - !Ref AWS::NoValue
           - !If
             - HasPrefix
             - Sid: ExportingRoleListsThePrefix
               Effect: Allow
-              Principal: { AWS: !Sub "arn:${AWS::Partition}:iam::${AdminAccountId}:role/${AdminRoleName}" }
+              Principal: { AWS: !Sub "arn:${AWS::Partition}:iam::${AdminAccountId}:root" }
               Action: s3:ListBucket
               Resource: !GetAtt FindingsBucket.Arn
               Condition:
+                ArnEquals: { aws:PrincipalArn: !Sub "arn:${AWS::Partition}:iam::${AdminAccountId}:role/${AdminRoleName}" }
                 StringLike:
                   s3:prefix: [!Ref Prefix, !Sub "${Prefix}/*"]
             - !Ref AWS::NoValue

@@ -51,12 +51,13 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
         Command::Apply => "apply",
         Command::Onboard { .. } => "onboard",
         Command::RetirePolicy { disable_policy_type } => {
-            let client = aws_sdk_organizations::Client::new(&base);
-            let done = retire::retire(&client, &settings, *disable_policy_type).await?;
+            let dry_run = settings.dry_run;
+            let enabler = enablement::connect_with(&base, settings).await;
+            let done = retire::retire(&enabler, *disable_policy_type).await?;
             if cli.json {
-                println!("{}", serde_json::json!({"dry_run": settings.dry_run, "done": done}));
+                println!("{}", serde_json::json!({"dry_run": dry_run, "done": done}));
             } else {
-                let verb = if settings.dry_run { "would" } else { "did" };
+                let verb = if dry_run { "would" } else { "did" };
                 for line in &done {
                     anstream::println!("{verb}: {line}");
                 }

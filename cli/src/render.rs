@@ -63,6 +63,23 @@ pub fn status(report: &Report) -> String {
         report.admin_account,
         report.enablement
     );
+    let problems = matrix(&mut out, report);
+    if !problems.is_empty() {
+        let _ = writeln!(out, "\n{}", paint(BOLD, "Problems:"));
+        for p in &problems {
+            let _ = writeln!(out, "  {p}");
+        }
+    }
+    notes(&mut out, report);
+    organization_configuration(&mut out, report);
+    policies(&mut out, report);
+    left_out(&mut out, report);
+    let _ = writeln!(out, "\n{}", summary(report, "status"));
+    out
+}
+
+/// The account-by-region matrix and its legend; the problems its cells name.
+fn matrix(out: &mut String, report: &Report) -> Vec<String> {
     let regions = &report.regions;
     let mut matrix = table();
     let mut header = vec!["account".to_owned(), "name".to_owned()];
@@ -95,20 +112,29 @@ pub fn status(report: &Report) -> String {
     );
     let codes: Vec<String> = regions.iter().map(|r| format!("{} {}", short(&r.region), r.region)).collect();
     let _ = writeln!(out, "{}", paint(DIM, &codes.join(", ")));
-    if !problems.is_empty() {
-        let _ = writeln!(out, "\n{}", paint(BOLD, "Problems:"));
-        for p in &problems {
-            let _ = writeln!(out, "  {p}");
-        }
-    }
-    let notes: Vec<String> =
-        regions.iter().flat_map(|r| r.notes.iter().map(move |n| format!("{}: {n}", r.region))).collect();
+    problems
+}
+
+/// What is worth knowing: the run's notes, then each region's.
+fn notes(out: &mut String, report: &Report) {
+    let notes: Vec<String> = report
+        .notes
+        .iter()
+        .cloned()
+        .chain(report.regions.iter().flat_map(|r| r.notes.iter().map(move |n| format!("{}: {n}", r.region))))
+        .collect();
     if !notes.is_empty() {
         let _ = writeln!(out, "\n{}", paint(BOLD, "Notes:"));
         for n in &notes {
             let _ = writeln!(out, "  {n}");
         }
     }
+}
+
+/// Each region's organization configuration: auto-enable, plans (and those a policy manages, and those not offered),
+/// findings export, and where the region ended.
+fn organization_configuration(out: &mut String, report: &Report) {
+    let regions = &report.regions;
     let _ = writeln!(out, "\n{}", paint(BOLD, "Organization configuration:"));
     let mut config = table();
     config.set_header(["region", "auto-enable", "plans", "P: by a policy", "not offered", "findings export", "state"]);
@@ -134,10 +160,6 @@ pub fn status(report: &Report) -> String {
             )
         );
     }
-    policies(&mut out, report);
-    left_out(&mut out, report);
-    let _ = writeln!(out, "\n{}", summary(report, "status"));
-    out
 }
 
 /// Management account first, then the admin, then by name.

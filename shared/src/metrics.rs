@@ -38,11 +38,20 @@ fn document(dimensions: &[&str], metrics: &[(&str, &str)], properties: Value) ->
     doc
 }
 
-/// The EMF documents for `report`: the run's, then one per governed region for a full reconcile.
+/// The EMF documents for `report`: the run's, then one per governed region for a full reconcile (or a run of some
+/// regions, which publishes their coverage).
 pub fn emf(function: &str, report: &Report) -> Vec<Value> {
+    let mut docs = vec![run_document(function, report)];
+    if matches!(report.kind.as_str(), "reconcile" | "region") {
+        docs.extend(report.regions.iter().filter(|r| r.measured).map(|r| region_document(function, r)));
+    }
+    docs
+}
+
+/// The run's document. A full reconcile speaks for the whole organization; a run of some regions (a region's
+/// opt-in) for those only: it never publishes the count of regions below full coverage (which it could clear).
+fn run_document(function: &str, report: &Report) -> Value {
     let s = &report.summary;
-    // A full reconcile speaks for the whole organization; a run of some regions (a region's opt-in) for those only:
-    // it publishes their coverage, never the count of regions below full coverage (which it could clear).
     let full = report.kind == "reconcile";
     let reconcile = full || report.kind == "region";
     // The accounts an onboarding made members: the most any one region added (a new account is added in each).
@@ -55,7 +64,6 @@ pub fn emf(function: &str, report: &Report) -> Vec<Value> {
     let repaired = if reconcile && !report.dry_run { s.writes } else { 0 };
     // Coverage is measured where a region's members were read, also where a write failed after; a region that ended
     // before its members were read (failed, conflicted, blocked, cut short) is not proven full: it counts as below.
-    let measured = || report.regions.iter().filter(|r| r.measured);
     let below = report.regions.iter().filter(|r| !r.measured || !r.coverage.is_full()).count();
     let left: Vec<Value> = report
         .regions
@@ -72,14 +80,13 @@ pub fn emf(function: &str, report: &Report) -> Vec<Value> {
         ("AccountsUnprotected", "Count"),
         ("DriftUnrepaired", "Count"),
     ];
-    let export: Vec<&crate::report::ExportReport> =
-        report.regions.iter().filter_map(|r| r.export.as_ref()).filter(|e| e.is_expected()).collect();
     if full {
-        metrics.push(("RegionsBelowFullCoverage", "Count"));
-        metrics.push(("FindingsExportUnhealthy", "Count"));
+        metrics.extend([("RegionsBelowFullCoverage", "Count"), ("FindingsExportUnhealthy", "Count")]);
         metrics.push(("RegionsDenied", "Count"));
     }
-    let mut docs = vec![document(
+    let export_unhealthy =
+        report.regions.iter().filter_map(|r| r.export.as_ref()).filter(|e| e.is_expected() && !e.is_healthy()).count();
+    document(
         &["Function"],
         &metrics,
         json!({
@@ -94,33 +101,31 @@ pub fn emf(function: &str, report: &Report) -> Vec<Value> {
             "AccountsUnprotected": s.unprotected,
             "DriftUnrepaired": report.drift_unrepaired(),
             "RegionsBelowFullCoverage": below,
-            "FindingsExportUnhealthy": export.iter().filter(|e| !e.is_healthy()).count(),
+            "FindingsExportUnhealthy": export_unhealthy,
             "RegionsDenied": report.regions_left_out.iter().filter(|l| l.scp_denied).count(),
             "LeftOut": left,
         }),
-    )];
-    if reconcile {
-        let per_region =
-            [("AccountsExpected", "Count"), ("AccountsProtected", "Count"), ("AccountsUnprotected", "Count")];
-        docs.extend(measured().map(|r| {
-            // Findings export, where it is set up here (a region the user guide's rules leave out has none).
-            let export = r.export.as_ref().filter(|e| e.is_expected());
-            let mut metrics = per_region.to_vec();
-            let mut values = json!({
-                "Function": function,
-                "Region": r.region,
-                "AccountsExpected": r.coverage.expected,
-                "AccountsProtected": r.coverage.protected,
-                "AccountsUnprotected": r.coverage.expected.saturating_sub(r.coverage.protected),
-            });
-            if let Some(e) = export {
-                metrics.push(("FindingsExportHealthy", "Count"));
-                values["FindingsExportHealthy"] = json!(u8::from(e.is_healthy()));
-            }
-            document(&["Function", "Region"], &metrics, values)
-        }));
+    )
+}
+
+/// One governed region's coverage, and its findings export where it is set up there (a region the user guide's
+/// rules leave out has none).
+fn region_document(function: &str, r: &crate::report::RegionReport) -> Value {
+    let export = r.export.as_ref().filter(|e| e.is_expected());
+    let mut metrics =
+        vec![("AccountsExpected", "Count"), ("AccountsProtected", "Count"), ("AccountsUnprotected", "Count")];
+    let mut values = json!({
+        "Function": function,
+        "Region": r.region,
+        "AccountsExpected": r.coverage.expected,
+        "AccountsProtected": r.coverage.protected,
+        "AccountsUnprotected": r.coverage.expected.saturating_sub(r.coverage.protected),
+    });
+    if let Some(e) = export {
+        metrics.push(("FindingsExportHealthy", "Count"));
+        values["FindingsExportHealthy"] = json!(u8::from(e.is_healthy()));
     }
-    docs
+    document(&["Function", "Region"], &metrics, values)
 }
 
 /// The EMF document for a run that produced no report (it failed before any region was worked on): one unit of

@@ -105,6 +105,7 @@ pub(crate) struct Block {
 
 impl Block {
     /// The plans this block turns on, as plans to check (with the additional configurations it turns on).
+    #[cfg(test)]
     pub(crate) fn enabled(&self) -> Vec<Plan> {
         self.plans
             .iter()

@@ -153,13 +153,22 @@ pub trait OrganizationApi: Send + Sync {
     fn effective_policy(&self, account: &AccountId) -> impl Future<Output = Result<Option<String>, Error>> + Send;
     /// ListAccountsWithInvalidEffectivePolicy for GUARDDUTY_POLICY, every page.
     fn invalid_policy_accounts(&self) -> impl Future<Output = Result<Vec<AccountId>, Error>> + Send;
-    /// CreatePolicy of type GUARDDUTY_POLICY; returns its id.
+    /// ListTagsForResource of a policy: its tags, every page.
+    fn policy_tags(&self, id: &str) -> impl Future<Output = Result<BTreeMap<String, String>, Error>> + Send;
+    /// TagResource: one tag on a policy.
+    fn tag_policy(&self, id: &str, key: &str, value: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// CreatePolicy of type GUARDDUTY_POLICY with one tag (`tag`: key and value); returns its id.
     fn create_policy(
         &self,
         name: &str,
         description: &str,
         content: &str,
+        tag: (&str, &str),
     ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// DeletePolicy (it must be attached nowhere).
+    fn delete_policy(&self, id: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// DisablePolicyType GUARDDUTY_POLICY on the root (asynchronous, like enabling; every GuardDuty policy is detached).
+    fn disable_policy_type(&self, root: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// UpdatePolicy: a policy's new content.
     fn update_policy(&self, id: &str, content: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// EnablePolicyType GUARDDUTY_POLICY on the root (already enabled is success).
@@ -218,13 +227,15 @@ pub struct Root {
     pub guardduty_policies: PolicyTypeStatus,
 }
 
-/// A GuardDuty policy: its id and name.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A GuardDuty policy as ListPolicies summarises it: its id, name and description.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PolicyRecord {
     /// `p-...`.
     pub id: String,
     /// Its name.
     pub name: String,
+    /// Its description.
+    pub description: String,
 }
 
 /// A publishing destination, as DescribePublishingDestination gives it.

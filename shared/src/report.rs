@@ -452,6 +452,16 @@ pub struct PolicyReport {
     /// The first of them, by id.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub uncovered: Vec<AccountId>,
+    /// ACTIVE accounts whose effective policy could not be read (DescribeEffectivePolicy failed after its retries):
+    /// checked against the configured plans instead.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unread_accounts: usize,
+    /// The first of them, each with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<String>,
+    /// Why the accounts with an invalid effective policy could not be listed, where they could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid_unread: Option<String>,
 }
 
 /// The policy this tool owns, as this run left it (or, in a dry run, would).

@@ -50,12 +50,22 @@ pub struct FeatureState {
     pub enabled: bool,
     /// Its additional configurations by name, true where ENABLED.
     pub agents: BTreeMap<String, bool>,
-    /// Whether GuardDuty reports the plan (or one of its additional configurations) `ManagedBy`
-    /// `GUARDDUTY_POLICY`: a GuardDuty organization policy owns it, and it "can no longer be changed through the
-    /// GuardDuty console or API" (GuardDuty User Guide, "Considerations and limitations" of GuardDuty organization
-    /// policies).
+    /// Whether GuardDuty reports the plan itself `ManagedBy` `GUARDDUTY_POLICY`: a GuardDuty organization policy owns
+    /// its status, which "can no longer be changed through the GuardDuty console or API" (GuardDuty User Guide,
+    /// "Considerations and limitations" of GuardDuty organization policies).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub by_policy: bool,
+    /// The additional configurations GuardDuty reports `ManagedBy` `GUARDDUTY_POLICY` (each additional
+    /// configuration result has its own `ManagedBy`: a policy can own the plan and leave its agents to the API).
+    #[serde(skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub agents_by_policy: std::collections::BTreeSet<String>,
+}
+
+impl FeatureState {
+    /// Whether a GuardDuty policy owns any part of the plan: its status, or one of its additional configurations.
+    pub fn any_by_policy(&self) -> bool {
+        self.by_policy || !self.agents_by_policy.is_empty()
+    }
 }
 
 /// Protection plans by name.

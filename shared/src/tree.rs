@@ -54,12 +54,15 @@ impl OrgTree {
 
     /// Where a policy must be attached so that it covers every ACTIVE account under `top` except the excluded ones:
     /// `top` itself when nothing under it is excluded; otherwise, recursively, the highest organizational units
-    /// whose whole subtree holds nothing excluded, and the accounts directly under a unit that does.
+    /// whose whole subtree holds nothing excluded, and the accounts directly under a unit that does. The units of
+    /// `elsewhere` below `top` are passed over: another policy covers them (a unit's own, attached at the unit), and
+    /// two of this tool's policies on one node would assign the same keys, which no documented rule merges.
     pub(crate) fn cover(
         &self,
         top: &str,
         excluded_ous: &BTreeSet<String>,
         excluded: &BTreeSet<AccountId>,
+        elsewhere: &BTreeSet<String>,
     ) -> Vec<String> {
         let mut dirty: HashSet<&str> = HashSet::new();
         let marks = excluded_ous.iter().map(String::as_str).chain(excluded.iter().map(AccountId::as_str));
@@ -76,7 +79,7 @@ impl OrgTree {
         let mut cover = Vec::new();
         let mut stack = vec![top];
         while let Some(node) = stack.pop() {
-            if excluded_ous.contains(node) {
+            if excluded_ous.contains(node) || (node != top && elsewhere.contains(node)) {
                 continue;
             }
             if !dirty.contains(node) {
@@ -140,20 +143,36 @@ mod tests {
 
     #[test]
     fn with_nothing_excluded_the_root_covers_everything() {
-        assert_eq!(tree().cover("r-root", &BTreeSet::new(), &BTreeSet::new()), ["r-root"]);
+        assert_eq!(tree().cover("r-root", &BTreeSet::new(), &BTreeSet::new(), &BTreeSet::new()), ["r-root"]);
     }
 
     #[test]
     fn an_excluded_unit_nested_under_a_governed_one_is_left_out_and_everything_else_covered() {
         // given ou-b excluded, nested in ou-a
         let excluded_ous: BTreeSet<String> = ["ou-b".to_owned()].into();
-        let cover = tree().cover("r-root", &excluded_ous, &BTreeSet::new());
+        let cover = tree().cover("r-root", &excluded_ous, &BTreeSet::new(), &BTreeSet::new());
         // then the root's own accounts, ou-a's own account and its other unit are covered, nothing above ou-b
         assert_eq!(cover, ["111111111111", "222222222222", "333333333333", "ou-c"]);
         // and an excluded account is left out the same way
         let excluded: BTreeSet<AccountId> = ["555555555555".parse().expect("id")].into();
-        let cover = tree().cover("r-root", &BTreeSet::new(), &excluded);
+        let cover = tree().cover("r-root", &BTreeSet::new(), &excluded, &BTreeSet::new());
         assert_eq!(cover, ["111111111111", "222222222222", "333333333333", "ou-b"]);
+    }
+
+    #[test]
+    fn a_unit_another_policy_covers_is_passed_over_below_the_top_but_not_as_the_top() {
+        // given an excluded account in ou-c, and ou-b covered by a unit's own policy
+        let excluded: BTreeSet<AccountId> = ["555555555555".parse().expect("id")].into();
+        let units: BTreeSet<String> = ["ou-b".to_owned()].into();
+        // then the main policy goes around both, and never onto ou-b
+        let cover = tree().cover("r-root", &BTreeSet::new(), &excluded, &units);
+        assert_eq!(cover, ["111111111111", "222222222222", "333333333333"]);
+        // and the unit's own policy, from ou-b, covers ou-b
+        assert_eq!(tree().cover("ou-b", &BTreeSet::new(), &excluded, &units), ["ou-b"]);
+        // with an excluded account inside a unit, the unit's policy goes to its clean parts
+        let inside: BTreeSet<AccountId> = ["444444444444".parse().expect("id")].into();
+        let a: BTreeSet<String> = ["ou-a".to_owned()].into();
+        assert_eq!(tree().cover("ou-a", &BTreeSet::new(), &inside, &a), ["333333333333", "ou-c"]);
     }
 
     #[test]

@@ -498,10 +498,14 @@ class GuardDuty:
 
     @staticmethod
     def managed_refusal(det: Detector, features: dict) -> str | None:
-        """Why a request that names a plan (or additional configuration) a GuardDuty policy manages is refused."""
+        """Why a request that would change a plan (or names an additional configuration) a GuardDuty policy manages
+        is refused. A managed plan named with the status it has, for its agents that no policy manages, is not: each
+        additional configuration result carries its own ManagedBy (API reference,
+        MemberAdditionalConfigurationResult), so a policy can own a plan and leave its agents to the API (not
+        documented further; modelled as that)."""
         for name, given in features.items():
             entry = det.features.get(name, {})
-            if managed(entry):
+            if managed(entry) and given["value"] not in (None, entry.get("status")):
                 return MSG_MANAGED.format(name)
             for agent in given["agents"]:
                 if managed(entry, agent):

@@ -50,7 +50,7 @@ MAX_PAGE = 20
 EXTRA_TRUSTED_SERVICES = ["malware-protection.guardduty.amazonaws.com", "account.amazonaws.com"]
 EXTRA_DELEGATED_SERVICES = ["account.amazonaws.com"]
 HANDLED = {
-    "ListAccounts", "DescribeAccount", "DescribeCreateAccountStatus", "MoveAccount",
+    "ListAccounts", "DescribeAccount", "DescribeCreateAccountStatus", "MoveAccount", "ListRoots",
     "EnablePolicyType", "DisablePolicyType", "CreatePolicy", "UpdatePolicy", "AttachPolicy", "DetachPolicy",
     "DescribeEffectivePolicy", "ListAccountsWithInvalidEffectivePolicy",
 }
@@ -63,9 +63,15 @@ MSG_NO_EFFECTIVE_POLICY = (
 
 
 class OrgError(Exception):
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, reason: str | None = None):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.reason = code, message, reason
+
+
+def constraint(reason: str, message: str) -> OrgError:
+    """A ConstraintViolationException with its Reason ("This exception includes a reason that contains additional
+    information about the violated limit", Organizations API reference, ConstraintViolationException)."""
+    return OrgError("ConstraintViolationException", message, reason)
 
 
 def extend_trusted_services() -> None:
@@ -109,12 +115,15 @@ def page(items: list, req: dict) -> tuple[list, str | None]:
 
 
 def content_of(req: dict) -> str:
-    """A GuardDuty policy's content, checked (policies.blocks_of)."""
+    """A GuardDuty policy's content, checked (policies.blocks_of) and at most CONTENT_LIMIT characters as given."""
     try:
         policies.blocks_of(req.get("Content"))
     except ValueError:
         raise OrgError("MalformedPolicyDocumentException",
                        "The provided policy document doesn't meet the requirements of the specified policy type.")
+    if len(req["Content"]) > policies.CONTENT_LIMIT:
+        raise constraint("POLICY_CONTENT_LIMIT_EXCEEDED",
+                         "You attempted to create a policy that is larger than the maximum size.")
     return req["Content"]
 
 
@@ -197,23 +206,42 @@ class Organizations:
         policies.changes.changed(backend, req["AccountId"])
         return {}
 
+    def op_ListRoots(self, backend, req):
+        policies.type_status(backend)  # a pending enabling or disabling that is due shows settled
+        return via_moto(backend.list_roots)
+
     # ---- GuardDuty policies ------------------------------------------------------------------------------------------
     def op_EnablePolicyType(self, backend, req):
-        out = via_moto(backend.enable_policy_type, **req)
-        if req.get("PolicyType") == policies.POLICY_TYPE:
-            policies.changes.changed(backend, backend.org.root_id)
-        return out
+        if req.get("PolicyType") != policies.POLICY_TYPE:
+            return via_moto(backend.enable_policy_type, **req)
+        via_moto(backend._get_root_by_id, root_id=req.get("RootId"))
+        status = policies.type_status(backend)
+        if status == "PENDING_DISABLE":
+            raise OrgError("ConcurrentModificationException", "The target of the operation is currently being modified "
+                           "by a different request. Try again later.")
+        if status is not None:
+            raise OrgError("PolicyTypeAlreadyEnabledException", "The specified policy type is already enabled.")
+        policies.set_type_status(backend, "PENDING_ENABLE", "ENABLED", self.world.policy_type_seconds)
+        policies.changes.changed(backend, backend.org.root_id)
+        return {"Root": policies.root_of(backend).describe()}
 
     def op_DisablePolicyType(self, backend, req):
-        out = via_moto(backend.disable_policy_type, **req)
-        if req.get("PolicyType") == policies.POLICY_TYPE:
-            for policy in backend.policies:
-                if policy.type == policies.POLICY_TYPE:
-                    for node in policy.attachments:
-                        node.attached_policies.remove(policy)
-                    policy.attachments.clear()
-            policies.changes.changed(backend, backend.org.root_id)
-        return out
+        if req.get("PolicyType") != policies.POLICY_TYPE:
+            return via_moto(backend.disable_policy_type, **req)
+        via_moto(backend._get_root_by_id, root_id=req.get("RootId"))
+        if policies.type_status(backend) != "ENABLED":
+            raise OrgError("PolicyTypeNotEnabledException",
+                           "The specified policy type isn't currently enabled in this root.")
+        # "When you disable a policy type, all policies of the specified type are automatically detached from all
+        # entities in the organization root. The policies are not deleted." ("Disabling a policy type")
+        for policy in backend.policies:
+            if policy.type == policies.POLICY_TYPE:
+                for node in policy.attachments:
+                    node.attached_policies.remove(policy)
+                policy.attachments.clear()
+        policies.set_type_status(backend, "PENDING_DISABLE", None, self.world.policy_type_seconds)
+        policies.changes.changed(backend, backend.org.root_id)
+        return {"Root": policies.root_of(backend).describe()}
 
     def op_CreatePolicy(self, backend, req):
         from moto.organizations.models import FakePolicy
@@ -254,6 +282,9 @@ class Organizations:
         if policy in node.attached_policies:
             raise OrgError("DuplicatePolicyAttachmentException",
                            "The selected policy is already attached to the specified target.")
+        if sum(p.type == policies.POLICY_TYPE for p in node.attached_policies) >= policies.ATTACHED_LIMIT:
+            raise constraint("MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED", "You attempted to exceed the number of "
+                             "policies of a certain type that can be attached to an entity at one time.")
         node.attached_policies.append(policy)
         policy.attachments.append(node)
         policies.changes.changed(backend, node.id)

@@ -52,10 +52,52 @@ AGENTS = {
 REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
 
+# The quotas of the other management policy types ("Quotas and service limits for AWS Organizations": backup, tag,
+# Security Hub and declarative policies hold at most 10,000 characters of content, and at most 10 of a type attach to
+# one root, OU or account; the page has no row for GUARDDUTY_POLICY, modelled as the same). Saved through the API,
+# "the policy is saved exactly as you provided": white space counts.
+CONTENT_LIMIT = 10_000
+ATTACHED_LIMIT = 10
+
+# EnablePolicyType and DisablePolicyType are asynchronous ("This is an asynchronous request that AWS performs in the
+# background. AWS recommends that you first use ListRoots to see the status of policy types", EnablePolicyType API
+# reference; PolicyTypeSummary's Status: ENABLED | PENDING_ENABLE | PENDING_DISABLE): root id -> (when the pending
+# status settles, the type's status then, or None for removed).
+_settling: dict[str, tuple[float, str | None]] = {}
+
+
+def root_of(backend):
+    return next((o for o in backend.ou if o.id == backend.org.root_id), None)
+
+
+def type_status(backend) -> str | None:
+    """GUARDDUTY_POLICY's status on the root (ListRoots' PolicyTypes), its pending change settled when due."""
+    root = root_of(backend)
+    if root is None:
+        return None
+    due = _settling.get(root.id)
+    if due is not None and time.time() >= due[0]:
+        del _settling[root.id]
+        root.policy_types[:] = [t for t in root.policy_types if t["Type"] != POLICY_TYPE]
+        if due[1] is not None:
+            root.policy_types.append({"Type": POLICY_TYPE, "Status": due[1]})
+    return next((t["Status"] for t in root.policy_types if t["Type"] == POLICY_TYPE), None)
+
+
+def set_type_status(backend, pending: str, settled: str | None, seconds: float) -> None:
+    """Starts an enabling (PENDING_ENABLE, then ENABLED) or a disabling (PENDING_DISABLE, then gone) of the type."""
+    root = root_of(backend)
+    root.policy_types[:] = [t for t in root.policy_types if t["Type"] != POLICY_TYPE]
+    root.policy_types.append({"Type": POLICY_TYPE, "Status": pending})
+    _settling[root.id] = (time.time() + seconds, settled)
+    type_status(backend)
+
+
 def type_enabled(backend) -> bool:
-    """Whether GUARDDUTY_POLICY is enabled on the organization's root (ListRoots' PolicyTypes)."""
-    root = next((o for o in backend.ou if o.id == backend.org.root_id), None)
-    return root is not None and any(t["Type"] == POLICY_TYPE for t in root.policy_types)
+    """Whether GUARDDUTY_POLICY is enabled on the organization's root: ENABLED, not still PENDING_ENABLE ("To attach a
+    policy of the specified type to a root or to an OU or account in that root, it must be available in the
+    organization and enabled for that root", PolicyTypeSummary API reference)."""
+    return type_status(backend) == "ENABLED"
 
 
 # ---- syntax ---------------------------------------------------------------------------------------------------------
@@ -222,3 +264,4 @@ changes = Changes()
 
 def reset() -> None:
     changes.__init__()
+    _settling.clear()

@@ -159,10 +159,14 @@ class Emulator:
             params.update(parse_qs(body.decode(errors="replace")))
         return params.get("Action", ["Unknown"])[0]
 
-    def error_body(self, service: str, code: str, message: str, kind: str | None = None):
-        """An error as the service's protocol carries it: x-amzn-ErrorType header plus JSON body."""
+    def error_body(self, service: str, code: str, message: str, kind: str | None = None, reason: str | None = None):
+        """An error as the service's protocol carries it: x-amzn-ErrorType header plus JSON body (Organizations' with
+        the exception's Reason, where it has one)."""
         if service == "organizations":
-            return {"__type": code, "Message": message}, {"x-amzn-ErrorType": code}
+            body = {"__type": code, "Message": message}
+            if reason:
+                body["Reason"] = reason
+            return body, {"x-amzn-ErrorType": code}
         body = {"message": message}
         if service == "guardduty":
             body["__type"] = kind or code
@@ -343,8 +347,8 @@ class Emulator:
             operation = publishing.operation(environ["REQUEST_METHOD"], path)[0] or "Unknown"
             entry["operation"], entry["kind"] = operation, kind_of(service, operation)
 
-        def error(status: int, code: str, message: str, kind: str | None = None):
-            payload, headers = self.error_body(service, code, message, kind)
+        def error(status: int, code: str, message: str, kind: str | None = None, reason: str | None = None):
+            payload, headers = self.error_body(service, code, message, kind, reason)
             return status, payload, {**headers, "x-emulator-error": code}
 
         denied = scp.denial(self.world, service, operation, account, region, credential_scope(environ)[0],
@@ -379,7 +383,7 @@ class Emulator:
                 with self.guardduty.lock:
                     return 200, self.organizations.handle(operation, body, account), {}
             except OrgError as e:
-                return error(400, e.code, e.message)
+                return error(400, e.code, e.message, reason=e.reason)
         if service == "controltower":
             try:
                 _, out = controltower.handle(self.world, environ["REQUEST_METHOD"], path, body, account, region)

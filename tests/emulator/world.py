@@ -37,6 +37,9 @@ class World:
     # policy's content or attachment on its path, its move, its creation) GuardDuty brings it to its effective policy
     # (the docs give no figure; policies are applied in the background)
     policy_enforcement_seconds: float = 0.0
+    # How long GUARDDUTY_POLICY stays PENDING_ENABLE after EnablePolicyType (PENDING_DISABLE after DisablePolicyType):
+    # both are asynchronous (EnablePolicyType API reference); the docs give no figure
+    policy_type_seconds: float = 1.0
     # account -> the reason GuardDuty gives when it will not make it a member (CreateMembers, StartMonitoringMembers
     # and DeleteMembers answer it in UnprocessedAccounts): what AWS does for an account it cannot enrol
     refused_members: dict = field(default_factory=dict)

@@ -102,14 +102,24 @@ class FindingsBucketTemplate(unittest.TestCase):
         self.assertEqual(wrong_key["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption-aws-kms-key-id"],
                          {"!If": ["CreatesKey", {"!GetAtt": "FindingsKey.Arn"}, {"!Ref": "KmsKeyArn"}]})
 
-    def test_the_exporting_role_may_read_the_prefix(self):
-        role = {"AWS": {"!Sub": "arn:${AWS::Partition}:iam::${AdminAccountId}:role/${AdminRoleName}"}}
+    def test_the_exporting_role_may_read_the_prefix_named_by_a_condition_not_as_a_principal(self):
+        # S3 refuses a bucket policy whose principal does not exist yet ("Invalid principal in policy"), and the
+        # bucket's StackSet may run before the admin role's: the principal is the admin account, which exists, and
+        # the role is a condition on it
+        account = {"AWS": {"!Sub": "arn:${AWS::Partition}:iam::${AdminAccountId}:root"}}
+        role = {"!Sub": "arn:${AWS::Partition}:iam::${AdminAccountId}:role/${AdminRoleName}"}
         by_sid = {s["Sid"]: s for s in statements(self.bucket_policy)}
-        self.assertEqual(by_sid["ExportingRoleReadsThePrefix"]["Principal"], role)
-        self.assertEqual(by_sid["ExportingRoleReadsThePrefix"]["Action"], "s3:GetObject")
-        self.assertEqual(by_sid["ExportingRoleListsThePrefix"]["Principal"], role)
-        self.assertEqual(by_sid["ExportingRoleListsThePrefix"]["Action"], "s3:ListBucket")
+        for sid, action in [("ExportingRoleGetsBucketLocation", "s3:GetBucketLocation"),
+                            ("ExportingRoleReadsThePrefix", "s3:GetObject"),
+                            ("ExportingRoleListsThePrefix", "s3:ListBucket")]:
+            with self.subTest(sid):
+                self.assertEqual(by_sid[sid]["Principal"], account)
+                self.assertEqual(by_sid[sid]["Action"], action)
+                self.assertEqual(by_sid[sid]["Condition"]["ArnEquals"], {"aws:PrincipalArn": role})
         self.assertIn("s3:prefix", by_sid["ExportingRoleListsThePrefix"]["Condition"]["StringLike"])
+        for statement in statements(self.bucket_policy):
+            with self.subTest(statement.get("Sid")):
+                self.assertNotIn(":role/", json.dumps(statement.get("Principal")), "a role as a principal")
 
     def test_the_lifecycle_never_expires_the_empty_prefix_marker(self):
         expiring = ("ExpirationInDays", "ExpirationDate", "NoncurrentVersionExpiration",

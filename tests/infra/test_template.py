@@ -91,7 +91,7 @@ class EventRules(unittest.TestCase):
     def test_the_bootstrap_runs_after_the_responder_is_updated(self):
         self.assertIn("ResponderFunction", template()["Resources"]["Bootstrap"]["DependsOn"])
 
-    def test_account_events_go_through_the_queue_and_the_schedule_and_opt_ins_go_direct(self):
+    def test_account_events_go_through_the_queue_and_the_schedule_and_opt_ins_to_the_bootstrapper(self):
         resources = template()["Resources"]
         rules = {n: r for n, r in resources.items() if r["Type"] == "AWS::Events::Rule"}
         onboarding = fixtures("onboarding") + fixtures("moved")
@@ -108,21 +108,39 @@ class EventRules(unittest.TestCase):
         queue = resources["AccountEventsQueue"]["Properties"]
         self.assertEqual(queue["RedrivePolicy"], {"deadLetterTargetArn": {"!GetAtt": "DeadLetterQueue.Arn"}, "maxReceiveCount": 5})
         responder = resources["ResponderFunction"]["Properties"]
-        self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * template()["Globals"]["Function"]["Timeout"])
+        # "set the source queue's visibility timeout to at least six times the configuration timeout on your
+        # function" (Lambda Developer Guide), and a record that failed comes back within 15 minutes
+        self.assertGreaterEqual(queue["VisibilityTimeout"], 6 * responder["Timeout"])
+        self.assertLessEqual(queue["VisibilityTimeout"], 15 * 60)
         mapping = responder["Events"]["AccountEvents"]
         self.assertEqual(mapping["Type"], "SQS")
         self.assertEqual(mapping["Properties"]["FunctionResponseTypes"], ["ReportBatchItemFailures"])
         concurrency = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
-        self.assertEqual(
-            responder["ReservedConcurrentExecutions"], concurrency + 3, "three more: the schedule and a region opt-in's two events"
-        )
+        # "make sure that your function's reserved concurrency is greater than or equal to the total maximum
+        # concurrency" (Lambda Developer Guide); one more for a direct invocation
+        self.assertEqual(responder["ReservedConcurrentExecutions"], concurrency + 1)
         # no event waits for a batching window to fill by default; a window, when set, allows batches over 10
         parameters = template()["Parameters"]
         self.assertEqual(parameters["BatchingWindowSeconds"]["Default"], 0)
         self.assertEqual(mapping["Properties"]["MaximumBatchingWindowInSeconds"], {"!Ref": "BatchingWindowSeconds"})
         self.assertEqual(mapping["Properties"]["BatchSize"], {"!If": ["GathersBatches", 100, 10]})
         self.assertEqual(template()["Conditions"]["GathersBatches"], {"!Not": [{"!Equals": [{"!Ref": "BatchingWindowSeconds"}, "0"]}]})
-        self.assertEqual({e["Type"] for e in responder["Events"].values()}, {"SQS", "EventBridgeRule", "Schedule"})
+        # the queue alone: the schedule and region opt-ins are the bootstrapper's, whose long runs cost it nothing
+        self.assertEqual({e["Type"] for e in responder["Events"].values()}, {"SQS"})
+        bootstrapper = resources["BootstrapperFunction"]["Properties"]
+        self.assertEqual({e["Type"] for e in bootstrapper["Events"].values()}, {"EventBridgeRule", "Schedule"})
+
+    def test_the_dead_letter_queue_lets_in_exactly_the_rules_that_dead_letter_to_it(self):
+        resources = template()["Resources"]
+        statement = resources["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+        self.assertEqual(statement["Principal"], {"Service": "events.amazonaws.com"})
+        senders = sorted(s["!GetAtt"] for s in statement["Condition"]["ArnEquals"]["aws:SourceArn"])
+        dead_lettering = sorted(
+            [f"{n}.Arn" for n, r in resources.items() if r["Type"] == "AWS::Events::Rule"]
+            + [f"{f}{e}.Arn" for f, r in resources.items() for e, ev in r.get("Properties", {}).get("Events", {}).items()
+               if ev["Type"] in ("EventBridgeRule", "Schedule")]
+        )
+        self.assertEqual(senders, dead_lettering)
 
 
 class RegionOptInForwarding(unittest.TestCase):
@@ -153,7 +171,7 @@ class RegionOptInForwarding(unittest.TestCase):
         forwarded = json.loads((EVENTS / "region-opt-in-enabled.json").read_text())
         forwarded["account"] = "222233334444"
         rules = rule_patterns()
-        self.assertEqual([n for n, p in rules.items() if p.matches_event(forwarded)], ["ResponderFunction.RegionEnabled"])
+        self.assertEqual([n for n, p in rules.items() if p.matches_event(forwarded)], ["BootstrapperFunction.RegionEnabled"])
 
 
 class OneDeploy(unittest.TestCase):
@@ -252,12 +270,47 @@ class OneDeploy(unittest.TestCase):
         alarm = self.resources["CoverageBelowFullAlarm"]["Properties"]
         self.assertEqual((alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]), (2, 2))
         self.assertEqual(alarm["Period"], {"!FindInMap": ["SelfHeal", {"!Ref": "SelfHealHours"}, "Seconds"]})
-        schedule = self.resources["ResponderFunction"]["Properties"]["Events"]["SelfHeal"]["Properties"]["Schedule"]
+        schedule = self.resources["BootstrapperFunction"]["Properties"]["Events"]["SelfHeal"]["Properties"]["Schedule"]
         self.assertEqual(schedule, {"!FindInMap": ["SelfHeal", {"!Ref": "SelfHealHours"}, "Schedule"]})
         for hours, entry in self.template["Mappings"]["SelfHeal"].items():
             self.assertEqual(entry["Seconds"], int(hours) * 3600)
         # and no data (no full reconcile finished) is not taken as full coverage
         self.assertEqual(alarm["TreatMissingData"], "breaching")
+        # and it watches the function that runs the schedule
+        self.assertEqual(alarm["Dimensions"], [{"Name": "Function", "Value": "bootstrapper"}])
+
+    def test_cloudformation_waits_for_the_bootstrap_as_long_as_it_takes_and_a_failed_invocation_is_kept(self):
+        # CloudFormation invokes the function asynchronously and waits ServiceTimeout for the answer (1 to 3600 s):
+        # the run and one retry a minute later, each within the function's timeout
+        timeout = template()["Globals"]["Function"]["Timeout"]
+        bootstrapper = self.resources["BootstrapperFunction"]["Properties"]
+        config = bootstrapper["EventInvokeConfig"]
+        attempts = 1 + config["MaximumRetryAttempts"]
+        service_timeout = int(self.resources["Bootstrap"]["Properties"]["ServiceTimeout"])
+        self.assertGreaterEqual(service_timeout, attempts * timeout + 60 * (attempts - 1))
+        self.assertLessEqual(service_timeout, 3600)
+        self.assertEqual(config["DestinationConfig"]["OnFailure"],
+                         {"Type": "SQS", "Destination": {"!GetAtt": "DeadLetterQueue.Arn"}})
+
+    def test_the_findings_bucket_name_is_valid_for_every_allowed_prefix_and_region(self):
+        # S3's general purpose bucket naming rules: 3 to 63 characters, lowercase letters, digits, hyphens and dots,
+        # a letter or digit at each end
+        import re
+        pattern = self.template["Parameters"]["RoleNamePrefix"]["AllowedPattern"]
+        name = self.resources["FindingsBucketStackSet"]["Properties"]["Parameters"]
+        (bucket,) = [p["ParameterValue"]["!Sub"] for p in name if p["ParameterKey"] == "BucketName"]
+        regions = json.loads((ROOT / "infra" / "regions.json").read_text())
+        longest = max(regions["default"] + regions["opt_in"] + ["ap-southeast-7", "us-gov-west-1", "cn-northwest-1"], key=len)
+        for prefix in ["a", "guardduty-enabler", "z" * 26, "a" + "-1" * 12 + "b"]:
+            with self.subTest(prefix):
+                self.assertRegex(prefix, pattern)
+                made = bucket.replace("${RoleNamePrefix}", prefix).replace("${AdminAccountId}", "123456789012")
+                made = made.replace("${AWS::Region}", longest)
+                self.assertLessEqual(len(made), 63, made)
+                self.assertRegex(made, r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+        for refused in ["Guard", "a_b", "a.b", "-a", "a-", "z" * 27, "a+b"]:
+            with self.subTest(refused):
+                self.assertIsNone(re.fullmatch(pattern, refused), refused)
 
 
 if __name__ == "__main__":

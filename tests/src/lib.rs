@@ -247,6 +247,25 @@ impl Emulator {
     }
 }
 
+/// The bootstrapper over `emulator` with `admin` and `vars` as its environment, as its schedule and region opt-in
+/// events invoke it.
+pub async fn reconciler(emulator: &Emulator, admin: &AccountId, vars: &[(&str, &str)]) -> Bootstrapper<AwsCloud> {
+    let admin = admin.to_string();
+    let mut all = vec![("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())];
+    all.extend_from_slice(vars);
+    emulator.bootstrapper(&all).await
+}
+
+/// The bootstrapper's scheduled full reconcile (the `scheduled-event.json` fixture), with `admin` and `vars` as its
+/// environment: its answer.
+pub async fn schedule(
+    emulator: &Emulator,
+    admin: &AccountId,
+    vars: &[(&str, &str)],
+) -> Result<Value, enablement::Failure> {
+    reconciler(emulator, admin, vars).await.handle(event(fixture("scheduled-event.json", &[]))).await
+}
+
 /// Short backoffs, for tests: ten attempts from 20 ms to half a second, a settling window of 30 s.
 pub const FAST_RETRIES: RetryPolicy = RetryPolicy {
     max_attempts: 10,
@@ -256,8 +275,12 @@ pub const FAST_RETRIES: RetryPolicy = RetryPolicy {
 };
 
 /// Short waits for members to show, for tests.
-pub const FAST_PATIENCE: Patience =
-    Patience { first: Duration::from_millis(50), longest: Duration::from_millis(400), total: Duration::from_secs(10) };
+pub const FAST_PATIENCE: Patience = Patience {
+    first: Duration::from_millis(50),
+    longest: Duration::from_millis(400),
+    total: Duration::from_secs(10),
+    policy_type: Duration::from_secs(10),
+};
 
 async fn connect(base: SdkConfig, settings: Settings, retry: RetryPolicy) -> Enabler<AwsCloud> {
     let cloud = AwsCloud::connect(&base, &settings, retry).await;

@@ -13,7 +13,9 @@ use enablement::{Outcome, RunOptions};
 use lambda_runtime::{Context, LambdaEvent};
 use responder::{CreationPolling, Responder};
 use serde_json::json;
-use system_tests::{cfn_request, detector, event, fixture, members, settings, tally, Emulator, Org, ResponseCatcher};
+use system_tests::{
+    cfn_request, detector, event, fixture, members, schedule, settings, tally, Emulator, Org, ResponseCatcher,
+};
 
 const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
 
@@ -165,15 +167,14 @@ async fn an_account_guardduty_will_not_make_enabled_leaves_its_region_partial_an
     let (emulator, org) = world(3);
     let admin = org.accounts[0];
     let stuck = org.accounts[1];
-    let responder = Responder::new(Ok(emulator.enabler(settings(&admin, &[])).await));
-    responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect("bootstrap");
+    schedule(&emulator, &admin, &[]).await.expect("bootstrap");
     emulator.seed_members("eu-west-1", &admin, &[(&stuck, "Invited")]);
     emulator.world(
         json!({"refused_members": {stuck.as_str(): "The request is rejected because the account is being closed."}}),
     );
 
     // when the schedule runs
-    let answer = responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect("the schedule's report");
+    let answer = schedule(&emulator, &admin, &[]).await.expect("the schedule's report");
 
     // then it answers its report (not an error: Lambda would run the whole reconcile twice more, then dead-letter
     // the schedule), which names the account and its status, and the region is reported partial
@@ -192,6 +193,7 @@ async fn an_account_guardduty_will_not_make_enabled_leaves_its_region_partial_an
 
     // and an onboarding of that account is an invocation error too
     let announced = fixture("create-account-result-succeeded.json", &[("444455556666", stuck.as_str())]);
+    let responder = Responder::new(Ok(emulator.enabler(settings(&admin, &[])).await));
     let err = responder.handle(event(announced)).await.expect_err("not protected in eu-west-1");
     assert_eq!(err.kind, "AccountNotProtected");
 }
@@ -244,8 +246,8 @@ async fn exclusions_with_new_are_refused_before_any_call_and_with_none_they_hold
     let ou = orgs.create_organizational_unit().parent_id(&root).name("sandbox").send().await.unwrap();
     let ou = ou.organizational_unit().unwrap().id().unwrap().to_owned();
     let vars = [("GUARDDUTY_AUTO_ENABLE", "NONE"), ("GUARDDUTY_EXCLUDED_OUS", ou.as_str())];
+    schedule(&emulator, &org.accounts[0], &vars).await.expect("bootstrap");
     let responder = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await));
-    responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect("bootstrap");
     let (excluded, _) = emulator.create_account("excluded").await;
     orgs.move_account()
         .account_id(excluded.as_str())
@@ -523,8 +525,8 @@ async fn an_account_creation_in_progress_is_waited_for_and_onboarded_in_the_same
         longest: Duration::from_millis(400),
         total: Duration::from_secs(30),
     };
+    schedule(&emulator, &org.accounts[0], &[]).await.expect("bootstrap");
     let responder = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await)).with_polling(fast);
-    responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect("bootstrap");
     emulator.world(json!({"create_account_seconds": 1.5}));
     let (account, request_id) = emulator.create_account("slow").await;
     let called = fixture("create-account-call.json", &[("car-4b1f3e2cf2fa11ed8b6e0a41b5dcf48f", &request_id)]);

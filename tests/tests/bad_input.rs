@@ -41,11 +41,6 @@ fn responder_corpus() -> Vec<(&'static str, Value, bool)> {
         e["detail"]["serviceEventDetails"] = d;
         e
     };
-    let opt_in = |d: Value| {
-        let mut e = fixture("region-opt-in-enabled.json", &[]);
-        e["detail"] = d;
-        e
-    };
     let huge = "7".repeat(1 << 20);
     vec![
         ("null", json!(null), false),
@@ -101,8 +96,6 @@ fn responder_corpus() -> Vec<(&'static str, Value, bool)> {
             },
             false,
         ),
-        ("a region name that is a path", opt_in(json!({"regionName": "../../etc", "status": "ENABLED"})), false),
-        ("a region opt-in without status", opt_in(json!({"regionName": "af-south-1"})), false),
         (
             "a CreateAccount request id that is not one",
             {
@@ -126,7 +119,26 @@ fn responder_corpus() -> Vec<(&'static str, Value, bool)> {
             },
             true,
         ),
+        ("a region being disabled (the bootstrapper's)", fixture("region-opt-in-disabled.json", &[]), true),
+        ("the schedule (the bootstrapper's)", fixture("scheduled-event.json", &[]), true),
+    ]
+}
+
+/// The bootstrapper's events besides CloudFormation's: (name, event, ignored) where ignored events succeed with no
+/// run and the rest are errors.
+fn bootstrapper_events() -> Vec<(&'static str, Value, bool)> {
+    let opt_in = |d: Value| {
+        let mut e = fixture("region-opt-in-enabled.json", &[]);
+        e["detail"] = d;
+        e
+    };
+    vec![
+        ("a region name that is a path", opt_in(json!({"regionName": "../../etc", "status": "ENABLED"})), false),
+        ("a region opt-in without status", opt_in(json!({"regionName": "af-south-1"})), false),
+        ("a region name that is a number", opt_in(json!({"regionName": 7, "status": "ENABLED"})), false),
+        ("source of the wrong type", json!({"source": 5, "detail-type": "x", "detail": {}}), false),
         ("a region being disabled", fixture("region-opt-in-disabled.json", &[]), true),
+        ("an account event (the responder's)", fixture("create-account-result-succeeded.json", &[]), true),
     ]
 }
 
@@ -195,6 +207,15 @@ async fn every_bad_input_gets_a_clear_error_or_a_documented_ignore_with_zero_wri
             false,
         ),
     ];
+    for (name, payload, ignored) in bootstrapper_events() {
+        let answer = bootstrapper.handle(event(payload)).await;
+        match (ignored, &answer) {
+            (true, Ok(v)) => assert_eq!(v["request"]["request"], "ignore", "{name}: {v}"),
+            (false, Err(e)) => assert_eq!(e.kind, "MalformedEvent", "{name}: {e}"),
+            _ => panic!("{name}: expected {}, got {answer:?}", if ignored { "an ignore" } else { "an error" }),
+        }
+        count += 1;
+    }
     let mut answered = 0;
     for (name, payload, fails_to_cloudformation) in bootstrapper_corpus {
         let before = catcher.received().len();
@@ -327,7 +348,19 @@ impl OrganizationApi for Exploding {
     async fn invalid_policy_accounts(&self) -> Result<Vec<AccountId>, Error> {
         boom()
     }
-    async fn create_policy(&self, _: &str, _: &str, _: &str) -> Result<String, Error> {
+    async fn policy_tags(&self, _: &str) -> Result<std::collections::BTreeMap<String, String>, Error> {
+        boom()
+    }
+    async fn tag_policy(&self, _: &str, _: &str, _: &str) -> Result<(), Error> {
+        boom()
+    }
+    async fn create_policy(&self, _: &str, _: &str, _: &str, _: (&str, &str)) -> Result<String, Error> {
+        boom()
+    }
+    async fn delete_policy(&self, _: &str) -> Result<(), Error> {
+        boom()
+    }
+    async fn disable_policy_type(&self, _: &str) -> Result<(), Error> {
         boom()
     }
     async fn update_policy(&self, _: &str, _: &str) -> Result<(), Error> {
@@ -378,11 +411,12 @@ fn exploding_enabler() -> Enabler<Exploding> {
 async fn a_panic_becomes_an_invocation_error_and_the_next_invocation_is_served() {
     // the responder: an error for the panicking event, then an ignored event served, then an error again
     let responder = Responder::new(Ok(exploding_enabler()));
-    let err = responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect_err("the panic is an error");
+    let created = fixture("create-account-result-succeeded.json", &[]);
+    let err = responder.handle(event(created.clone())).await.expect_err("the panic is an error");
     assert!(err.to_string().contains("internal error"), "{err}");
     assert_eq!(err.kind, "InternalError");
     assert!(responder.handle(event(fixture("ec2-instance-state-change.json", &[]))).await.is_ok());
-    assert!(responder.handle(event(fixture("scheduled-event.json", &[]))).await.is_err());
+    assert!(responder.handle(event(created)).await.is_err());
 
     // the bootstrapper: CloudFormation still gets exactly one FAILED, with the panic's message
     let env = Environment {
@@ -399,6 +433,11 @@ async fn a_panic_becomes_an_invocation_error_and_the_next_invocation_is_served()
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].2["Status"], "FAILED");
     assert!(received[0].2["Reason"].as_str().unwrap().contains("injected failure"), "{}", received[0].2);
+    // and its schedule: an invocation error, the next invocation served
+    let err =
+        bootstrapper.handle(event(fixture("scheduled-event.json", &[]))).await.expect_err("the panic is an error");
+    assert_eq!(err.kind, "InternalError", "{err}");
+    assert!(bootstrapper.handle(event(fixture("region-opt-in-disabled.json", &[]))).await.is_ok());
 }
 
 #[test]
@@ -424,14 +463,28 @@ fn no_credential_reaches_the_logs_or_the_answers_even_at_trace_level() {
         ],
     );
     let mut answers = Vec::new();
-    answers.push(api.invoke(&fixture("scheduled-event.json", &[]), Duration::from_secs(60)));
+    let bootstrapper_api = RuntimeApi::start();
+    let bootstrapper = Function::start(
+        "bootstrapper",
+        &bootstrapper_api,
+        &[
+            ("AWS_ENDPOINT_URL", &emulator.url),
+            ("GUARDDUTY_ADMIN_ACCOUNT_ID", &admin),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ("AWS_SESSION_TOKEN", TOKEN),
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+            ("RUST_LOG", "trace"),
+        ],
+    );
+    answers.push(bootstrapper_api.invoke(&fixture("scheduled-event.json", &[]), Duration::from_secs(60)));
+    let bootstrapper_logs = bootstrapper.stop();
     let (account, _) = runtime.block_on(emulator.create_account("secretive"));
     answers.push(api.invoke(
         &fixture("create-account-result-succeeded.json", &[("444455556666", account.as_str())]),
         Duration::from_secs(30),
     ));
     answers.push(api.invoke(&json!({"source": "aws.organizations"}), Duration::from_secs(10)));
-    let logs = function.stop();
+    let logs = function.stop() + &bootstrapper_logs;
     let everything = format!("{logs}\n{answers:?}");
     assert!(answers[0].is_ok() && answers[1].is_ok(), "{answers:?}");
     assert!(logs.len() > 10_000, "trace logging was on ({} bytes)", logs.len());

@@ -78,7 +78,8 @@ async fn a_new_account_without_the_opt_in_region_is_onboarded_at_once_and_enroll
         "region-opt-in-enabled.json",
         &[("111122223333", account.as_str()), ("\"af-south-1\"", &format!("\"{OPT_IN}\""))],
     );
-    let answer = responder.handle(event(opted_in)).await.expect("the region reconciled");
+    let bootstrapper = system_tests::reconciler(&emulator, &admin, &[]).await;
+    let answer = bootstrapper.handle(event(opted_in)).await.expect("the region reconciled");
 
     // then it is enrolled there
     assert_eq!(status_in(&emulator, OPT_IN, &account).as_deref(), Some("Enabled"), "{answer}");

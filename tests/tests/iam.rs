@@ -30,6 +30,9 @@ fn implied(action: &str) -> &'static [&'static str] {
         ],
         // The first detector creates GuardDuty's service-linked roles.
         "guardduty:CreateDetector" => &["iam:CreateServiceLinkedRole"],
+        // "If the request includes tags, then the requester must have the organizations:TagResource permission"
+        // (CreatePolicy API reference): this tool tags the policies it owns.
+        "organizations:CreatePolicy" => &["organizations:TagResource"],
         // "Exporting generated findings to Amazon S3", Step 1, and the dependent actions of the two operations.
         "guardduty:CreatePublishingDestination" | "guardduty:UpdatePublishingDestination" => {
             &["s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"]
@@ -119,9 +122,14 @@ fn add_calls(by: &mut BTreeMap<&'static str, Actions>, emulator: &Emulator, org:
     }
 }
 
+/// The operations only the command line calls (`retire-policy`): the functions never retire a policy, and their roles
+/// are not granted these (the grants must equal what the functions call).
+const COMMAND_LINE_ONLY: [&str; 2] = ["DeletePolicy", "DisablePolicyType"];
+
 /// A fresh organization whose management account has a disabled detector in us-east-1 (to be re-enabled), an
-/// excluded organizational unit (to be walked), and an invitation-era member record (to be replaced).
-async fn scenario() -> (Emulator, Org, String) {
+/// excluded organizational unit (to be walked) holding account 3, a unit with plans of its own holding account 2
+/// (returned second), and an invitation-era member record (to be replaced).
+async fn scenario() -> (Emulator, Org, String, String) {
     let emulator = Emulator::start();
     emulator.regions(json!({"default": ["us-east-1", "eu-west-1"], "opt_in": ["af-south-1"]}));
     let org = emulator.organization(4, 0);
@@ -138,13 +146,17 @@ async fn scenario() -> (Emulator, Org, String) {
     let ou = orgs.create_organizational_unit().parent_id(&root_id).name("excluded").send().await.unwrap();
     let ou = ou.organizational_unit().unwrap().id().unwrap().to_owned();
     orgs.enable_aws_service_access().service_principal("account.amazonaws.com").send().await.unwrap();
-    orgs.move_account()
-        .account_id(org.accounts[3].as_str())
-        .source_parent_id(&root_id)
-        .destination_parent_id(&ou)
-        .send()
-        .await
-        .unwrap();
+    let unit = orgs.create_organizational_unit().parent_id(&root_id).name("units").send().await.unwrap();
+    let unit = unit.organizational_unit().unwrap().id().unwrap().to_owned();
+    for (account, to) in [(3, &ou), (2, &unit)] {
+        orgs.move_account()
+            .account_id(org.accounts[account].as_str())
+            .source_parent_id(&root_id)
+            .destination_parent_id(to)
+            .send()
+            .await
+            .unwrap();
+    }
     emulator.seed_members("us-east-1", &org.accounts[0], &[(&org.accounts[2], "Invited")]);
     let buckets = json!({"findings": {"region": "us-east-1", "owner": "999988887777"}, "elsewhere": {"region": "us-east-1", "owner": "999988887777"}});
     emulator.control("POST", "/_emulator/export", &json!({"buckets": buckets, "verification_seconds": 0}));
@@ -152,7 +164,7 @@ async fn scenario() -> (Emulator, Org, String) {
     let governed = ["us-east-1", "eu-west-1", "af-south-1"];
     emulator.world(json!({"landing_zone": {"home": "us-east-1", "governed_regions": governed}}));
     emulator.clear_log();
-    (emulator, org, ou)
+    (emulator, org, ou, unit)
 }
 
 /// Findings exported to a bucket (the policy-mode phases turn it on).
@@ -163,25 +175,77 @@ const EXPORT: [(&str, &str); 2] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_require() {
-    // the bootstrapper: a Create request on a fresh organization
-    let (emulator, org, ou) = scenario().await;
+    let bootstrapper_calls = bootstrapper_calls().await;
+    let responder_calls = responder_calls().await;
+
+    // every operation in the code was exercised (but those only the command line calls)
+    let exercised: BTreeSet<String> = bootstrapper_calls
+        .values()
+        .chain(responder_calls.values())
+        .flatten()
+        .map(|a| a.split(':').nth(1).unwrap().to_ascii_lowercase())
+        .chain(COMMAND_LINE_ONLY.iter().map(|o| o.to_ascii_lowercase()))
+        .collect();
+    // (the SDK spells EnableAWSServiceAccess enable_aws_service_access: compared without case)
+    let in_code: BTreeSet<String> = operations_in_code().iter().map(|o| o.to_ascii_lowercase()).collect();
+    let missing: Vec<_> = in_code.difference(&exercised).cloned().collect();
+    assert!(missing.is_empty(), "the scenario does not exercise {missing:?}; extend it so that the check covers them");
+
+    // the function roles: their management-side calls, what those require, and the platform's needs
+    for (role, calls, extra) in [
+        // its on-failure destination
+        ("BootstrapperRole", &bootstrapper_calls, &[LOGS[0], LOGS[1], "sqs:SendMessage"][..]),
+        // the function's own dead letters, and what the account events' event source mapping needs of its queue
+        (
+            "ResponderRole",
+            &responder_calls,
+            &[LOGS[0], LOGS[1], "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+                [..],
+        ),
+    ] {
+        let mut expected = with_implied(&calls["management"]);
+        expected.extend(extra.iter().map(|s| s.to_string()));
+        assert_grants("template.yaml", role, &expected);
+    }
+
+    // the admin role: every call made as the admin account, by either function
+    let admin_calls: Actions = bootstrapper_calls["admin"].union(&responder_calls["admin"]).cloned().collect();
+    assert_grants("admin-role.yaml", "AdminRole", &with_implied(&admin_calls));
+
+    // the admin account's opt-in forwarder may only put events on the management account's default bus
+    assert_grants("admin-role.yaml", "RegionOptInForwarderRole", &["events:PutEvents".to_owned()].into());
+}
+
+/// The bootstrapper's calls: a Create on a fresh organization; in policy mode a Create that writes the policy and
+/// an Update that puts an edited, stray policy back; its schedule on a fresh organization, drift and its repair; in
+/// policy mode the schedule twice around tampering; and a region's opt-in.
+async fn bootstrapper_calls() -> BTreeMap<&'static str, Actions> {
+    let mut calls = BTreeMap::new();
+    let (emulator, org, ou, unit) = scenario().await;
     let admin = org.accounts[0].to_string();
+    let by_ou = format!("{unit}=FOUNDATIONAL");
     let vars = [
         ("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str()),
         ("GUARDDUTY_AUTO_ENABLE", "NONE"),
         ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()),
+        ("GUARDDUTY_FEATURES_BY_OU", by_ou.as_str()),
     ];
     let function = emulator.bootstrapper(&vars).await;
     let catcher = ResponseCatcher::start();
     let mut request = cfn_request("cfn-create.json", &catcher.url, &org.accounts[0]);
     request["ResourceProperties"]["AutoEnable"] = json!("NONE");
     request["ResourceProperties"]["ExcludedOus"] = json!(ou);
+    request["ResourceProperties"]["FeaturesByOu"] = json!(by_ou);
     function.handle(event(request)).await.unwrap();
     assert_eq!(catcher.received()[0].2["Status"], "SUCCESS", "{:?}", catcher.received());
-    let mut bootstrapper_calls = BTreeMap::new();
-    add_calls(&mut bootstrapper_calls, &emulator, &org);
-    // and in policy mode: a Create that writes the policy, then an Update that puts an edited, stray policy back
-    let (emulator, org, ou) = scenario().await;
+    add_calls(&mut calls, &emulator, &org);
+    break_the_state(&emulator, &org).await;
+    function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
+    let opt_in = fixture("region-opt-in-enabled.json", &[("af-south-1", "us-east-1")]);
+    function.handle(event(opt_in)).await.unwrap();
+    add_calls(&mut calls, &emulator, &org);
+
+    let (emulator, org, ou, _) = scenario().await;
     let admin = org.accounts[0].to_string();
     let vars = [
         ("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str()),
@@ -190,6 +254,19 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
         EXPORT[0],
         EXPORT[1],
     ];
+    // (a part of a policy an earlier release wrote, untagged: adopted, which tags it)
+    let orgs = aws_sdk_organizations::Client::new(&emulator.sdk_config().await);
+    let earlier =
+        json!({"guardduty": {"enablement": {"us-east-1": {"foundational": {"status": {"@@assign": "enabled"}}}}}});
+    orgs.create_policy()
+        .r#type(aws_sdk_organizations::types::PolicyType::GuarddutyPolicy)
+        .name("guardduty-enabler-2")
+        .description("GuardDuty and its protection plans in every governed region (guardduty-enabler)")
+        .content(earlier.to_string())
+        .send()
+        .await
+        .unwrap();
+    emulator.clear_log();
     let function = emulator.bootstrapper(&vars).await;
     for kind in ["cfn-create.json", "cfn-update.json"] {
         let catcher = ResponseCatcher::start();
@@ -200,23 +277,20 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
         request["ResourceProperties"]["FindingsKmsKey"] = json!(EXPORT[1].1);
         function.handle(event(request)).await.unwrap();
         assert_eq!(catcher.received()[0].2["Status"], "SUCCESS", "{kind}: {:?}", catcher.received());
-        add_calls(&mut bootstrapper_calls, &emulator, &org);
+        add_calls(&mut calls, &emulator, &org);
         tamper_with_the_policy(&emulator, &org, &ou).await;
     }
+    for _ in 0..2 {
+        function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
+        add_calls(&mut calls, &emulator, &org);
+        tamper_with_the_policy(&emulator, &org, &ou).await;
+    }
+    calls
+}
 
-    // the responder: the schedule on a fresh organization, drift and its repair, and an account creation
-    let (emulator, org, ou) = scenario().await;
-    // (plans by unit: an onboarding looks up the new account's unit)
-    let by_ou = format!("{ou}=FOUNDATIONAL");
-    let vars = [
-        ("GUARDDUTY_AUTO_ENABLE", "NONE"),
-        ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()),
-        ("GUARDDUTY_FEATURES_BY_OU", by_ou.as_str()),
-    ];
-    let function = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await));
-    function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
-    let mut responder_calls = BTreeMap::new();
-    add_calls(&mut responder_calls, &emulator, &org);
+/// Someone stops monitoring a member, turns a plan off on the admin's detector and on a member; the log forgets
+/// their calls.
+async fn break_the_state(emulator: &Emulator, org: &Org) {
     let admin_gd = emulator.admin_guardduty(&org.accounts[0], "us-east-1").await;
     let detector = admin_gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
     admin_gd
@@ -251,59 +325,46 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
         .send()
         .await
         .unwrap();
-    emulator.clear_log(); // the test's own calls that broke the state are not the responder's
-    function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
-    add_calls(&mut responder_calls, &emulator, &org);
+    emulator.clear_log(); // the test's own calls that broke the state are not the function's
+}
+
+/// The responder's calls: on a fresh organization, an account creation announced by its CreateAccount call
+/// (resolved, then onboarded into its unit's plans, every region's foundation laid first); and in policy mode, an
+/// onboarding on a fresh organization (the policy written) and one after someone edited the policy (put back).
+async fn responder_calls() -> BTreeMap<&'static str, Actions> {
+    let mut calls = BTreeMap::new();
+    let (emulator, org, ou, unit) = scenario().await;
+    let by_ou = format!("{unit}=FOUNDATIONAL");
+    let vars = [
+        ("GUARDDUTY_AUTO_ENABLE", "NONE"),
+        ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()),
+        ("GUARDDUTY_FEATURES_BY_OU", by_ou.as_str()),
+    ];
+    let function = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await));
     let (account, request_id) = emulator.create_account("iam-check").await;
-    emulator.clear_log(); // nor is the account creation
+    // (a record left from an earlier membership, RegionDisabled where it has not enabled the region: re-checked)
+    emulator.seed_members("af-south-1", &org.accounts[0], &[(&account, "RegionDisabled")]);
+    emulator.clear_log(); // the account creation is not the responder's
     let created = fixture("create-account-call.json", &[("car-4b1f3e2cf2fa11ed8b6e0a41b5dcf48f", &request_id)]);
     let answer = function.handle(event(created)).await.unwrap();
     assert_eq!(answer["report"]["account"], account.as_str());
-    add_calls(&mut responder_calls, &emulator, &org);
-    // and in policy mode: the schedule writes the policy, then puts an edited, stray policy back
-    let (emulator, org, ou) = scenario().await;
+    add_calls(&mut calls, &emulator, &org);
+
+    let (emulator, org, ou, _) = scenario().await;
     let vars = [("GUARDDUTY_ENABLEMENT", "policy"), ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()), EXPORT[0], EXPORT[1]];
     let function = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await));
-    for _ in 0..2 {
-        function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
-        add_calls(&mut responder_calls, &emulator, &org);
+    for name in ["iam-policy-fresh", "iam-policy-edited"] {
+        let (account, _) = emulator.create_account(name).await;
+        emulator.clear_log();
+        let created = fixture("create-account-result-succeeded.json", &[("444455556666", account.as_str())]);
+        let answer = function.handle(event(created)).await.unwrap();
+        let actions = &answer["report"]["organization"];
+        assert!(actions.as_array().unwrap().iter().any(|a| a["status"] == "done"), "{name}: {answer}");
+        assert!(!emulator.state()["policies"].as_array().unwrap().is_empty(), "{name}: {answer}");
+        add_calls(&mut calls, &emulator, &org);
         tamper_with_the_policy(&emulator, &org, &ou).await;
     }
-
-    // every operation in the code was exercised
-    let exercised: BTreeSet<String> = bootstrapper_calls
-        .values()
-        .chain(responder_calls.values())
-        .flatten()
-        .map(|a| a.split(':').nth(1).unwrap().to_ascii_lowercase())
-        .collect();
-    // (the SDK spells EnableAWSServiceAccess enable_aws_service_access: compared without case)
-    let in_code: BTreeSet<String> = operations_in_code().iter().map(|o| o.to_ascii_lowercase()).collect();
-    let missing: Vec<_> = in_code.difference(&exercised).cloned().collect();
-    assert!(missing.is_empty(), "the scenario does not exercise {missing:?}; extend it so that the check covers them");
-
-    // the function roles: their management-side calls, what those require, and the platform's needs
-    for (role, calls, extra) in [
-        ("BootstrapperRole", &bootstrapper_calls, &LOGS[..]),
-        // the function's own dead letters, and what the account events' event source mapping needs of its queue
-        (
-            "ResponderRole",
-            &responder_calls,
-            &[LOGS[0], LOGS[1], "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-                [..],
-        ),
-    ] {
-        let mut expected = with_implied(&calls["management"]);
-        expected.extend(extra.iter().map(|s| s.to_string()));
-        assert_grants("template.yaml", role, &expected);
-    }
-
-    // the admin role: every call made as the admin account, by either function
-    let admin_calls: Actions = bootstrapper_calls["admin"].union(&responder_calls["admin"]).cloned().collect();
-    assert_grants("admin-role.yaml", "AdminRole", &with_implied(&admin_calls));
-
-    // the admin account's opt-in forwarder may only put events on the management account's default bus
-    assert_grants("admin-role.yaml", "RegionOptInForwarderRole", &["events:PutEvents".to_owned()].into());
+    calls
 }
 
 /// Someone edits the tool's GuardDuty policy and attaches it to the excluded unit, and points eu-west-1's findings

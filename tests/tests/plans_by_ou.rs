@@ -7,7 +7,7 @@
 
 use responder::Responder;
 use serde_json::{json, Value};
-use system_tests::{detector, event, fixture, members, settings, tally, Emulator, Org};
+use system_tests::{detector, event, fixture, members, schedule, settings, tally, Emulator, Org};
 
 const REGION: &str = "us-east-1";
 const PLANS: [&str; 7] = [
@@ -60,10 +60,10 @@ async fn api_mode_gives_each_unit_exactly_its_plans_and_new_and_moved_accounts_t
     let by_ou = format!("{prod}=S3_DATA_EVENTS,RUNTIME_MONITORING;{sandbox}=FOUNDATIONAL");
     let admin = org.accounts[0];
     let vars = [("GUARDDUTY_FEATURES_BY_OU", by_ou.as_str())];
-    let responder = Responder::new(Ok(emulator.enabler(settings(&admin, &vars)).await));
 
     // when bootstrapped
-    let answer = responder.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap_or_else(|e| panic!("{e}"));
+    let answer = schedule(&emulator, &admin, &vars).await.unwrap_or_else(|e| panic!("{e}"));
+    let responder = Responder::new(Ok(emulator.enabler(settings(&admin, &vars)).await));
     assert_eq!(answer["report"]["summary"]["unprotected"], 0, "{answer}");
 
     // then each member shows exactly its unit's plans, the deepest unit winning
@@ -81,7 +81,7 @@ async fn api_mode_gives_each_unit_exactly_its_plans_and_new_and_moved_accounts_t
     }
     // and a second run writes nothing
     emulator.clear_log();
-    responder.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
+    schedule(&emulator, &admin, &vars).await.unwrap();
     assert_eq!(tally(&emulator.log()).writes, 0, "{:?}", tally(&emulator.log()).by_operation);
 
     // when a new account is created straight into the sandbox (as Account Factory does) and its event arrives

@@ -10,7 +10,7 @@ use enablement::{Outcome, RetryPolicy, RunOptions};
 use lambda_runtime::{Context, LambdaEvent};
 use responder::Responder;
 use serde_json::json;
-use system_tests::{cfn_request, event, fixture, members, settings, Call, Emulator, Org, ResponseCatcher};
+use system_tests::{cfn_request, event, fixture, members, schedule, settings, Call, Emulator, Org, ResponseCatcher};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
 
@@ -59,8 +59,8 @@ async fn a_full_reconcile_converges_through_throttling_and_server_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_onboarding_enrols_the_account_everywhere_through_throttling() {
     let (emulator, org) = world(4);
+    schedule(&emulator, &org.accounts[0], &[]).await.expect("bootstrap");
     let responder = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await));
-    responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect("bootstrap");
     let (account, _) = emulator.create_account("throttled").await;
     emulator.faults(
         json!({"throttle_rate": 0.25, "error_rate": 0.05, "services": ["guardduty", "organizations"], "seed": 3}),
@@ -123,10 +123,9 @@ async fn a_region_that_is_down_fails_alone_and_the_schedule_reports_it_without_a
     // given one region where every call fails
     let (emulator, org) = world(5);
     emulator.faults(json!({"down_regions": ["eu-west-1"]}));
-    let responder = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await));
     emulator.clear_log();
     // when the schedule fires
-    let answer = responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect("the schedule's report");
+    let answer = schedule(&emulator, &org.accounts[0], &[]).await.expect("the schedule's report");
     // then the other regions converged, and the report names the region and the cause (the drift alarm sees it; an
     // invocation error would make Lambda run the whole reconcile twice more, then dead-letter the schedule)
     let log = emulator.log();
@@ -148,7 +147,7 @@ async fn a_region_that_is_down_fails_alone_and_the_schedule_reports_it_without_a
     );
     // and once it is back, the next schedule finishes the job
     emulator.faults(json!({}));
-    responder.handle(event(fixture("scheduled-event.json", &[]))).await.expect("recovered");
+    schedule(&emulator, &org.accounts[0], &[]).await.expect("recovered");
     assert!(converged(&emulator, &org));
 }
 

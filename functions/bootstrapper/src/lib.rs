@@ -1,8 +1,11 @@
-//! The bootstrapper function: run by CloudFormation as a custom resource on every deploy, it brings every governed
-//! region to the desired state and answers CloudFormation exactly once. Invoked directly, it reconciles, or with
-//! `{"dryRun": true}` returns the plan without writing.
+//! The bootstrapper function: the whole organization's reconcile. Run by CloudFormation as a custom resource on every
+//! deploy, it brings every governed region to the desired state and answers CloudFormation exactly once; on its
+//! schedule it repairs drift and enrols any account an event missed; on a region's opt-in it reconciles that region.
+//! Invoked directly, it reconciles, or with `{"dryRun": true}` returns the plan without writing. Its long runs are
+//! kept off the responder, whose short timeout lets a failed account event come back from its queue quickly.
 
 pub mod cfn;
+pub mod events;
 mod request;
 
 use std::sync::Arc;
@@ -122,6 +125,14 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             return self.custom_resource(payload, custom_resource_budget(context.deadline)).await;
         }
         let budget = Budget::from_epoch_millis(context.deadline);
+        if events::is_event(&payload) {
+            let run = events::classify(&payload).map_err(|e| {
+                tracing::warn!(error = %e, "rejected event");
+                Failure::new("MalformedEvent", format!("malformed event: {e}"))
+            })?;
+            tracing::info!(asked = %json!(run), "event classified");
+            return self.on_event(run, budget).await;
+        }
         let direct = Direct::parse(&payload)?;
         tracing::info!(asked = %json!(direct), "invoked directly");
         let enabler = self.enabler.as_ref().map_err(|e| Failure::from(e.clone()))?;
@@ -133,6 +144,43 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         } else {
             Err(Failure::new("RegionsNotConverged", report.shortfall()))
         }
+    }
+
+    /// The schedule's reconcile, or a region's: its report, published, whatever it says (a failed region or an
+    /// unprotected account goes to the DriftUnrepaired and coverage alarms, not to an invocation error that Lambda
+    /// would retry and dead-letter); a run that could not start or finish (no report) publishes one unit of
+    /// unrepaired drift and says why. Only a bad configuration and a panic are invocation errors.
+    async fn on_event(&self, run: events::Run, budget: Option<Budget>) -> Result<Value, Failure> {
+        let options = RunOptions::within(budget);
+        let options = match &run {
+            events::Run::Reconcile => options,
+            events::Run::Region { region } => RunOptions { only_regions: Some(vec![region.clone()]), ..options },
+            events::Run::Ignore { reason } => {
+                tracing::info!(%reason, "ignored");
+                return Ok(json!({"request": run}));
+            }
+        };
+        let enabler = self.enabler.as_ref().map_err(|e| Failure::from(e.clone()))?;
+        let started = Instant::now();
+        let failure = match guarded(budget, Box::pin(enabler.reconcile_with(&options))).await {
+            Ok(Ok(report)) => {
+                let report = enablement::publish("bootstrapper", report);
+                return Ok(json!({"request": run, "report": report}));
+            }
+            Ok(Err(e @ RunError::NoRegions(_))) if matches!(run, events::Run::Region { .. }) => {
+                tracing::info!(reason = %e, "ignored");
+                return Ok(json!({"request": run, "ignored": e.to_string()}));
+            }
+            // A bad configuration, and a bug, fail the invocation: loud, and no run will do better until fixed.
+            Ok(Err(e @ RunError::Config(_))) => return Err(Failure::from(e)),
+            Err(panicked @ Interrupted::Panicked(_)) => return Err(Failure::from(panicked)),
+            Ok(Err(e)) => Failure::from(e),
+            Err(interrupted) => Failure::from(interrupted),
+        };
+        let millis = started.elapsed().as_millis() as u64;
+        tracing::warn!(kind = failure.kind, error = %failure, millis, "run failed");
+        println!("{}", emf_failure("bootstrapper", failure.kind));
+        Ok(json!({"request": run, "failed": {"errorType": failure.kind, "errorMessage": failure.message}}))
     }
 
     async fn custom_resource(&self, payload: Value, budget: Option<Budget>) -> Result<Value, Failure> {

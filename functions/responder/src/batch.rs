@@ -33,7 +33,7 @@ pub(crate) fn is_sqs(payload: &Value) -> bool {
 /// What serving some account requests came to: one outcome per request (`Ok(None)` protected, `Ok(Some(why))`
 /// nothing to do, `Err` not handled now), and the reports of the onboardings that ran.
 pub(crate) struct Served {
-    pub(crate) outcomes: Vec<Result<Option<String>, Failure>>,
+    pub(crate) outcomes: Vec<Outcome>,
     pub(crate) reports: Vec<Report>,
 }
 
@@ -83,7 +83,6 @@ impl<C: Cloud> Responder<C> {
         let mut response = SqsBatchResponse::default();
         let mut ids = Vec::new();
         let mut requests = Vec::new();
-        let mut runs = Vec::new();
         for record in &event.records {
             let id = record.message_id.clone().unwrap_or_default();
             let request = match record.body.as_deref().map(serde_json::from_str::<Value>) {
@@ -93,7 +92,6 @@ impl<C: Cloud> Responder<C> {
             };
             match request {
                 Ok(Request::Ignore { reason }) => tracing::info!(message = %id, %reason, "ignored"),
-                Ok(run @ (Request::Region { .. } | Request::Reconcile)) => runs.push(run),
                 Ok(request) => {
                     ids.push(id);
                     requests.push(request);
@@ -112,93 +110,21 @@ impl<C: Cloud> Responder<C> {
                 response.add_failure(id);
             }
         }
-        // A schedule or a region opt-in that reached the queue is run as if invoked directly (never retried).
-        let mut distinct: Vec<Request> = Vec::new();
-        for run in runs {
-            if !distinct.contains(&run) {
-                distinct.push(run);
-            }
-        }
-        for request in distinct {
-            self.run(enabler, &request, budget).await?;
-        }
         serde_json::to_value(response).map_err(|e| Failure::new("InternalError", e.to_string()))
     }
 
     /// Serves account requests together: the accounts they name enrolled in one onboarding (those that moved in a
     /// second, which reads their membership first) while CreateAccount calls are resolved to their accounts, which a
-    /// third onboarding enrols as their creations end; then each request's outcome. Publishes each onboarding's report, and each protected account's OnboardingSeconds once, from the
-    /// earliest event that announced it.
+    /// third onboarding enrols as their creations end; then each request's outcome. Publishes each onboarding's
+    /// report, and each protected account's OnboardingSeconds once, from the earliest event that announced it.
     pub(crate) async fn serve_accounts(
         &self,
         enabler: &Enabler<C>,
         requests: &[Request],
         budget: Option<Budget>,
     ) -> Served {
-        let work = async {
-            let moved: BTreeSet<AccountId> = requests
-                .iter()
-                .filter_map(|r| match r {
-                    Request::Replan { account, .. } => Some(*account),
-                    _ => None,
-                })
-                .collect();
-            // The accounts the batch names outright are enrolled at once; those of CreateAccount calls whose
-            // creation is still in progress follow when it ends, so that a slow creation holds up no other account.
-            // An account that is new and moved (Account Factory places it in its unit) is served as moved: its
-            // membership is read first, and created where it has none.
-            let known: BTreeSet<AccountId> = requests
-                .iter()
-                .filter_map(|r| match r {
-                    Request::Onboard { account, .. } => Some(*account),
-                    _ => None,
-                })
-                .filter(|a| !moved.contains(a))
-                .collect();
-            let options = RunOptions::within(budget);
-            let onboard = |accounts: Vec<AccountId>, moved: bool| {
-                let options = options.clone();
-                async move {
-                    if accounts.is_empty() {
-                        return None;
-                    }
-                    let result = enabler.onboard_all(&accounts, moved, &options).await.map_err(|e| match e {
-                        e @ RunError::NoRegions(_) => Failure::new("NoRegionToGovern", e.to_string()),
-                        e => Failure::from(e),
-                    });
-                    Some(Group { result })
-                }
-            };
-            let resolving = async {
-                let resolved = futures_util::future::join_all(requests.iter().map(|request| async move {
-                    match request {
-                        Request::ResolveCreateAccount { request_id, .. } => {
-                            match self.created(enabler, request_id, budget).await {
-                                Ok(Ok(account)) => Ok(Some(account)),
-                                Ok(Err(reason)) => Err(Ok(format!("the account creation failed: {reason}"))),
-                                Err(failure) => Err(Err(failure)),
-                            }
-                        }
-                        Request::Onboard { account, .. } | Request::Replan { account, .. } => Ok(Some(*account)),
-                        _ => Ok(None),
-                    }
-                }))
-                .await;
-                let late: BTreeSet<AccountId> = resolved
-                    .iter()
-                    .filter_map(|r| r.as_ref().ok().copied().flatten())
-                    .filter(|a| !moved.contains(a) && !known.contains(a))
-                    .collect();
-                (resolved, onboard(late.into_iter().collect(), false).await)
-            };
-            let (new_group, moved_group, (resolved, late_group)) = tokio::join!(
-                onboard(known.iter().copied().collect(), false),
-                onboard(moved.iter().copied().collect(), true),
-                resolving
-            );
-            (resolved, [new_group, moved_group, late_group], moved, known)
-        };
-        let (resolved, groups, moved, known) = match guarded(budget, Box::pin(work)).await {
+        let split = Split::of(requests);
+        let (resolved, groups) = match guarded(budget, Box::pin(self.enrol(enabler, requests, &split, budget))).await {
             Ok(done) => done,
             Err(interrupted) => {
                 let failure = match interrupted {
@@ -215,6 +141,116 @@ impl<C: Cloud> Responder<C> {
                 };
             }
         };
+        let (outcomes, announced) = split.outcomes(requests, resolved, &groups);
+        publish_onboarding_seconds(announced);
+        let reports = groups
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g.result.ok().and_then(|o| o.report))
+            .map(|report| enablement::publish("responder", report))
+            .collect();
+        Served { outcomes, reports }
+    }
+
+    /// The three onboardings (new, moved, and those whose creation is resolved meanwhile), and what each request
+    /// resolved to.
+    async fn enrol(
+        &self,
+        enabler: &Enabler<C>,
+        requests: &[Request],
+        split: &Split,
+        budget: Option<Budget>,
+    ) -> (Vec<Resolved>, [Option<Group>; 3]) {
+        let options = RunOptions::within(budget);
+        let onboard = |accounts: Vec<AccountId>, moved: bool| {
+            let options = options.clone();
+            async move {
+                if accounts.is_empty() {
+                    return None;
+                }
+                let result = enabler.onboard_all(&accounts, moved, &options).await.map_err(|e| match e {
+                    e @ RunError::NoRegions(_) => Failure::new("NoRegionToGovern", e.to_string()),
+                    e => Failure::from(e),
+                });
+                Some(Group { result })
+            }
+        };
+        let resolving = async {
+            let resolved =
+                futures_util::future::join_all(requests.iter().map(|request| self.resolve(enabler, request, budget)))
+                    .await;
+            let late: BTreeSet<AccountId> = resolved
+                .iter()
+                .filter_map(|r| r.as_ref().ok().copied().flatten())
+                .filter(|a| !split.moved.contains(a) && !split.known.contains(a))
+                .collect();
+            (resolved, onboard(late.into_iter().collect(), false).await)
+        };
+        let (new_group, moved_group, (resolved, late_group)) = tokio::join!(
+            onboard(split.known.iter().copied().collect(), false),
+            onboard(split.moved.iter().copied().collect(), true),
+            resolving
+        );
+        (resolved, [new_group, moved_group, late_group])
+    }
+
+    /// The account a request is for: named outright, or the one its CreateAccount call created (polled until the
+    /// creation ends); an ignore (`Err(Ok(why))`) or a failure (`Err(Err(...))`) otherwise.
+    async fn resolve(&self, enabler: &Enabler<C>, request: &Request, budget: Option<Budget>) -> Resolved {
+        match request {
+            Request::ResolveCreateAccount { request_id, .. } => match self.created(enabler, request_id, budget).await {
+                Ok(Ok(account)) => Ok(Some(account)),
+                Ok(Err(reason)) => Err(Ok(format!("the account creation failed: {reason}"))),
+                Err(failure) => Err(Err(failure)),
+            },
+            Request::Onboard { account, .. } | Request::Replan { account, .. } => Ok(Some(*account)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// A request's outcome: `Ok(None)` protected, `Ok(Some(why))` nothing to do, `Err` not handled now.
+type Outcome = Result<Option<String>, Failure>;
+
+/// What a request resolved to: its account (`None`: not an account event), or why not (an ignore, or a failure).
+type Resolved = Result<Option<AccountId>, Result<String, Failure>>;
+
+/// The accounts a batch names outright: moved ones (their membership read first), and the others. An account that is
+/// new and moved (Account Factory places it in its unit) is served as moved. Those of CreateAccount calls whose
+/// creation is still in progress follow when it ends, so that a slow creation holds up no other account.
+struct Split {
+    moved: BTreeSet<AccountId>,
+    known: BTreeSet<AccountId>,
+}
+
+impl Split {
+    fn of(requests: &[Request]) -> Self {
+        let moved: BTreeSet<AccountId> = requests
+            .iter()
+            .filter_map(|r| match r {
+                Request::Replan { account, .. } => Some(*account),
+                _ => None,
+            })
+            .collect();
+        let known = requests
+            .iter()
+            .filter_map(|r| match r {
+                Request::Onboard { account, .. } => Some(*account),
+                _ => None,
+            })
+            .filter(|a| !moved.contains(a))
+            .collect();
+        Self { moved, known }
+    }
+
+    /// Each request's outcome, from what it resolved to and the group that enrolled its account; and, for each
+    /// account protected, the earliest event that announced it.
+    fn outcomes(
+        &self,
+        requests: &[Request],
+        resolved: Vec<Resolved>,
+        groups: &[Option<Group>; 3],
+    ) -> (Vec<Outcome>, BTreeMap<AccountId, i64>) {
         let mut outcomes = Vec::with_capacity(requests.len());
         let mut announced: BTreeMap<AccountId, i64> = BTreeMap::new();
         for (request, resolved) in requests.iter().zip(resolved) {
@@ -229,10 +265,10 @@ impl<C: Cloud> Responder<C> {
                     continue;
                 }
             };
-            let [new_group, moved_group, late_group] = &groups;
-            let group = if moved.contains(&account) {
+            let [new_group, moved_group, late_group] = groups;
+            let group = if self.moved.contains(&account) {
                 moved_group.as_ref()
-            } else if known.contains(&account) {
+            } else if self.known.contains(&account) {
                 new_group.as_ref()
             } else {
                 late_group.as_ref()
@@ -250,19 +286,17 @@ impl<C: Cloud> Responder<C> {
             }
             outcomes.push(outcome);
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        for (account, at) in announced {
-            let seconds = (now - at).max(0) as f64 / 1000.0;
-            println!("{}", emf_onboarding("responder", seconds));
-            tracing::info!(%account, seconds, "onboarded");
-        }
-        let reports = groups
-            .into_iter()
-            .flatten()
-            .filter_map(|g| g.result.ok().and_then(|o| o.report))
-            .map(|report| enablement::publish("responder", report))
-            .collect();
-        Served { outcomes, reports }
+        (outcomes, announced)
+    }
+}
+
+/// OnboardingSeconds for each account protected, from the earliest event that announced it.
+fn publish_onboarding_seconds(announced: BTreeMap<AccountId, i64>) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    for (account, at) in announced {
+        let seconds = (now - at).max(0) as f64 / 1000.0;
+        println!("{}", emf_onboarding("responder", seconds));
+        tracing::info!(%account, seconds, "onboarded");
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use enablement::{is_region_name, json_type, AccountId};
+use enablement::{json_type, AccountId};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -41,13 +41,6 @@ pub enum Request {
         #[serde(skip_serializing_if = "Option::is_none")]
         announced_ms: Option<i64>,
     },
-    /// A region was enabled: reconcile it, if it is governed.
-    Region {
-        /// The region.
-        region: String,
-    },
-    /// The schedule: full reconcile.
-    Reconcile,
     /// Nothing to do.
     Ignore {
         /// Why.
@@ -110,8 +103,6 @@ pub fn classify(event: &Value) -> Result<Request, EventError> {
         ("aws.organizations", _, "MoveAccount") => move_account(detail),
         ("aws.controltower", _, "CreateManagedAccount") => managed_account(detail, "createManagedAccountStatus", "CreateManagedAccount"),
         ("aws.controltower", _, "UpdateManagedAccount") => managed_account(detail, "updateManagedAccountStatus", "UpdateManagedAccount"),
-        ("aws.account", "Region Opt-In Status Change", _) => region_opt_in(detail),
-        ("aws.events", "Scheduled Event", _) => Ok(Request::Reconcile),
         _ => ignore(format!("not an event this function handles (source {source:?}, detail-type {detail_type:?}, eventName {event_name:?})")),
     }?;
     Ok(match request {
@@ -256,24 +247,6 @@ fn managed_account(detail: &Value, status_key: &str, name: &'static str) -> Resu
         Some(state @ ("FAILED" | "IN_PROGRESS")) => ignore(format!("{name} {state}")),
         Some(other) => Err(malformed(format!("{name} has an unknown state {:?}", shorten(other)))),
         None => Err(malformed(format!("{name} has no state ({status}/state)"))),
-    }
-}
-
-fn region_opt_in(detail: &Value) -> Result<Request, EventError> {
-    let region = match text(detail, "/regionName") {
-        Some(r) if is_region_name(r) => r.to_owned(),
-        Some(r) => {
-            return Err(malformed(format!("Region Opt-In Status Change: {:?} is not a region name", shorten(r))))
-        }
-        None => return Err(malformed("Region Opt-In Status Change has no regionName")),
-    };
-    match text(detail, "/status") {
-        Some("ENABLED") => Ok(Request::Region { region }),
-        Some(status @ ("ENABLING" | "DISABLING" | "DISABLED")) => ignore(format!("region {region} is {status}")),
-        Some(other) => {
-            Err(malformed(format!("Region Opt-In Status Change has an unknown status {:?}", shorten(other))))
-        }
-        None => Err(malformed("Region Opt-In Status Change has no status")),
     }
 }
 
@@ -443,22 +416,15 @@ mod tests {
     }
 
     #[test]
-    fn regions_opted_in_are_reconciled_and_other_statuses_ignored() {
-        let change = |status: &str| {
-            envelope(
-                "aws.account",
-                "Region Opt-In Status Change",
-                json!({"accountId": "111122223333", "regionName": "af-south-1", "status": status}),
-            )
-        };
-        assert_eq!(classify(&change("ENABLED")), Ok(Request::Region { region: "af-south-1".into() }));
-        assert!(matches!(classify(&change("DISABLING")), Ok(Request::Ignore { .. })));
-        assert!(classify(&change("SOMETHING")).is_err());
-    }
-
-    #[test]
-    fn the_schedule_reconciles_and_unknown_events_are_ignored() {
-        assert_eq!(classify(&envelope("aws.events", "Scheduled Event", json!({}))), Ok(Request::Reconcile));
+    fn the_schedule_and_region_opt_ins_are_the_bootstrappers_and_unknown_events_are_ignored() {
+        let opt_in = envelope(
+            "aws.account",
+            "Region Opt-In Status Change",
+            json!({"accountId": "111122223333", "regionName": "af-south-1", "status": "ENABLED"}),
+        );
+        for other in [envelope("aws.events", "Scheduled Event", json!({})), opt_in] {
+            assert!(matches!(classify(&other), Ok(Request::Ignore { .. })), "{other}");
+        }
         let ec2 = envelope(
             "aws.ec2",
             "EC2 Instance State-change Notification",

@@ -1,6 +1,6 @@
-//! The responder function: reacts to EventBridge events that announce a new account (enrolling it in every
-//! governed region), to a region being enabled (reconciling that region), and to its schedule (the full
-//! reconcile that repairs drift and catches any account an event missed).
+//! The responder function: reacts to EventBridge events that announce a new account, enrolling it in every governed
+//! region within seconds. (The schedule's full reconcile and a region's opt-in are the bootstrapper's: their long
+//! runs would hold the short timeout this function needs for its queue.)
 //!
 //! Account events arrive in batches from an SQS queue (an event source mapping with `ReportBatchItemFailures`):
 //! the accounts a batch announces are enrolled together, and only the records whose accounts did not end protected
@@ -11,10 +11,7 @@ pub mod event;
 
 use std::time::{Duration, Instant};
 
-use enablement::{
-    emf_failure, guarded, AccountId, AwsCloud, Budget, Cloud, ConfigError, CreateAccountStatus, Enabler,
-    Error as RunError, Failure, RunOptions, Settings,
-};
+use enablement::{AccountId, AwsCloud, Budget, Cloud, ConfigError, CreateAccountStatus, Enabler, Failure, Settings};
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
@@ -71,9 +68,7 @@ impl<C: Cloud> Responder<C> {
     }
 
     /// Handles one invocation: an SQS batch of events (see the crate's documentation), or one event. Ignored events
-    /// succeed with no AWS call. The schedule and a region's opt-in answer their report whatever it says (the
-    /// scheduled reconcile is not retried or dead-lettered: its gaps go to the DriftUnrepaired and coverage alarms).
-    /// An account event that cannot be handled now (malformed, an account outside the organization, an account
+    /// succeed with no AWS call. An account event that cannot be handled now (malformed, an account outside the organization, an account
     /// not protected) is an error whose `errorType` names the kind, so that it is retried and finally dead-lettered.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Failure> {
         let (payload, context) = event.into_parts();
@@ -91,50 +86,13 @@ impl<C: Cloud> Responder<C> {
         }
         let enabler = self.enabler.as_ref().map_err(|e| Failure::from(e.clone()))?;
         let budget = Budget::from_epoch_millis(context.deadline);
-        match &request {
-            Request::Region { .. } | Request::Reconcile => self.run(enabler, &request, budget).await,
-            _ => {
-                let mut served = self.serve_accounts(enabler, std::slice::from_ref(&request), budget).await;
-                match served.outcomes.pop() {
-                    Some(Ok(Some(reason))) => Ok(json!({"request": request, "ignored": reason})),
-                    Some(Ok(None)) => Ok(json!({"request": request, "report": served.reports.pop()})),
-                    Some(Err(failure)) => Err(failure),
-                    None => Err(Failure::new("InternalError", "an event was served without an outcome")),
-                }
-            }
+        let mut served = self.serve_accounts(enabler, std::slice::from_ref(&request), budget).await;
+        match served.outcomes.pop() {
+            Some(Ok(Some(reason))) => Ok(json!({"request": request, "ignored": reason})),
+            Some(Ok(None)) => Ok(json!({"request": request, "report": served.reports.pop()})),
+            Some(Err(failure)) => Err(failure),
+            None => Err(Failure::new("InternalError", "an event was served without an outcome")),
         }
-    }
-
-    /// A reconcile (of every governed region, or of one a region opt-in names): its report, published, whatever it
-    /// says; a run that could not start or finish (no report) publishes one unit of unrepaired drift and says why.
-    /// Only a bad configuration and a panic are invocation errors.
-    async fn run(&self, enabler: &Enabler<C>, request: &Request, budget: Option<Budget>) -> Result<Value, Failure> {
-        let started = Instant::now();
-        let options = RunOptions::within(budget);
-        let options = match request {
-            Request::Region { region } => RunOptions { only_regions: Some(vec![region.clone()]), ..options },
-            _ => options,
-        };
-        let result = guarded(budget, Box::pin(enabler.reconcile_with(&options))).await;
-        let millis = started.elapsed().as_millis() as u64;
-        let failure = match result {
-            Ok(Ok(report)) => {
-                let report = enablement::publish("responder", report);
-                return Ok(json!({"request": request, "report": report}));
-            }
-            Ok(Err(e @ (RunError::Excluded(_) | RunError::NoRegions(_)))) => {
-                tracing::info!(reason = %e, millis, "ignored");
-                return Ok(json!({"request": request, "ignored": e.to_string()}));
-            }
-            // A bad configuration, and a bug, fail the invocation: loud, and no run will do better until fixed.
-            Ok(Err(e @ RunError::Config(_))) => return Err(Failure::from(e)),
-            Err(panicked @ enablement::Interrupted::Panicked(_)) => return Err(Failure::from(panicked)),
-            Ok(Err(e)) => Failure::from(e),
-            Err(interrupted) => Failure::from(interrupted),
-        };
-        tracing::warn!(kind = failure.kind, error = %failure, millis, "run failed");
-        println!("{}", emf_failure("responder", failure.kind));
-        Ok(json!({"request": request, "failed": {"errorType": failure.kind, "errorMessage": failure.message}}))
     }
 
     /// Waits for a CreateAccount request to end: the new account, or why it failed. Fails (to be retried) only

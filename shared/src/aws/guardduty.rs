@@ -82,7 +82,9 @@ fn feature<'a>(
     let mut state = FeatureState { enabled: on(status), by_policy: managed, ..FeatureState::default() };
     for (agent, status, managed) in agents {
         state.agents.insert(agent.to_owned(), on(status));
-        state.by_policy |= managed;
+        if managed {
+            state.agents_by_policy.insert(agent.to_owned());
+        }
     }
     Some((name.to_owned(), state))
 }

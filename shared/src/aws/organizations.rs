@@ -1,6 +1,8 @@
 //! AWS Organizations from the management account: the organization, its accounts and organizational units,
 //! account creation requests, trusted access, and GuardDuty policies (the GUARDDUTY_POLICY type).
 
+use std::collections::BTreeMap;
+
 use aws_config::SdkConfig;
 use aws_sdk_organizations as orgs;
 use orgs::types::{EffectivePolicyType, PolicyType};
@@ -125,7 +127,11 @@ impl OrganizationApi for AwsOrganization {
         let mut policies = Vec::new();
         each_page(pages, "ListPolicies", &self.caller, |page| {
             policies.extend(page.policies().iter().filter_map(|p| {
-                Some(PolicyRecord { id: p.id()?.to_owned(), name: p.name().unwrap_or_default().to_owned() })
+                Some(PolicyRecord {
+                    id: p.id()?.to_owned(),
+                    name: p.name().unwrap_or_default().to_owned(),
+                    description: p.description().unwrap_or_default().to_owned(),
+                })
             }));
         })
         .await?;
@@ -186,7 +192,38 @@ impl OrganizationApi for AwsOrganization {
         Ok(accounts)
     }
 
-    async fn create_policy(&self, name: &str, description: &str, content: &str) -> Result<String, Error> {
+    async fn policy_tags(&self, id: &str) -> Result<BTreeMap<String, String>, Error> {
+        let pages = self.client.list_tags_for_resource().resource_id(id).into_paginator().send();
+        let mut tags = BTreeMap::new();
+        each_page(pages, "ListTagsForResource", &self.caller, |page| {
+            tags.extend(page.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())));
+        })
+        .await?;
+        Ok(tags)
+    }
+
+    async fn tag_policy(&self, id: &str, key: &str, value: &str) -> Result<(), Error> {
+        let tag = orgs::types::Tag::builder()
+            .key(key)
+            .value(value)
+            .build()
+            .map_err(|e| self.caller.unexpected("TagResource", &e.to_string()))?;
+        self.client.tag_resource().resource_id(id).tags(tag).send().await.map_err(self.caller.fail("TagResource"))?;
+        Ok(())
+    }
+
+    async fn create_policy(
+        &self,
+        name: &str,
+        description: &str,
+        content: &str,
+        tag: (&str, &str),
+    ) -> Result<String, Error> {
+        let tag = orgs::types::Tag::builder()
+            .key(tag.0)
+            .value(tag.1)
+            .build()
+            .map_err(|e| self.caller.unexpected("CreatePolicy", &e.to_string()))?;
         let out = self
             .client
             .create_policy()
@@ -194,6 +231,7 @@ impl OrganizationApi for AwsOrganization {
             .name(name)
             .description(description)
             .content(content)
+            .tags(tag)
             .send()
             .await
             .map_err(self.caller.fail("CreatePolicy"))?;
@@ -220,6 +258,19 @@ impl OrganizationApi for AwsOrganization {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_policy_type_already_enabled_exception()) => Ok(()),
             Err(e) => Err(self.caller.error("EnablePolicyType", e)),
+        }
+    }
+
+    async fn delete_policy(&self, id: &str) -> Result<(), Error> {
+        self.client.delete_policy().policy_id(id).send().await.map_err(self.caller.fail("DeletePolicy"))?;
+        Ok(())
+    }
+
+    async fn disable_policy_type(&self, root: &str) -> Result<(), Error> {
+        match self.client.disable_policy_type().root_id(root).policy_type(PolicyType::GuarddutyPolicy).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_policy_type_not_enabled_exception()) => Ok(()),
+            Err(e) => Err(self.caller.error("DisablePolicyType", e)),
         }
     }
 

@@ -195,11 +195,11 @@ impl ConfigError {
 }
 
 impl Settings {
-    /// Whether the GuardDuty policy named `name` is one this tool owns: GUARDDUTY_POLICY_NAME, or a unit's of
-    /// GUARDDUTY_FEATURES_BY_OU, named after it (`<name>-ou-...`).
-    pub fn owns_policy(&self, name: &str) -> bool {
+    /// Whether the GuardDuty policy named `name` may be one this tool wrote, by its name: GUARDDUTY_POLICY_NAME, or
+    /// named after it (a unit's `<name>-ou-...`, a part `<name>-2`, ...). Whether it is, its owner tag says.
+    pub fn may_own_policy(&self, name: &str) -> bool {
         let main = self.policy_name.as_str();
-        name == main || name.strip_prefix(main).is_some_and(|rest| rest.starts_with("-ou-"))
+        name == main || name.strip_prefix(main).is_some_and(|rest| rest.starts_with('-'))
     }
 
     /// Reads the configuration from the process environment.
@@ -264,6 +264,7 @@ impl Settings {
                 ),
             });
         }
+        problems.extend(self.units_excluded(|unit| self.excluded_ous.contains(unit).then(|| unit.to_owned())));
         match (&self.destination, &self.kms_key) {
             (Some(_), None) => problems.push(Problem {
                 var: "GUARDDUTY_FINDINGS_KMS_KEY",
@@ -287,6 +288,28 @@ impl Settings {
             _ => {}
         }
         problems
+    }
+
+    /// A unit of GUARDDUTY_FEATURES_BY_OU at or under an excluded organizational unit (`excluded_above` gives the
+    /// excluded unit at or above a listed one): its policy or plans would turn GuardDuty on for accounts that are
+    /// excluded, which this tool could never undo. One problem per such unit, naming both.
+    pub(crate) fn units_excluded(&self, excluded_above: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
+        self.plans_by_ou
+            .iter()
+            .filter_map(|unit| {
+                let excluded = excluded_above(&unit.ou)?;
+                let place =
+                    if excluded == unit.ou { "is".to_owned() } else { format!("is under {excluded}, which is") };
+                Some(Problem {
+                    var: "GUARDDUTY_FEATURES_BY_OU",
+                    message: format!(
+                        "lists {}, which {place} excluded by GUARDDUTY_EXCLUDED_OUS: plans for it would turn \
+                         GuardDuty on for excluded accounts; remove one or the other",
+                        unit.ou
+                    ),
+                })
+            })
+            .collect()
     }
 
     /// The findings export, from the destination and the key (checked by [`Self::joint_problems`]).
@@ -333,10 +356,10 @@ mod tests {
     }
 
     #[test]
-    fn the_policies_it_owns_are_the_named_one_and_its_units() {
+    fn the_policies_it_may_own_are_named_after_guardduty_policy_name() {
         let s = parse(&[ADMIN, ("GUARDDUTY_POLICY_NAME", "gd")]).expect("valid");
-        assert!(s.owns_policy("gd") && s.owns_policy("gd-ou-ab12-cdef5678"));
-        assert!(!s.owns_policy("gd-other") && !s.owns_policy("gd2-ou-ab12-cdef5678") && !s.owns_policy("g"));
+        assert!(s.may_own_policy("gd") && s.may_own_policy("gd-ou-ab12-cdef5678") && s.may_own_policy("gd-2"));
+        assert!(!s.may_own_policy("gd2-ou-ab12-cdef5678") && !s.may_own_policy("g") && !s.may_own_policy("gdx"));
     }
 
     const ADMIN: (&str, &str) = ("GUARDDUTY_ADMIN_ACCOUNT_ID", "111111111111");

@@ -277,7 +277,8 @@ pub(crate) fn plan_admin_side(
 ) -> AdminPlan {
     let resolved = settings.plans.resolve(config);
     let (org_plans, new_only) = org_plans(settings, config, &resolved.plans);
-    let writable = |p: &Plan| !owned.contains(&p.name) && !detector.features.get(&p.name).is_some_and(|f| f.by_policy);
+    let writable =
+        |p: &Plan| !owned.contains(&p.name) && !detector.features.get(&p.name).is_some_and(|f| f.any_by_policy());
     let plans: Vec<Plan> = plans_not_enabled(detector, &resolved.plans).into_iter().filter(writable).collect();
     let frequency = settings.finding_frequency.filter(|f| detector.frequency.as_deref() != Some(f.as_str()));
     let update = !detector.enabled || !plans.is_empty() || frequency.is_some();
@@ -526,7 +527,7 @@ mod tests {
             .iter()
             .map(|p| {
                 let agents = p.agents.iter().map(|a| (a.clone(), true)).collect();
-                (p.name.clone(), FeatureState { enabled: true, agents, by_policy: false })
+                (p.name.clone(), FeatureState { enabled: true, agents, ..FeatureState::default() })
             })
             .collect();
         Detector { id: id.into(), enabled: true, frequency: Some("SIX_HOURS".into()), features }

@@ -28,9 +28,21 @@ pub(crate) struct PlanSet {
     /// Plans that must not be ENABLED: an exact set (GUARDDUTY_FEATURES_BY_OU) turns the region's other plans off.
     /// Empty otherwise: without it this tool never turns a plan off.
     pub off: Vec<String>,
-    /// Plans a GuardDuty organization policy decides for these accounts here: checked, never written (GuardDuty
-    /// applies them, eventually).
+    /// Plans whose status a GuardDuty organization policy decides for these accounts here: checked, never written
+    /// (GuardDuty applies them, eventually).
     pub by_policy: BTreeSet<String>,
+    /// Of those, the additional configurations the policy decides too, by plan. The others the API path keeps: a
+    /// policy that enables `runtime_monitoring` without `additional_configuration` leaves the agents to it.
+    pub agents_by_policy: BTreeMap<String, BTreeSet<String>>,
+    /// Plans the policy turns off here (`"disabled"`): not expected, and named in the region's notes.
+    pub off_by_policy: Vec<String>,
+}
+
+impl PlanSet {
+    /// Whether a GuardDuty policy decides `agent` of `plan` for these accounts.
+    fn agent_by_policy(&self, plan: &str, agent: &str) -> bool {
+        self.agents_by_policy.get(plan).is_some_and(|a| a.contains(agent))
+    }
 }
 
 /// The run's classes of accounts: accounts of one class want the same plans in a region (they share an effective
@@ -199,7 +211,15 @@ pub(crate) fn shortfall(index: usize, set: &PlanSet, features: &Features) -> (Sh
         let enabled = shown.is_some_and(|f| f.enabled && plan.agents.iter().all(|a| f.agents.get(a) == Some(&true)));
         if !enabled {
             s.missing.set(i);
-            if set.by_policy.contains(&plan.name) || shown.is_some_and(|f| f.by_policy) {
+            // What is missing is the policy's to apply: the plan's status where the policy decides it, or an agent the
+            // policy decides; agents it leaves to the API are written, the status sent as it is.
+            let status_locked = set.by_policy.contains(&plan.name) || shown.is_some_and(|f| f.by_policy);
+            let off = !shown.is_some_and(|f| f.enabled);
+            let agent_locked = plan.agents.iter().any(|a| {
+                shown.is_none_or(|f| f.agents.get(a) != Some(&true))
+                    && (set.agent_by_policy(&plan.name, a) || shown.is_some_and(|f| f.agents_by_policy.contains(a)))
+            });
+            if (off && status_locked) || agent_locked {
                 s.locked_on.set(i);
             }
         }
@@ -207,7 +227,7 @@ pub(crate) fn shortfall(index: usize, set: &PlanSet, features: &Features) -> (Sh
     for (i, name) in set.off.iter().enumerate() {
         if let Some(f) = features.get(name).filter(|f| f.enabled) {
             s.unwanted.set(i);
-            if set.by_policy.contains(name) || f.by_policy {
+            if set.by_policy.contains(name) || f.any_by_policy() {
                 s.locked_off.set(i);
             }
         }
@@ -230,7 +250,15 @@ pub(crate) fn plan_member_plans(wants: &Wants, shortfalls: &BTreeMap<AccountId, 
     let mut steps = Vec::new();
     for ((index, on, off), accounts) in groups {
         let set = &wants.sets[index];
-        let on: Vec<Plan> = on.indices().map(|i| set.on[i].clone()).collect();
+        // An agent a policy decides is never named: GuardDuty refuses a request that names one.
+        let on: Vec<Plan> = on
+            .indices()
+            .map(|i| {
+                let plan = &set.on[i];
+                let agents = plan.agents.iter().filter(|a| !set.agent_by_policy(&plan.name, a)).cloned().collect();
+                Plan { name: plan.name.clone(), agents }
+            })
+            .collect();
         let off: Vec<String> = off.indices().map(|i| set.off[i].clone()).collect();
         let names_both =
             on.iter().map(|p| p.name.as_str()).chain(off.iter().map(String::as_str)).any(|n| n == RUNTIME_MONITORING)
@@ -284,9 +312,17 @@ pub(crate) fn shortfall_reason(wants: &Wants, s: &Shortfall, refused: Option<&st
     if !pending.is_empty() {
         parts.push(format!("policy not yet applied: {}", pending.join(", ")));
     }
-    let unwanted: Vec<&str> = s.unwanted.indices().map(|i| set.off[i].as_str()).collect();
+    let unwanted: Vec<&str> = s.unwanted.minus(s.locked_off).indices().map(|i| set.off[i].as_str()).collect();
     if !unwanted.is_empty() {
         parts.push(format!("plans enabled that its organizational unit turns off: {}", unwanted.join(", ")));
+    }
+    let forced: Vec<&str> = s.locked_off.indices().map(|i| set.off[i].as_str()).collect();
+    if !forced.is_empty() {
+        parts.push(format!(
+            "plans its organizational unit turns off and a GuardDuty policy keeps on (this tool cannot turn a \
+             policy's plan off): {}",
+            forced.join(", ")
+        ));
     }
     let mut reason = parts.join("; ");
     if let Some(r) = refused {
@@ -308,7 +344,8 @@ mod tests {
         on.iter()
             .map(|(name, agents)| {
                 let agents = agents.iter().map(|(a, e)| ((*a).to_owned(), *e)).collect();
-                ((*name).to_owned(), FeatureState { enabled: true, agents, by_policy: policy.contains(name) })
+                let by_policy = policy.contains(name);
+                ((*name).to_owned(), FeatureState { enabled: true, agents, by_policy, ..FeatureState::default() })
             })
             .collect()
     }
@@ -334,8 +371,9 @@ mod tests {
 
     #[test]
     fn a_plan_off_or_an_agent_off_is_missing_and_a_policy_owned_one_is_not_written() {
-        // given a member whose S3 plan is off and whose Runtime Monitoring lacks its agent, the latter owned by a policy
+        // given a member whose S3 plan is off and whose Runtime Monitoring lacks its agent, both owned by a policy
         let mut f = features(&[(RUNTIME_MONITORING, &[("EC2_AGENT_MANAGEMENT", false)])], &[RUNTIME_MONITORING]);
+        f.get_mut(RUNTIME_MONITORING).expect("rm").agents_by_policy.insert("EC2_AGENT_MANAGEMENT".into());
         f.insert("S3_DATA_EVENTS".into(), FeatureState::default());
         // when compared
         let (s, _) = shortfall(0, &set(), &f);
@@ -355,6 +393,36 @@ mod tests {
         assert_eq!(
             reason,
             "protection plans not enabled: S3_DATA_EVENTS; policy not yet applied: RUNTIME_MONITORING (EC2_AGENT_MANAGEMENT)"
+        );
+    }
+
+    #[test]
+    fn an_agent_a_policy_leaves_to_the_api_is_written_under_the_plan_the_policy_owns() {
+        // given Runtime Monitoring enabled and owned by a policy that decides ECS's agent (on) but not EC2's (off)
+        let mut set = set();
+        set.on[1].agents.push("ECS_FARGATE_AGENT_MANAGEMENT".into());
+        set.by_policy.insert(RUNTIME_MONITORING.into());
+        set.agents_by_policy.insert(RUNTIME_MONITORING.into(), ["ECS_FARGATE_AGENT_MANAGEMENT".to_owned()].into());
+        let f = features(
+            &[
+                ("S3_DATA_EVENTS", &[]),
+                (RUNTIME_MONITORING, &[("EC2_AGENT_MANAGEMENT", false), ("ECS_FARGATE_AGENT_MANAGEMENT", true)]),
+            ],
+            &[RUNTIME_MONITORING],
+        );
+        // when compared
+        let (s, _) = shortfall(0, &set, &f);
+        // then the plan is missing its agent, not locked, and the write names only the agent the policy leaves
+        assert_eq!(s.missing.indices().collect::<Vec<_>>(), [1]);
+        assert!(s.locked_on.is_empty(), "{s:?}");
+        let steps = plan_member_plans(&Wants::everyone(set), &[(id(1), s)].into_iter().collect());
+        assert_eq!(
+            steps,
+            vec![Step::UpdateMemberDetectors {
+                accounts: vec![id(1)],
+                on: vec![plan(RUNTIME_MONITORING, &["EC2_AGENT_MANAGEMENT"])],
+                off: vec![]
+            }]
         );
     }
 

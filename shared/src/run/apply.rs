@@ -98,6 +98,21 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
                 self.record(accounts.iter().map(|a| a.id), refused, true);
                 Ok(())
             }
+            // A membership write that failed costs only the accounts it was for: each is reported unprotected with the
+            // error, the other members are still converged and their plans read, and the region fails with it in
+            // the end.
+            (Err(e), step) if step.member_count() > 0 => {
+                let reason = format!("{} failed: {e}", step.operation());
+                let ids = member_ids(step);
+                if matches!(step, Step::UpdateMemberDetectors { .. }) {
+                    self.plans_refused.extend(ids.into_iter().map(|a| (a, reason.clone())));
+                } else {
+                    let refused = ids.iter().map(|a| (*a, reason.clone())).collect();
+                    self.record(ids.into_iter(), refused, false);
+                }
+                self.deferred.get_or_insert(e);
+                Ok(())
+            }
             (result, _) => result,
         };
         self.report.actions.push(Action { step, status });
@@ -210,6 +225,17 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
                 }
             }
         }
+    }
+}
+
+/// The accounts a membership step is for.
+fn member_ids(step: &Step) -> Vec<AccountId> {
+    match step {
+        Step::CreateMembers { accounts } => accounts.iter().map(|a| a.id).collect(),
+        Step::StartMonitoringMembers { accounts }
+        | Step::DeleteMembers { accounts }
+        | Step::UpdateMemberDetectors { accounts, .. } => accounts.clone(),
+        _ => Vec::new(),
     }
 }
 

@@ -4,13 +4,13 @@
 //! plan set: its unit's plans (exact, the region's other plans off) or GUARDDUTY_FEATURES (never anything off), with
 //! what its policy's block decides for the plans it governs (checked, never written).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::config::Settings;
+use crate::config::{Plan, Settings};
 use crate::ids::AccountId;
 use crate::plan::protection::{PlanSet, Wants};
-use crate::policy::Effective;
+use crate::policy::{Block, Effective};
 use crate::state::OrgConfig;
 use crate::tree::OrgTree;
 
@@ -33,21 +33,36 @@ pub(crate) struct AccountClasses {
     pub effective: Vec<Option<Effective>>,
     /// Accounts whose effective policy is invalid.
     pub invalid: Vec<AccountId>,
+    /// The effective policies that could not be read (by index), with why: their accounts are checked against the
+    /// configured plans, and named.
+    pub unread: HashMap<usize, String>,
+    /// Why the accounts with an invalid effective policy could not be listed, where they could not.
+    pub invalid_unread: Option<String>,
 }
 
 impl Default for AccountClasses {
     fn default() -> Self {
-        Self { classes: Arc::default(), kinds: vec![Kind::default()], effective: Vec::new(), invalid: Vec::new() }
+        Self {
+            classes: Arc::default(),
+            kinds: vec![Kind::default()],
+            effective: Vec::new(),
+            invalid: Vec::new(),
+            unread: HashMap::new(),
+            invalid_unread: None,
+        }
     }
 }
 
 /// In policy mode, each account's effective policy, by index into `effective` (0: none), and the accounts whose
-/// effective policy is invalid.
+/// effective policy is invalid; and what could not be read: the effective policies of some groups (by index, with
+/// why), and the list of invalid ones.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PolicyFacts {
     pub of: HashMap<AccountId, usize>,
     pub effective: Vec<Option<Effective>>,
     pub invalid: Vec<AccountId>,
+    pub unread: HashMap<usize, String>,
+    pub invalid_unread: Option<String>,
 }
 
 impl AccountClasses {
@@ -71,7 +86,19 @@ impl AccountClasses {
                 classes.insert(*account, class);
             }
         }
-        Self { classes: Arc::new(classes), kinds, effective: policies.effective, invalid: policies.invalid }
+        Self {
+            classes: Arc::new(classes),
+            kinds,
+            effective: policies.effective,
+            invalid: policies.invalid,
+            unread: policies.unread,
+            invalid_unread: policies.invalid_unread,
+        }
+    }
+
+    /// The accounts among `accounts` whose effective policy could not be read, with why.
+    pub(crate) fn unread<'a>(&self, accounts: impl Iterator<Item = &'a AccountId>) -> Vec<(AccountId, String)> {
+        accounts.filter_map(|a| Some((*a, self.unread.get(&self.kind(a).policy)?.clone()))).collect()
     }
 
     /// Whether the run is in policy mode (effective policies were read).
@@ -87,9 +114,16 @@ impl AccountClasses {
         self.effective.get(kind.policy).and_then(Option::as_ref)
     }
 
-    /// The accounts among `accounts` no GuardDuty policy covers.
+    /// The accounts among `accounts` no GuardDuty policy covers (those whose policy could not be read are not known
+    /// to be).
     pub(crate) fn uncovered<'a>(&self, accounts: impl Iterator<Item = &'a AccountId>) -> Vec<AccountId> {
-        accounts.filter(|a| self.effective(self.kind(a)).is_none()).copied().collect()
+        accounts
+            .filter(|a| {
+                let kind = self.kind(a);
+                self.effective(kind).is_none() && !self.unread.contains_key(&kind.policy)
+            })
+            .copied()
+            .collect()
     }
 
     /// The plans `account`'s effective policy governs in `region` (the admin's own detector's, never written).
@@ -117,10 +151,7 @@ impl AccountClasses {
                     if block.foundational == Some(false) {
                         off_classes.insert(class);
                     }
-                    let mut wanted = block.enabled();
-                    wanted.extend(on.into_iter().filter(|p| !block.plans.contains_key(&p.name)));
-                    let off = off.into_iter().filter(|p| !block.plans.contains_key(p)).collect();
-                    PlanSet { on: wanted, off, by_policy: block.plans.keys().cloned().collect() }
+                    with_policy(block, on, off, offered)
                 }
             };
             sets.push(set);
@@ -129,6 +160,33 @@ impl AccountClasses {
         let set_of = (0..sets.len()).collect();
         (Wants { sets, classes: self.classes.clone(), set_of }, held)
     }
+}
+
+/// The plans a class wants where its effective policy's `block` governs some: what the block decides, for the plans
+/// the region offers ("A feature listed in a Region where it is not available is ignored for that Region", GuardDuty
+/// policy syntax); the configured plans (`on`, `off`) for the rest. A plan the block enables keeps the configured
+/// additional configurations the block does not decide (the API path keeps them); a plan the block disables is not
+/// expected; a plan the configuration turns off stays to be checked off, though the policy decides it.
+fn with_policy(block: &Block, on: Vec<Plan>, off: Vec<String>, offered: &OrgConfig) -> PlanSet {
+    let offers = |name: &str| offered.features.is_empty() || offered.features.contains_key(name);
+    let governed: BTreeMap<&String, &(bool, BTreeMap<String, bool>)> =
+        block.plans.iter().filter(|(name, _)| offers(name)).collect();
+    let mut set = PlanSet { off, ..PlanSet::default() };
+    for (name, (enabled, agents)) in &governed {
+        set.by_policy.insert((*name).clone());
+        set.agents_by_policy.insert((*name).clone(), agents.keys().cloned().collect());
+        if !*enabled {
+            set.off_by_policy.push((*name).clone());
+            continue;
+        }
+        let mut wanted: Vec<String> = agents.iter().filter(|(_, on)| **on).map(|(a, _)| a.clone()).collect();
+        if let Some(configured) = on.iter().find(|p| p.name == **name) {
+            wanted.extend(configured.agents.iter().filter(|a| !agents.contains_key(*a)).cloned());
+        }
+        set.on.push(Plan { name: (*name).clone(), agents: wanted });
+    }
+    set.on.extend(on.into_iter().filter(|p| !governed.contains_key(&p.name)));
+    set
 }
 
 /// Each account's unit plan set: the deepest unit of GUARDDUTY_FEATURES_BY_OU on its path (by index, from 1);

@@ -67,6 +67,8 @@ pub(crate) struct Context {
     /// Whether this run re-plans an account that moved between organizational units (a member already).
     pub(crate) moved: bool,
     pub(crate) progress: Option<Progress>,
+    /// No organization-wide write is started after this instant (the invocation's deadline, less its margins).
+    pub(crate) deadline: Option<std::time::Instant>,
     /// Serialises the first EnableOrganizationAdminAccount of a run: designating in many regions at once races
     /// inside GuardDuty, designating one first and then the rest in parallel does not.
     pub(crate) first_designation: Mutex<bool>,
@@ -102,7 +104,8 @@ impl<C: Cloud> Enabler<C> {
             )?;
             Ok(Err((m, a, zone)))
         };
-        let (management, choice, root) = tokio::try_join!(self.management(), choice, self.root(warmth))?;
+        let (management, choice, root, ()) =
+            tokio::try_join!(self.management(), choice, self.root(warmth), self.check_units())?;
         let choice = match choice {
             Ok(remembered) => remembered,
             Err((m, a, zone)) => self.choose_regions(management, &m, &a, zone.as_deref()),
@@ -111,6 +114,35 @@ impl<C: Cloud> Enabler<C> {
         let mut ctx = self.context_for(options, management, root)?;
         ctx.defaults = choice.defaults.clone();
         Ok((ctx, choice))
+    }
+
+    /// Refuses, before any write, a unit of GUARDDUTY_FEATURES_BY_OU under an excluded organizational unit (one
+    /// listed in both is refused with the configuration): each unit's ancestors are read (ListParents, up to the
+    /// root; Organizations nests at most five levels of units), once per process.
+    pub(crate) async fn check_units(&self) -> Result<(), Error> {
+        let excluded = &self.settings.excluded_ous;
+        if self.settings.plans_by_ou.is_empty() || excluded.is_empty() || self.memory.units_outside_exclusions() {
+            return Ok(());
+        }
+        let mut above: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        for unit in &self.settings.plans_by_ou {
+            let mut node = unit.ou.clone();
+            for _ in 0..6 {
+                node = self.cloud.organization().parent(&node).await?;
+                if excluded.contains(&node) {
+                    above.insert(unit.ou.clone(), node.clone());
+                }
+                if !node.starts_with("ou-") {
+                    break;
+                }
+            }
+        }
+        let problems = self.settings.units_excluded(|unit| above.get(unit).cloned());
+        if !problems.is_empty() {
+            return Err(Error::Config(ConfigError { problems }));
+        }
+        self.memory.remember_units_outside_exclusions();
+        Ok(())
     }
 
     /// The findings export's bucket and key in the partition of the home region, checked before any call.
@@ -207,6 +239,7 @@ impl<C: Cloud> Enabler<C> {
             defaults: std::collections::BTreeSet::new(),
             moved: false,
             progress: options.progress.clone(),
+            deadline: options.deadline,
             first_designation: Mutex::new(false),
             member_reads: Arc::new(Semaphore::new(self.settings.region_concurrency.max(1))),
             member_reads_per_region: self.settings.region_concurrency.max(1),

@@ -29,6 +29,7 @@ struct Remembered {
     policy_targets: Option<(Instant, BTreeMap<String, BTreeSet<String>>)>,
     detectors: HashMap<String, String>,
     trusted: BTreeSet<String>,
+    units_outside_exclusions: bool,
 }
 
 impl Memory {
@@ -89,5 +90,15 @@ impl Memory {
 
     pub(crate) fn remember_trusted(&self, principal: &str) {
         self.lock().trusted.insert(principal.to_owned());
+    }
+
+    /// Whether the units of GUARDDUTY_FEATURES_BY_OU were found outside the excluded ones (the configuration does not
+    /// change within a process; the organization's shape rarely does, and every process checks it once).
+    pub(crate) fn units_outside_exclusions(&self) -> bool {
+        self.lock().units_outside_exclusions
+    }
+
+    pub(crate) fn remember_units_outside_exclusions(&self) {
+        self.lock().units_outside_exclusions = true;
     }
 }

@@ -19,6 +19,7 @@ mod observe;
 mod onboard;
 mod policy;
 mod region;
+mod retire;
 mod trusted;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,8 +100,10 @@ impl RunOptions {
     }
 }
 
-/// How long the executor itself waits for GuardDuty to show what it just wrote: a member created a moment ago may
-/// not be visible yet. Polled with backoff from `first` to `longest`, for at most `total`.
+/// How long the executor itself waits for AWS to show what it just wrote: a member created a moment ago may not be
+/// visible yet, and the GuardDuty policy type is enabled in the background. Polled with backoff from `first` to
+/// `longest`, for at most `total` (a region's members) or `policy_type` (the policy type, before its policies are
+/// attached).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Patience {
     /// The first wait.
@@ -109,11 +112,18 @@ pub struct Patience {
     pub longest: Duration,
     /// The most time spent waiting for one region's members.
     pub total: Duration,
+    /// The most time spent waiting for the GuardDuty policy type to show ENABLED after EnablePolicyType.
+    pub policy_type: Duration,
 }
 
 impl Default for Patience {
     fn default() -> Self {
-        Self { first: Duration::from_millis(250), longest: Duration::from_secs(5), total: Duration::from_secs(30) }
+        Self {
+            first: Duration::from_millis(250),
+            longest: Duration::from_secs(5),
+            total: Duration::from_secs(30),
+            policy_type: Duration::from_secs(120),
+        }
     }
 }
 
@@ -199,7 +209,7 @@ impl<C: Cloud> Enabler<C> {
                         Organization { roster, classes: AccountClasses::new(&ou_classes(&self.settings, &units), None) }
                     } else {
                         let tree = self.tree(&ctx).await?;
-                        let facts = self.policy_facts(&tree).await?;
+                        let facts = self.policy_facts(&tree, None).await?;
                         let classes = AccountClasses::new(&ou_classes(&self.settings, &tree), Some(facts));
                         Organization { roster: self.roster_of(&tree, keep), classes }
                     };
@@ -258,9 +268,9 @@ impl<C: Cloud> Enabler<C> {
             halfway.iter().map(|(region, h)| (region.clone(), h.offered().clone())).collect();
         let tree = tree.await.map_err(unshare)?;
         let targets = self.policy_targets(ctx, Some(&tree)).unwrap_or_default();
-        let (mut actions, owned) = self.own_policies(ctx, choice, &offered, targets).await;
+        let (mut actions, owned, map) = self.own_policies(ctx, choice, &offered, targets).await;
         actions.extend(trusted);
-        let facts = self.policy_facts(&tree).await?;
+        let facts = self.policy_facts(&tree, map).await?;
         let classes = AccountClasses::new(&ou_classes(&self.settings, &tree), Some(facts));
         let org = Arc::new(Organization { roster: self.roster_of(&tree, options.keep_members), classes });
         let view: OrgView<'_> = ready(Ok(org.clone())).boxed().shared();
@@ -328,12 +338,16 @@ impl<C: Cloud> Enabler<C> {
         let mut accounts: Vec<AccountId> = org.roster.members.iter().map(|m| m.id).collect();
         accounts.push(self.settings.admin_account);
         let uncovered = facts.uncovered(accounts.iter());
+        let unread = facts.unread(accounts.iter());
         Some(PolicyReport {
             policy_type: Some(if enabled_now { PolicyTypeStatus::Enabled } else { ctx.root.guardduty_policies }),
             owned,
             invalid_accounts: facts.invalid.clone(),
             uncovered_accounts: uncovered.len(),
             uncovered: uncovered.into_iter().take(NAMED_PER_REGION).collect(),
+            unread_accounts: unread.len(),
+            unread: unread.into_iter().take(NAMED_PER_REGION).map(|(a, why)| format!("{a}: {why}")).collect(),
+            invalid_unread: facts.invalid_unread.clone(),
         })
     }
 

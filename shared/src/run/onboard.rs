@@ -132,12 +132,13 @@ impl<C: Cloud> Enabler<C> {
                 self.cloud.enabled_regions(Side::Management),
                 self.root(Warmth::Remembered),
                 self.landing_zone(),
+                self.check_units(),
             )
         };
         tokio::pin!(first);
         // The admin's list is polled along, so that it is under way (its credentials first), but not waited for.
         let mut admin_answer = None;
-        let (standings, management, management_regions, root, zone) = loop {
+        let (standings, management, management_regions, root, zone, ()) = loop {
             tokio::select! {
                 done = &mut first => break done?,
                 answer = &mut admin_regions, if admin_answer.is_none() => admin_answer = Some(answer),
@@ -213,7 +214,7 @@ impl<C: Cloud> Enabler<C> {
                     }
                 }
             }
-            let (actions, owned) = self.own_policies(ctx, &choice, &offered, targets).await;
+            let (actions, owned, _) = self.own_policies(ctx, &choice, &offered, targets).await;
             if let Some(p) = policies.as_mut() {
                 if actions.iter().any(|a| a.action == "enable_policy_type" && a.status == ActionStatus::Done) {
                     p.policy_type = Some(PolicyTypeStatus::Enabled);
@@ -359,7 +360,7 @@ fn classes_for(ctx: &Context, standings: &[Standing]) -> AccountClasses {
             }
             let mut effective = vec![None];
             effective.extend(texts.iter().map(|text| Effective::parse(text).ok()));
-            Some(PolicyFacts { of, effective, invalid: Vec::new() })
+            Some(PolicyFacts { of, effective, ..PolicyFacts::default() })
         }
     };
     AccountClasses::new(&units, policies)

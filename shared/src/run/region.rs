@@ -7,7 +7,7 @@
 //! the admin's detector is reconciled instead.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures_util::future::{ready, FutureExt};
@@ -118,6 +118,7 @@ impl<C: Cloud> Enabler<C> {
         // The admin's side is read now where it could not be before (no designation or detector yet).
         let (admin_plan, side) = match (state.admin_detector, state.admin_side) {
             (Some(detector), Some(side)) => {
+                work.report.offered = Some(side.org_config.clone());
                 (plan_admin_side(&self.settings, &detector, &side.org_config, &owned), side)
             }
             (known, _) if !ctx.dry_run => {
@@ -129,6 +130,7 @@ impl<C: Cloud> Enabler<C> {
                     }
                 };
                 let (detector, side) = tokio::try_join!(detector, read_admin_side(&work.admin, &id))?;
+                work.report.offered = Some(side.org_config.clone());
                 (plan_admin_side(&self.settings, &detector, &side.org_config, &owned), side)
             }
             // A dry run before the first designation: what the region offers is read after it.
@@ -168,7 +170,9 @@ impl<C: Cloud> Enabler<C> {
         } else {
             Cow::Owned(org.roster.members.iter().filter(|m| !held.contains(&m.id)).cloned().collect())
         };
-        work.report.plans_by_policy = by_policy(&wants);
+        let (governed, notes) = by_policy(&wants);
+        work.report.plans_by_policy = governed;
+        work.report.notes.extend(notes);
         let mut check = PlanCheck::new(wants);
         let mut statuses = side.members;
         self.replace_stale_records(work, &members, &mut statuses).await?;
@@ -280,72 +284,18 @@ impl<C: Cloud> Enabler<C> {
         members: &[MemberAccount],
         classes: &AccountClasses,
     ) -> Result<bool, Error> {
-        // A detector this process remembers was found where the admin is designated; otherwise the designation is
-        // read with the detector, and a region where another account is the delegated admin is not written to.
-        let detector = match self.memory.detector(work.name) {
-            Some(id) => Some(id),
-            None => {
-                let (detector, admins) = tokio::try_join!(work.admin.detector_id(), work.mgmt().delegated_admins())?;
-                let ours = self.settings.admin_account;
-                if let Some(other) = admins.iter().find(|a| a.account != ours.as_str()) {
-                    work.report.outcome = Outcome::Conflict;
-                    work.report.found.delegated_admin = Some(other.account.clone());
-                    work.report.error = Some(format!(
-                        "{} is the delegated GuardDuty administrator here, not the configured {ours}; nothing was \
-                         written",
-                        other.account
-                    ));
-                    return Ok(true);
-                }
-                if admins.is_empty() {
-                    return Ok(false);
-                }
-                detector
-            }
+        let detector = match self.onboarding_detector(work).await? {
+            AdminDetector::Found(id) => id,
+            AdminDetector::OtherAdmin => return Ok(true),
+            AdminDetector::Missing => return Ok(false),
         };
-        let Some(detector) = detector else { return Ok(false) };
         self.memory.remember_detector(work.name, &detector);
         work.detector = Some(detector.clone());
         work.report.found.admin_detector = "PRESENT".into();
         let (_, held) = classes.wants(&self.settings, work.name, &OrgConfig::default());
         let members: Vec<MemberAccount> = members.iter().filter(|m| !held.contains(&m.id)).cloned().collect();
         let members = &members[..];
-        let reader = self.cloud.guardduty(Side::Admin, work.name);
-        let region = work.name;
-        let check_for = |config: &OrgConfig| {
-            let wants = classes.wants(&self.settings, region, config).0;
-            (by_policy(&wants), PlanCheck::new(wants))
-        };
-        // A dry run, and an account that moved (already a member: CreateMembers would apply the organization's
-        // auto-enable settings to its plans, "irrespective of the accounts being new or existing members"), read
-        // the membership first.
-        let (config, statuses, mut check) = if work.ctx.dry_run || work.ctx.moved {
-            let ids: Vec<_> = members.iter().map(|m| m.id).collect();
-            let before = async {
-                if ids.is_empty() {
-                    Ok(Members::new())
-                } else {
-                    reader.get_members(&detector, &ids).await
-                }
-            };
-            let (config, mut statuses) = tokio::try_join!(reader.org_config(&detector), before)?;
-            let (owned, mut check) = check_for(&config);
-            work.report.plans_by_policy = owned;
-            let plans = (!work.ctx.dry_run).then_some(&mut check);
-            work.converge_members(members, &mut statuses, plans).await?;
-            (config, statuses, check)
-        } else {
-            // The account is created while the configuration is read; whether it is protected (Enabled, and with
-            // its plans) is read back, both at once.
-            let created = plan_members(members, &Members::new(), Round::First);
-            let applied = touched(&created);
-            let (config, ()) = tokio::try_join!(reader.org_config(&detector), work.apply_all(created))?;
-            let (owned, mut check) = check_for(&config);
-            work.report.plans_by_policy = owned;
-            let mut statuses = Members::new();
-            work.member_rounds(members, &mut statuses, Some(applied), Some(&mut check)).await?;
-            (config, statuses, check)
-        };
+        let (config, statuses, mut check) = self.onboarding_membership(work, members, classes, &detector).await?;
         work.converge_plans(members, &statuses, &mut check).await?;
         work.report.found.auto_enable = config.auto_enable.clone();
         let plans = self.settings.plans.resolve(&config).plans;
@@ -359,6 +309,73 @@ impl<C: Cloud> Enabler<C> {
         work.report.offered = Some(config);
         conclude(work, members, statuses, &check);
         Ok(true)
+    }
+
+    /// The admin's detector for an onboarding: one this process remembers was found where the admin is designated;
+    /// otherwise the designation is read with the detector, and a region where another account is the delegated
+    /// admin is not written to (the report says so).
+    async fn onboarding_detector(&self, work: &mut RegionWork<'_, C>) -> Result<AdminDetector, Error> {
+        if let Some(id) = self.memory.detector(work.name) {
+            return Ok(AdminDetector::Found(id));
+        }
+        let (detector, admins) = tokio::try_join!(work.admin.detector_id(), work.mgmt().delegated_admins())?;
+        let ours = self.settings.admin_account;
+        if let Some(other) = admins.iter().find(|a| a.account != ours.as_str()) {
+            work.report.outcome = Outcome::Conflict;
+            work.report.found.delegated_admin = Some(other.account.clone());
+            work.report.error = Some(format!(
+                "{} is the delegated GuardDuty administrator here, not the configured {ours}; nothing was written",
+                other.account
+            ));
+            return Ok(AdminDetector::OtherAdmin);
+        }
+        Ok(match detector {
+            Some(id) if !admins.is_empty() => AdminDetector::Found(id),
+            _ => AdminDetector::Missing,
+        })
+    }
+
+    /// An onboarding's membership, with the organization configuration read meanwhile and the plans each account
+    /// should have. A dry run, and an account that moved (already a member: CreateMembers would apply the
+    /// organization's auto-enable settings to its plans, "irrespective of the accounts being new or existing
+    /// members"), read the membership first; a new account is created while the configuration is read, and whether it
+    /// is protected (Enabled, and with its plans) is read back, both at once.
+    async fn onboarding_membership(
+        &self,
+        work: &mut RegionWork<'_, C>,
+        members: &[MemberAccount],
+        classes: &AccountClasses,
+        detector: &str,
+    ) -> Result<(OrgConfig, Members, PlanCheck), Error> {
+        let reader = self.cloud.guardduty(Side::Admin, work.name);
+        let region = work.name;
+        let check_for = |work: &mut RegionWork<'_, C>, config: &OrgConfig| {
+            let wants = classes.wants(&self.settings, region, config).0;
+            (work.report.plans_by_policy, work.report.notes) = by_policy(&wants);
+            PlanCheck::new(wants)
+        };
+        if work.ctx.dry_run || work.ctx.moved {
+            let ids: Vec<_> = members.iter().map(|m| m.id).collect();
+            let before = async {
+                if ids.is_empty() {
+                    Ok(Members::new())
+                } else {
+                    reader.get_members(detector, &ids).await
+                }
+            };
+            let (config, mut statuses) = tokio::try_join!(reader.org_config(detector), before)?;
+            let mut check = check_for(work, &config);
+            let plans = (!work.ctx.dry_run).then_some(&mut check);
+            work.converge_members(members, &mut statuses, plans).await?;
+            return Ok((config, statuses, check));
+        }
+        let created = plan_members(members, &Members::new(), Round::First);
+        let applied = touched(&created);
+        let (config, ()) = tokio::try_join!(reader.org_config(detector), work.apply_all(created))?;
+        let mut check = check_for(work, &config);
+        let mut statuses = Members::new();
+        work.member_rounds(members, &mut statuses, Some(applied), Some(&mut check)).await?;
+        Ok((config, statuses, check))
     }
 
     fn finish(&self, mut work: RegionWork<'_, C>, result: Result<(), Error>) -> RegionReport {
@@ -392,10 +409,46 @@ impl<C: Cloud> Enabler<C> {
     }
 }
 
-/// The plans some account's GuardDuty policy decides, by name.
-fn by_policy(wants: &Wants) -> Vec<String> {
+/// What an onboarding found of the admin's detector in a region.
+enum AdminDetector {
+    /// Its id.
+    Found(String),
+    /// Another account is the delegated admin: nothing is written.
+    OtherAdmin,
+    /// None yet (or no designation): the region needs its foundation first.
+    Missing,
+}
+
+/// What the region's report says of GuardDuty policies: the plans some account's policy decides, by name, and notes
+/// on what a policy decides as it is (plans it turns off; agents of a plan it enables that it leaves to the API).
+fn by_policy(wants: &Wants) -> (Vec<String>, Vec<String>) {
     let names: BTreeSet<&String> = wants.sets.iter().flat_map(|s| s.by_policy.iter()).collect();
-    names.into_iter().cloned().collect()
+    let off: BTreeSet<&String> = wants.sets.iter().flat_map(|s| s.off_by_policy.iter()).collect();
+    let mut notes = Vec::new();
+    if !off.is_empty() {
+        let off: Vec<&str> = off.into_iter().map(String::as_str).collect();
+        notes.push(format!(
+            "a GuardDuty policy turns {} off here for some accounts: not expected of them",
+            off.join(", ")
+        ));
+    }
+    let mut kept: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for set in &wants.sets {
+        for plan in set.on.iter().filter(|p| set.by_policy.contains(&p.name)) {
+            let decided = set.agents_by_policy.get(&plan.name);
+            for agent in plan.agents.iter().filter(|a| !decided.is_some_and(|d| d.contains(*a))) {
+                kept.entry(&plan.name).or_default().insert(agent);
+            }
+        }
+    }
+    for (plan, agents) in kept {
+        let agents: Vec<&str> = agents.into_iter().collect();
+        notes.push(format!(
+            "a GuardDuty policy enables {plan} here without deciding {}: this tool keeps them through the API",
+            agents.join(", ")
+        ));
+    }
+    (names.into_iter().cloned().collect(), notes)
 }
 
 /// The coverage of a region whose member steps failed: every account as GuardDuty last showed it, an Enabled one
