@@ -352,8 +352,8 @@ impl<C: Cloud> Enabler<C> {
         actions
     }
 
-    /// The attachments and detachments, a few at a time; each withheld when `stopped` says why, or when the run's
-    /// deadline has come.
+    /// The attachments and detachments, a few at a time; each withheld when `stopped` says why, or once half of the
+    /// run's time left has gone to them.
     async fn attachments(
         &self,
         ctx: &Context,
@@ -362,6 +362,10 @@ impl<C: Cloud> Enabler<C> {
         ids: &[Option<String>],
         stopped: Option<String>,
     ) -> Vec<OrgAction> {
+        // At most half of the time left: the members are still converged and checked in the same run (with exclusions
+        // by account, a first run may have thousands to attach at Organizations' two writes a second).
+        let now = Instant::now();
+        let cutoff = ctx.deadline.map(|d| now + d.saturating_duration_since(now) / 2);
         let writes: Vec<_> = steps
             .iter()
             .map(|(i, step)| {
@@ -375,8 +379,8 @@ impl<C: Cloud> Enabler<C> {
                     if let Some(why) = stopped {
                         return held(action, target, &why, false);
                     }
-                    if ctx.deadline.is_some_and(|d| Instant::now() >= d) {
-                        let why = "the invocation's deadline came first; the next run makes it";
+                    if cutoff.is_some_and(|d| Instant::now() >= d) {
+                        let why = "the invocation's time for attachments ran out; the next run makes it";
                         return held(action, target, why, false);
                     }
                     let org = self.cloud.organization();
@@ -395,7 +399,8 @@ impl<C: Cloud> Enabler<C> {
 
     /// Polls ListRoots until GUARDDUTY_POLICY shows ENABLED (EnablePolicyType "is an asynchronous request that AWS
     /// performs in the background", and AttachPolicy answers PolicyTypeNotEnabledException until it is done), with
-    /// backoff, for at most the executor's patience for it; why not, where it does not.
+    /// backoff, for at most the executor's patience for it (and never past the run's deadline); why not, where it
+    /// does not.
     async fn wait_for_policy_type(&self, ctx: &Context) -> Result<(), String> {
         let started = Instant::now();
         let mut wait = self.patience.first.max(std::time::Duration::from_millis(500));
@@ -405,7 +410,8 @@ impl<C: Cloud> Enabler<C> {
                 self.memory.remember_root(&Root { guardduty_policies: status, ..ctx.root.clone() });
                 return Ok(());
             }
-            if started.elapsed() + wait > self.patience.policy_type {
+            let past_deadline = ctx.deadline.is_some_and(|d| Instant::now() + wait >= d);
+            if started.elapsed() + wait > self.patience.policy_type || past_deadline {
                 return Err(format!(
                     "the GuardDuty policy type still shows {status:?} on {} after {} s (enabling it is asynchronous); \
                      the next run attaches the policies",
