@@ -10,7 +10,7 @@ export EMULATOR_PYTHON := $(abspath $(VENV_PY))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 STACK ?= guardduty-enabler
 
-.PHONY: all venv test check lint build deploy demo bench clean
+.PHONY: all venv test check lint build deploy demo bench emulator emulator-stop cli clean
 
 all: check lint test
 
@@ -63,6 +63,24 @@ deploy:
 # emulator with injected latency. Prints a table and writes BENCHMARKS.md.
 bench: build
 	cargo run --quiet -p system-tests --bin bench -- --lambda-dir $${CARGO_TARGET_DIR:-target}/lambda --out BENCHMARKS.md
+
+# The local emulator, left running with a seeded organization (the management account, the delegated admin and four
+# members, every default region), for trying the command line by hand: prints the variables to export. `make
+# emulator-stop` stops it.
+emulator: venv
+	@url=$$(tests/emulator/emulator.sh start); \
+	read -r management admin < <($(VENV_PY) tests/demo.py seed "$$url" 4); \
+	echo "# the emulator runs at $$url (management account $$management); to try the command line:"; \
+	echo "export AWS_ENDPOINT_URL=$$url AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing GUARDDUTY_ADMIN_ACCOUNT_ID=$$admin"; \
+	echo "# then, after make cli: target/release/guardduty-enabler status   (or plan, apply, report --out DIR)"
+
+emulator-stop:
+	tests/emulator/emulator.sh stop
+
+# The command line, release build: target/release/guardduty-enabler (or $$CARGO_TARGET_DIR/release/...).
+cli:
+	cargo build --release -p guardduty-enabler
+	@echo "built $${CARGO_TARGET_DIR:-target}/release/guardduty-enabler"
 
 # The main job on the local emulator, end to end (see tests/demo.sh).
 demo: venv

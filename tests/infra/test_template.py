@@ -313,5 +313,33 @@ class OneDeploy(unittest.TestCase):
                 self.assertIsNone(re.fullmatch(pattern, refused), refused)
 
 
+class Documented(unittest.TestCase):
+    """Every parameter of the template is in the README's parameters table, with the variable it sets."""
+
+    def test_every_parameter_is_in_the_readme_with_its_variable(self):
+        readme = (ROOT / "README.md").read_text()
+        rows = {}
+        for line in readme.split("### Parameters", 1)[1].split("\n"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 4 and cells[0].startswith("`"):
+                rows[cells[0].strip("`")] = cells[1].strip("`")
+        t = template()
+        env = t["Globals"]["Function"]["Environment"]["Variables"]
+        for name in t["Parameters"]:
+            with self.subTest(name):
+                self.assertIn(name, rows, f"{name} is not in the README's parameters table")
+                variables = [v for v, value in env.items() if f"'{name}'" in str(value) or f'"{name}"' in json.dumps(value)]
+                if variables:
+                    self.assertEqual(rows[name], variables[0], name)
+        self.assertEqual(sorted(rows), sorted(t["Parameters"]), "the table names a parameter the template lacks")
+
+    def test_the_stack_is_refused_outside_the_organizations_home_region(self):
+        (assertion,) = template()["Rules"]["InTheOrganizationsHomeRegion"]["Assertions"]
+        regions, region = assertion["Assert"]["!Contains"]
+        self.assertEqual(region, {"!Ref": "AWS::Region"})
+        self.assertIn("us-east-1", regions)
+        self.assertNotIn("eu-west-1", regions)
+
+
 if __name__ == "__main__":
     unittest.main()

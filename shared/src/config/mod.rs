@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::ids::AccountId;
 
+pub(crate) use plans::{guess_offered, EKS_RUNTIME_MONITORING, RUNTIME_MONITORING};
 pub use plans::{OuPlans, Plan, PlanSelection, Resolved};
-pub(crate) use plans::{EKS_RUNTIME_MONITORING, RUNTIME_MONITORING};
 pub use variables::{Variable, VARIABLES};
 
 /// `AutoEnableOrganizationMembers`: which organization accounts GuardDuty enrols by itself.

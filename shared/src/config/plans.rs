@@ -25,6 +25,50 @@ pub struct Plan {
     pub agents: Vec<String>,
 }
 
+/// The organization features GuardDuty documents, each with its additional configurations (GuardDuty API reference,
+/// `OrganizationFeatureConfiguration` and `OrganizationAdditionalConfiguration`): what a region is taken to offer
+/// while its organization configuration cannot be read (before the admin is designated there) and the management
+/// account has no detector there to show it.
+const DOCUMENTED: [(&str, &[&str]); 8] = [
+    ("S3_DATA_EVENTS", &[]),
+    ("EKS_AUDIT_LOGS", &[]),
+    ("EBS_MALWARE_PROTECTION", &[]),
+    ("RDS_LOGIN_EVENTS", &["RDS_DATA_RISK"]),
+    ("EKS_RUNTIME_MONITORING", &["EKS_ADDON_MANAGEMENT"]),
+    ("LAMBDA_NETWORK_LOGS", &[]),
+    ("RUNTIME_MONITORING", &["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT"]),
+    ("AI_PROTECTION", &[]),
+];
+
+/// What a region is taken to offer while its organization configuration cannot be read (a plan before the admin is
+/// designated there): the organization features the management account's detector there lists, with their
+/// additional configurations, or, without one, the documented features; and which of the two it is, for the report.
+pub(crate) fn guess_offered(management: Option<&crate::state::Detector>) -> (OrgConfig, &'static str) {
+    let org_feature = |name: &str| aws_sdk_guardduty::types::OrgFeature::values().contains(&name);
+    let feature = |agents: Vec<String>| crate::state::OrgFeatureState {
+        auto_enable: "NONE".into(),
+        agents: agents.into_iter().map(|a| (a, "NONE".to_owned())).collect(),
+    };
+    match management.filter(|d| d.features.keys().any(|f| org_feature(f))) {
+        Some(detector) => {
+            let features = detector
+                .features
+                .iter()
+                .filter(|(name, _)| org_feature(name))
+                .map(|(name, f)| (name.clone(), feature(f.agents.keys().cloned().collect())))
+                .collect();
+            (OrgConfig { auto_enable: None, features }, "the plans the management account's detector lists here")
+        }
+        None => {
+            let features = DOCUMENTED
+                .iter()
+                .map(|(name, agents)| ((*name).to_owned(), feature(agents.iter().map(|a| (*a).to_owned()).collect())))
+                .collect();
+            (OrgConfig { auto_enable: None, features }, "the plans GuardDuty documents")
+        }
+    }
+}
+
 /// What GUARDDUTY_FEATURES selects.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "selection", rename_all = "snake_case")]
@@ -199,18 +243,6 @@ impl PlanSelection {
                 }
                 resolved
             }
-        }
-    }
-
-    /// The plans for a region whose organization configuration cannot be read yet (a dry run before the first
-    /// designation): the listed plans as listed; with the default, none yet (they are read after the designation).
-    pub fn resolve_unread(&self) -> Resolved {
-        match self {
-            Self::Listed { plans, agents } => Resolved {
-                plans: plans.iter().map(|name| Plan { name: name.clone(), agents: agents.clone() }).collect(),
-                not_offered: Vec::new(),
-            },
-            Self::Offered | Self::Nothing => Resolved::default(),
         }
     }
 }

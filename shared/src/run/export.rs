@@ -26,6 +26,23 @@ impl<C: Cloud> RegionWork<'_, C> {
         self.report.export = Some(report);
     }
 
+    /// In a dry run where the admin's detector is still to be created: the destination it will need, planned where
+    /// the region rules allow it.
+    pub(crate) fn plan_new_export(&mut self) {
+        let Some(wanted) = self.enabler.settings.findings.clone() else { return };
+        let defaults = &self.ctx.defaults;
+        let opt_in = |region: &str| !defaults.contains(region);
+        let report = match allowed(self.name, &wanted.region, opt_in) {
+            Err(why) => ExportReport::left_out(why),
+            Ok(()) => {
+                let step = Step::CreatePublishingDestination { destination: wanted.destination.clone() };
+                self.report.actions.push(crate::report::Action { step, status: crate::report::ActionStatus::Planned });
+                ExportReport::absent()
+            }
+        };
+        self.report.export = Some(report);
+    }
+
     async fn export_steps(&mut self, wanted: &FindingsExport) -> Result<ExportReport, Error> {
         let detector = self.detector_id()?;
         let found = self.admin.publishing_destinations(&detector).await?;

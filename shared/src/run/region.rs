@@ -19,16 +19,17 @@ use super::context::{Context, Mode};
 use super::members::touched;
 use super::observe::{found, read_admin_side};
 use super::{Enabler, OrgView, Organization, Roster};
+use crate::config::guess_offered;
 use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::protection::{PlanCheck, Wants};
 use crate::plan::{
-    classify, org_plans, plan_admin_side, plan_foundation, plan_members, plan_org_config, AdminPlan, Desired, Left,
-    MemberAccount, Round, Step, MEMBER_BATCH,
+    classify, org_plans, plan_admin_side, plan_foundation, plan_members, plan_org_config, Desired, Left, MemberAccount,
+    Round, Step, MEMBER_BATCH,
 };
 use crate::ports::{Cloud, GuardDutyApi, Side};
 use crate::report::{Coverage, Outcome, RegionReport};
-use crate::state::{AdminSide, MemberStatus, Members, OrgConfig};
+use crate::state::{AdminSide, Detector, MemberStatus, Members, OrgConfig};
 
 /// A region after its first part: the work so far, and the admin's side as read (what the region offers, for the
 /// policies a run owns, and its members).
@@ -121,23 +122,28 @@ impl<C: Cloud> Enabler<C> {
                 work.report.offered = Some(side.org_config.clone());
                 (plan_admin_side(&self.settings, &detector, &side.org_config, &owned), side)
             }
+            // A detector this run created gets every plan written (whatever GuardDuty turned on by itself), so that the
+            // plan of a dry run, which cannot read it, names the same write.
             (known, _) if !ctx.dry_run => {
                 let id = work.detector_id()?;
-                let detector = async {
-                    match known {
-                        Some(d) => Ok(d),
-                        None => work.admin.get_detector(&id).await,
-                    }
-                };
-                let (detector, side) = tokio::try_join!(detector, read_admin_side(&work.admin, &id))?;
+                let detector = known.unwrap_or_else(|| self.new_detector(&id));
+                let side = read_admin_side(&work.admin, &id).await?;
                 work.report.offered = Some(side.org_config.clone());
                 (plan_admin_side(&self.settings, &detector, &side.org_config, &owned), side)
             }
-            // A dry run before the first designation: what the region offers is read after it.
-            _ => {
-                let plans = self.settings.plans.resolve_unread().plans;
-                let org_config = plan_org_config(&self.settings, &OrgConfig::default(), &plans, &[]);
-                (AdminPlan { detector: None, org_config, plans, not_offered: Vec::new() }, AdminSide::default())
+            // A dry run before the first designation: what the region offers is read after it, so it is guessed, and
+            // the report says from what.
+            (known, _) => {
+                let (guessed, from) = guess_offered(state.management_detector.as_ref());
+                work.report.notes.push(format!(
+                    "the admin's organization configuration cannot be read before the admin is designated here: the \
+                     plans are guessed from {from}"
+                ));
+                let detector = known.unwrap_or_else(|| self.new_detector(""));
+                if self.settings.findings.is_some() && work.detector.is_none() {
+                    work.plan_new_export();
+                }
+                (plan_admin_side(&self.settings, &detector, &guessed, &owned), AdminSide::default())
             }
         };
         work.report.plans = admin_plan.plans.iter().map(|p| p.name.clone()).collect();
@@ -159,6 +165,13 @@ impl<C: Cloud> Enabler<C> {
             work.export(wanted).await;
         }
         Ok(Some(side))
+    }
+
+    /// The admin's detector as CreateDetector left it, as far as this tool relies on: enabled, with the configured
+    /// finding frequency, and no plan it counts on.
+    fn new_detector(&self, id: &str) -> Detector {
+        let frequency = self.settings.finding_frequency.map(|f| f.as_str().to_owned());
+        Detector { id: id.to_owned(), enabled: true, frequency, ..Detector::default() }
     }
 
     async fn member_steps(&self, work: &mut RegionWork<'_, C>, side: AdminSide, org: OrgView<'_>) -> Result<(), Error> {
