@@ -101,7 +101,7 @@ fn matrix(out: &mut String, report: &Report) -> Vec<String> {
     let _ = writeln!(out, "{matrix}");
     let _ = writeln!(
         out,
-        "{} protected   {} member, plans missing   · not a member   {} region not enabled for the account   {} a problem (below)   {} delegated admin   {} excluded   {} not read",
+        "{} protected   {} member, plans missing   · not a member   {} region not enabled for the account\n{} a problem (below)   {} delegated admin   {} excluded   {} not read",
         paint(GREEN, "●"),
         paint(YELLOW, "◐"),
         paint(DIM, "○"),
@@ -131,26 +131,44 @@ fn notes(out: &mut String, report: &Report) {
     }
 }
 
-/// Each region's organization configuration: auto-enable, plans (and those a policy manages, and those not offered),
-/// findings export, and where the region ended.
+/// Each region's organization configuration: auto-enable, how many plans (named once below the table), the plans a
+/// policy manages and those not offered (columns shown only where some region has one), findings export (where it is
+/// configured), and where the region ended.
 fn organization_configuration(out: &mut String, report: &Report) {
     let regions = &report.regions;
+    let by_policy = regions.iter().any(|r| !r.plans_by_policy.is_empty());
+    let not_offered = regions.iter().any(|r| !r.plans_not_offered.is_empty());
+    let exported = regions.iter().any(|r| r.export.is_some());
     let _ = writeln!(out, "\n{}", paint(BOLD, "Organization configuration:"));
     let mut config = table();
-    config.set_header(["region", "auto-enable", "plans", "P: by a policy", "not offered", "findings export", "state"]);
+    let mut header = vec!["region", "auto-enable", "plans"];
+    header.extend(by_policy.then_some("P: by a policy"));
+    header.extend(not_offered.then_some("not offered"));
+    header.extend(exported.then_some("findings export"));
+    header.push("state");
+    config.set_header(header);
+    let list = |names: &[String]| if names.is_empty() { "-".to_owned() } else { names.join(", ") };
     for r in regions {
-        config.add_row([
+        let mut row = vec![
             r.region.clone(),
             r.found.auto_enable.clone().unwrap_or_else(|| "-".into()),
-            if r.plans.is_empty() { "-".into() } else { format!("{} ({})", r.plans.len(), abbreviate(&r.plans)) },
-            if r.plans_by_policy.is_empty() { "-".into() } else { r.plans_by_policy.join(", ") },
-            if r.plans_not_offered.is_empty() { "-".into() } else { r.plans_not_offered.join(", ") },
-            export(r),
-            outcome(r),
-        ]);
+            if r.plans.is_empty() { "-".into() } else { r.plans.len().to_string() },
+        ];
+        row.extend(by_policy.then(|| list(&r.plans_by_policy)));
+        row.extend(not_offered.then(|| list(&r.plans_not_offered)));
+        row.extend(exported.then(|| export(r)));
+        row.push(outcome(r));
+        config.add_row(row);
     }
     let _ = writeln!(out, "{config}");
-    if regions.iter().any(|r| !r.plans_by_policy.is_empty()) {
+    let mut plans: Vec<&String> = regions.iter().flat_map(|r| r.plans.iter()).collect();
+    plans.sort();
+    plans.dedup();
+    if !plans.is_empty() {
+        let names: Vec<&str> = plans.iter().map(|p| p.as_str()).collect();
+        let _ = writeln!(out, "{}", paint(DIM, &wrap(&format!("plans: {}", names.join(", ")), 100)));
+    }
+    if by_policy {
         let _ = writeln!(
             out,
             "{}",
@@ -160,6 +178,23 @@ fn organization_configuration(out: &mut String, report: &Report) {
             )
         );
     }
+}
+
+/// `text` broken into lines of at most `width` characters, at spaces (continuation lines indented by two).
+fn wrap(text: &str, width: usize) -> String {
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("a line");
+        if !line.trim().is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(format!("  {word}"));
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines.join("\n")
 }
 
 /// Management account first, then the admin, then by name.

@@ -155,3 +155,51 @@ async fn in_policy_mode_plan_shows_the_policy_as_a_diff_status_names_the_mode_an
         assert_eq!(members(&state, region).len(), 3, "{region}: members untouched");
     }
 }
+
+/// The README's sample `status` output: the text between its ```text fence and the closing one, after the sentence
+/// that introduces it.
+fn readme_sample() -> String {
+    let readme = std::fs::read_to_string(system_tests::root().join("README.md")).unwrap();
+    let after = readme.split("for an organization of five accounts in three regions").nth(1).unwrap();
+    let block = after.split("```text\n").nth(1).unwrap();
+    trimmed(block.split("\n```").next().unwrap())
+}
+
+/// Each line without its trailing spaces (the tables pad their last column), and a final newline.
+fn trimmed(text: &str) -> String {
+    text.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim_end().to_owned() + "\n"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_sample_of_status_is_what_status_prints() {
+    // given the README's organization: five accounts in three regions, an invitation-era record left in eu-west-1,
+    // and af-south-1 enabled by the admin but not by the management account
+    let emulator = Emulator::start();
+    let regions = ["eu-west-1", "us-east-1", "us-west-2"];
+    emulator.regions(json!({"default": regions, "opt_in": ["af-south-1"]}));
+    let org = emulator.organization(4, 0);
+    emulator.regions(json!({"enabled": {org.accounts[0].as_str(): ["af-south-1"]}}));
+    let admin = org.accounts[0].to_string();
+    let env = [("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str()), ("NO_COLOR", "1")];
+    assert_eq!(cli(&emulator, &["apply"], &env).code, 0);
+    emulator.seed_members("eu-west-1", &org.accounts[0], &[(&org.accounts[2], "Invited")]);
+
+    // when status runs
+    let status = cli(&emulator, &["status"], &env);
+
+    // then it exits 2 and prints the README's sample, account for account (the README's ids stand for the members')
+    assert_eq!(status.code, 2, "{status:?}");
+    let sample = readme_sample();
+    let ids_in_sample: Vec<String> = (0..4)
+        .map(|i| {
+            let line =
+                sample.lines().find(|l| l.contains(&format!(" member-{i} "))).unwrap_or_else(|| panic!("{sample}"));
+            line.split_whitespace().next().unwrap().to_owned()
+        })
+        .collect();
+    let mut printed = trimmed(&status.stdout);
+    for (i, id) in ids_in_sample.iter().enumerate() {
+        printed = printed.replace(org.accounts[i].as_str(), id);
+    }
+    assert_eq!(printed, sample, "the README's sample is out of date; what status prints now:\n{printed}");
+}
