@@ -6,6 +6,7 @@ ResponseURL, and summarise the functions' answers (the command line prints the G
     demo.py catch PORT FILE               -> serves one PUT on PORT and writes its body to FILE
     demo.py cfn FILE                      -> summarises a custom-resource response
     demo.py summary FILE                  -> summarises the responder's answer
+    demo.py enrolled URL ACCOUNT ADMIN    -> where the account is now an Enabled member of the admin
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import http.server
 import json
 import sys
+import textwrap
 import urllib.request
 
 import boto3
@@ -59,7 +61,8 @@ def catch(port: int, path: str) -> None:
 
 def cfn(path: str) -> None:
     r = json.load(open(path))
-    print(f"   CloudFormation got {r['Status']}: {r['Reason']}")
+    text = f"CloudFormation got {r['Status']}: {r['Reason']}"
+    print(textwrap.fill(text, width=100, initial_indent="   ", subsequent_indent="     "))
 
 
 def summary(path: str) -> None:
@@ -74,6 +77,22 @@ def summary(path: str) -> None:
           f"{s['writes']} writes, {s['failed']} regions failed")
 
 
+def enrolled(url: str, account: str, admin: str) -> None:
+    state = control(url, "/_emulator/state", method="GET")
+    regions = sorted({d["region"] for d in state["detectors"] if d["account"] == admin})
+    enabled = sorted(m["region"] for m in state["members"]
+                     if m["account"] == account and m["status"] == "Enabled")
+    print(f"   the responder enrolled {account}: an Enabled member in {len(enabled)} of {len(regions)} regions")
+    line = "   "
+    for region in enabled:
+        if len(line) + len(region) + 2 > 100:
+            print(line.rstrip())
+            line = "   "
+        line += region + ", "
+    if enabled:
+        print(line.rstrip(", "))
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "seed":
@@ -86,5 +105,7 @@ if __name__ == "__main__":
         cfn(args[0])
     elif command == "summary":
         summary(args[0])
+    elif command == "enrolled":
+        enrolled(args[0], args[1], args[2])
     else:
         sys.exit(__doc__)

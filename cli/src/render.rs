@@ -78,27 +78,36 @@ pub fn status(report: &Report) -> String {
     out
 }
 
-/// The account-by-region matrix and its legend; the problems its cells name.
+/// How many regions one table of the matrix shows: 10 keep a line within 100 columns.
+const REGIONS_PER_TABLE: usize = 10;
+
+/// The account-by-region matrix (a table per ten regions) and its legend; the problems its cells name.
 fn matrix(out: &mut String, report: &Report) -> Vec<String> {
-    let regions = &report.regions;
-    let mut matrix = table();
-    let mut header = vec!["account".to_owned(), "name".to_owned()];
-    header.extend(regions.iter().map(|r| short(&r.region)));
-    matrix.set_header(header);
     let mut problems = Vec::new();
-    for account in ordered_accounts(report) {
-        let mut row = vec![account.id.to_string(), account.name.clone()];
-        for region in regions {
-            row.push(cell(report, region, account, &mut problems));
+    let accounts = ordered_accounts(report);
+    for (i, regions) in report.regions.chunks(REGIONS_PER_TABLE).enumerate() {
+        let mut matrix = table();
+        let mut header = vec!["account".to_owned(), "name".to_owned()];
+        header.extend(regions.iter().map(|r| short(&r.region)));
+        matrix.set_header(header);
+        for account in &accounts {
+            let mut row = vec![account.id.to_string(), account.name.clone()];
+            for region in regions {
+                // the problems are named once, from the first table that shows their region
+                row.push(cell(report, region, account, &mut problems));
+            }
+            matrix.add_row(row);
         }
-        matrix.add_row(row);
-    }
-    for column in 2..regions.len() + 2 {
-        if let Some(c) = matrix.column_mut(column) {
-            c.set_cell_alignment(CellAlignment::Center);
+        for column in 2..regions.len() + 2 {
+            if let Some(c) = matrix.column_mut(column) {
+                c.set_cell_alignment(CellAlignment::Center);
+            }
         }
+        if i > 0 {
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out, "{matrix}");
     }
-    let _ = writeln!(out, "{matrix}");
     let _ = writeln!(
         out,
         "{} protected   {} member, plans missing   · not a member   {} region not enabled for the account\n{} a problem (below)   {} delegated admin   {} excluded   {} not read",
@@ -110,23 +119,32 @@ fn matrix(out: &mut String, report: &Report) -> Vec<String> {
         paint(DIM, "-"),
         paint(YELLOW, "?"),
     );
-    let codes: Vec<String> = regions.iter().map(|r| format!("{} {}", short(&r.region), r.region)).collect();
-    let _ = writeln!(out, "{}", paint(DIM, &codes.join(", ")));
+    let codes: Vec<String> = report.regions.iter().map(|r| format!("{} {}", short(&r.region), r.region)).collect();
+    let _ = writeln!(out, "{}", paint(DIM, &wrap(&codes.join(", "), 100)));
     problems
 }
 
-/// What is worth knowing: the run's notes, then each region's.
+/// What is worth knowing: the run's notes, then the regions', each note once with the regions it is about.
 fn notes(out: &mut String, report: &Report) {
-    let notes: Vec<String> = report
-        .notes
-        .iter()
-        .cloned()
-        .chain(report.regions.iter().flat_map(|r| r.notes.iter().map(move |n| format!("{}: {n}", r.region))))
-        .collect();
+    let mut by_note: Vec<(&str, Vec<&str>)> = Vec::new();
+    for r in &report.regions {
+        for n in &r.notes {
+            match by_note.iter_mut().find(|(note, _)| note == n) {
+                Some((_, regions)) => regions.push(&r.region),
+                None => by_note.push((n, vec![&r.region])),
+            }
+        }
+    }
+    let every = report.regions.len();
+    let mut notes: Vec<String> = report.notes.clone();
+    notes.extend(by_note.into_iter().map(|(note, regions)| {
+        let place = if regions.len() == every && every > 1 { "every region".to_owned() } else { regions.join(", ") };
+        format!("{place}: {note}")
+    }));
     if !notes.is_empty() {
         let _ = writeln!(out, "\n{}", paint(BOLD, "Notes:"));
         for n in &notes {
-            let _ = writeln!(out, "  {n}");
+            let _ = writeln!(out, "  {}", wrap(n, 98).replace('\n', "\n  "));
         }
     }
 }
