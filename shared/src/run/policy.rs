@@ -366,35 +366,40 @@ impl<C: Cloud> Enabler<C> {
         // by account, a first run may have thousands to attach at Organizations' two writes a second).
         let now = Instant::now();
         let cutoff = ctx.deadline.map(|d| now + d.saturating_duration_since(now) / 2);
-        let writes: Vec<_> = steps
+        // What each write needs, owned and small; its future is made only when its turn comes (thousands of SDK call
+        // futures made at once would hold tens of megabytes).
+        let writes: Vec<(&'static str, String, Option<String>, PolicyStep)> = steps
             .iter()
             .map(|(i, step)| {
                 let (action, target) = describe(step, &wanted[*i].name, &ctx.root.id);
-                let stopped = stopped.clone();
-                let id = ids[*i].clone();
-                async move {
-                    if ctx.dry_run {
-                        return held(action, target, "", true);
-                    }
-                    if let Some(why) = stopped {
-                        return held(action, target, &why, false);
-                    }
-                    if cutoff.is_some_and(|d| Instant::now() >= d) {
-                        let why = "the invocation's time for attachments ran out; the next run makes it";
-                        return held(action, target, why, false);
-                    }
-                    let org = self.cloud.organization();
-                    let result = match (id, step) {
-                        (None, _) => Err(Error::Unexpected("the policy has no id yet; nothing was sent".into())),
-                        (Some(id), PolicyStep::AttachPolicy { target }) => org.attach_policy(&id, target).await,
-                        (Some(id), PolicyStep::DetachPolicy { target }) => org.detach_policy(&id, target).await,
-                        (Some(_), other) => Err(Error::Unexpected(format!("{other:?} is not an attachment"))),
-                    };
-                    done(action, target, result)
-                }
+                (action, target, ids[*i].clone(), step.clone())
             })
             .collect();
-        stream::iter(writes).buffered(ORGANIZATIONS_WRITES).collect().await
+        let stopped = stopped.as_deref();
+        stream::iter(writes)
+            .map(|(action, target, id, step)| async move {
+                if ctx.dry_run {
+                    return held(action, target, "", true);
+                }
+                if let Some(why) = stopped {
+                    return held(action, target, why, false);
+                }
+                if cutoff.is_some_and(|d| Instant::now() >= d) {
+                    let why = "the invocation's time for attachments ran out; the next run makes it";
+                    return held(action, target, why, false);
+                }
+                let org = self.cloud.organization();
+                let result = match (id, &step) {
+                    (None, _) => Err(Error::Unexpected("the policy has no id yet; nothing was sent".into())),
+                    (Some(id), PolicyStep::AttachPolicy { target }) => org.attach_policy(&id, target).await,
+                    (Some(id), PolicyStep::DetachPolicy { target }) => org.detach_policy(&id, target).await,
+                    (Some(_), other) => Err(Error::Unexpected(format!("{other:?} is not an attachment"))),
+                };
+                done(action, target, result)
+            })
+            .buffered(ORGANIZATIONS_WRITES)
+            .collect()
+            .await
     }
 
     /// Polls ListRoots until GUARDDUTY_POLICY shows ENABLED (EnablePolicyType "is an asynchronous request that AWS
