@@ -47,8 +47,8 @@ pub use ids::{is_region_name, shorten, AccountId, InvalidAccountId};
 pub use metrics::{emf, emf_failure, emf_onboarding, publish};
 pub use plan::{Left, MemberAccount, Step, Unprotected};
 pub use ports::{
-    Cloud, CreateAccountStatus, EnabledRegion, GuardDutyApi, MemberFeatures, OrganizationApi, PolicyRecord,
-    PolicyTypeStatus, PublishingDestination, Root, Side, Subtree, Unprocessed,
+    Cloud, CreateAccountStatus, EnabledRegion, FindingList, GuardDutyApi, ListKind, MemberFeatures, OrganizationApi,
+    PolicyRecord, PolicyTypeStatus, PublishingDestination, Root, SavedFilter, Side, Subtree, Unprocessed,
 };
 pub use report::{
     AccountEntry, Action, ActionStatus, Coverage, ExportReport, Found, OrgAction, Outcome, OwnedPolicy, PolicyReport,
