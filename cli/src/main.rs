@@ -6,6 +6,7 @@
 mod args;
 mod progress;
 mod render;
+mod report;
 mod retire;
 
 use std::process::ExitCode;
@@ -27,9 +28,14 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Runs the subcommand; `true` when in sync (status, plan) or converged (apply, onboard), or done (retire-policy).
+/// Runs the subcommand; `true` when in sync (status, plan), converged (apply, onboard), done (retire-policy), or
+/// clean (report).
 async fn run(parsed: Parsed) -> Result<bool, Failure> {
     let Parsed { cli, settings } = parsed;
+    // Verifying a report's files needs neither the configuration nor AWS.
+    if let Command::Report { verify: Some(args::Verify::Verify { dir }), .. } = &cli.command {
+        return report::verify(dir, cli.json);
+    }
     // Everything the user gave is checked before any AWS call (connecting makes none).
     let settings = settings?;
     let mut loader = enablement::sdk_config_loader();
@@ -50,6 +56,11 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
         Command::Plan => "plan",
         Command::Apply => "apply",
         Command::Onboard { .. } => "onboard",
+        Command::Report { out, from, to, .. } => {
+            let out = out.clone().unwrap_or_default();
+            let range = from.clone().zip(to.clone());
+            return report::report(&base, settings, &out, range, cli.json).await;
+        }
         Command::RetirePolicy { disable_policy_type } => {
             let client = aws_sdk_organizations::Client::new(&base);
             let done = retire::retire(&client, &settings, *disable_policy_type).await?;

@@ -28,7 +28,7 @@ pub(crate) fn page(document: &Evidence) -> String {
 }
 
 fn header(d: &Evidence) -> String {
-    let configuration = serde_json::to_string(&d.header.configuration).unwrap_or_default();
+    let configuration = serde_json::to_string_pretty(&d.header.configuration).unwrap_or_default();
     format!(
         "<h1>GuardDuty coverage evidence</h1>\n{}<h3>Configuration</h3>\n<pre>{}</pre>\n",
         facts(&[
@@ -241,7 +241,8 @@ fn plans(out: &mut String, d: &Evidence) {
     let _ = writeln!(
         out,
         "<section>\n<h2>Protection plans per region</h2>\n<p>Accounts whose plan GuardDuty shows ENABLED, of the \
-         delegated admin and the accounts expected in the region; NOT OFFERED where the region does not offer it.</p>"
+         delegated admin and the accounts expected in the region; NOT OFFERED where the region does not offer it; not \
+         configured where the configuration does not turn the plan on (its Security Hub control still counts it).</p>"
     );
     let width = d.regions.len().max(1);
     let counted = |c: &&Cell| matches!(c.coverage, Coverage::Protected | Coverage::Unprotected | Coverage::Admin);
@@ -257,13 +258,12 @@ fn plans(out: &mut String, d: &Evidence) {
             }
         }
         let rows = tally.iter().map(|(plan, (on, managed, not_offered))| {
-            let state = if *not_offered { "– NOT OFFERED".to_owned() } else { format!("{on} of {}", cells.len()) };
-            let class = if *not_offered {
-                "na"
-            } else if *on == cells.len() {
-                "pass"
-            } else {
-                "fail"
+            let configured = region.plans_configured.iter().any(|p| p == plan);
+            let (class, state) = match (*not_offered, configured, *on == cells.len()) {
+                (true, _, _) => ("na", "– NOT OFFERED".to_owned()),
+                (false, false, _) => ("na", format!("{on} of {} (not configured)", cells.len())),
+                (false, true, true) => ("pass", format!("✔ {on} of {}", cells.len())),
+                (false, true, false) => ("fail", format!("✘ {on} of {}", cells.len())),
             };
             format!("{}<td class=\"{class}\">{}</td><td class=\"r\">{managed}</td>", td(plan), escape(&state))
         });
