@@ -269,6 +269,7 @@ class Emulator:
             regions.reset()
             publishing.reset()
             lists.reset()
+            self.organizations.by_parent = (None, {})
             with self.lock:
                 self.log.clear()
             for key in Faults.__dataclass_fields__:
