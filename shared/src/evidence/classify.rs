@@ -335,7 +335,8 @@ fn notes(org: &Org<'_>, read: &RegionRead) -> Vec<String> {
                 .into(),
         ),
         Some(side) => {
-            if let Some(why) = &side.opt_in_unreadable {
+            let enrolled = |id: &AccountId| org.survey.roster.members.iter().any(|m| m.id == *id);
+            if let Some(why) = side.opt_in_unreadable.iter().find(|(id, _)| enrolled(id)).map(|(_, why)| why) {
                 notes.push(format!(
                     "members recorded RegionDisabled could not be re-checked (account:GetRegionOptStatus needs \
                      trusted access for account.amazonaws.com in Organizations): {why}"
@@ -522,6 +523,24 @@ mod tests {
         assert_eq!((c.region.expected, c.region.protected), (4, 0));
         assert!(c.region.notes.iter().any(|n| n.contains("999999999999 is the delegated GuardDuty administrator")));
         assert_eq!(c.region.auto_enable, None);
+    }
+
+    #[test]
+    fn an_opt_in_status_that_cannot_be_read_is_noted_only_for_an_account_to_enrol() {
+        let s = settings();
+        let survey = survey(&s);
+        let org = Org::new(&s, &survey);
+        let mut read = fixture::read("eu-west-1");
+        let side = read.side.as_mut().expect("side");
+        side.opted_in.clear();
+        side.opt_in_unreadable.insert(id(EXCLUDED), "AccessDeniedException".into());
+        let quiet = region(&org, &read).expect("classified");
+        assert!(quiet.region.notes.is_empty(), "{:?}", quiet.region.notes);
+        read.side.as_mut().expect("side").opt_in_unreadable.insert(id(NO_OPT_IN), "AccessDeniedException".into());
+        let noted = region(&org, &read).expect("classified");
+        assert!(noted.region.notes.iter().any(|n| n.contains("could not be re-checked")), "{:?}", noted.region.notes);
+        // and the record is taken as it is: not expected here
+        assert_eq!(rows_of(&noted)[NO_OPT_IN].coverage, Coverage::RegionNotEnabled);
     }
 
     struct DelegatedAdminLike;

@@ -3,8 +3,6 @@
 //! classified and its controls evaluated, and the document assembled in a fixed order, so that the same observed
 //! state gives the same document apart from `observed_at` and the header.
 
-use std::collections::BTreeSet;
-
 use futures_util::stream::{self, StreamExt};
 
 use super::classify::{self, Org};
@@ -13,7 +11,6 @@ use super::error::EvidenceError;
 use super::read::{self, Limits, Read};
 use super::{controls, date, frameworks};
 use crate::error::Error;
-use crate::ids::AccountId;
 use crate::ports::{Cloud, OrganizationApi};
 use crate::run::{Enabler, Survey};
 
@@ -42,25 +39,27 @@ pub async fn collect<C: Cloud>(enabler: &Enabler<C>, ran_by: Option<String>) -> 
     let observed_at = date::now();
     let settings = enabler.settings();
     let cloud = enabler.cloud();
-    let (survey, organization_id) = tokio::try_join!(enabler.survey(), cloud.organization().organization_id())?;
-    let enrolled: BTreeSet<AccountId> = survey.roster.members.iter().map(|m| m.id).collect();
+    let (shape, organization_id) = tokio::try_join!(enabler.shape(), cloud.organization().organization_id())?;
+    let governed = shape.choice.governed.clone();
     let limits = Limits::new(settings.region_concurrency);
     let admin = settings.admin_account;
-    let mut reads: Vec<(String, Result<Read, Error>)> = stream::iter(survey.choice.governed.iter())
+    // The regions are read while the organization's tree is.
+    let regions = stream::iter(governed.iter())
         .map(|region| {
-            let (enrolled, limits) = (&enrolled, &limits);
-            async move { (region.clone(), read::region(cloud, &admin, region, enrolled, limits).await) }
+            let limits = &limits;
+            async move { (region.clone(), read::region(cloud, &admin, region, limits).await) }
         })
         .buffer_unordered(settings.region_concurrency.max(1))
-        .collect()
-        .await;
+        .collect::<Vec<(String, Result<Read, Error>)>>();
+    let (survey, mut reads) = tokio::join!(enabler.survey(shape), regions);
+    let survey = survey?;
     reads.sort_by(|a, b| a.0.cmp(&b.0));
     let reads = reads.into_iter().map(|(region, read)| read.map(|r| (region, r))).collect::<Result<Vec<_>, _>>()?;
     let header = Header {
         ran_by: ran_by.unwrap_or_else(|| format!("the management account {}", survey.management)),
         configuration: serde_json::to_value(settings).unwrap_or_default(),
     };
-    assemble(enabler.settings(), &survey, reads, Observation { organization_id, observed_at, header })
+    assemble(settings, &survey, reads, Observation { organization_id, observed_at, header })
 }
 
 /// What an observation adds to what was read: the organization's id, when, who and how.

@@ -88,7 +88,7 @@ pub(crate) fn timestamp(seconds_since_epoch: i64) -> String {
     format!("{day}T{:02}:{:02}:{:02}Z", second / 3600, second / 60 % 60, second % 60)
 }
 
-/// Now, as [`timestamp`] writes it.
+/// Now, in UTC, to the second: `2026-11-01T03:00:00Z`.
 pub fn now() -> String {
     let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
     timestamp(i64::try_from(seconds).unwrap_or(i64::MAX))

@@ -1,15 +1,15 @@
 //! Evidence an auditor accepts: `guardduty-enabler report`. One read-only observation of the organization in every
-//! governed region, by the same rules as `status` ([`collect`]), written as four files ([`write`]): `evidence.json`
+//! governed region, by the same rules as `status` ([`collect`]), written as four files ([`write()`]): `evidence.json`
 //! ([`Evidence`], schema `guardduty-enabler/evidence/1`), `evidence.csv` (the matrix), `evidence.html` (one
 //! self-contained page) and `SHA256SUMS` ([`verify`] checks them). And the record over time: each observation's
 //! document kept in a bucket under `evidence/YYYY/MM/DD/` ([`store`], through a [`RecordStore`], such as
 //! `S3Records` with the `evidence-store` feature), read back over a range of days ([`history`]) into every gap's
 //! start, end and cause ([`Range`], written by [`write_range`]).
 //!
-//! Where things live: [`read`] is what is read in a region, [`classify`] where each account stands there (the
-//! crate's own rules), [`controls`] Security Hub's GuardDuty controls, [`frameworks`] the crosswalk, [`collect`]
-//! puts them together; [`csv`], [`html`] and [`bundle`] write the files, [`sums`] their checksums; [`record`] and
-//! [`history`] are the record over time.
+//! Where things live: `read.rs` is what is read in a region, `classify.rs` where each account stands there (the
+//! crate's own rules), `controls.rs` Security Hub's GuardDuty controls, `frameworks.rs` the crosswalk, `collect.rs`
+//! puts them together; `csv.rs`, `html/` and `bundle.rs` write the files, `sums.rs` their checksums; `record.rs`,
+//! `history.rs` and `s3.rs` are the record over time.
 
 mod bundle;
 mod classify;

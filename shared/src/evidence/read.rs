@@ -4,7 +4,7 @@
 //! run's limit on concurrent reads), the opt-in status of members recorded RegionDisabled (as a reconcile re-checks
 //! it), the findings export, the saved filters and the trusted and threat lists.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -44,10 +44,10 @@ pub(crate) struct AdminView {
     pub plans: BTreeMap<AccountId, Features>,
     /// The members it did not answer for, with its reason.
     pub unread: BTreeMap<AccountId, String>,
-    /// Of the accounts to enrol recorded RegionDisabled, whether each has enabled the region since.
+    /// Of the members recorded RegionDisabled, whether each has enabled the region since.
     pub opted_in: BTreeMap<AccountId, bool>,
-    /// Why some opt-in status could not be read.
-    pub opt_in_unreadable: Option<String>,
+    /// The members whose opt-in status could not be read, and why.
+    pub opt_in_unreadable: BTreeMap<AccountId, String>,
     /// The publishing destinations, described.
     pub destinations: Vec<PublishingDestination>,
     /// The saved filters.
@@ -95,12 +95,11 @@ impl Limits {
     }
 }
 
-/// Reads `region`; `enrolled` are the accounts a reconcile enrols (whose RegionDisabled records it re-checks).
+/// Reads `region`.
 pub(crate) async fn region<C: Cloud>(
     cloud: &C,
     admin_account: &AccountId,
     region: &str,
-    enrolled: &BTreeSet<AccountId>,
     limits: &Limits,
 ) -> Result<Read, Error> {
     let (mgmt, admin) = (cloud.guardduty(Side::Management, region), cloud.guardduty(Side::Admin, region));
@@ -117,7 +116,7 @@ pub(crate) async fn region<C: Cloud>(
     };
     let designated = admins.iter().any(|a| a.account == admin_account.as_str() && a.status == AdminStatus::Enabled);
     let side = match (&admin_detector, designated) {
-        (Some(d), true) => Some(admin_view(cloud, &admin, &d.id, region, enrolled, limits).await?),
+        (Some(d), true) => Some(admin_view(cloud, &admin, &d.id, region, limits).await?),
         _ => None,
     };
     Ok(Read::Region(Box::new(RegionRead { region: region.to_owned(), admins, admin_detector, side })))
@@ -136,7 +135,6 @@ async fn admin_view<C: Cloud>(
     admin: &C::GuardDuty,
     detector: &str,
     region: &str,
-    enrolled: &BTreeSet<AccountId>,
     limits: &Limits,
 ) -> Result<AdminView, Error> {
     let (org_config, members, destinations, filters, lists) = tokio::try_join!(
@@ -152,11 +150,10 @@ async fn admin_view<C: Cloud>(
         .filter(|(_, s)| !s.is_invitation_era() && **s != MemberStatus::RegionDisabled)
         .map(|(id, _)| *id)
         .collect();
-    let disabled: Vec<AccountId> = members
-        .iter()
-        .filter(|(id, s)| **s == MemberStatus::RegionDisabled && enrolled.contains(id))
-        .map(|(id, _)| *id)
-        .collect();
+    // Every record RegionDisabled is re-checked, as a reconcile re-checks those of the accounts it enrols (which are
+    // known only once the tree is read; the classification looks at those alone).
+    let disabled: Vec<AccountId> =
+        members.iter().filter(|(_, s)| **s == MemberStatus::RegionDisabled).map(|(id, _)| *id).collect();
     let ((plans, unread), (opted_in, opt_in_unreadable)) =
         tokio::try_join!(plans(admin, detector, &readable, limits), opt_in(cloud, region, &disabled, limits))?;
     Ok(AdminView { org_config, members, plans, unread, opted_in, opt_in_unreadable, destinations, filters, lists })
@@ -191,18 +188,18 @@ async fn opt_in<C: Cloud>(
     region: &str,
     ids: &[AccountId],
     limits: &Limits,
-) -> Result<(BTreeMap<AccountId, bool>, Option<String>), Error> {
+) -> Result<(BTreeMap<AccountId, bool>, BTreeMap<AccountId, String>), Error> {
     let calls: Vec<_> =
         ids.iter().map(|id| async move { Ok::<_, Error>((*id, cloud.region_enabled_for(id, region).await)) }).collect();
     let mut opted_in = BTreeMap::new();
-    let mut unreadable = None;
+    let mut unreadable = BTreeMap::new();
     for (id, answer) in limits.each(calls).await? {
         match answer {
             Ok(enabled) => {
                 opted_in.insert(id, enabled);
             }
             Err(e) => {
-                unreadable.get_or_insert_with(|| e.to_string());
+                unreadable.insert(id, e.to_string());
             }
         }
     }

@@ -110,35 +110,41 @@ fn regions(out: &mut String, d: &Evidence) {
 }
 
 fn result_cell(result: ControlResult) -> String {
-    let (class, text) = match result {
-        ControlResult::Passed => ("pass", "✔ PASSED"),
-        ControlResult::Failed => ("fail", "✘ FAILED"),
-        ControlResult::NotApplicable => ("na", "– N/A"),
+    let (class, symbol) = match result {
+        ControlResult::Passed => ("pass", "✔"),
+        ControlResult::Failed => ("fail", "✘"),
+        ControlResult::NotApplicable => ("na", "–"),
     };
-    format!("<td class=\"{class}\">{text}</td>")
+    format!("<td class=\"c {class}\" title=\"{}\">{symbol}</td>", result.as_str())
 }
 
 fn controls(out: &mut String, d: &Evidence) {
     let _ = writeln!(out, "<section>\n<h2>AWS Security Hub controls for GuardDuty</h2>");
     let _ = writeln!(
         out,
-        "<p>Titles as Security Hub gives them; results computed from what GuardDuty showed, per region.</p>"
+        "<p>Titles as Security Hub gives them; results computed from what GuardDuty showed, per region: ✔ PASSED, ✘ \
+         FAILED (the failures are listed below), – NOT_APPLICABLE (the region does not offer the plan).</p>"
     );
     let mut by_id: BTreeMap<(usize, &str), Vec<&crate::evidence::document::Control>> = BTreeMap::new();
     for c in &d.controls {
         let number = c.id.trim_start_matches("GuardDuty.").parse().unwrap_or(usize::MAX);
         by_id.entry((number, &c.id)).or_default().push(c);
     }
-    let mut head = vec!["control", "title"];
-    head.extend(d.regions.iter().map(|r| &*r.region));
-    let rows = by_id.values().map(|cs| {
-        let mut row = format!("{}{}", td(&cs[0].id), td(&cs[0].title));
+    let codes: Vec<String> = d.regions.iter().map(|r| format!("{} {}", short(&r.region), r.region)).collect();
+    let _ = writeln!(out, "<p class=\"muted\">{}</p>", escape(&codes.join(", ")));
+    let _ = write!(out, "<table class=\"matrix controls\">\n<thead><tr><th>control</th><th>title</th>");
+    for r in &d.regions {
+        let _ = write!(out, "<th class=\"rg\">{}</th>", escape(&short(&r.region)));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for cs in by_id.values() {
+        let _ = write!(out, "<tr>{}{}", td(&cs[0].id), td(&cs[0].title));
         for c in cs {
-            row.push_str(&result_cell(c.result));
+            out.push_str(&result_cell(c.result));
         }
-        row
-    });
-    out.push_str(&table("controls", &head, rows));
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n");
     let failed: Vec<_> = d.controls.iter().filter(|c| c.result == ControlResult::Failed).collect();
     if !failed.is_empty() {
         let _ = writeln!(out, "<h3>Failures</h3>");
@@ -443,7 +449,7 @@ mod tests {
         }
         let cells = html.matches("<td class=\"c ").count();
         let problems = d.matrix.iter().filter(|c| c.reason.is_some()).count();
-        assert_eq!(cells, d.matrix.len() + problems, "the heat map, then the list of problems");
+        assert_eq!(cells, d.controls.len() + d.matrix.len() + problems, "the controls, the heat map, the problems");
         for symbol in ["●", "◐", "–", "○", "A", "⊘"] {
             assert!(html.contains(&format!("\">{symbol}</td>")), "{symbol}");
         }
