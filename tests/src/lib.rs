@@ -1,7 +1,9 @@
 //! The system-test harness: starts a private instance of the local AWS emulator per test, seeds organizations and
 //! regions through its control endpoints, and reads back its request log and GuardDuty state; serves event
-//! fixtures; stands in for CloudFormation's ResponseURL and for the Lambda Runtime API.
+//! fixtures; stands in for CloudFormation's ResponseURL and for the Lambda Runtime API; opens a page in headless
+//! Chromium.
 
+pub mod browser;
 pub mod runtime;
 
 use std::collections::BTreeMap;
