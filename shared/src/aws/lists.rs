@@ -43,7 +43,10 @@ pub(super) async fn filter(
 #[allow(deprecated)]
 fn criteria(given: Option<&gd::types::FindingCriteria>) -> Value {
     let mut criterion = Map::new();
-    for (field, c) in given.and_then(|c| c.criterion()).into_iter().flatten() {
+    // The criterion is a map without an order: its fields are taken sorted, so that the same criteria read the same.
+    let mut fields: Vec<_> = given.and_then(|c| c.criterion()).into_iter().flatten().collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0));
+    for (field, c) in fields {
         let mut condition = Map::new();
         let lists = [
             ("eq", &c.eq),
@@ -75,7 +78,6 @@ fn criteria(given: Option<&gd::types::FindingCriteria>) -> Value {
         }
         criterion.insert(field.clone(), Value::Object(condition));
     }
-    // serde_json's map is ordered by key: the same criteria always read the same.
     json!({ "criterion": criterion })
 }
 

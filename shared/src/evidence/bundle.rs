@@ -5,6 +5,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use super::document::Evidence;
 use super::error::EvidenceError;
 use super::{csv, html, sums};
@@ -16,36 +18,37 @@ pub const SUMS: &str = "SHA256SUMS";
 
 /// Writes the report of `document` into `dir` (created if needed); returns the paths written.
 pub fn write(dir: &Path, document: &Evidence) -> Result<Vec<PathBuf>, EvidenceError> {
-    let json = json(document);
-    write_files(dir, [json, csv::matrix(document).into_bytes(), html::report(document).into_bytes()])
+    write_files(dir, document, csv::matrix(document), html::report(document))
 }
 
-/// A document as `evidence.json` holds it: pretty JSON, one newline at the end.
-pub(crate) fn json<T: serde::Serialize>(document: &T) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(document).unwrap_or_default();
-    bytes.push(b'\n');
-    bytes
-}
-
-/// Writes the three files (in the order of [`FILES`]) and their checksums into `dir`.
-pub(crate) fn write_files(dir: &Path, contents: [Vec<u8>; 3]) -> Result<Vec<PathBuf>, EvidenceError> {
-    std::fs::create_dir_all(dir).map_err(|source| EvidenceError::File {
-        operation: "create the directory",
-        path: dir.to_owned(),
-        source,
-    })?;
-    let named: Vec<(&str, &[u8])> = FILES.iter().copied().zip(contents.iter().map(Vec::as_slice)).collect();
-    let sums = sums::write(&named);
-    let mut written = Vec::new();
-    for (name, bytes) in named.into_iter().chain([(SUMS, sums.as_bytes())]) {
+/// Writes `json` (laid out by [`super::json`], straight to its file), `csv` and `html` as the three files, in the
+/// order of [`FILES`], and their checksums, into `dir`.
+pub(crate) fn write_files<T: Serialize>(
+    dir: &Path,
+    json: &T,
+    csv: String,
+    html: String,
+) -> Result<Vec<PathBuf>, EvidenceError> {
+    let failed = |operation, path: &Path| {
+        let path = path.to_owned();
+        move |source| EvidenceError::File { operation, path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(failed("create the directory", dir))?;
+    let path = dir.join(FILES[0]);
+    let file = std::fs::File::create(&path).map_err(failed("write", &path))?;
+    let mut out = super::json::Hashing::new(std::io::BufWriter::new(file));
+    super::json::write(&mut out, json).map_err(failed("write", &path))?;
+    let mut sums = sums::line(FILES[0], &out.finish().map_err(failed("write", &path))?);
+    let mut written = vec![path];
+    for (name, text) in FILES[1..].iter().zip([csv, html]) {
         let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|source| EvidenceError::File {
-            operation: "write",
-            path: path.clone(),
-            source,
-        })?;
+        std::fs::write(&path, &text).map_err(failed("write", &path))?;
+        sums.push_str(&sums::line(name, &sums::sha256(text.as_bytes())));
         written.push(path);
     }
+    let path = dir.join(SUMS);
+    std::fs::write(&path, sums).map_err(failed("write", &path))?;
+    written.push(path);
     Ok(written)
 }
 

@@ -8,7 +8,7 @@
 //!
 //! Where things live: `read.rs` is what is read in a region, `classify.rs` where each account stands there (the
 //! crate's own rules), `controls.rs` Security Hub's GuardDuty controls, `frameworks.rs` the crosswalk, `collect.rs`
-//! puts them together; `csv.rs`, `html/` and `bundle.rs` write the files, `sums.rs` their checksums; `record.rs`,
+//! puts them together; `json.rs`, `csv.rs`, `html/` and `bundle.rs` write the files, `sums.rs` their checksums; `record.rs`,
 //! `history.rs` and `s3.rs` are the record over time.
 
 mod bundle;
@@ -24,6 +24,7 @@ mod fixture;
 mod frameworks;
 mod history;
 mod html;
+mod json;
 mod read;
 mod record;
 #[cfg(feature = "evidence-store")]
@@ -61,7 +62,7 @@ pub async fn history(records: &impl RecordStore, from: Day, to: Day, header: Hea
 /// Writes the files of a range into `dir`: `evidence.json` (the [`Range`]), `evidence.csv` (one line per gap),
 /// `evidence.html` and `SHA256SUMS`.
 pub fn write_range(dir: &Path, range: &Range) -> Result<Vec<PathBuf>, EvidenceError> {
-    bundle::write_files(dir, [bundle::json(range), csv::gaps(range).into_bytes(), html::history(range).into_bytes()])
+    bundle::write_files(dir, range, csv::gaps(range), html::history(range))
 }
 
 /// The CSV of a document's matrix, as `evidence.csv` holds it.

@@ -10,9 +10,9 @@ pub(crate) fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The SHA256SUMS text for `files` (name, content), in the order given.
-pub(crate) fn write(files: &[(&str, &[u8])]) -> String {
-    files.iter().map(|(name, bytes)| format!("{}  {name}\n", sha256(bytes))).collect()
+/// One line of SHA256SUMS: the checksum (64 lowercase hex digits), two spaces, the name.
+pub(crate) fn line(name: &str, sha256: &str) -> String {
+    format!("{sha256}  {name}\n")
 }
 
 /// One line read: the checksum and the file name, or `None` where the line is not of the format.
@@ -29,7 +29,7 @@ mod tests {
 
     #[test]
     fn lines_are_the_checksum_two_spaces_and_the_name() {
-        let text = write(&[("evidence.json", b"{}\n"), ("evidence.csv", b"")]);
+        let text = line("evidence.json", &sha256(b"{}\n")) + &line("evidence.csv", &sha256(b""));
         assert_eq!(
             text,
             "ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356  evidence.json\n\
