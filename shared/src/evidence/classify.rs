@@ -310,6 +310,7 @@ fn summary(org: &Org<'_>, read: &RegionRead, admin_plans: &[Plan]) -> Region {
         threat_intel_sets: Vec::new(),
         trusted_entity_sets: Vec::new(),
         threat_entity_sets: Vec::new(),
+        not_read: Vec::new(),
         notes: notes(org, read),
     };
     if let Some(side) = side {
@@ -341,6 +342,9 @@ fn notes(org: &Org<'_>, read: &RegionRead) -> Vec<String> {
                     "members recorded RegionDisabled could not be re-checked (account:GetRegionOptStatus needs \
                      trusted access for account.amazonaws.com in Organizations): {why}"
                 ));
+            }
+            for (what, why) in &side.unread_places {
+                notes.push(format!("the {what} could not be read, and none is shown: {why}"));
             }
             if side.destinations.len() > 1 {
                 notes.push(format!(
@@ -385,6 +389,7 @@ fn silencing(region: &mut Region, side: &AdminView) {
     region.threat_intel_sets = lists(ListKind::ThreatIps);
     region.trusted_entity_sets = lists(ListKind::TrustedEntities);
     region.threat_entity_sets = lists(ListKind::ThreatEntities);
+    region.not_read = side.unread_places.keys().map(|w| (*w).to_owned()).collect();
 }
 
 /// The region's counts, from its rows, checked: every ACTIVE account in exactly one class, and `expected` what the
@@ -541,6 +546,29 @@ mod tests {
         assert!(noted.region.notes.iter().any(|n| n.contains("could not be re-checked")), "{:?}", noted.region.notes);
         // and the record is taken as it is: not expected here
         assert_eq!(rows_of(&noted)[NO_OPT_IN].coverage, Coverage::RegionNotEnabled);
+    }
+
+    #[test]
+    fn a_silencing_place_the_admin_may_not_read_is_shown_as_not_read_never_as_none() {
+        let s = settings();
+        let survey = survey(&s);
+        let org = Org::new(&s, &survey);
+        let mut read = fixture::read("us-east-1");
+        let side = read.side.as_mut().expect("side");
+        side.filters.clear();
+        side.unread_places.insert("saved filters", "ListFilters in us-east-1 failed: AccessDeniedException".into());
+        let c = region(&org, &read).expect("classified");
+        assert_eq!(c.region.not_read, ["saved filters"]);
+        assert!(c.region.archive_filters.is_empty());
+        assert!(
+            c.region.notes.iter().any(|n| n.starts_with("the saved filters could not be read")),
+            "{:?}",
+            c.region.notes
+        );
+        let mut d = fixture::evidence("2026-11-29T03:00:00Z", "a");
+        d.regions[1] = c.region;
+        let html = super::super::html::report(&d);
+        assert!(html.contains("✘ Archive filters: not read"), "the page says so");
     }
 
     struct DelegatedAdminLike;

@@ -293,6 +293,9 @@ pub struct Region {
     pub trusted_entity_sets: Vec<List>,
     /// Threat entity lists.
     pub threat_entity_sets: Vec<List>,
+    /// The places above that could not be read (the admin's role may not read them): not shown, not "none".
+    #[serde(default)]
+    pub not_read: Vec<String>,
     /// What is worth knowing about the region.
     pub notes: Vec<String>,
 }

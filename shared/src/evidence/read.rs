@@ -54,6 +54,8 @@ pub(crate) struct AdminView {
     pub filters: Vec<SavedFilter>,
     /// The trusted and threat lists, by kind.
     pub lists: BTreeMap<ListKind, Vec<FindingList>>,
+    /// The silencing places the admin may not read (its role lacks the permission), and why: shown as not read.
+    pub unread_places: BTreeMap<&'static str, String>,
 }
 
 /// A region read, or left out because a service control policy denies the admin GuardDuty there.
@@ -137,13 +139,19 @@ async fn admin_view<C: Cloud>(
     region: &str,
     limits: &Limits,
 ) -> Result<AdminView, Error> {
-    let (org_config, members, destinations, filters, lists) = tokio::try_join!(
-        admin.org_config(detector),
-        admin.list_members(detector),
-        export(admin, detector, limits),
-        filters(admin, detector, limits),
-        lists(admin, detector, limits),
-    )?;
+    let (side, (filters, lists)) = tokio::join!(
+        async {
+            tokio::try_join!(admin.org_config(detector), admin.list_members(detector), export(admin, detector, limits))
+        },
+        async { tokio::join!(filters(admin, detector, limits), lists(admin, detector, limits)) },
+    );
+    let (org_config, members, destinations) = side?;
+    let mut unread_places = BTreeMap::new();
+    let filters = denied_or_empty(filters, FILTERS, &mut unread_places)?;
+    let mut found = BTreeMap::new();
+    for (kind, read) in lists {
+        found.insert(kind, denied_or_empty(read, label(kind), &mut unread_places)?);
+    }
     // Plans are read for every member record that can have them: not the invitation era's, not RegionDisabled.
     let readable: Vec<AccountId> = members
         .iter()
@@ -156,7 +164,18 @@ async fn admin_view<C: Cloud>(
         members.iter().filter(|(_, s)| **s == MemberStatus::RegionDisabled).map(|(id, _)| *id).collect();
     let ((plans, unread), (opted_in, opt_in_unreadable)) =
         tokio::try_join!(plans(admin, detector, &readable, limits), opt_in(cloud, region, &disabled, limits))?;
-    Ok(AdminView { org_config, members, plans, unread, opted_in, opt_in_unreadable, destinations, filters, lists })
+    Ok(AdminView {
+        org_config,
+        members,
+        plans,
+        unread,
+        opted_in,
+        opt_in_unreadable,
+        destinations,
+        filters,
+        lists: found,
+        unread_places,
+    })
 }
 
 /// GetMemberDetectors for `ids`, 50 a call.
@@ -229,18 +248,51 @@ async fn filters<G: GuardDutyApi>(admin: &G, detector: &str, limits: &Limits) ->
     Ok(filters)
 }
 
-/// Every trusted and threat list of the detector, each read.
+/// Every trusted and threat list of the detector, each read, by kind.
 async fn lists<G: GuardDutyApi>(
     admin: &G,
     detector: &str,
     limits: &Limits,
-) -> Result<BTreeMap<ListKind, Vec<FindingList>>, Error> {
+) -> Vec<(ListKind, Result<Vec<FindingList>, Error>)> {
     let kinds = ListKind::ALL.map(|kind| async move {
-        let ids = admin.list_ids(detector, kind).await?;
-        let calls: Vec<_> = ids.iter().map(|id| admin.list(detector, kind, id)).collect();
-        let mut read = limits.each(calls).await?;
-        read.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-        Ok::<_, Error>((kind, read))
+        let read = async {
+            let ids = admin.list_ids(detector, kind).await?;
+            let calls: Vec<_> = ids.iter().map(|id| admin.list(detector, kind, id)).collect();
+            let mut read = limits.each(calls).await?;
+            read.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+            Ok::<_, Error>(read)
+        };
+        (kind, read.await)
     });
-    Ok(futures_util::future::try_join_all(kinds).await?.into_iter().collect())
+    futures_util::future::join_all(kinds).await
+}
+
+/// What the report calls the saved filters.
+pub(crate) const FILTERS: &str = "saved filters";
+
+/// What the report calls each kind of list.
+pub(crate) fn label(kind: ListKind) -> &'static str {
+    match kind {
+        ListKind::TrustedIps => "trusted IP lists",
+        ListKind::ThreatIps => "threat IP lists",
+        ListKind::TrustedEntities => "trusted entity lists",
+        ListKind::ThreatEntities => "threat entity lists",
+    }
+}
+
+/// A silencing place read, or, where the admin's role may not read it (access denied: the templates grant the
+/// functions what they call, and the report reads more), nothing, with `what` and why in `unread`; any other failure
+/// stays one.
+fn denied_or_empty<T: Default>(
+    read: Result<T, Error>,
+    what: &'static str,
+    unread: &mut BTreeMap<&'static str, String>,
+) -> Result<T, Error> {
+    match read {
+        Err(e) if matches!(e.code(), Some("AccessDeniedException" | "AccessDenied")) => {
+            unread.insert(what, e.to_string());
+            Ok(T::default())
+        }
+        other => other,
+    }
 }

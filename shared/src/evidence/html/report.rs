@@ -279,7 +279,11 @@ fn plans(out: &mut String, d: &Evidence) {
     out.push_str("</section>\n");
 }
 
-fn lists(out: &mut String, caption: &str, lists: &[List]) {
+fn lists(out: &mut String, caption: &str, lists: &[List], not_read: bool) {
+    if not_read {
+        let _ = writeln!(out, "<p class=\"fail\">✘ {}: not read (see the region's notes).</p>", escape(caption));
+        return;
+    }
     if lists.is_empty() {
         let _ = writeln!(out, "<p>{}: none.</p>", escape(caption));
         return;
@@ -305,7 +309,10 @@ fn silencing(out: &mut String, d: &Evidence) {
 
 fn section_of_region(out: &mut String, r: &Region) {
     let _ = writeln!(out, "<h3>{}</h3>", escape(&r.region));
-    if r.archive_filters.is_empty() {
+    let unread = |what: &str| r.not_read.iter().any(|w| w == what);
+    if unread("saved filters") {
+        out.push_str("<p class=\"fail\">✘ Archive filters: not read (see the region's notes).</p>\n");
+    } else if r.archive_filters.is_empty() {
         out.push_str("<p>Archive filters: none.</p>\n");
     } else {
         let rows = r.archive_filters.iter().map(|f| {
@@ -325,10 +332,10 @@ fn section_of_region(out: &mut String, r: &Region) {
     if r.other_filters > 0 {
         let _ = writeln!(out, "<p class=\"muted\">Saved filters that archive nothing (NOOP): {}.</p>", r.other_filters);
     }
-    lists(out, "Trusted IP lists", &r.trusted_ip_sets);
-    lists(out, "Trusted entity lists", &r.trusted_entity_sets);
-    lists(out, "Threat IP lists", &r.threat_intel_sets);
-    lists(out, "Threat entity lists", &r.threat_entity_sets);
+    lists(out, "Trusted IP lists", &r.trusted_ip_sets, unread("trusted IP lists"));
+    lists(out, "Trusted entity lists", &r.trusted_entity_sets, unread("trusted entity lists"));
+    lists(out, "Threat IP lists", &r.threat_intel_sets, unread("threat IP lists"));
+    lists(out, "Threat entity lists", &r.threat_entity_sets, unread("threat entity lists"));
 }
 
 fn export(out: &mut String, d: &Evidence) {
