@@ -28,6 +28,23 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The SDK configuration of the command line: the profile and region given, else the loader's own region chain
+/// (environment, profile, instance metadata through its HTTP client), else us-east-1.
+async fn sdk_config(cli: &args::Cli) -> aws_config::SdkConfig {
+    let mut loader = enablement::sdk_config_loader();
+    if let Some(profile) = &cli.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &cli.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    let base = loader.load().await;
+    if base.region().is_none() {
+        return base.to_builder().region(Region::from_static("us-east-1")).build();
+    }
+    base
+}
+
 /// Runs the subcommand; `true` when in sync (status, plan), converged (apply, onboard), done (retire-policy), or
 /// clean (report).
 async fn run(parsed: Parsed) -> Result<bool, Failure> {
@@ -38,19 +55,7 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
     }
     // Everything the user gave is checked before any AWS call (connecting makes none).
     let settings = settings?;
-    let mut loader = enablement::sdk_config_loader();
-    if let Some(profile) = &cli.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(region) = &cli.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    // The loader's own region chain (environment, profile, instance metadata through its HTTP client), else
-    // us-east-1.
-    let mut base = loader.load().await;
-    if base.region().is_none() {
-        base = base.to_builder().region(Region::from_static("us-east-1")).build();
-    }
+    let base = sdk_config(&cli).await;
     let kind = match &cli.command {
         Command::Status => "status",
         Command::Plan => "plan",
