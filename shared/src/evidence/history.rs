@@ -497,6 +497,37 @@ mod tests {
     }
 
     #[test]
+    fn a_gap_whose_cause_changes_keeps_each_cause_and_its_repair_is_against_its_last_record() {
+        // given prod-b without S3 Protection, then also without Lambda Protection, then with both
+        let off = |plans: &'static [&'static str]| {
+            move |read: &mut super::super::read::RegionRead| {
+                let side = read.side.as_mut().expect("side");
+                if let Some(f) = side.plans.get_mut(&id(MISSING_S3)) {
+                    for (name, state) in f.iter_mut() {
+                        state.enabled = !plans.contains(&name.as_str());
+                    }
+                }
+            }
+        };
+        let docs = [
+            fixture::evidence_with("2026-11-01T09:00:00Z", "a", off(&["S3_DATA_EVENTS"])),
+            fixture::evidence_with("2026-11-01T21:00:00Z", "a", off(&["S3_DATA_EVENTS", "LAMBDA_NETWORK_LOGS"])),
+            fixture::evidence_with("2026-11-02T09:00:00Z", "a", off(&[])),
+        ];
+        let records: Vec<(String, Evidence)> =
+            docs.into_iter().map(|d| (super::super::record::key(&d.observed_at).expect("key"), d)).collect();
+        let r = range(&records);
+        let gap = r.gaps.iter().find(|g| g.account == id(MISSING_S3) && &*g.region == "us-east-1").expect("gap");
+        assert_eq!(
+            gap.cause,
+            "protection plans not enabled: S3_DATA_EVENTS; protection plans not enabled: LAMBDA_NETWORK_LOGS, \
+             S3_DATA_EVENTS"
+        );
+        assert_eq!(gap.repaired.as_deref(), Some("enabled LAMBDA_NETWORK_LOGS, S3_DATA_EVENTS"));
+        assert_eq!(gap.records, 2);
+    }
+
+    #[test]
     fn a_clean_range_has_no_gap_and_a_record_every_day() {
         let d = fixture::evidence_with("2026-11-01T09:00:00Z", "a", |read| {
             let side = read.side.as_mut().expect("side");
