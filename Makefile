@@ -10,7 +10,7 @@ export EMULATOR_PYTHON := $(abspath $(VENV_PY))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 STACK ?= guardduty-enabler
 
-.PHONY: all venv test check lint build deploy demo bench emulator emulator-stop cli clean
+.PHONY: all venv chromium test check lint build deploy demo bench emulator emulator-stop cli clean
 
 all: check lint test
 
@@ -22,8 +22,16 @@ $(VENV)/.installed: tests/requirements.txt tests/emulator/requirements.txt
 
 venv: $(VENV)/.installed
 
+# Headless Chromium, for the test that opens the evidence page: Debian's package when `chromium` is not on the PATH
+# (and CHROMIUM names no browser). Elsewhere install Chromium or Chrome and set CHROMIUM to its binary.
+chromium:
+	@if [ -n "$$CHROMIUM" ] || command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	echo "installing Debian's chromium package (for the evidence page's browser test)"; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 # Unit tests, system tests (each starts its own emulator on a free loopback port) and the template tests.
-test: venv
+test: venv chromium
 	cargo test --workspace --all-targets
 	$(VENV_PY) -m unittest discover --start-directory tests/infra --verbose
 

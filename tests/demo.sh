@@ -3,7 +3,8 @@
 # 2); the deploy-time bootstrap through the bootstrapper, as CloudFormation invokes it (findings export on); a new
 # account announced by its CreateAccountResult event, in an SQS batch as the queue delivers it, through the
 # responder (both functions served by `cargo lambda watch` over the Lambda runtime API); then `guardduty-enabler
-# status` again (in sync, exit 0). Stops everything it started, by the process ids it started.
+# status` again (in sync, exit 0); and last `guardduty-enabler report` of the demo organization, whose directory it
+# prints (it is kept). Stops everything it started, by the process ids it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -102,3 +103,12 @@ echo
 echo "3) After: guardduty-enabler status (in sync: exit 0, or the demo fails)"
 "$target/debug/guardduty-enabler" status
 echo "(guardduty-enabler status exited 0)"
+
+echo
+echo "4) Evidence for an auditor: guardduty-enabler report (reads only; clean: exit 0, or the demo fails)"
+evidence="$target/demo-evidence"
+rm -rf "$evidence"
+"$target/debug/guardduty-enabler" report --out "$evidence"
+"$target/debug/guardduty-enabler" report verify "$evidence" >/dev/null
+echo "(guardduty-enabler report exited 0; its files verify)"
+echo "the demo organization's evidence: $evidence/evidence.html"

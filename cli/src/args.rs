@@ -5,12 +5,13 @@
 use clap::{Arg, CommandFactory, FromArgMatches, Parser, Subcommand};
 use enablement::{ConfigError, Settings, Variable, VARIABLES};
 
-/// GuardDuty across every account and region of an AWS Organization: see coverage, plan, apply, onboard.
+/// GuardDuty across every account and region of an AWS Organization: see coverage, plan, apply, onboard, and report
+/// evidence for auditors.
 ///
 /// Runs with the management account's credentials from the standard chain (--profile, AWS_PROFILE, environment,
-/// CloudShell's). Exit codes: 0 in sync (status, plan) or converged (apply, onboard); 1 an error (bad
-/// configuration, an AWS error; nothing was written); 2 drift found (status, plan) or not every region converged
-/// (apply, onboard).
+/// CloudShell's). Exit codes: 0 in sync (status, plan), converged (apply, onboard) or clean (report); 1 an error (bad
+/// configuration, an AWS error; nothing was written); 2 drift found (status, plan), not every region converged
+/// (apply, onboard), or not clean (report).
 #[derive(Parser, Debug)]
 #[command(name = "guardduty-enabler", version)]
 pub struct Cli {
@@ -42,6 +43,25 @@ pub enum Command {
         /// The account (12 digits).
         account: String,
     },
+    /// Read only: evidence for an auditor, in a directory: evidence.json, evidence.csv, evidence.html and SHA256SUMS.
+    /// With --from and --to, the record kept in GUARDDUTY_EVIDENCE_BUCKET over those days instead: every gap in
+    /// coverage, with its start, end and cause. Exit code 0 when every expected account-region is protected and every
+    /// control the configuration asks for passes (a range: no gap and a record every day), 2 when not.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Report {
+        /// Check a report's files against its SHA256SUMS.
+        #[command(subcommand)]
+        verify: Option<Verify>,
+        /// The directory to write the report into (created if needed).
+        #[arg(long, value_name = "DIR", required = true)]
+        out: Option<std::path::PathBuf>,
+        /// The first day of the record to read (UTC), with --to.
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
+        from: Option<String>,
+        /// The last day of the record to read (UTC, included), with --from.
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+        to: Option<String>,
+    },
     /// Stop owning the GuardDuty policies (GUARDDUTY_POLICY_NAME, and its units' `<name>-ou-...`): detach them
     /// everywhere and delete them. GuardDuty stays enabled where it is; nothing else does this.
     RetirePolicy {
@@ -49,6 +69,17 @@ pub enum Command {
         /// settings apply again (then run `apply --enablement api`).
         #[arg(long)]
         disable_policy_type: bool,
+    },
+}
+
+/// `report verify DIR`.
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum Verify {
+    /// Check the report in DIR against its SHA256SUMS (as `sha256sum -c SHA256SUMS` would): exit code 0 when every
+    /// file matches, 2 when one does not, 1 when SHA256SUMS cannot be read.
+    Verify {
+        /// The report's directory.
+        dir: std::path::PathBuf,
     },
 }
 
@@ -115,6 +146,34 @@ mod tests {
             parse_from(["guardduty-enabler", "status", "--admin-account-id", "12345", "--auto-enable", "SOME"]);
         let err = parsed.settings.expect_err("invalid");
         assert!(err.names("GUARDDUTY_ADMIN_ACCOUNT_ID") && err.names("GUARDDUTY_AUTO_ENABLE"), "{err}");
+    }
+
+    #[test]
+    fn report_takes_a_directory_a_range_or_verify() {
+        let out = |args: &[&str]| parse_from(args.iter().copied()).cli.command;
+        let report = out(&["guardduty-enabler", "report", "--out", "evidence"]);
+        assert_eq!(report, Command::Report { verify: None, out: Some("evidence".into()), from: None, to: None });
+        let range = out(&["guardduty-enabler", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--out", "nov"]);
+        assert!(
+            matches!(range, Command::Report { from: Some(f), to: Some(t), .. } if f == "2026-11-01" && t == "2026-11-30")
+        );
+        let verify = out(&["guardduty-enabler", "report", "verify", "evidence"]);
+        assert_eq!(
+            verify,
+            Command::Report {
+                verify: Some(Verify::Verify { dir: "evidence".into() }),
+                out: None,
+                from: None,
+                to: None
+            }
+        );
+        let cmd = VARIABLES.iter().fold(Cli::command(), |command, v| command.arg(variable(v)));
+        for bad in [
+            &["guardduty-enabler", "report"][..],
+            &["guardduty-enabler", "report", "--out", "d", "--from", "2026-11-01"],
+        ] {
+            assert!(cmd.clone().try_get_matches_from(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

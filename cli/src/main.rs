@@ -6,6 +6,7 @@
 mod args;
 mod progress;
 mod render;
+mod report;
 mod retire;
 
 use std::process::ExitCode;
@@ -27,11 +28,9 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Runs the subcommand; `true` when in sync (status, plan) or converged (apply, onboard), or done (retire-policy).
-async fn run(parsed: Parsed) -> Result<bool, Failure> {
-    let Parsed { cli, settings } = parsed;
-    // Everything the user gave is checked before any AWS call (connecting makes none).
-    let settings = settings?;
+/// The SDK configuration of the command line: the profile and region given, else the loader's own region chain
+/// (environment, profile, instance metadata through its HTTP client), else us-east-1.
+async fn sdk_config(cli: &args::Cli) -> aws_config::SdkConfig {
     let mut loader = enablement::sdk_config_loader();
     if let Some(profile) = &cli.profile {
         loader = loader.profile_name(profile);
@@ -39,17 +38,34 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
     if let Some(region) = &cli.region {
         loader = loader.region(Region::new(region.clone()));
     }
-    // The loader's own region chain (environment, profile, instance metadata through its HTTP client), else
-    // us-east-1.
-    let mut base = loader.load().await;
+    let base = loader.load().await;
     if base.region().is_none() {
-        base = base.to_builder().region(Region::from_static("us-east-1")).build();
+        return base.to_builder().region(Region::from_static("us-east-1")).build();
     }
+    base
+}
+
+/// Runs the subcommand; `true` when in sync (status, plan), converged (apply, onboard), done (retire-policy), or
+/// clean (report).
+async fn run(parsed: Parsed) -> Result<bool, Failure> {
+    let Parsed { cli, settings } = parsed;
+    // Verifying a report's files needs neither the configuration nor AWS.
+    if let Command::Report { verify: Some(args::Verify::Verify { dir }), .. } = &cli.command {
+        return report::verify(dir, cli.json);
+    }
+    // Everything the user gave is checked before any AWS call (connecting makes none).
+    let settings = settings?;
+    let base = sdk_config(&cli).await;
     let kind = match &cli.command {
         Command::Status => "status",
         Command::Plan => "plan",
         Command::Apply => "apply",
         Command::Onboard { .. } => "onboard",
+        Command::Report { out, from, to, .. } => {
+            let out = out.clone().unwrap_or_default();
+            let range = from.clone().zip(to.clone());
+            return report::report(&base, settings, &out, range, cli.json).await;
+        }
         Command::RetirePolicy { disable_policy_type } => {
             let dry_run = settings.dry_run;
             let enabler = enablement::connect_with(&base, settings).await;

@@ -8,11 +8,13 @@
 //!
 //! Where things live: `config/` (the variables), `regions.rs` (which regions), `plan.rs` (what to change),
 //! `aws/` (how AWS is called), `run/` (how a run reads, applies and checks; `run/memory.rs`, what a warm process
-//! remembers), `report.rs` and `metrics.rs` (what a run says). How an event becomes work is the responder's
-//! (`functions/responder/src/event.rs`).
+//! remembers), `report.rs` and `metrics.rs` (what a run says), `evidence/` (the evidence report and its record). How
+//! an event becomes work is the responder's (`functions/responder/src/event.rs`).
 //! - [`AwsCloud`] implements the ports with the AWS SDK, reaching the delegated admin through sts:AssumeRole.
 //! - [`Report`] says per region what was found, done and left, which accounts are protected and which are not;
 //!   [`publish`] turns it into logs and CloudWatch metrics.
+//! - [`evidence`] turns one read-only observation into evidence an auditor accepts (the command line's `report`), and
+//!   keeps it over time in a bucket.
 
 // What the library exports is what its shells use (the re-exports below); everything else says pub(crate).
 #![warn(unreachable_pub)]
@@ -21,6 +23,7 @@ mod aws;
 mod budget;
 mod config;
 mod error;
+pub mod evidence;
 mod guard;
 mod ids;
 mod metrics;
@@ -47,8 +50,8 @@ pub use ids::{is_region_name, shorten, AccountId, InvalidAccountId};
 pub use metrics::{emf, emf_failure, emf_onboarding, publish};
 pub use plan::{Left, MemberAccount, Step, Unprotected};
 pub use ports::{
-    Cloud, CreateAccountStatus, EnabledRegion, GuardDutyApi, MemberFeatures, OrganizationApi, PolicyRecord,
-    PolicyTypeStatus, PublishingDestination, Root, Side, Subtree, Unprocessed,
+    Cloud, CreateAccountStatus, EnabledRegion, FindingList, GuardDutyApi, ListKind, MemberFeatures, OrganizationApi,
+    PolicyRecord, PolicyTypeStatus, PublishingDestination, Root, SavedFilter, Side, Subtree, Unprocessed,
 };
 pub use report::{
     AccountEntry, Action, ActionStatus, Coverage, ExportReport, Found, OrgAction, Outcome, OwnedPolicy, PolicyReport,

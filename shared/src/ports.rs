@@ -125,12 +125,95 @@ pub trait GuardDutyApi: Send + Sync {
         detector: &str,
         ids: &[AccountId],
     ) -> impl Future<Output = Result<Unprocessed, Error>> + Send;
+    /// ListFilters: the names of the detector's saved filters (suppression rules among them), every page.
+    fn filter_names(&self, detector: &str) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    /// GetFilter.
+    fn filter(&self, detector: &str, name: &str) -> impl Future<Output = Result<SavedFilter, Error>> + Send;
+    /// ListIPSets, ListThreatIntelSets, ListTrustedEntitySets or ListThreatEntitySets: the ids of the detector's lists
+    /// of `kind`, every page.
+    fn list_ids(&self, detector: &str, kind: ListKind) -> impl Future<Output = Result<Vec<String>, Error>> + Send;
+    /// GetIPSet, GetThreatIntelSet, GetTrustedEntitySet or GetThreatEntitySet.
+    fn list(&self, detector: &str, kind: ListKind, id: &str)
+        -> impl Future<Output = Result<FindingList, Error>> + Send;
+}
+
+/// GuardDuty's lists of addresses and entities, which change what it reports: the trusted ones silence findings, the
+/// threat ones add them (GuardDuty User Guide, "Customizing threat detection with entity lists and IP address lists").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ListKind {
+    /// An IPSet: a trusted IP address list ("GuardDuty doesn't generate findings for IP addresses that are included
+    /// in IPSets", CreateIPSet API reference).
+    TrustedIps,
+    /// A ThreatIntelSet: a threat IP address list.
+    ThreatIps,
+    /// A TrustedEntitySet: a trusted entity list.
+    TrustedEntities,
+    /// A ThreatEntitySet: a threat entity list.
+    ThreatEntities,
+}
+
+impl ListKind {
+    /// Every kind.
+    pub const ALL: [Self; 4] = [Self::TrustedIps, Self::ThreatIps, Self::TrustedEntities, Self::ThreatEntities];
+
+    /// The Get operation's name, for errors.
+    pub fn get_operation(self) -> &'static str {
+        match self {
+            Self::TrustedIps => "GetIPSet",
+            Self::ThreatIps => "GetThreatIntelSet",
+            Self::TrustedEntities => "GetTrustedEntitySet",
+            Self::ThreatEntities => "GetThreatEntitySet",
+        }
+    }
+
+    /// The List operation's name, for errors.
+    pub fn list_operation(self) -> &'static str {
+        match self {
+            Self::TrustedIps => "ListIPSets",
+            Self::ThreatIps => "ListThreatIntelSets",
+            Self::TrustedEntities => "ListTrustedEntitySets",
+            Self::ThreatEntities => "ListThreatEntitySets",
+        }
+    }
+}
+
+/// A saved filter, as GetFilter gives it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SavedFilter {
+    /// Its name.
+    pub name: String,
+    /// Its description, where it has one.
+    pub description: Option<String>,
+    /// NOOP, or ARCHIVE: a suppression rule ("findings that match the filter are automatically archived", GuardDuty
+    /// User Guide, "Suppression rules").
+    pub action: String,
+    /// Its position among the filters (1 to 100), where GuardDuty gives one.
+    pub rank: Option<i32>,
+    /// Its finding criteria as the API's JSON has them: `{"criterion": {field: {condition: value}}}`.
+    pub criteria: serde_json::Value,
+}
+
+/// A trusted or threat list, as GetIPSet, GetThreatIntelSet, GetTrustedEntitySet or GetThreatEntitySet gives it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FindingList {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// TXT, STIX, OTX_CSV, ALIEN_VAULT, PROOF_POINT or FIRE_EYE.
+    pub format: String,
+    /// The URI of its file.
+    pub location: String,
+    /// INACTIVE, ACTIVATING, ACTIVE, DEACTIVATING, ERROR, DELETE_PENDING or DELETED.
+    pub status: String,
 }
 
 /// AWS Organizations, from the management account.
 pub trait OrganizationApi: Send + Sync {
     /// DescribeOrganization: the management account's id.
     fn management_account(&self) -> impl Future<Output = Result<AccountId, Error>> + Send;
+    /// DescribeOrganization: the organization's id (`o-...`).
+    fn organization_id(&self) -> impl Future<Output = Result<String, Error>> + Send;
     /// ListAccounts, every page.
     fn accounts(&self) -> impl Future<Output = Result<Vec<OrgAccount>, Error>> + Send;
     /// DescribeAccount; `None` when the account is not in the organization.
@@ -195,6 +278,8 @@ pub struct Subtree {
     pub ous: Vec<(String, String)>,
     /// Accounts, with their parents.
     pub accounts: Vec<(OrgAccount, String)>,
+    /// The organizational units' names, by id.
+    pub names: BTreeMap<String, String>,
 }
 
 /// Whether a policy type is enabled on the root (ListRoots' `PolicyTypes`).

@@ -131,6 +131,7 @@ mod tests {
                 (account("444444444444"), "ou-b".into()),
                 (account("555555555555"), "ou-c".into()),
             ],
+            ..Subtree::default()
         };
         OrgTree::new(subtree)
     }

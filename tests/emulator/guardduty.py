@@ -2,8 +2,10 @@
 
 moto ships detectors and filters only; this module implements the operations an organization-wide rollout
 needs, to the shapes, error types and messages of the GuardDuty API reference: detectors with protection plans,
-the delegated administrator, the organization configuration and the member list. Organization membership comes
-from moto's Organizations backend, so the accounts the tests create there are the ones GuardDuty knows.
+the delegated administrator, the organization configuration and the member list (publishing destinations are
+publishing.py's; saved filters and the trusted and threat lists, lists.py's: moto's own filters are not used, as no
+GuardDuty request reaches moto). Organization membership comes from moto's Organizations backend, so the accounts the
+tests create there are the ones GuardDuty knows.
 
 Beyond the happy path it models what a real organization shows (each with the page it follows):
 - Protection plans per region: DescribeOrganizationConfiguration lists the features a region offers; a region

@@ -3,6 +3,9 @@ have answered here.
 
 - ListAccounts pages at most 20 accounts (API reference: "MaxResults ... Maximum value of 20"), so that a client
   that does not follow NextToken is caught, and an organization of 10,000 accounts is listed in 500 pages.
+  ListAccountsForParent likewise (moto's own looks through every account for every page, which makes an organization
+  of 10,000 accounts slow to walk): the accounts directly under the parent, in creation order;
+  ParentNotFoundException where the parent is not a root or organizational unit.
 - CreateAccount is asynchronous (API reference: it "returns an ... CreateAccountStatus ... IN_PROGRESS"): with
   `create_account_seconds` set, a new account stays IN_PROGRESS that long. CreateAccount's answer and
   DescribeCreateAccountStatus say so, without an account id, and the account is not listed or described yet.
@@ -50,7 +53,7 @@ MAX_PAGE = 20
 EXTRA_TRUSTED_SERVICES = ["malware-protection.guardduty.amazonaws.com", "account.amazonaws.com"]
 EXTRA_DELEGATED_SERVICES = ["account.amazonaws.com"]
 HANDLED = {
-    "ListAccounts", "DescribeAccount", "DescribeCreateAccountStatus", "MoveAccount", "ListRoots",
+    "ListAccounts", "ListAccountsForParent", "DescribeAccount", "DescribeCreateAccountStatus", "MoveAccount", "ListRoots",
     "EnablePolicyType", "DisablePolicyType", "CreatePolicy", "UpdatePolicy", "AttachPolicy", "DetachPolicy",
     "DescribeEffectivePolicy", "ListAccountsWithInvalidEffectivePolicy",
 }
@@ -161,6 +164,8 @@ class Organizations:
 
     def __init__(self, world):
         self.world = world
+        self.moves = 0
+        self.by_parent: tuple = (None, {})
 
     def in_progress(self, acct) -> bool:
         return time.time() - created_at(acct) < self.world.create_account_seconds
@@ -187,6 +192,27 @@ class Organizations:
             out["NextToken"] = token
         return out
 
+    def op_ListAccountsForParent(self, backend, req):
+        parent = req.get("ParentId")
+        if not any(o.id == parent for o in backend.ou):
+            raise OrgError("ParentNotFoundException", "You specified parent that doesn't exist.")
+        chunk, token = page(self.children(backend).get(parent, []), req)
+        out = {"Accounts": [a.describe() for a in chunk]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def children(self, backend) -> dict:
+        """The visible accounts by parent, in creation order, kept until an account is created, moved or appears."""
+        visible = self.visible(backend)
+        key = (id(backend), len(visible), self.moves)
+        if self.by_parent[0] != key:
+            index: dict = {}
+            for acct in visible:
+                index.setdefault(acct.parent_id, []).append(acct)
+            self.by_parent = (key, index)
+        return self.by_parent[1]
+
     def op_DescribeAccount(self, backend, req):
         acct = next((a for a in self.visible(backend) if a.id == req.get("AccountId")), None)
         if acct is None:
@@ -203,6 +229,7 @@ class Organizations:
 
     def op_MoveAccount(self, backend, req):
         via_moto(backend.move_account, **req)
+        self.moves += 1
         policies.changes.changed(backend, req["AccountId"])
         return {}
 

@@ -1,5 +1,5 @@
 """The local AWS emulator: moto in server mode, extended with GuardDuty, Account region opt-in and Control Tower's
-landing zone.
+landing zone. S3 (the evidence record's bucket) is moto's own, path-style.
 
 One WSGI application on a loopback port. It reads the SigV4 credential scope of each request to learn the service
 and region, and moto's access-key map to learn the calling account (so credentials from sts:AssumeRole act as the
@@ -12,7 +12,8 @@ Control endpoints, under /_emulator/ (plain JSON, no signature):
   GET    /_emulator/health             ready check
   GET    /_emulator/state              GuardDuty's whole state (detectors, admins, org configs, members), the
                                         root's policy types ("policy_types") and the GuardDuty policies ("policies":
-                                        [{id, name, type, content, targets}])
+                                        [{id, name, type, content, targets}]), the saved filters ("filters") and the
+                                        trusted and threat lists ("lists", lists.py)
   GET    /_emulator/log                the request log: [{seq, service, operation, account, region, status, kind}]
   DELETE /_emulator/log                clears it
   POST   /_emulator/faults             {latency_ms, throttle_rate, error_rate, services, down_regions,
@@ -48,6 +49,7 @@ from urllib.parse import parse_qs
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import controltower  # noqa: E402
+import lists  # noqa: E402
 import publishing  # noqa: E402
 import regions  # noqa: E402
 import scp  # noqa: E402
@@ -270,6 +272,8 @@ class Emulator:
             self.world.reset()
             regions.reset()
             publishing.reset()
+            lists.reset()
+            self.organizations.by_parent = (None, {})
             with self.lock:
                 self.log.clear()
             for key in Faults.__dataclass_fields__:
@@ -285,6 +289,7 @@ class Emulator:
 
         state = self.guardduty.snapshot()
         state["publishing_destinations"] = publishing.snapshot(self.guardduty)
+        state["filters"], state["lists"] = lists.snapshot(self.guardduty)
         state["trusted_access"] = Organizations.trusted_access(DEFAULT_ACCOUNT_ID)
         with self.guardduty.lock:
             state.update(Organizations.policy_state(DEFAULT_ACCOUNT_ID))
@@ -346,6 +351,10 @@ class Emulator:
         if exporting:  # the publishing-destination operations are publishing.py's, and so are their names
             operation = publishing.operation(environ["REQUEST_METHOD"], path)[0] or "Unknown"
             entry["operation"], entry["kind"] = operation, kind_of(service, operation)
+        listing = service == "guardduty" and lists.matches(path)
+        if listing:  # the saved filters and the trusted and threat lists are lists.py's, and so are their names
+            operation = lists.operation(environ["REQUEST_METHOD"], path)[0] or "Unknown"
+            entry["operation"], entry["kind"] = operation, kind_of(service, operation)
 
         def error(status: int, code: str, message: str, kind: str | None = None, reason: str | None = None):
             payload, headers = self.error_body(service, code, message, kind, reason)
@@ -363,6 +372,14 @@ class Emulator:
         if fault:
             status, code, message = fault
             return error(status, code, message, "InvalidInputException" if code == "BadRequestException" else None)
+        if listing:
+            try:
+                status, headers, payload = lists.handle(
+                    self.guardduty, environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), body, account,
+                    region)
+            except ApiError as e:
+                return error(e.status, e.code, e.message, e.kind)
+            return status, payload, headers
         if exporting:
             try:
                 status, headers, payload = publishing.handle(

@@ -1,7 +1,9 @@
 //! The system-test harness: starts a private instance of the local AWS emulator per test, seeds organizations and
 //! regions through its control endpoints, and reads back its request log and GuardDuty state; serves event
-//! fixtures; stands in for CloudFormation's ResponseURL and for the Lambda Runtime API.
+//! fixtures; stands in for CloudFormation's ResponseURL and for the Lambda Runtime API; opens a page in headless
+//! Chromium.
 
+pub mod browser;
 pub mod runtime;
 
 use std::collections::BTreeMap;
@@ -305,6 +307,36 @@ pub struct Tally {
     pub auth: usize,
     /// Calls per operation.
     pub by_operation: BTreeMap<String, usize>,
+}
+
+/// Enables the GuardDuty policy type at the organization's root, as the security team would, and waits until
+/// ListRoots shows it ENABLED: enabling is asynchronous, and Organizations refuses AttachPolicy until then.
+pub async fn enable_guardduty_policy_type(orgs: &aws_sdk_organizations::Client) {
+    use aws_sdk_organizations::types::{PolicyType, PolicyTypeStatus};
+    let roots = orgs.list_roots().send().await.expect("ListRoots");
+    let root = roots.roots()[0].clone();
+    let status = |root: &aws_sdk_organizations::types::Root| {
+        root.policy_types()
+            .iter()
+            .find(|t| t.r#type() == Some(&PolicyType::GuarddutyPolicy))
+            .and_then(|t| t.status().cloned())
+    };
+    if status(&root).is_none() {
+        orgs.enable_policy_type()
+            .root_id(root.id().expect("root id"))
+            .policy_type(PolicyType::GuarddutyPolicy)
+            .send()
+            .await
+            .expect("EnablePolicyType");
+    }
+    for _ in 0..100 {
+        let roots = orgs.list_roots().send().await.expect("ListRoots");
+        if status(&roots.roots()[0]) == Some(PolicyTypeStatus::Enabled) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the GuardDuty policy type did not show ENABLED within 10 s");
 }
 
 /// Tallies the calls to AWS services (every service, STS apart as `auth`).

@@ -10,8 +10,9 @@ use std::time::Duration;
 use bootstrapper::{Bootstrapper, Environment, ResponseSender};
 use enablement::{
     AccountId, AutoEnable, Cloud, CreateAccountStatus, DelegatedAdmin, Detector, EnabledRegion, Enabler, Error,
-    FindingFrequency, GuardDutyApi, MemberAccount, MemberFeatures, Members, OrgAccount, OrgConfig, OrganizationApi,
-    Plan, PolicyRecord, PublishingDestination, Root, Side, Subtree, Unprocessed,
+    FindingFrequency, FindingList, GuardDutyApi, ListKind, MemberAccount, MemberFeatures, Members, OrgAccount,
+    OrgConfig, OrganizationApi, Plan, PolicyRecord, PublishingDestination, Root, SavedFilter, Side, Subtree,
+    Unprocessed,
 };
 use responder::Responder;
 use serde_json::{json, Value};
@@ -312,10 +313,25 @@ impl GuardDutyApi for Exploding {
     async fn delete_members(&self, _: &str, _: &[AccountId]) -> Result<Unprocessed, Error> {
         boom()
     }
+    async fn filter_names(&self, _: &str) -> Result<Vec<String>, Error> {
+        boom()
+    }
+    async fn filter(&self, _: &str, _: &str) -> Result<SavedFilter, Error> {
+        boom()
+    }
+    async fn list_ids(&self, _: &str, _: ListKind) -> Result<Vec<String>, Error> {
+        boom()
+    }
+    async fn list(&self, _: &str, _: ListKind, _: &str) -> Result<FindingList, Error> {
+        boom()
+    }
 }
 
 impl OrganizationApi for Exploding {
     async fn management_account(&self) -> Result<AccountId, Error> {
+        boom()
+    }
+    async fn organization_id(&self) -> Result<String, Error> {
         boom()
     }
     async fn accounts(&self) -> Result<Vec<OrgAccount>, Error> {

@@ -91,12 +91,18 @@ fn granted(template: &str, role: &str) -> Actions {
     actions
 }
 
-/// Every AWS SDK operation the library calls, from its adapters' source: `client.<operation>()` call sites (the
-/// call may continue on the next line).
+/// Every AWS SDK operation the library calls for the functions, from its adapters' source: `client.<operation>()` call
+/// sites (the call may continue on the next line).
 fn operations_in_code() -> BTreeSet<String> {
     let mut ops = BTreeSet::new();
     for entry in std::fs::read_dir(root().join("shared/src/aws")).expect("adapters") {
-        let source = std::fs::read_to_string(entry.expect("entry").path()).expect("source");
+        let path = entry.expect("entry").path();
+        // The saved filters' and lists' reads are the evidence report's (the command line's), which no function
+        // calls: the templates do not grant them (README, "Evidence for auditors").
+        if path.ends_with("lists.rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(path).expect("source");
         for piece in source.split("client").skip(1) {
             let Some(rest) = piece.trim_start().strip_prefix('.') else { continue };
             let name: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();

@@ -9,7 +9,10 @@ use aws_sdk_organizations::types::{EffectivePolicyType, PolicyType};
 use enablement::{ActionStatus, Error, Outcome, RunOptions};
 use responder::Responder;
 use serde_json::{json, Value};
-use system_tests::{cfn_request, event, fixture, members, schedule, settings, tally, Emulator, Org, ResponseCatcher};
+use system_tests::{
+    cfn_request, enable_guardduty_policy_type, event, fixture, members, schedule, settings, tally, Emulator, Org,
+    ResponseCatcher,
+};
 
 const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
 
@@ -28,15 +31,6 @@ async fn root_id(orgs: &aws_sdk_organizations::Client) -> String {
     orgs.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned()
 }
 
-/// Whether ListRoots shows the GuardDuty policy type ENABLED on the root.
-async fn type_enabled(orgs: &aws_sdk_organizations::Client) -> bool {
-    let roots = orgs.list_roots().send().await.unwrap();
-    roots.roots()[0].policy_types().iter().any(|t| {
-        t.r#type() == Some(&PolicyType::GuarddutyPolicy)
-            && t.status() == Some(&aws_sdk_organizations::types::PolicyTypeStatus::Enabled)
-    })
-}
-
 /// A block turning GuardDuty, S3 Protection and Runtime Monitoring (EC2 agent) on, in the policy syntax.
 fn block() -> Value {
     let on = json!({"status": {"@@assign": "enabled"}});
@@ -51,11 +45,7 @@ fn block() -> Value {
 async fn foreign_policy(emulator: &Emulator) -> String {
     let orgs = organizations(emulator).await;
     let root = root_id(&orgs).await;
-    orgs.enable_policy_type().root_id(&root).policy_type(PolicyType::GuarddutyPolicy).send().await.unwrap();
-    // Enabling the type is asynchronous: AttachPolicy is refused until ListRoots shows it ENABLED.
-    while !type_enabled(&orgs).await {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    enable_guardduty_policy_type(&orgs).await;
     let content = json!({"guardduty": {"enablement": {"eu-west-1": block(), "us-east-1": block()}}});
     let policy = orgs
         .create_policy()

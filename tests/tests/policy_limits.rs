@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_organizations::types::PolicyType;
 use enablement::{Error, Outcome};
 use serde_json::{json, Value};
-use system_tests::{members, settings, tally, Emulator, Org};
+use system_tests::{enable_guardduty_policy_type, members, settings, tally, Emulator, Org};
 
 const TWO: [&str; 2] = ["eu-west-1", "us-east-1"];
 const OWNER_TAG: &str = "guardduty-enabler:owner";
@@ -187,10 +187,7 @@ async fn no_node_holds_two_of_the_tools_policies_and_an_excluded_account_inside_
 async fn foreign_policy(emulator: &Emulator, name: &str, description: &str, blocks: Value) -> String {
     let orgs = organizations(emulator).await;
     let root = root_id(&orgs).await;
-    let roots = orgs.list_roots().send().await.unwrap();
-    if roots.roots()[0].policy_types().is_empty() {
-        orgs.enable_policy_type().root_id(&root).policy_type(PolicyType::GuarddutyPolicy).send().await.unwrap();
-    }
+    enable_guardduty_policy_type(&orgs).await;
     let content = json!({"guardduty": {"enablement": blocks}}).to_string();
     let out = orgs
         .create_policy()
@@ -202,9 +199,7 @@ async fn foreign_policy(emulator: &Emulator, name: &str, description: &str, bloc
         .await
         .unwrap();
     let id = out.policy().unwrap().policy_summary().unwrap().id().unwrap().to_owned();
-    while orgs.attach_policy().policy_id(&id).target_id(&root).send().await.is_err() {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    orgs.attach_policy().policy_id(&id).target_id(&root).send().await.unwrap();
     id
 }
 

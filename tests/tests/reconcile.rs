@@ -118,6 +118,8 @@ async fn a_dry_run_plans_everything_and_writes_nothing() {
                 "CreateDetector",
                 "EnableOrganizationAdminAccount",
                 "CreateDetector",
+                // the admin's new detector gets its plans: CreateDetector alone leaves some off
+                "UpdateDetector",
                 "UpdateOrganizationConfiguration",
                 "CreateMembers"
             ]

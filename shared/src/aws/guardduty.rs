@@ -8,7 +8,9 @@ use crate::config::{AutoEnable, FindingFrequency, Plan};
 use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
-use crate::ports::{GuardDutyApi, MemberFeatures, PublishingDestination, Unprocessed};
+use crate::ports::{
+    FindingList, GuardDutyApi, ListKind, MemberFeatures, PublishingDestination, SavedFilter, Unprocessed,
+};
 use crate::state::{
     AdminStatus, DelegatedAdmin, Detector, FeatureState, MemberStatus, Members, OrgConfig, OrgFeatureState,
 };
@@ -467,6 +469,22 @@ impl GuardDutyApi for AwsGuardDuty {
             .await
             .map_err(self.caller.fail("DeleteMembers"))?;
         Ok(unprocessed(out.unprocessed_accounts()))
+    }
+
+    async fn filter_names(&self, detector: &str) -> Result<Vec<String>, Error> {
+        super::lists::filter_names(&self.client, &self.caller, detector).await
+    }
+
+    async fn filter(&self, detector: &str, name: &str) -> Result<SavedFilter, Error> {
+        super::lists::filter(&self.client, &self.caller, detector, name).await
+    }
+
+    async fn list_ids(&self, detector: &str, kind: ListKind) -> Result<Vec<String>, Error> {
+        super::lists::list_ids(&self.client, &self.caller, detector, kind).await
+    }
+
+    async fn list(&self, detector: &str, kind: ListKind, id: &str) -> Result<FindingList, Error> {
+        super::lists::list(&self.client, &self.caller, detector, kind, id).await
     }
 }
 

@@ -5,6 +5,7 @@
 mod account;
 mod controltower;
 mod guardduty;
+mod lists;
 mod organizations;
 mod retry;
 

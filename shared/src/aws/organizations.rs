@@ -55,6 +55,15 @@ impl OrganizationApi for AwsOrganization {
         id.parse().map_err(|_| self.caller.unexpected("DescribeOrganization", "no valid management account id"))
     }
 
+    async fn organization_id(&self) -> Result<String, Error> {
+        let out = self.client.describe_organization().send().await.map_err(self.caller.fail("DescribeOrganization"))?;
+        out.organization()
+            .and_then(|o| o.id())
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| self.caller.unexpected("DescribeOrganization", "no organization id"))
+    }
+
     async fn accounts(&self) -> Result<Vec<OrgAccount>, Error> {
         // ListAccounts returns at most 20 accounts a page (API reference), and can return an empty page with a
         // NextToken: the paginator follows the token to the end.
@@ -86,9 +95,11 @@ impl OrganizationApi for AwsOrganization {
             .await?;
             let units = self.client.list_organizational_units_for_parent().parent_id(&parent).into_paginator().send();
             each_page(units, "ListOrganizationalUnitsForParent", &self.caller, |page| {
-                for ou in page.organizational_units().iter().filter_map(|o| o.id()) {
+                for unit in page.organizational_units() {
+                    let Some(ou) = unit.id() else { continue };
                     parents.push(ou.to_owned());
                     tree.ous.push((ou.to_owned(), parent.clone()));
+                    tree.names.insert(ou.to_owned(), unit.name().unwrap_or(ou).to_owned());
                 }
             })
             .await?;

@@ -149,6 +149,9 @@ pub struct Settings {
     pub policy_name: String,
     /// GUARDDUTY_FINDINGS_DESTINATION and GUARDDUTY_FINDINGS_KMS_KEY, when given (both or neither).
     pub findings: Option<FindingsExport>,
+    /// GUARDDUTY_EVIDENCE_BUCKET, when given: the bucket that keeps the evidence record (see
+    /// [`Settings::record_bucket`] for its default).
+    pub evidence_bucket: Option<String>,
     /// GUARDDUTY_FINDINGS_DESTINATION as given, until it is joined with the key.
     #[serde(skip)]
     pub(crate) destination: Option<(String, String, String)>,
@@ -200,6 +203,12 @@ impl Settings {
     pub fn may_own_policy(&self, name: &str) -> bool {
         let main = self.policy_name.as_str();
         name == main || name.strip_prefix(main).is_some_and(|rest| rest.starts_with('-'))
+    }
+
+    /// The bucket that keeps the evidence record: GUARDDUTY_EVIDENCE_BUCKET, else the bucket of the findings export;
+    /// `None` where neither is configured.
+    pub fn record_bucket(&self) -> Option<&str> {
+        self.evidence_bucket.as_deref().or(self.findings.as_ref().map(|f| f.bucket.as_str()))
     }
 
     /// Reads the configuration from the process environment.
@@ -338,6 +347,7 @@ impl Settings {
             enablement: Enablement::Auto,
             policy_name: DEFAULT_POLICY_NAME.into(),
             findings: None,
+            evidence_bucket: None,
             destination: None,
             kms_key: None,
         }
@@ -497,6 +507,23 @@ mod tests {
             .expect("valid");
         assert!(s.dry_run);
         assert!(!s.allow_management_admin);
+    }
+
+    #[test]
+    fn the_evidence_record_goes_to_its_bucket_or_the_findings_bucket() {
+        let none = parse(&[ADMIN]).expect("valid");
+        assert_eq!(none.record_bucket(), None);
+        let findings = [
+            ADMIN,
+            ("GUARDDUTY_FINDINGS_DESTINATION", "arn:aws:s3:::findings-bucket/guardduty"),
+            ("GUARDDUTY_FINDINGS_KMS_KEY", "arn:aws:kms:us-east-1:111111111111:key/k"),
+        ];
+        assert_eq!(parse(&findings).expect("valid").record_bucket(), Some("findings-bucket"));
+        let mut named = findings.to_vec();
+        named.push(("GUARDDUTY_EVIDENCE_BUCKET", "org-evidence"));
+        assert_eq!(parse(&named).expect("valid").record_bucket(), Some("org-evidence"));
+        let err = parse(&[ADMIN, ("GUARDDUTY_EVIDENCE_BUCKET", "s3://org-evidence")]).unwrap_err();
+        assert!(err.names("GUARDDUTY_EVIDENCE_BUCKET"), "{err}");
     }
 
     #[test]

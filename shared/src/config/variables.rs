@@ -39,7 +39,7 @@ impl Variable {
 }
 
 /// Every variable, in the order the README lists them.
-pub const VARIABLES: [Variable; 17] = [
+pub const VARIABLES: [Variable; 18] = [
     Variable {
         name: "GUARDDUTY_ADMIN_ACCOUNT_ID",
         property: "AdminAccountId",
@@ -256,6 +256,18 @@ pub const VARIABLES: [Variable; 17] = [
         },
     },
     Variable {
+        name: "GUARDDUTY_EVIDENCE_BUCKET",
+        property: "EvidenceBucket",
+        doc: "the S3 bucket (its name) that keeps the evidence record, gzip JSON under `evidence/YYYY/MM/DD/` (`guardduty-enabler report --from --to` reads it)",
+        default: "the bucket of `GUARDDUTY_FINDINGS_DESTINATION` when set; else no record is kept",
+        switch: false,
+        required: false,
+        read: |v, s| {
+            s.evidence_bucket = Some(bucket_name(v)?);
+            Ok(())
+        },
+    },
+    Variable {
         name: "GUARDDUTY_DRY_RUN",
         property: "DryRun",
         doc: "`true`: read and plan, write nothing",
@@ -342,6 +354,25 @@ fn s3_destination(v: &str) -> Result<(String, String, String), String> {
     Ok((v.to_owned(), partition.to_owned(), bucket.to_owned()))
 }
 
+/// A bucket name, by the S3 User Guide's "General purpose bucket naming rules": 3 to 63 characters of lowercase
+/// letters, digits, dots and hyphens, beginning and ending with a letter or digit, no two adjacent dots, not formatted
+/// as an IP address, and none of the reserved prefixes (`xn--`, `sthree-`, `amzn-s3-demo-`) or suffixes (`-s3alias`,
+/// `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3`).
+fn bucket_name(v: &str) -> Result<String, String> {
+    let bad = || {
+        format!("{:?} is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)", shorten(v, 80))
+    };
+    let charset = v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    let ends = v.starts_with(|c: char| c.is_ascii_alphanumeric()) && v.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let ip = v.split('.').count() == 4 && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let reserved = ["xn--", "sthree-", "amzn-s3-demo-"].iter().any(|p| v.starts_with(p))
+        || ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"].iter().any(|s| v.ends_with(s));
+    if !(3..=63).contains(&v.len()) || !charset || !ends || v.contains("..") || ip || reserved {
+        return Err(bad());
+    }
+    Ok(v.to_owned())
+}
+
 /// A KMS key ARN: (the ARN, its partition, its region). Not an alias: GuardDuty takes "The ARN of the KMS key to use
 /// for encryption" (DestinationProperties API reference).
 fn kms_key(v: &str) -> Result<(String, String, String), String> {
@@ -403,6 +434,27 @@ mod tests {
             "the README's configuration table, as these definitions write it:\n{}",
             expected.join("\n")
         );
+    }
+
+    #[test]
+    fn evidence_buckets_follow_the_s3_naming_rules() {
+        for good in ["evidence", "org-evidence.2026", "a1b"] {
+            assert_eq!(bucket_name(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "ab",
+            "Evidence",
+            "s3://evidence",
+            "-evidence",
+            "evidence.",
+            "ev..idence",
+            "192.168.5.4",
+            "xn--x",
+            "x-s3alias",
+            &"a".repeat(64),
+        ] {
+            assert!(bucket_name(bad).is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

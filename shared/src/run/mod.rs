@@ -4,8 +4,8 @@
 //! Where things live: [`context`] reads the organization's shape and chooses the regions, [`observe`] is what a
 //! run reads in a region, [`apply`] is how a step is applied, [`members`] converges and checks memberships,
 //! [`region`] puts them together for a reconcile or an onboarding, [`onboard`] is how an onboarding starts on its
-//! regions, [`fanout`] runs the regions, [`trusted`] is the organization-wide trusted access, and [`memory`] is
-//! what a warm process remembers.
+//! regions, [`fanout`] runs the regions, [`trusted`] is the organization-wide trusted access, [`memory`] is
+//! what a warm process remembers, and [`survey`] is the read-only look at the organization the evidence report takes.
 
 mod apply;
 mod classes;
@@ -20,6 +20,7 @@ mod onboard;
 mod policy;
 mod region;
 mod retire;
+mod survey;
 mod trusted;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,11 +42,13 @@ use crate::report::{
 use crate::state::{OrgAccount, OrgConfig};
 use crate::tree::OrgTree;
 
-use classes::{ou_classes, AccountClasses};
+use classes::ou_classes;
+pub(crate) use classes::AccountClasses;
 use context::{Context, Mode, Warmth};
 use memory::Memory;
 pub use onboard::Onboarding;
 use region::{Halfway, Staged};
+pub(crate) use survey::Survey;
 
 /// Something that happened in a run, for a progress display.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,8 @@
 //! and one by one, a bootstrap and a steady-state reconcile of an organization at the Organizations maximum (10,000
 //! accounts x 17 regions, ListAccounts in pages of 20) beside a scale model fitted on 1,000 accounts, cold start,
 //! binary sizes and peak memory, all measured on the release binaries under a local Lambda Runtime API against the
-//! emulator with injected latency. Prints a table and writes it to BENCHMARKS.md.
+//! emulator with injected latency; and `report` of the largest organization beside `status`, in process. Prints a
+//! table and writes it to BENCHMARKS.md.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ struct Args {
     scale_only: bool,
     /// Only the policy-mode runs at the organization's maximum; nothing is written.
     policy_only: bool,
+    /// Only `report` beside `status` at the organization maximum; nothing is written.
+    report_only: bool,
 }
 
 fn args() -> Args {
@@ -32,6 +35,7 @@ fn args() -> Args {
         model_accounts: 1_000,
         scale_only: false,
         policy_only: false,
+        report_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -43,6 +47,10 @@ fn args() -> Args {
             a.policy_only = true;
             continue;
         }
+        if flag == "--report-only" {
+            a.report_only = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--lambda-dir" => a.lambda_dir = value.into(),
@@ -51,7 +59,8 @@ fn args() -> Args {
             "--model-accounts" => a.model_accounts = value.parse().expect("--model-accounts takes a number"),
             other => {
                 panic!(
-                    "unknown flag {other}; use --lambda-dir DIR, --out FILE, --accounts N, --model-accounts N, --scale-only, --policy-only"
+                    "unknown flag {other}; use --lambda-dir DIR, --out FILE, --accounts N, --model-accounts N, --scale-only, \
+                     --policy-only, --report-only"
                 )
             }
         }
@@ -367,8 +376,127 @@ impl Model {
     }
 }
 
+/// `report` beside `status` on one organization, read in process through the library at the same latency.
+struct Evidence {
+    regions: usize,
+    status_ms: u128,
+    status: Tally,
+    report_ms: u128,
+    /// Of which reading and classifying (the rest is writing the files).
+    collect_ms: u128,
+    report: Tally,
+    /// evidence.json, evidence.csv and evidence.html, in bytes.
+    sizes: [u64; 3],
+    clean: bool,
+    peak_kib: u64,
+}
+
+/// An organization of `accounts` bootstrapped (no latency), then, at `latency_ms` per call, `status` (the read-only
+/// reconcile that keeps every member, as the command line runs it) and `report` (collected and written) timed.
+fn report_beside_status(accounts: usize, latency_ms: u64) -> Evidence {
+    use enablement::{evidence, RunOptions};
+    let emulator = Emulator::start();
+    let seeding = Instant::now();
+    let org = emulator.organization(accounts, 0);
+    println!("   (seeded {accounts} accounts in {:.0} s)", seeding.elapsed().as_secs_f64());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let enabler = emulator.enabler(system_tests::settings(&org.accounts[0], &[])).await;
+        let bootstrap = enabler.reconcile().await.expect("bootstrap");
+        assert_eq!(bootstrap.summary.failed, 0, "{:?}", bootstrap.summary);
+        emulator.faults(json!({"latency_ms": latency_ms}));
+        emulator.clear_log();
+        let started = Instant::now();
+        let status = RunOptions { dry_run: Some(true), keep_members: true, ..RunOptions::default() };
+        let read = enabler.reconcile_with(&status).await.expect("status");
+        let status_ms = started.elapsed().as_millis();
+        let status = tally(&emulator.log());
+        emulator.clear_log();
+        let started = Instant::now();
+        let document = evidence::collect(&enabler, None).await.expect("report");
+        let collect_ms = started.elapsed().as_millis();
+        let dir = std::env::temp_dir().join(format!("bench-evidence-{}", std::process::id()));
+        let written = evidence::write(&dir, &document).expect("written");
+        let report_ms = started.elapsed().as_millis();
+        let size = |i: usize| std::fs::metadata(&written[i]).map(|m| m.len()).unwrap_or_default();
+        let sizes = [size(0), size(1), size(2)];
+        let _ = std::fs::remove_dir_all(&dir);
+        Evidence {
+            regions: read.summary.regions,
+            status_ms,
+            status,
+            report_ms,
+            collect_ms,
+            report: tally(&emulator.log()),
+            sizes,
+            clean: document.summary.clean,
+            peak_kib: peak_rss_kib(),
+        }
+    })
+}
+
+/// This process's peak resident memory (VmHWM), in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or_default();
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_default()
+}
+
+/// The rows of [`report_beside_status`].
+fn evidence_rows(e: &Evidence, accounts: usize, latency_ms: u64) -> Vec<(String, String, String)> {
+    let member_reads = |t: &Tally| calls(t, "guardduty:GetMemberDetectors");
+    vec![
+        (
+            format!(
+                "8. report beside status, {accounts} accounts x {} regions, {latency_ms} ms/call: wall time",
+                e.regions
+            ),
+            format!(
+                "report {:.1} s (reads {:.1} s), status {:.1} s ({:.2}x){}",
+                e.report_ms as f64 / 1000.0,
+                e.collect_ms as f64 / 1000.0,
+                e.status_ms as f64 / 1000.0,
+                e.report_ms as f64 / e.status_ms.max(1) as f64,
+                if e.clean { "" } else { "; not clean" }
+            ),
+            "within status plus the members' plan reads".to_owned(),
+        ),
+        (
+            "   calls: reads (GetMemberDetectors) / writes".to_owned(),
+            format!(
+                "report {} ({}) / {}; status {} ({}) / {}",
+                e.report.reads,
+                member_reads(&e.report),
+                e.report.writes,
+                e.status.reads,
+                member_reads(&e.status),
+                e.status.writes
+            ),
+            "0 writes".to_owned(),
+        ),
+        (
+            "   evidence.json / evidence.csv / evidence.html; peak memory of the process".to_owned(),
+            format!(
+                "{:.1} / {:.1} / {:.1} MB; {:.0} MB",
+                e.sizes[0] as f64 / 1e6,
+                e.sizes[1] as f64 / 1e6,
+                e.sizes[2] as f64 / 1e6,
+                e.peak_kib as f64 / 1024.0
+            ),
+            String::new(),
+        ),
+    ]
+}
+
 fn main() {
     let args = args();
+    if args.report_only {
+        let e = report_beside_status(args.accounts, 20);
+        for (what, figure, target) in evidence_rows(&e, args.accounts, 20) {
+            println!("{what:<78} {figure:<52} {target}");
+        }
+        return;
+    }
     if args.scale_only {
         let big = scale(&args, args.accounts, 20, &[]);
         println!(
@@ -667,6 +795,11 @@ fn main() {
         ),
         "0 writes, < 64 MB",
     );
+    // 8: the evidence report beside status, at the organization maximum
+    let e = report_beside_status(args.accounts, latency_ms);
+    for (what, figure, target) in evidence_rows(&e, args.accounts, latency_ms) {
+        row(&what, figure, &target);
+    }
 
     // 5: start-up and sizes
     let emulator = Emulator::start();
@@ -753,7 +886,10 @@ fn write_markdown(args: &Args, rows: &[(String, String, String)], model: &Model)
          dominate. Where one invocation does not suffice, the split is to list the accounts once and hand each \
          group of regions to its own invocation; the library already runs any subset of regions \
          (`RunOptions::only_regions`, which the region opt-in event and the bootstrapper's `regions` use), but \
-         handing over the account list is not built.",
+         handing over the account list is not built. Row 8: the organization bootstrapped first, then `status` (the \
+         read-only reconcile that keeps every member, as the command line runs it) and `report` (read, classified, \
+         and its three files written) through the library in the bench's own process; its peak memory is that \
+         process's, which holds the bootstrap's and `status`'s reports as well.",
         args.model_accounts, model.bootstrap_fixed, model.steady_fixed
     );
     if let Some(out) = &args.out {

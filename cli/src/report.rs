@@ -1,0 +1,187 @@
+//! `report`: evidence for an auditor. `report --out DIR` observes the organization (reads only) and writes
+//! evidence.json, evidence.csv, evidence.html and SHA256SUMS; `report --from DAY --to DAY --out DIR` reads the record
+//! kept in GUARDDUTY_EVIDENCE_BUCKET back into every gap of the range; `report verify DIR` checks a report's files
+//! against its SHA256SUMS. Exit codes as `status`: 0 every expected account-region protected and every control the
+//! configuration asks for passed (a range: no gap and a record every day), 2 not, 1 an error.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anstyle::{AnsiColor, Style};
+use aws_config::SdkConfig;
+use enablement::evidence::{self, Day, Header, S3Records};
+use enablement::{Failure, Settings};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+const GREEN: Style = AnsiColor::Green.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+
+fn paint(style: Style, text: &str) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// `report verify DIR`: every file's check, as `sha256sum -c` prints them; `true` when all are OK.
+pub fn verify(dir: &Path, json: bool) -> Result<bool, Failure> {
+    let checked = evidence::verify(dir)?;
+    if json {
+        let files: Vec<serde_json::Value> = checked
+            .files
+            .iter()
+            .map(|(name, check)| serde_json::json!({"file": name, "check": check.to_string()}))
+            .collect();
+        println!("{}", serde_json::json!({"dir": dir, "ok": checked.ok(), "files": files}));
+    } else {
+        for (name, check) in &checked.files {
+            let style = if *check == evidence::Check::Ok { GREEN } else { RED };
+            anstream::println!("{name}: {}", paint(style, &check.to_string()));
+        }
+        let verdict = if checked.ok() { paint(GREEN, "verified") } else { paint(RED, "NOT verified") };
+        anstream::println!("{}: {verdict}", dir.display());
+    }
+    Ok(checked.ok())
+}
+
+/// `report --out DIR`, or with `range`, `report --from --to --out DIR`.
+pub async fn report(
+    base: &SdkConfig,
+    settings: Settings,
+    out: &Path,
+    range: Option<(String, String)>,
+    json: bool,
+) -> Result<bool, Failure> {
+    // Everything the user gave is checked before any AWS call.
+    let range = match range {
+        None => None,
+        Some((from, to)) => Some(days(&from, &to, &settings)?),
+    };
+    let spinner = Spinner::start(json);
+    let ran_by = caller(base).await;
+    let result = match range {
+        Some((from, to, bucket)) => history(base, &settings, &bucket, from, to, ran_by, out).await,
+        None => observe(base, settings, ran_by, out).await,
+    };
+    spinner.finish();
+    let (written, clean, summary) = result?;
+    if json {
+        let files: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        println!("{}", serde_json::json!({"dir": out, "files": files, "clean": clean, "summary": summary}));
+    } else {
+        anstream::println!("evidence written to {}", out.display());
+        for path in &written {
+            anstream::println!("  {}", path.display());
+        }
+        anstream::println!("{}", paint(if clean { GREEN } else { RED }, &summary_line(&summary, clean)));
+    }
+    Ok(clean)
+}
+
+/// The range's days and the bucket that keeps the record, or why not.
+fn days(from: &str, to: &str, settings: &Settings) -> Result<(Day, Day, String), Failure> {
+    let day = |flag: &str, text: &str| {
+        Day::parse(text)
+            .ok_or_else(|| Failure::new("InvalidRequest", format!("{flag} {text:?} is not a day (YYYY-MM-DD)")))
+    };
+    let (from, to) = (day("--from", from)?, day("--to", to)?);
+    if to < from {
+        return Err(Failure::new("InvalidRequest", format!("--to {to} is before --from {from}")));
+    }
+    let bucket = settings.record_bucket().ok_or_else(|| {
+        Failure::new(
+            "InvalidConfiguration",
+            "invalid configuration: GUARDDUTY_EVIDENCE_BUCKET: is required to read the record (--from, --to), as is \
+             GUARDDUTY_FINDINGS_DESTINATION's bucket when it is not set",
+        )
+    })?;
+    Ok((from, to, bucket.to_owned()))
+}
+
+/// One observation, written.
+async fn observe(
+    base: &SdkConfig,
+    settings: Settings,
+    ran_by: Option<String>,
+    out: &Path,
+) -> Result<(Vec<PathBuf>, bool, serde_json::Value), Failure> {
+    let enabler = enablement::connect_with(base, settings).await;
+    let document = evidence::collect(&enabler, ran_by).await?;
+    let written = evidence::write(out, &document)?;
+    let summary = serde_json::to_value(&document.summary).unwrap_or_default();
+    Ok((written, document.summary.clean, summary))
+}
+
+/// The record of a range, read back and written.
+async fn history(
+    base: &SdkConfig,
+    settings: &Settings,
+    bucket: &str,
+    from: Day,
+    to: Day,
+    ran_by: Option<String>,
+    out: &Path,
+) -> Result<(Vec<PathBuf>, bool, serde_json::Value), Failure> {
+    let records = S3Records::new(s3_client(base), bucket);
+    let header = Header {
+        ran_by: ran_by.unwrap_or_else(|| "not known (STS GetCallerIdentity did not answer)".into()),
+        configuration: serde_json::to_value(settings).unwrap_or_default(),
+    };
+    let range = evidence::history(&records, from, to, header).await?;
+    let written = evidence::write_range(out, &range)?;
+    let summary = serde_json::to_value(&range.summary).unwrap_or_default();
+    Ok((written, range.summary.clean, summary))
+}
+
+/// The S3 client of the record: path-style addressing where AWS_ENDPOINT_URL points elsewhere than AWS (a local
+/// endpoint serves buckets by path, not by host name).
+pub fn s3_client(base: &SdkConfig) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(base).force_path_style(base.endpoint_url().is_some()).build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Who runs the report: the caller's ARN (STS GetCallerIdentity), if it answers.
+async fn caller(base: &SdkConfig) -> Option<String> {
+    let sts = aws_sdk_sts::Client::new(base);
+    sts.get_caller_identity().send().await.ok().and_then(|o| o.arn().map(str::to_owned))
+}
+
+fn summary_line(summary: &serde_json::Value, clean: bool) -> String {
+    let n = |key: &str| summary[key].as_u64().unwrap_or_default();
+    if summary.get("gaps").is_some() {
+        return if clean {
+            "no gap in coverage, and a record every day".into()
+        } else {
+            format!("{} gaps ({} still open); {} days without a record", n("gaps"), n("open"), n("days_without_record"))
+        };
+    }
+    let protected = format!("{} of {} account-regions protected", n("protected"), n("expected"));
+    let controls = format!(
+        "{} control results FAILED, {} not accounted for by the configuration",
+        n("controls_failed"),
+        n("controls_failed_unexplained")
+    );
+    format!("{}: {protected}; {controls}", if clean { "clean" } else { "not clean" })
+}
+
+/// A spinner on the terminal while AWS is read; nothing when stdout is not a terminal, or with --json.
+struct Spinner(Option<ProgressBar>);
+
+impl Spinner {
+    fn start(json: bool) -> Self {
+        if json || !std::io::stdout().is_terminal() {
+            return Self(None);
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message("reading GuardDuty in every governed region (reads only)");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self(Some(bar))
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
