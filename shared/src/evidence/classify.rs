@@ -3,7 +3,8 @@
 //! plans checked as a reconcile checks them ([`PlanCheck`]), and the accounts sorted as a reconcile sorts them
 //! ([`classify`]): so that the report's `protected` is `status`'s, account for account. Pure.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::document::{Account, Cell, Coverage, Export, Filter, List, PlanCell, PlanStatus, Plans, Region};
@@ -176,8 +177,11 @@ fn row(org: &Org<'_>, read: &RegionRead, places: &Places, standing: &Standing<'_
     let side = read.side.as_ref();
     let relationship = side.and_then(|s| s.members.get(&a.id)).map(|s| s.as_str().to_owned());
     let admin = a.id == org.settings.admin_account;
-    let features =
-        if admin { read.admin_detector.as_ref().map(|d| &d.features) } else { side.and_then(|s| s.plans.get(&a.id)) };
+    let features = if admin {
+        read.admin_detector.as_ref().map(|d| &d.features)
+    } else {
+        side.and_then(|s| s.plans.get(&a.id)).map(|f| &**f)
+    };
     let (coverage, reason) = if admin {
         (Coverage::Admin, admin_reason(read.admin_detector.as_ref()))
     } else if !a.is_active() {
@@ -213,6 +217,8 @@ struct Places {
     /// Every plan GuardDuty knows or the region offers, in name order, with the additional configurations the region
     /// offers for it (`None`: not offered).
     plans: Vec<(Arc<str>, Offered)>,
+    /// The distinct lists of plans the region's rows show, each kept once and shared by the rows that show it.
+    shown: RefCell<HashSet<Plans>>,
 }
 
 impl Places {
@@ -230,11 +236,24 @@ impl Places {
                 (Arc::from(name.as_str()), agents)
             })
             .collect();
-        Self { region: Arc::from(region), plans }
+        Self { region: Arc::from(region), plans, shown: RefCell::default() }
     }
 
-    /// Every plan as GuardDuty shows `features` (none: it shows the account no detector).
+    /// Every plan as GuardDuty shows `features` (none: it shows the account no detector), shared with the region's
+    /// other rows that show the same.
     fn plans(&self, features: Option<&Features>) -> Plans {
+        let plans = self.read(features);
+        let mut shown = self.shown.borrow_mut();
+        match shown.get(&plans) {
+            Some(same) => same.clone(),
+            None => {
+                shown.insert(plans.clone());
+                plans
+            }
+        }
+    }
+
+    fn read(&self, features: Option<&Features>) -> Plans {
         let on = |enabled: bool| if enabled { PlanStatus::Enabled } else { PlanStatus::Disabled };
         Plans(
             self.plans

@@ -160,7 +160,7 @@ mod tests {
         let fixed = fixture::evidence_with("2026-11-29T03:00:00Z", "someone", |read| {
             let side = read.side.as_mut().expect("side");
             if let Some(f) = side.plans.get_mut(&id(MISSING_S3)) {
-                f.get_mut("S3_DATA_EVENTS").expect("s3").enabled = true;
+                std::sync::Arc::make_mut(f).get_mut("S3_DATA_EVENTS").expect("s3").enabled = true;
             }
         });
         assert!(fixed.summary.clean, "{:?}", fixed.summary);

@@ -243,8 +243,11 @@ mod tests {
         s.plans = PlanSelection::parse("S3_DATA_EVENTS").expect("valid");
         let mut read = fixture::read("us-east-1");
         let side = read.side.as_mut().expect("side");
-        side.plans.get_mut(&id(PROTECTED)).and_then(|f| f.get_mut("LAMBDA_NETWORK_LOGS")).expect("lambda").enabled =
-            false;
+        side.plans
+            .get_mut(&id(PROTECTED))
+            .and_then(|f| std::sync::Arc::make_mut(f).get_mut("LAMBDA_NETWORK_LOGS"))
+            .expect("lambda")
+            .enabled = false;
         // then GuardDuty.6 fails for it, accounted for by the configuration
         let controls = controls_of(&s, &read);
         let lambda = find(&controls, "GuardDuty.6");
@@ -257,7 +260,11 @@ mod tests {
     fn an_agent_control_needs_the_plan_and_its_additional_configuration() {
         let mut read = fixture::read("us-east-1");
         let side = read.side.as_mut().expect("side");
-        let runtime = side.plans.get_mut(&id(PROTECTED)).and_then(|f| f.get_mut("RUNTIME_MONITORING")).expect("rm");
+        let runtime = side
+            .plans
+            .get_mut(&id(PROTECTED))
+            .and_then(|f| std::sync::Arc::make_mut(f).get_mut("RUNTIME_MONITORING"))
+            .expect("rm");
         runtime.agents.insert("EKS_ADDON_MANAGEMENT".into(), false);
         let controls = controls_of(&settings(), &read);
         assert_eq!(find(&controls, "GuardDuty.7").failing_accounts, vec![id(PROTECTED)]);

@@ -139,7 +139,7 @@ pub(crate) fn read(region: &str) -> RegionRead {
         }
         members.insert(id(member), MemberStatus::Enabled);
         let off: &[&str] = if member == MISSING_S3 { &["S3_DATA_EVENTS"] } else { &[] };
-        plans.insert(id(member), features(&config, off));
+        plans.insert(id(member), std::sync::Arc::new(features(&config, off)));
     }
     let mut side = AdminView {
         members,

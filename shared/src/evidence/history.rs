@@ -122,7 +122,7 @@ struct Seen {
 impl Seen {
     fn of(cell: &Cell, admin_ok: bool) -> Self {
         let mut off = BTreeSet::new();
-        for (plan, p) in &cell.plans.0 {
+        for (plan, p) in cell.plans.0.iter() {
             if p.status == PlanStatus::Disabled {
                 off.insert(plan.to_string());
             }
@@ -387,7 +387,7 @@ mod tests {
         let repaired = |read: &mut super::super::read::RegionRead| {
             let side = read.side.as_mut().expect("side");
             if let Some(f) = side.plans.get_mut(&id(MISSING_S3)) {
-                f.get_mut("S3_DATA_EVENTS").expect("s3").enabled = true;
+                std::sync::Arc::make_mut(f).get_mut("S3_DATA_EVENTS").expect("s3").enabled = true;
             }
             if read.region == "us-east-1" {
                 side.members.insert(id(NO_OPT_IN), MemberStatus::Disabled);
@@ -503,7 +503,7 @@ mod tests {
             move |read: &mut super::super::read::RegionRead| {
                 let side = read.side.as_mut().expect("side");
                 if let Some(f) = side.plans.get_mut(&id(MISSING_S3)) {
-                    for (name, state) in f.iter_mut() {
+                    for (name, state) in std::sync::Arc::make_mut(f).iter_mut() {
                         state.enabled = !plans.contains(&name.as_str());
                     }
                 }
@@ -532,7 +532,7 @@ mod tests {
         let d = fixture::evidence_with("2026-11-01T09:00:00Z", "a", |read| {
             let side = read.side.as_mut().expect("side");
             if let Some(f) = side.plans.get_mut(&id(MISSING_S3)) {
-                f.get_mut("S3_DATA_EVENTS").expect("s3").enabled = true;
+                std::sync::Arc::make_mut(f).get_mut("S3_DATA_EVENTS").expect("s3").enabled = true;
             }
         });
         let key = super::super::record::key(&d.observed_at).expect("key");

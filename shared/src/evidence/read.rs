@@ -40,8 +40,9 @@ pub(crate) struct AdminView {
     pub org_config: OrgConfig,
     /// Every member record, associated or not.
     pub members: Members,
-    /// The plans of the members GetMemberDetectors answered for.
-    pub plans: BTreeMap<AccountId, Features>,
+    /// The plans of the members GetMemberDetectors answered for; members that show the same plans share them (most
+    /// of a region's do, and 10,000 members' own copies took tens of megabytes a region).
+    pub plans: BTreeMap<AccountId, Arc<Features>>,
     /// The members it did not answer for, with its reason.
     pub unread: BTreeMap<AccountId, String>,
     /// Of the members recorded RegionDisabled, whether each has enabled the region since.
@@ -83,8 +84,17 @@ impl Limits {
     where
         F: Future<Output = Result<T, Error>>,
     {
+        self.answers(calls).try_collect().await
+    }
+
+    /// Runs `calls`, a few at once within the run's limit: their answers as they come, so that each can be made
+    /// smaller before the next (a region's members' plans, read whole, are megabytes).
+    fn answers<T, F>(&self, calls: Vec<F>) -> impl futures_util::Stream<Item = Result<T, Error>>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
         let run = self.run.clone();
-        stream::iter(calls.into_iter().map(|call| {
+        stream::iter(calls.into_iter().map(move |call| {
             let run = run.clone();
             async move {
                 let _permit = run.acquire_owned().await;
@@ -92,8 +102,6 @@ impl Limits {
             }
         }))
         .buffer_unordered(READS_PER_REGION)
-        .try_collect()
-        .await
     }
 }
 
@@ -184,12 +192,15 @@ async fn plans<G: GuardDutyApi>(
     detector: &str,
     ids: &[AccountId],
     limits: &Limits,
-) -> Result<(BTreeMap<AccountId, Features>, BTreeMap<AccountId, String>), Error> {
+) -> Result<(BTreeMap<AccountId, Arc<Features>>, BTreeMap<AccountId, String>), Error> {
     let calls: Vec<_> = ids.chunks(MEMBER_BATCH).map(|batch| admin.member_features(detector, batch)).collect();
     let mut plans = BTreeMap::new();
     let mut unread = BTreeMap::new();
-    for (features, unprocessed) in limits.each(calls).await? {
-        plans.extend(features);
+    let mut shown = Shown::default();
+    let mut answers = std::pin::pin!(limits.answers(calls));
+    while let Some(answer) = answers.next().await {
+        let (features, unprocessed) = answer?;
+        plans.extend(features.into_iter().map(|(id, f)| (id, shown.share(f))));
         unread.extend(unprocessed);
     }
     let silent: Vec<AccountId> =
@@ -198,6 +209,27 @@ async fn plans<G: GuardDutyApi>(
         unread.insert(id, "GetMemberDetectors did not answer for it".to_owned());
     }
     Ok((plans, unread))
+}
+
+/// The distinct plan sets a region's members show, each kept once: a member's is shared with the others that show the
+/// same. A region shows few (the configured set, and a drifted member's); past [`Shown::KEEP`] distinct ones a set is
+/// kept as it is, so that a region of all-different members costs a scan of that many, not of every member.
+#[derive(Default)]
+struct Shown(Vec<Arc<Features>>);
+
+impl Shown {
+    const KEEP: usize = 64;
+
+    fn share(&mut self, features: Features) -> Arc<Features> {
+        if let Some(same) = self.0.iter().find(|f| ***f == features) {
+            return same.clone();
+        }
+        let kept = Arc::new(features);
+        if self.0.len() < Self::KEEP {
+            self.0.push(kept.clone());
+        }
+        kept
+    }
 }
 
 /// Whether each account has enabled `region` since GuardDuty recorded it RegionDisabled (account:GetRegionOptStatus),

@@ -256,7 +256,7 @@ fn plans(out: &mut String, d: &Evidence) {
         let cells: Vec<&Cell> = d.matrix.iter().skip(i).step_by(width).filter(counted).collect();
         let mut tally: BTreeMap<&str, (usize, usize, bool)> = BTreeMap::new();
         for cell in &cells {
-            for (plan, p) in &cell.plans.0 {
+            for (plan, p) in cell.plans.0.iter() {
                 let entry = tally.entry(&**plan).or_default();
                 entry.0 += usize::from(p.status == PlanStatus::Enabled);
                 entry.1 += usize::from(p.managed_by.is_some());
