@@ -51,6 +51,8 @@ Metadata:
         Parameters: [AdminAccountId, AdminRoleName]
       - Label: { default: What this stack creates }
         Parameters: [Create, KmsKeyArn, BucketName, Prefix, RetentionDays]
+      - Label: { default: Evidence record }
+        Parameters: [RecordWriterArn]
 
 Parameters:
   AdminAccountId:
@@ -92,6 +94,13 @@ Parameters:
     Default: 365
     MinValue: 1
     Description: Days a findings object is kept (and a replaced or deleted version after that).
+  RecordWriterArn:
+    Type: String
+    Default: ""
+    AllowedPattern: "^(arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\\\w+=,.@/-]{1,512})?$"
+    Description: >-
+      The role that keeps guardduty-enabler's evidence record in this bucket, under evidence/ (the bootstrapper's
+      role, BootstrapperRoleArn); empty: no record here. Its objects expire with the findings, after RetentionDays.
 
 Conditions:
   CreatesBucket: !Not [!Equals [!Ref Create, key]]
@@ -99,6 +108,7 @@ Conditions:
   HasPrefix: !Not [!Equals [!Ref Prefix, ""]]
   HasBucketName: !Not [!Equals [!Ref BucketName, ""]]
   CreatesBucketWithPrefix: !And [!Condition CreatesBucket, !Condition HasPrefix]
+  KeepsRecord: !Not [!Equals [!Ref RecordWriterArn, ""]]
 
 Rules:
   BucketOnlyNeedsAKey:
@@ -305,6 +315,16 @@ Resources:
                 aws:SourceAccount: !Ref AdminAccountId
               ArnLike:
                 aws:SourceArn: !Sub "arn:${AWS::Partition}:guardduty:*:${AdminAccountId}:detector/*"
+          # The evidence record (guardduty-enabler's scheduled run): new objects under evidence/, by its role only.
+          # The bucket encrypts them by default with the findings key, which the writer's own account holds.
+          - !If
+            - KeepsRecord
+            - Sid: EvidenceRecordWriter
+              Effect: Allow
+              Principal: { AWS: !Ref RecordWriterArn }
+              Action: s3:PutObject
+              Resource: !Sub "${FindingsBucket.Arn}/evidence/*"
+            - !Ref AWS::NoValue
           - Sid: DenyUnencryptedObjectUploads
             Effect: Deny
             Principal:

@@ -3,11 +3,13 @@
 //! the exit-code convention of `terraform plan -detailed-exitcode`: 0 in sync or converged, 1 an error, 2 drift or
 //! not converged.
 
+mod access;
 mod args;
 mod progress;
 mod render;
 mod report;
 mod retire;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -55,16 +57,35 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
     }
     // Everything the user gave is checked before any AWS call (connecting makes none).
     let settings = settings?;
+    let range = match &cli.command {
+        Command::Report { from: Some(from), to: Some(to), .. } => Some(report::days(from, to, &settings)?),
+        _ => None,
+    };
     let base = sdk_config(&cli).await;
+    // Credentials and the endpoint, checked once: their failure is one line that says what to do.
+    let caller = access::caller(&base, cli.verbose).await?;
     let kind = match &cli.command {
         Command::Status => "status",
+        // `apply --dry-run` is `plan`: the same reads, output and exit code.
         Command::Plan => "plan",
+        Command::Apply if settings.dry_run => "plan",
         Command::Apply => "apply",
         Command::Onboard { .. } => "onboard",
-        Command::Report { out, from, to, .. } => {
+        Command::Report { out, .. } => {
             let out = out.clone().unwrap_or_default();
-            let range = from.clone().zip(to.clone());
-            return report::report(&base, settings, &out, range, cli.json).await;
+            return report::report(&base, settings, &out, range, caller, cli.json).await;
+        }
+        Command::Usage => {
+            let enabler = enablement::connect_with(&base, settings).await;
+            let usage = enabler.usage().await?;
+            if cli.json {
+                let text =
+                    serde_json::to_string_pretty(&usage).map_err(|e| Failure::new("InternalError", e.to_string()))?;
+                println!("{text}");
+            } else {
+                anstream::print!("{}", usage::render(&usage));
+            }
+            return Ok(true);
         }
         Command::RetirePolicy { disable_policy_type } => {
             let dry_run = settings.dry_run;
@@ -95,7 +116,7 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
             display.finish();
             report?
         }
-        Command::Apply => {
+        Command::Apply if kind == "apply" => {
             let report = enabler.reconcile_with(&written).await;
             display.finish();
             report?

@@ -45,7 +45,7 @@ pub fn short(region: &str) -> String {
     out
 }
 
-fn table() -> Table {
+pub fn table() -> Table {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
     t

@@ -42,21 +42,16 @@ pub fn verify(dir: &Path, json: bool) -> Result<bool, Failure> {
     Ok(checked.ok())
 }
 
-/// `report --out DIR`, or with `range`, `report --from --to --out DIR`.
+/// `report --out DIR`, or with `range`, `report --from --to --out DIR`; `ran_by` is the caller's ARN, if STS said.
 pub async fn report(
     base: &SdkConfig,
     settings: Settings,
     out: &Path,
-    range: Option<(String, String)>,
+    range: Option<Range>,
+    ran_by: Option<String>,
     json: bool,
 ) -> Result<bool, Failure> {
-    // Everything the user gave is checked before any AWS call.
-    let range = match range {
-        None => None,
-        Some((from, to)) => Some(days(&from, &to, &settings)?),
-    };
     let spinner = Spinner::start(json);
-    let ran_by = caller(base).await;
     let result = match range {
         Some((from, to, bucket)) => history(base, &settings, &bucket, from, to, ran_by, out).await,
         None => observe(base, settings, ran_by, out).await,
@@ -76,8 +71,11 @@ pub async fn report(
     Ok(clean)
 }
 
-/// The range's days and the bucket that keeps the record, or why not.
-fn days(from: &str, to: &str, settings: &Settings) -> Result<(Day, Day, String), Failure> {
+/// A range of days to read back, and the bucket that keeps the record.
+pub type Range = (Day, Day, String);
+
+/// The range's days and the bucket that keeps the record, or why not: checked before any AWS call.
+pub fn days(from: &str, to: &str, settings: &Settings) -> Result<Range, Failure> {
     let day = |flag: &str, text: &str| {
         Day::parse(text)
             .ok_or_else(|| Failure::new("InvalidRequest", format!("{flag} {text:?} is not a day (YYYY-MM-DD)")))
@@ -89,8 +87,8 @@ fn days(from: &str, to: &str, settings: &Settings) -> Result<(Day, Day, String),
     let bucket = settings.record_bucket().ok_or_else(|| {
         Failure::new(
             "InvalidConfiguration",
-            "invalid configuration: GUARDDUTY_EVIDENCE_BUCKET: is required to read the record (--from, --to), as is \
-             GUARDDUTY_FINDINGS_DESTINATION's bucket when it is not set",
+            "invalid configuration: GUARDDUTY_EVIDENCE_BUCKET: is required to read the record (--from, --to): the \
+             bucket the scheduled run keeps it in (the stack's EvidenceBucket output)",
         )
     })?;
     Ok((from, to, bucket.to_owned()))
@@ -120,7 +118,7 @@ async fn history(
     ran_by: Option<String>,
     out: &Path,
 ) -> Result<(Vec<PathBuf>, bool, serde_json::Value), Failure> {
-    let records = S3Records::new(s3_client(base), bucket);
+    let records = S3Records::connect(base, bucket);
     let header = Header {
         ran_by: ran_by.unwrap_or_else(|| "not known (STS GetCallerIdentity did not answer)".into()),
         configuration: serde_json::to_value(settings).unwrap_or_default(),
@@ -129,19 +127,6 @@ async fn history(
     let written = evidence::write_range(out, &range)?;
     let summary = serde_json::to_value(&range.summary).unwrap_or_default();
     Ok((written, range.summary.clean, summary))
-}
-
-/// The S3 client of the record: path-style addressing where AWS_ENDPOINT_URL points elsewhere than AWS (a local
-/// endpoint serves buckets by path, not by host name).
-pub fn s3_client(base: &SdkConfig) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(base).force_path_style(base.endpoint_url().is_some()).build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
-/// Who runs the report: the caller's ARN (STS GetCallerIdentity), if it answers.
-async fn caller(base: &SdkConfig) -> Option<String> {
-    let sts = aws_sdk_sts::Client::new(base);
-    sts.get_caller_identity().send().await.ok().and_then(|o| o.arn().map(str::to_owned))
 }
 
 fn summary_line(summary: &serde_json::Value, clean: bool) -> String {

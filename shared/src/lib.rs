@@ -47,17 +47,18 @@ pub use config::{
 pub use error::{AwsError, BoxError, Error, Failure};
 pub use guard::{guarded, json_type, Interrupted};
 pub use ids::{is_region_name, shorten, AccountId, InvalidAccountId};
-pub use metrics::{emf, emf_failure, emf_onboarding, publish};
+pub use metrics::{emf, emf_evidence, emf_failure, emf_onboarding, publish};
 pub use plan::{Left, MemberAccount, Step, Unprotected};
 pub use ports::{
-    Cloud, CreateAccountStatus, EnabledRegion, FindingList, GuardDutyApi, ListKind, MemberFeatures, OrganizationApi,
-    PolicyRecord, PolicyTypeStatus, PublishingDestination, Root, SavedFilter, Side, Subtree, Unprocessed,
+    Cloud, Cost, CreateAccountStatus, EnabledRegion, FindingList, GuardDutyApi, ListKind, MemberFeatures,
+    OrganizationApi, PolicyRecord, PolicyTypeStatus, PublishingDestination, Root, SavedFilter, Side, Subtree,
+    Unprocessed,
 };
 pub use report::{
     AccountEntry, Action, ActionStatus, Coverage, ExportReport, Found, OrgAction, Outcome, OwnedPolicy, PolicyReport,
     RegionLeftOut, RegionReport, Report, Summary, NAMED_PER_REGION,
 };
-pub use run::{Enabler, Onboarding, Patience, Progress, ProgressEvent, RunOptions};
+pub use run::{Enabler, Onboarding, Patience, Progress, ProgressEvent, RegionUsage, RunOptions, Usage};
 pub use state::{
     AdminStatus, DelegatedAdmin, Detector, FeatureState, Features, MemberStatus, Members, OrgAccount, OrgConfig,
     OrgFeatureState,

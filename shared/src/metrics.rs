@@ -5,7 +5,8 @@
 //! AccountsUnprotected, DriftUnrepaired, and for a full reconcile RegionsBelowFullCoverage, FindingsExportUnhealthy
 //! and RegionsDenied (discovered regions a service control policy denies the admin GuardDuty in, left out). Per governed region of a full reconcile (dimensions `Function`, `Region`):
 //! AccountsExpected, AccountsProtected, AccountsUnprotected, and, where findings are exported, FindingsExportHealthy.
-//! Per onboarding: OnboardingSeconds, from the event's own time to the account being Enabled everywhere.
+//! Per onboarding: OnboardingSeconds, from the event's own time to the account being Enabled everywhere. Per
+//! scheduled run that keeps an evidence record: EvidenceRecorded (1 kept, 0 not).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -135,6 +136,16 @@ pub fn emf_failure(function: &str, kind: &str) -> Value {
         &["Function"],
         &[("RunsFailed", "Count"), ("DriftUnrepaired", "Count")],
         json!({"Function": function, "FailureKind": kind, "RunsFailed": 1, "DriftUnrepaired": 1}),
+    )
+}
+
+/// The EMF document for the evidence record of a scheduled run: `EvidenceRecorded` 1 when the run's observation
+/// was kept in the record's bucket, 0 when it was not (an error, or no time left for it).
+pub fn emf_evidence(function: &str, recorded: bool) -> Value {
+    document(
+        &["Function"],
+        &[("EvidenceRecorded", "Count")],
+        json!({"Function": function, "EvidenceRecorded": u8::from(recorded)}),
     )
 }
 

@@ -135,6 +135,24 @@ pub trait GuardDutyApi: Send + Sync {
     /// GetIPSet, GetThreatIntelSet, GetTrustedEntitySet or GetThreatEntitySet.
     fn list(&self, detector: &str, kind: ListKind, id: &str)
         -> impl Future<Output = Result<FindingList, Error>> + Send;
+    /// GetUsageStatistics of type SUM_BY_FEATURES for at most 50 accounts (the caller's own, and as the delegated
+    /// admin its members'), every page: GuardDuty's estimate of their cost over the last 30 days, by usage feature.
+    fn usage_by_feature(
+        &self,
+        detector: &str,
+        ids: &[AccountId],
+    ) -> impl Future<Output = Result<Vec<Cost>, Error>> + Send;
+}
+
+/// A cost GuardDuty estimates (GetUsageStatistics' `Total`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cost {
+    /// The usage feature (CLOUD_TRAIL, FLOW_LOGS, S3_DATA_EVENTS, EC2_RUNTIME_MONITORING, ...).
+    pub feature: String,
+    /// The amount, in `unit`.
+    pub amount: f64,
+    /// The currency (USD).
+    pub unit: String,
 }
 
 /// GuardDuty's lists of addresses and entities, which change what it reports: the trusted ones silence findings, the

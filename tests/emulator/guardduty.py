@@ -124,6 +124,30 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.kind = status, code, message, kind
 
 
+# GetUsageStatistics: its statistic types (API reference), and the usage features with the price a detector with
+# each costs here (the documented UsageCriteria feature values; the prices are our choice, for sums to check).
+USAGE_TYPES = {"SUM_BY_ACCOUNT", "SUM_BY_DATA_SOURCE", "SUM_BY_RESOURCE", "TOP_RESOURCES", "SUM_BY_FEATURES",
+               "TOP_ACCOUNTS_BY_FEATURE"}
+USAGE_PRICES = {
+    "CLOUD_TRAIL": 1.00, "DNS_LOGS": 0.50, "FLOW_LOGS": 2.00, "S3_DATA_EVENTS": 0.80, "EKS_AUDIT_LOGS": 0.30,
+    "EBS_MALWARE_PROTECTION": 0.40, "RDS_LOGIN_EVENTS": 0.20, "LAMBDA_NETWORK_LOGS": 0.10,
+    "EKS_RUNTIME_MONITORING": 0.60, "EC2_RUNTIME_MONITORING": 0.70, "FARGATE_RUNTIME_MONITORING": 0.90,
+    "RDS_DBI_PROTECTION_PROVISIONED": 0.25, "RDS_DBI_PROTECTION_SERVERLESS": 0.15,
+}
+
+
+def usage_features(plans: dict) -> list[str]:
+    """The usage features an enabled detector with `plans` bills: the foundational sources always, and each enabled
+    plan's own (Runtime Monitoring bills EC2, EKS and Fargate apart; modelled as EC2 and EKS)."""
+    on = {name for name, p in plans.items() if p.get("status") == "ENABLED"}
+    out = ["CLOUD_TRAIL", "DNS_LOGS", "FLOW_LOGS"]
+    out += [f for f in ("S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS",
+                        "LAMBDA_NETWORK_LOGS", "EKS_RUNTIME_MONITORING") if f in on]
+    if "RUNTIME_MONITORING" in on:
+        out += ["EC2_RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"]
+    return sorted(set(out))
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequestException", message, "InvalidInputException")
 
@@ -325,6 +349,7 @@ class GuardDuty:
         ("POST", r"/detector/(?P<d>[^/]+)/member/stop", "StopMonitoringMembers"),
         ("POST", r"/detector/(?P<d>[^/]+)/member/detector/get", "GetMemberDetectors"),
         ("POST", r"/detector/(?P<d>[^/]+)/member/detector/update", "UpdateMemberDetectors"),
+        ("POST", r"/detector/(?P<d>[^/]+)/usage/statistics", "GetUsageStatistics"),
     ]
 
     @classmethod
@@ -920,6 +945,50 @@ class GuardDuty:
         invitation era, or one still settling after CreateMembers."""
         m = self.visible_member(members, target)
         return m if m is not None and m.status not in INVITATION_ERA else None
+
+    def op_GetUsageStatistics(self, account, region, req, q, detector_id):
+        """GuardDuty's estimate of the last 30 days' cost (API reference, GetUsageStatistics: `POST
+        /detector/{detectorId}/usage/statistics`; UsageCriteria; UsageStatistics). usageStatisticsType and
+        usageCriteria are required; accountIds, where given, are 1 to 50 ids of 12 digits ("Array Members: Minimum
+        number of 1 item. Maximum number of 50 items"); features only of the documented values. The caller sees its
+        own usage and, as an administrator, that of its associated members (our reading of the user guide's "as the
+        administrator account you can view the usage of your member accounts"); other ids add nothing. Amounts are
+        modelled (our choice: the emulator has no traffic): a fixed price per usage feature of each enabled detector,
+        in USD, so that sums can be checked. SUM_BY_FEATURES and SUM_BY_ACCOUNT are answered; the other types with
+        nothing."""
+        self.own_detector(account, region, detector_id)
+        kind = req.get("usageStatisticsType")
+        if kind not in USAGE_TYPES:
+            raise bad_request(MSG_INVALID)
+        criteria = req.get("usageCriteria")
+        if not isinstance(criteria, dict):
+            raise bad_request(MSG_INVALID)
+        ids = criteria.get("accountIds")
+        if ids is not None and (not isinstance(ids, list) or not 1 <= len(ids) <= 50
+                                or not all(isinstance(i, str) and ACCOUNT_ID.match(i) for i in ids)):
+            raise bad_request(MSG_INVALID)
+        wanted = criteria.get("features")
+        if wanted is not None and (not isinstance(wanted, list) or any(f not in USAGE_PRICES for f in wanted)):
+            raise bad_request(MSG_INVALID)
+        members = self.members.get((region, account), {})
+        visible = [i for i in (ids or [account]) if i == account or self.associated_member(members, i) is not None]
+        by_account, by_feature = {}, {}
+        for target in visible:
+            det = self.detectors.get((region, target))
+            if det is None or not det.enabled:
+                continue
+            for feature in usage_features(det.features):
+                if wanted is None or feature in wanted:
+                    by_feature[feature] = by_feature.get(feature, 0.0) + USAGE_PRICES[feature]
+                    by_account[target] = by_account.get(target, 0.0) + USAGE_PRICES[feature]
+        total = lambda amount: {"amount": f"{amount:.2f}", "unit": "USD"}  # noqa: E731
+        if kind == "SUM_BY_FEATURES":
+            stats = {"sumByFeature": [{"feature": f, "total": total(v)} for f, v in sorted(by_feature.items())]}
+        elif kind == "SUM_BY_ACCOUNT":
+            stats = {"sumByAccount": [{"accountId": a, "total": total(v)} for a, v in sorted(by_account.items())]}
+        else:
+            stats = {}
+        return {"usageStatistics": stats}
 
     def op_GetMemberDetectors(self, account, region, req, q, detector_id):
         ids = self.account_ids(req)

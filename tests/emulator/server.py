@@ -87,6 +87,18 @@ class Faults:
     seed: int | None = None
 
 
+def s3_operation(method: str, path: str, query: str) -> str:
+    """The S3 operation of a path-style request (/bucket or /bucket/key), for the log: the few the record uses."""
+    parts = path.lstrip("/").split("/", 1)
+    has_key = len(parts) == 2 and parts[1] != ""
+    if has_key:
+        return {"PUT": "PutObject", "GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(
+            method, "Unknown")
+    if method == "GET":
+        return "ListObjectsV2" if "list-type=2" in query else "ListObjects"
+    return {"PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}.get(method, "Unknown")
+
+
 def kind_of(service: str, operation: str) -> str:
     if service == "sts":
         return "auth"
@@ -153,6 +165,8 @@ class Emulator:
             return ACCOUNT_OPERATIONS.get(path, "Unknown")
         if service == "controltower":
             return controltower.operation(method, path) or "Unknown"
+        if service == "s3":
+            return s3_operation(method, path, environ.get("QUERY_STRING", ""))
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
             return target.split(".")[-1]
@@ -208,6 +222,21 @@ class Emulator:
             xml = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{escape(message)}</Message>"
                    "</Error><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>")
             return 403, xml.encode(), {"Content-Type": "text/xml", "x-emulator-error": code}
+        return 403, {"__type": code, "message": message}, {"x-amzn-ErrorType": code, "x-emulator-error": code}
+
+    @staticmethod
+    def expired(environ) -> tuple[int, bytes | dict, dict]:
+        """A call signed with an expired session token (an access key starting EXPIRED, here): "The security token
+        included in the request is expired", HTTP 403, code ExpiredTokenException in the JSON protocols (AWS common
+        errors) and ExpiredToken in STS's query protocol (STS API reference, "Common Errors" and AssumeRole)."""
+        message = "The security token included in the request is expired"
+        query = "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", "") or "Action=" in environ.get(
+            "QUERY_STRING", "")
+        if query and not environ.get("HTTP_X_AMZ_TARGET"):
+            xml = (f"<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>{message}</Message>"
+                   "</Error><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>")
+            return 403, xml.encode(), {"Content-Type": "text/xml", "x-emulator-error": "ExpiredToken"}
+        code = "ExpiredTokenException"
         return 403, {"__type": code, "message": message}, {"x-amzn-ErrorType": code, "x-emulator-error": code}
 
     # ---- control ---------------------------------------------------------------------------------------------
@@ -365,6 +394,8 @@ class Emulator:
         if denied:
             entry["operation"], entry["kind"] = denied[0], kind_of(service, denied[0])
             return self.scp_denied(environ, service, denied[1])
+        if (credential_scope(environ)[0] or "").startswith("EXPIRED"):
+            return self.expired(environ)
         if service == "sts" and operation == "AssumeRole" and \
                 time.monotonic() - self.faults_set_at < self.faults.assume_role_denied_seconds:
             return 403, ASSUME_ROLE_DENIED, {"Content-Type": "text/xml", "x-emulator-error": "AccessDenied"}

@@ -313,6 +313,102 @@ class OneDeploy(unittest.TestCase):
                 self.assertIsNone(re.fullmatch(pattern, refused), refused)
 
 
+class EvidenceRecord(unittest.TestCase):
+    """The schedule keeps its evidence record where it is told, or in the findings bucket this stack deploys, and may
+    write there only under evidence/; nothing is granted when no record is kept."""
+
+    def setUp(self):
+        self.template = template()
+        self.resources = self.template["Resources"]
+
+    def condition(self, name: str, parameters: dict) -> bool:
+        """Evaluates a condition of the template for the given parameter values (the defaults otherwise)."""
+        defaults = {k: str(v.get("Default", "")) for k, v in self.template["Parameters"].items()}
+        values = {**defaults, **parameters}
+
+        def ev(node):
+            if isinstance(node, dict):
+                (fn, arg), = node.items()
+                if fn == "!Equals":
+                    return ev(arg[0]) == ev(arg[1])
+                if fn == "!Not":
+                    return not ev(arg[0])
+                if fn == "!And":
+                    return all(ev(a) for a in arg)
+                if fn == "!Or":
+                    return any(ev(a) for a in arg)
+                if fn == "!Condition":
+                    return ev(self.template["Conditions"][arg])
+                if fn == "!Ref":
+                    return values[arg]
+                raise AssertionError(f"unexpected {fn}")
+            return node
+
+        return ev(self.template["Conditions"][name])
+
+    def statement(self, sid: str) -> tuple[str, dict]:
+        policies = self.resources["BootstrapperRole"]["Properties"]["Policies"]
+        for policy in policies:
+            for st in policy["PolicyDocument"]["Statement"]:
+                if "!If" in st and st["!If"][1].get("Sid") == sid:
+                    self.assertEqual(st["!If"][2], {"!Ref": "AWS::NoValue"})
+                    return st["!If"][0], st["!If"][1]
+        raise AssertionError(f"no statement {sid}")
+
+    def test_a_record_is_kept_only_where_a_bucket_is_named_or_deployed(self):
+        for params, keeps, in_findings, key in [
+            ({}, False, False, False),
+            ({"FindingsDestination": "arn:aws:s3:::theirs", "FindingsKmsKey": "arn:aws:kms:us-east-1:1:key/k"},
+             False, False, False),
+            ({"EvidenceBucket": "org-evidence"}, True, False, False),
+            ({"EvidenceBucket": "org-evidence", "EvidenceKmsKey": "arn:aws:kms:us-east-1:111111111111:key/k"},
+             True, False, True),
+            ({"DeployFindingsBucket": "true"}, True, True, True),
+            ({"DeployFindingsBucket": "true", "EvidenceBucket": "org-evidence"}, True, False, False),
+        ]:
+            with self.subTest(params):
+                self.assertEqual(self.condition("KeepsEvidence", params), keeps)
+                self.assertEqual(self.condition("KeepsEvidenceInFindingsBucket", params), in_findings)
+                self.assertEqual(self.condition("EncryptsEvidenceWithKey", params), key)
+
+    def test_the_bootstrapper_may_only_put_objects_under_evidence_of_the_bucket_in_its_variable(self):
+        condition, statement = self.statement("EvidenceRecord")
+        self.assertEqual(condition, "KeepsEvidence")
+        self.assertEqual(statement["Action"], "s3:PutObject")
+        named, findings = statement["Resource"]["!If"][1:]
+        env = self.template["Globals"]["Function"]["Environment"]["Variables"]["GUARDDUTY_EVIDENCE_BUCKET"]["!If"]
+        self.assertEqual(env[0], "NamesEvidenceBucket")
+        self.assertEqual(named["!Sub"], "arn:${AWS::Partition}:s3:::${EvidenceBucket}/evidence/*")
+        deployed = env[2]["!If"][1]["!Sub"]
+        self.assertEqual(findings["!Sub"], "arn:${AWS::Partition}:s3:::" + deployed + "/evidence/*")
+        stack_set = self.resources["FindingsBucketStackSet"]["Properties"]["Parameters"]
+        params = {x["ParameterKey"]: x["ParameterValue"] for x in stack_set}
+        self.assertEqual(params["BucketName"]["!Sub"], deployed)
+        self.assertEqual(params["RecordWriterArn"]["!If"],
+                         ["KeepsEvidenceInFindingsBucket", {"!GetAtt": "BootstrapperRole.Arn"}, ""])
+        condition, key = self.statement("EvidenceRecordKey")
+        self.assertEqual((condition, key["Action"]), ("EncryptsEvidenceWithKey", "kms:GenerateDataKey"))
+        self.assertEqual(key["Resource"]["!If"][2], {"!GetAtt": "FindingsKeyStack.Outputs.KmsKeyArn"})
+
+    def test_the_findings_bucket_lets_the_writer_put_objects_under_evidence_only(self):
+        bucket = template("findings-bucket.yaml")
+        self.assertEqual(bucket["Conditions"]["KeepsRecord"], {"!Not": [{"!Equals": [{"!Ref": "RecordWriterArn"}, ""]}]})
+        statements = bucket["Resources"]["FindingsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        (writer,) = [s["!If"] for s in statements if "!If" in s and s["!If"][1].get("Sid") == "EvidenceRecordWriter"]
+        self.assertEqual(writer[0], "KeepsRecord")
+        self.assertEqual(writer[1]["Principal"], {"AWS": {"!Ref": "RecordWriterArn"}})
+        self.assertEqual((writer[1]["Action"], writer[1]["Resource"]),
+                         ("s3:PutObject", {"!Sub": "${FindingsBucket.Arn}/evidence/*"}))
+
+    def test_a_run_that_keeps_no_record_raises_an_alarm(self):
+        alarm = self.resources["EvidenceRecordAlarm"]
+        self.assertEqual(alarm["Condition"], "KeepsEvidence")
+        p = alarm["Properties"]
+        self.assertEqual((p["MetricName"], p["ComparisonOperator"], p["Threshold"]),
+                         ("EvidenceRecorded", "LessThanThreshold", 1))
+        self.assertEqual(p["Dimensions"], [{"Name": "Function", "Value": "bootstrapper"}])
+
+
 class Documented(unittest.TestCase):
     """Every parameter of the template is in the README's parameters table, with the variable it sets."""
 

@@ -240,6 +240,7 @@ impl Emulator {
         let base = self.sdk_config().await;
         let env = Environment {
             lookup: Arc::new(move |name| map.get(name).cloned()),
+            keep: bootstrapper::in_s3(base.clone()),
             connect: Arc::new(move |settings| {
                 let base = base.clone();
                 Box::pin(async move { connect(base, settings, FAST_RETRIES).await })

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bootstrapper::{Bootstrapper, Environment, ResponseSender};
+use enablement::evidence::EvidenceError;
 use enablement::{
     AccountId, AutoEnable, Cloud, CreateAccountStatus, DelegatedAdmin, Detector, EnabledRegion, Enabler, Error,
     FindingFrequency, FindingList, GuardDutyApi, ListKind, MemberAccount, MemberFeatures, Members, OrgAccount,
@@ -325,6 +326,10 @@ impl GuardDutyApi for Exploding {
     async fn list(&self, _: &str, _: ListKind, _: &str) -> Result<FindingList, Error> {
         boom()
     }
+
+    async fn usage_by_feature(&self, _: &str, _: &[AccountId]) -> Result<Vec<enablement::Cost>, Error> {
+        boom()
+    }
 }
 
 impl OrganizationApi for Exploding {
@@ -438,6 +443,7 @@ async fn a_panic_becomes_an_invocation_error_and_the_next_invocation_is_served()
     let env = Environment {
         lookup: Arc::new(|name| (name == "GUARDDUTY_ADMIN_ACCOUNT_ID").then(|| "222233334444".to_owned())),
         connect: Arc::new(|settings| Box::pin(async move { Enabler::new(Exploding, settings) })),
+        keep: Arc::new(|_, _| Box::pin(async { Err(EvidenceError::Dates("no record is kept here".into())) })),
     };
     let bootstrapper = Bootstrapper::new(env, ResponseSender::new().unwrap()).await;
     let catcher = ResponseCatcher::start();

@@ -93,7 +93,12 @@ async fn every_variable_is_a_flag_too_and_a_bad_value_is_an_error_before_any_aws
     // a bad value, given as a flag: exit 1, the variable named, and no call at all
     let bad = cli(&emulator, &["status", "--admin-account-id", &admin, "--auto-enable", "SOMETIMES"], &[]);
     assert_eq!(bad.code, 1, "{bad:?}");
-    assert!(bad.stderr.contains("InvalidConfiguration") && bad.stderr.contains("GUARDDUTY_AUTO_ENABLE"), "{bad:?}");
+    assert!(bad.stderr.contains("InvalidConfiguration") && bad.stderr.contains("--auto-enable: "), "{bad:?}");
+    assert!(!bad.stderr.contains("GUARDDUTY_AUTO_ENABLE"), "the flag given is named, not its variable: {bad:?}");
+    // the same value from the variable: the variable named
+    let bad = cli(&emulator, &["status", "--admin-account-id", &admin], &[("GUARDDUTY_AUTO_ENABLE", "SOMETIMES")]);
+    assert_eq!(bad.code, 1, "{bad:?}");
+    assert!(bad.stderr.contains("GUARDDUTY_AUTO_ENABLE: ") && !bad.stderr.contains("--auto-enable"), "{bad:?}");
     assert!(emulator.log().is_empty());
     // exclusions need NONE here too
     let bad =
@@ -202,4 +207,161 @@ async fn the_readme_sample_of_status_is_what_status_prints() {
         printed = printed.replace(org.accounts[i].as_str(), id);
     }
     assert_eq!(printed, sample, "the README's sample is out of date; what status prints now:\n{printed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typo_is_an_error_not_drift_and_help_states_the_exit_codes() {
+    let emulator = Emulator::start();
+    emulator.clear_log();
+    // a mistyped command or flag, or a flag the command does not take: exit 1 (2 would read as drift)
+    for args in [&["stauts"][..], &["status", "--bogus"], &["status", "--dry-run"], &["plan", "--dry-run"]] {
+        let ran = cli(&emulator, args, &[("GUARDDUTY_ADMIN_ACCOUNT_ID", "222233334444")]);
+        assert_eq!(ran.code, 1, "{args:?}: {ran:?}");
+        assert!(ran.stderr.contains("error:"), "{args:?}: {ran:?}");
+    }
+    // --help: exit 0, the exit codes stated, no default said of a required flag
+    for (command, codes) in [("status", "0 in sync"), ("plan", "0 in sync"), ("apply", "0 converged")] {
+        let help = cli(&emulator, &[command, "--help"], &[]);
+        assert_eq!(help.code, 0, "{help:?}");
+        assert!(help.stdout.contains(&format!("Exit codes: {codes}")), "{command}: {}", help.stdout);
+        assert!(help.stdout.contains("2 "), "{}", help.stdout);
+        assert!(!help.stdout.contains("[default: required]"), "{}", help.stdout);
+    }
+    assert!(emulator.log().is_empty(), "no AWS call for a usage error or help");
+}
+
+/// The command line with no credentials anywhere: no variables, no profile files, no instance metadata.
+fn without_credentials(args: &[&str], env: &[(&str, &str)]) -> system_tests::Ran {
+    let home = std::env::temp_dir().join(format!("no-credentials-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let out = std::process::Command::new(system_tests::runtime::debug_binary("guardduty-enabler"))
+        .args(args)
+        .env_clear()
+        .env("HOME", &home)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("GUARDDUTY_ADMIN_ACCOUNT_ID", "222233334444")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    system_tests::Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credentials_an_expired_token_or_no_endpoint_is_one_line_that_says_what_to_do() {
+    // no credentials: one line naming the ways to give them, exit 1; --verbose adds where the SDK looked
+    let none = without_credentials(&["status"], &[]);
+    assert_eq!(none.code, 1, "{none:?}");
+    assert_eq!(none.stderr.lines().count(), 1, "{}", none.stderr);
+    assert!(none.stderr.starts_with("guardduty-enabler: NoCredentials: no AWS credentials found"), "{}", none.stderr);
+    for hint in ["--profile", "AWS_PROFILE", "aws sso login", "AWS_ACCESS_KEY_ID"] {
+        assert!(none.stderr.contains(hint), "{hint}: {}", none.stderr);
+    }
+    assert!(!none.stderr.contains("DispatchFailure"), "{}", none.stderr);
+    let verbose = without_credentials(&["status", "--verbose"], &[]);
+    assert!(verbose.stderr.lines().count() > 1 && verbose.stderr.contains("Environment"), "{}", verbose.stderr);
+
+    // an endpoint that does not answer: one line naming it
+    let unreachable = without_credentials(
+        &["plan"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ],
+    );
+    assert_eq!(unreachable.code, 1, "{unreachable:?}");
+    assert_eq!(unreachable.stderr.lines().count(), 1, "{}", unreachable.stderr);
+    assert!(
+        unreachable.stderr.contains("EndpointUnreachable: cannot reach http://127.0.0.1:1"),
+        "{}",
+        unreachable.stderr
+    );
+
+    // credentials AWS refuses as expired: one line, and no other call than the check
+    let emulator = Emulator::start();
+    emulator.clear_log();
+    let expired = cli(
+        &emulator,
+        &["status"],
+        &[("GUARDDUTY_ADMIN_ACCOUNT_ID", "222233334444"), ("AWS_ACCESS_KEY_ID", "EXPIREDKEY")],
+    );
+    assert_eq!(expired.code, 1, "{expired:?}");
+    assert_eq!(expired.stderr.lines().count(), 1, "{}", expired.stderr);
+    assert!(
+        expired.stderr.contains("CredentialsRefused") && expired.stderr.contains("ExpiredToken"),
+        "{}",
+        expired.stderr
+    );
+    assert!(expired.stderr.contains("aws sso login"), "{}", expired.stderr);
+    let operations: Vec<String> = emulator.log().iter().map(|c| c.operation.clone()).collect();
+    assert_eq!(operations, ["GetCallerIdentity"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_dry_run_is_plan_the_same_output_and_exit_code() {
+    let emulator = Emulator::start();
+    emulator.regions(json!({"default": REGIONS, "opt_in": []}));
+    let org = emulator.organization(3, 0);
+    let admin = org.accounts[0].to_string();
+    let env = [("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())];
+    emulator.clear_log();
+    let plan = cli(&emulator, &["plan"], &env);
+    let dry = cli(&emulator, &["apply", "--dry-run"], &env);
+    assert_eq!((plan.code, dry.code), (2, 2), "{dry:?}");
+    assert_eq!(dry.stdout, plan.stdout);
+    assert_eq!(tally(&emulator.log()).writes, 0, "{:?}", tally(&emulator.log()).by_operation);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_sums_guardduty_s_estimate_for_the_admin_and_its_enabled_members_fifty_at_a_time() {
+    // given 60 accounts protected in two regions, one member's monitoring stopped in us-east-1, and the admin's
+    // detector gone from eu-west-1
+    let emulator = Emulator::start();
+    emulator.regions(json!({"default": ["eu-west-1", "us-east-1"], "opt_in": []}));
+    let org = emulator.organization(60, 0);
+    let admin = org.accounts[0].to_string();
+    let env = [("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())];
+    assert_eq!(cli(&emulator, &["apply"], &env).code, 0);
+    let gd = emulator.admin_guardduty(&org.accounts[0], "us-east-1").await;
+    let detector = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    gd.stop_monitoring_members().detector_id(&detector).account_ids(org.accounts[1].as_str()).send().await.unwrap();
+    let eu = emulator.admin_guardduty(&org.accounts[0], "eu-west-1").await;
+    let eu_detector = eu.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    eu.delete_detector().detector_id(eu_detector).send().await.unwrap();
+    emulator.clear_log();
+
+    // when the estimate is read
+    let ran = cli(&emulator, &["usage", "--json"], &env);
+
+    // then us-east-1 counts the admin and its Enabled members (60 of 61 accounts: the stopped member is not), in
+    // batches of at most 50 (GuardDuty refuses more), each enabled detector's CloudTrail analysis priced once
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let usage: Value = serde_json::from_str(&ran.stdout).unwrap();
+    let us = usage["regions"].as_array().unwrap().iter().find(|r| r["region"] == "us-east-1").unwrap();
+    assert_eq!(us["accounts"], 60, "{us}");
+    assert_eq!(us["by_feature"]["CLOUD_TRAIL"].as_f64().unwrap(), 60.0, "1.00 USD a detector, in the emulator");
+    let calls = tally(&emulator.log());
+    assert_eq!(calls.by_operation["guardduty:GetUsageStatistics"], 2, "{:?}", calls.by_operation);
+    assert_eq!(calls.writes, 0);
+    // and the region without the admin's detector says so and adds nothing
+    let eu = usage["regions"].as_array().unwrap().iter().find(|r| r["region"] == "eu-west-1").unwrap();
+    assert!(eu["missing"].as_str().unwrap().contains("no detector"), "{eu}");
+    assert_eq!(eu["total"], 0.0);
+    // and the sums agree
+    let regions: f64 = usage["regions"].as_array().unwrap().iter().map(|r| r["total"].as_f64().unwrap()).sum();
+    let features: f64 = usage["by_feature"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+    assert!((usage["total"].as_f64().unwrap() - regions).abs() < 1e-6 && (regions - features).abs() < 1e-6);
+    // and the table says what the figures are
+    let text = cli(&emulator, &["usage"], &env);
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(
+        text.stdout.contains("not the bill") && text.stdout.contains("no estimate in eu-west-1"),
+        "{}",
+        text.stdout
+    );
 }

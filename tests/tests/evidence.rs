@@ -634,6 +634,82 @@ async fn the_record_over_time_is_read_back_into_gaps_with_start_end_cause_and_re
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_keeps_the_organization_as_it_found_it_then_repairs_it() {
+    // given an organization in sync, a bucket for the record, and a member whose monitoring was stopped
+    let (emulator, org) = system_tests::world_of(&["us-east-1"], 3);
+    let (admin, member) = (org.accounts[0], org.accounts[1]);
+    emulator.enabler(settings(&admin, &[])).await.reconcile().await.unwrap();
+    let base = emulator.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&base).force_path_style(true).build());
+    s3.create_bucket().bucket("org-evidence").send().await.unwrap();
+    let gd = emulator.admin_guardduty(&admin, "us-east-1").await;
+    let detector = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    gd.stop_monitoring_members().detector_id(detector).account_ids(member.as_str()).send().await.unwrap();
+    let vars = [("GUARDDUTY_EVIDENCE_BUCKET", "org-evidence")];
+    emulator.clear_log();
+
+    // when the schedule runs, and again a second later
+    let first = system_tests::schedule(&emulator, &admin, &vars).await.expect("answered");
+    let log = emulator.log();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let second = system_tests::schedule(&emulator, &admin, &vars).await.expect("answered");
+
+    // then the first record was kept before the run's first write, and shows the member as the run found it
+    let put = log.iter().position(|c| c.operation == "PutObject").expect("a record kept");
+    let repair = log.iter().position(|c| c.operation == "StartMonitoringMembers").expect("the member repaired");
+    assert!(put < repair, "the record shows the organization before the repair");
+    assert_eq!(first["evidence"]["clean"], false, "{}", first["evidence"]);
+    assert_eq!(second["evidence"]["clean"], true, "{}", second["evidence"]);
+    let today = evidence::Day::of_timestamp(&evidence::now()).unwrap();
+    let key = first["evidence"]["key"].as_str().unwrap();
+    assert!(key.starts_with(&format!("evidence/{}/", today.folder())), "{key}");
+    assert_eq!(first["report"]["summary"]["in_sync"], 0, "{}", first["report"]["summary"]);
+    assert_eq!(second["report"]["summary"]["in_sync"], 1, "{}", second["report"]["summary"]);
+    // and the record reads back into the gap, its start, end, cause and repair
+    let records = S3Records::connect(&base, "org-evidence");
+    let header = evidence::Header { ran_by: "a test".into(), configuration: Value::Null };
+    let range = evidence::history(&records, today, today, header).await.unwrap();
+    let gaps = serde_json::to_value(&range.gaps).unwrap();
+    assert_eq!(gaps.as_array().unwrap().len(), 1, "{gaps}");
+    assert_eq!(gaps[0]["account"], member.as_str());
+    assert_eq!(gaps[0]["cause"], "monitoring is stopped (Disabled)");
+    assert_eq!(gaps[0]["repaired"], "member status Disabled to Enabled");
+    assert_eq!(gaps[0]["start"], first["evidence"]["key"].as_str().map(observed_at).unwrap());
+    assert_eq!(gaps[0]["end"], second["evidence"]["key"].as_str().map(observed_at).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_cannot_be_kept_is_said_and_the_schedule_still_repairs() {
+    // given a member whose monitoring was stopped, and a record bucket that does not exist
+    let (emulator, org) = system_tests::world_of(&["us-east-1"], 3);
+    let (admin, member) = (org.accounts[0], org.accounts[1]);
+    emulator.enabler(settings(&admin, &[])).await.reconcile().await.unwrap();
+    let gd = emulator.admin_guardduty(&admin, "us-east-1").await;
+    let detector = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    gd.stop_monitoring_members().detector_id(detector).account_ids(member.as_str()).send().await.unwrap();
+
+    // when the schedule runs
+    let answer = system_tests::schedule(&emulator, &admin, &[("GUARDDUTY_EVIDENCE_BUCKET", "no-such-bucket")])
+        .await
+        .expect("answered");
+
+    // then the answer says why no record was kept, and the member is repaired all the same
+    let failed = answer["evidence"]["failed"].as_str().unwrap_or_default();
+    assert!(failed.contains("PutObject") && failed.contains("no-such-bucket"), "{}", answer["evidence"]);
+    assert_eq!(members(&emulator.state(), "us-east-1")[member.as_str()], "Enabled");
+    // and without a bucket named, the schedule keeps none and says nothing of it
+    let without = system_tests::schedule(&emulator, &admin, &[]).await.expect("answered");
+    assert_eq!(without["evidence"], Value::Null);
+}
+
+/// The `observed_at` of a record, from its key (`evidence/2026/11/01/20261101T030000Z.json.gz`).
+fn observed_at(key: &str) -> String {
+    let name = key.rsplit('/').next().unwrap();
+    let (d, t) = (&name[..8], &name[9..15]);
+    format!("{}-{}-{}T{}:{}:{}Z", &d[..4], &d[4..6], &d[6..], &t[..2], &t[2..4], &t[4..])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emulator_refuses_what_guardduty_refuses_of_filters_and_lists() {
     let world = world().await;
     let gd = world.emulator.admin_guardduty(&world.org.accounts[0], "us-east-1").await;

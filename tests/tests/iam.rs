@@ -37,6 +37,9 @@ fn implied(action: &str) -> &'static [&'static str] {
         "guardduty:CreatePublishingDestination" | "guardduty:UpdatePublishingDestination" => {
             &["s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"]
         }
+        // An upload to a bucket encrypted by default with a KMS key needs kms:GenerateDataKey ("Using server-side
+        // encryption with AWS KMS keys", Amazon S3 User Guide): the evidence record's bucket may be one.
+        "s3:PutObject" => &["kms:GenerateDataKey"],
         _ => &[],
     }
 }
@@ -97,11 +100,6 @@ fn operations_in_code() -> BTreeSet<String> {
     let mut ops = BTreeSet::new();
     for entry in std::fs::read_dir(root().join("shared/src/aws")).expect("adapters") {
         let path = entry.expect("entry").path();
-        // The saved filters' and lists' reads are the evidence report's (the command line's), which no function
-        // calls: the templates do not grant them (README, "Evidence for auditors").
-        if path.ends_with("lists.rs") {
-            continue;
-        }
         let source = std::fs::read_to_string(path).expect("source");
         for piece in source.split("client").skip(1) {
             let Some(rest) = piece.trim_start().strip_prefix('.') else { continue };
@@ -128,9 +126,13 @@ fn add_calls(by: &mut BTreeMap<&'static str, Actions>, emulator: &Emulator, org:
     }
 }
 
-/// The operations only the command line calls (`retire-policy`): the functions never retire a policy, and their roles
-/// are not granted these (the grants must equal what the functions call).
-const COMMAND_LINE_ONLY: [&str; 2] = ["DeletePolicy", "DisablePolicyType"];
+/// The operations only the command line calls (`retire-policy`, `usage`): the functions never retire a policy, and
+/// their roles are not granted these (the grants must equal what the functions call).
+const COMMAND_LINE_ONLY: [&str; 3] = ["DeletePolicy", "DisablePolicyType", "GetUsageStatistics"];
+
+/// What the admin role grants for the command line alone, which operators run through it (`OperatorRoleArns`):
+/// `usage` reads GuardDuty's cost estimate as the delegated admin.
+const ADMIN_ROLE_COMMAND_LINE: [&str; 1] = ["guardduty:GetUsageStatistics"];
 
 /// A fresh organization whose management account has a disabled detector in us-east-1 (to be re-enabled), an
 /// excluded organizational unit (to be walked) holding account 3, a unit with plans of its own holding account 2
@@ -165,6 +167,9 @@ async fn scenario() -> (Emulator, Org, String, String) {
     }
     emulator.seed_members("us-east-1", &org.accounts[0], &[(&org.accounts[2], "Invited")]);
     let buckets = json!({"findings": {"region": "us-east-1", "owner": "999988887777"}, "elsewhere": {"region": "us-east-1", "owner": "999988887777"}});
+    // the bucket of the evidence record, which the schedule keeps
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    s3.create_bucket().bucket("evidence").send().await.unwrap();
     emulator.control("POST", "/_emulator/export", &json!({"buckets": buckets, "verification_seconds": 0}));
     // a Control Tower landing zone that governs both regions: its governed regions are read
     let governed = ["us-east-1", "eu-west-1", "af-south-1"];
@@ -215,7 +220,8 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
     }
 
     // the admin role: every call made as the admin account, by either function
-    let admin_calls: Actions = bootstrapper_calls["admin"].union(&responder_calls["admin"]).cloned().collect();
+    let mut admin_calls: Actions = bootstrapper_calls["admin"].union(&responder_calls["admin"]).cloned().collect();
+    admin_calls.extend(ADMIN_ROLE_COMMAND_LINE.iter().map(|a| a.to_string()));
     assert_grants("admin-role.yaml", "AdminRole", &with_implied(&admin_calls));
 
     // the admin account's opt-in forwarder may only put events on the management account's default bus
@@ -235,6 +241,7 @@ async fn bootstrapper_calls() -> BTreeMap<&'static str, Actions> {
         ("GUARDDUTY_AUTO_ENABLE", "NONE"),
         ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()),
         ("GUARDDUTY_FEATURES_BY_OU", by_ou.as_str()),
+        ("GUARDDUTY_EVIDENCE_BUCKET", "evidence"),
     ];
     let function = emulator.bootstrapper(&vars).await;
     let catcher = ResponseCatcher::start();
@@ -328,6 +335,52 @@ async fn break_the_state(emulator: &Emulator, org: &Org) {
                 .status(aws_sdk_guardduty::types::FeatureStatus::Disabled)
                 .build(),
         )
+        .send()
+        .await
+        .unwrap();
+    // and the places where findings can be silenced, one of each, for the evidence record to read
+    let criterion = aws_sdk_guardduty::types::Condition::builder().equals("Recon:EC2/Portscan").build();
+    let criteria = aws_sdk_guardduty::types::FindingCriteria::builder().criterion("type", criterion).build();
+    let filter = admin_gd.create_filter().detector_id(&detector).name("quiet").finding_criteria(criteria);
+    filter.action(aws_sdk_guardduty::types::FilterAction::Archive).send().await.unwrap();
+    let location = "https://s3.amazonaws.com/lists/list.txt";
+    admin_gd
+        .create_ip_set()
+        .detector_id(&detector)
+        .name("ips")
+        .format(aws_sdk_guardduty::types::IpSetFormat::Txt)
+        .location(location)
+        .activate(true)
+        .send()
+        .await
+        .unwrap();
+    admin_gd
+        .create_threat_intel_set()
+        .detector_id(&detector)
+        .name("feed")
+        .format(aws_sdk_guardduty::types::ThreatIntelSetFormat::Txt)
+        .location(location)
+        .activate(true)
+        .send()
+        .await
+        .unwrap();
+    admin_gd
+        .create_trusted_entity_set()
+        .detector_id(&detector)
+        .name("trusted")
+        .format(aws_sdk_guardduty::types::TrustedEntitySetFormat::Txt)
+        .location(location)
+        .activate(true)
+        .send()
+        .await
+        .unwrap();
+    admin_gd
+        .create_threat_entity_set()
+        .detector_id(&detector)
+        .name("threats")
+        .format(aws_sdk_guardduty::types::ThreatEntitySetFormat::Txt)
+        .location(location)
+        .activate(true)
         .send()
         .await
         .unwrap();

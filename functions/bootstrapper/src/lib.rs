@@ -6,6 +6,7 @@
 
 pub mod cfn;
 pub mod events;
+mod record;
 mod request;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
 pub use cfn::{ResponseSender, SendError};
+pub use record::{in_s3, Keep};
 pub use request::Direct;
 
 /// The PhysicalResourceId given on Create; Update and Delete echo the one CloudFormation holds.
@@ -52,6 +54,8 @@ pub struct Environment<C> {
     pub lookup: Lookup,
     /// An enabler for settings.
     pub connect: Connect<C>,
+    /// Where the schedule's run keeps its evidence record, when GUARDDUTY_EVIDENCE_BUCKET names a bucket.
+    pub keep: Keep,
 }
 
 /// How long a Create waits for the admin role to become assumable: on the first deploy the role is created a moment
@@ -84,12 +88,13 @@ impl Bootstrapper<enablement::AwsCloud> {
     /// kept, not fatal: every invocation then answers with it (CloudFormation gets FAILED with the reason).
     pub async fn from_env() -> Result<Self, std::io::Error> {
         let base = enablement::sdk_config_loader().load().await;
+        let keep = in_s3(base.clone());
         let connect: Connect<enablement::AwsCloud> = Arc::new(move |settings| {
             let base = base.clone();
             Box::pin(async move { enablement::connect_with(&base, settings).await })
         });
         let lookup: Lookup = Arc::new(|name| std::env::var(name).ok());
-        Ok(Self::new(Environment { lookup, connect }, ResponseSender::new()?).await)
+        Ok(Self::new(Environment { lookup, connect, keep }, ResponseSender::new()?).await)
     }
 }
 
@@ -131,7 +136,7 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
                 Failure::new("MalformedEvent", format!("malformed event: {e}"))
             })?;
             tracing::info!(asked = %json!(run), "event classified");
-            return self.on_event(run, budget).await;
+            return self.on_event(run, budget, &context.invoked_function_arn).await;
         }
         let direct = Direct::parse(&payload)?;
         tracing::info!(asked = %json!(direct), "invoked directly");
@@ -149,8 +154,10 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
     /// The schedule's reconcile, or a region's: its report, published, whatever it says (a failed region or an
     /// unprotected account goes to the DriftUnrepaired and coverage alarms, not to an invocation error that Lambda
     /// would retry and dead-letter); a run that could not start or finish (no report) publishes one unit of
-    /// unrepaired drift and says why. Only a bad configuration and a panic are invocation errors.
-    async fn on_event(&self, run: events::Run, budget: Option<Budget>) -> Result<Value, Failure> {
+    /// unrepaired drift and says why. Only a bad configuration and a panic are invocation errors. The schedule's
+    /// run first keeps the evidence record, where GUARDDUTY_EVIDENCE_BUCKET names a bucket; `function` names the
+    /// function in it.
+    async fn on_event(&self, run: events::Run, budget: Option<Budget>, function: &str) -> Result<Value, Failure> {
         let options = RunOptions::within(budget);
         let options = match &run {
             events::Run::Reconcile => options,
@@ -161,11 +168,20 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             }
         };
         let enabler = self.enabler.as_ref().map_err(|e| Failure::from(e.clone()))?;
+        let settings = enabler.settings();
+        let evidence = match (&run, settings.record_bucket()) {
+            (events::Run::Reconcile, Some(bucket)) if !settings.dry_run => {
+                let ran_by =
+                    format!("the scheduled run of {}", if function.is_empty() { "the bootstrapper" } else { function });
+                Some(Box::pin(record::keep(enabler, &self.env.keep, bucket, ran_by, budget)).await)
+            }
+            _ => None,
+        };
         let started = Instant::now();
         let failure = match guarded(budget, Box::pin(enabler.reconcile_with(&options))).await {
             Ok(Ok(report)) => {
                 let report = enablement::publish("bootstrapper", report);
-                return Ok(json!({"request": run, "report": report}));
+                return Ok(json!({"request": run, "report": report, "evidence": evidence}));
             }
             Ok(Err(e @ RunError::NoRegions(_))) if matches!(run, events::Run::Region { .. }) => {
                 tracing::info!(reason = %e, "ignored");
@@ -180,7 +196,11 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         let millis = started.elapsed().as_millis() as u64;
         tracing::warn!(kind = failure.kind, error = %failure, millis, "run failed");
         println!("{}", emf_failure("bootstrapper", failure.kind));
-        Ok(json!({"request": run, "failed": {"errorType": failure.kind, "errorMessage": failure.message}}))
+        Ok(json!({
+            "request": run,
+            "failed": {"errorType": failure.kind, "errorMessage": failure.message},
+            "evidence": evidence
+        }))
     }
 
     async fn custom_resource(&self, payload: Value, budget: Option<Budget>) -> Result<Value, Failure> {

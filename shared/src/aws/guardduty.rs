@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::MemberAccount;
 use crate::ports::{
-    FindingList, GuardDutyApi, ListKind, MemberFeatures, PublishingDestination, SavedFilter, Unprocessed,
+    Cost, FindingList, GuardDutyApi, ListKind, MemberFeatures, PublishingDestination, SavedFilter, Unprocessed,
 };
 use crate::state::{
     AdminStatus, DelegatedAdmin, Detector, FeatureState, MemberStatus, Members, OrgConfig, OrgFeatureState,
@@ -485,6 +485,32 @@ impl GuardDutyApi for AwsGuardDuty {
 
     async fn list(&self, detector: &str, kind: ListKind, id: &str) -> Result<FindingList, Error> {
         super::lists::list(&self.client, &self.caller, detector, kind, id).await
+    }
+
+    async fn usage_by_feature(&self, detector: &str, accounts: &[AccountId]) -> Result<Vec<Cost>, Error> {
+        let criteria = gd::types::UsageCriteria::builder().set_account_ids(Some(ids(accounts))).build();
+        let pages = self
+            .client
+            .get_usage_statistics()
+            .detector_id(detector)
+            .usage_statistic_type(gd::types::UsageStatisticType::SumByFeatures)
+            .usage_criteria(criteria)
+            .into_paginator()
+            .send();
+        let mut costs = Vec::new();
+        each_page(pages, "GetUsageStatistics", &self.caller, |page| {
+            let sums = page.usage_statistics().map(|u| u.sum_by_feature()).unwrap_or_default();
+            costs.extend(sums.iter().filter_map(|r| {
+                let total = r.total()?;
+                Some(Cost {
+                    feature: r.feature()?.as_str().to_owned(),
+                    amount: total.amount()?.parse().ok()?,
+                    unit: total.unit().unwrap_or("USD").to_owned(),
+                })
+            }))
+        })
+        .await?;
+        Ok(costs)
     }
 }
 

@@ -149,8 +149,8 @@ pub struct Settings {
     pub policy_name: String,
     /// GUARDDUTY_FINDINGS_DESTINATION and GUARDDUTY_FINDINGS_KMS_KEY, when given (both or neither).
     pub findings: Option<FindingsExport>,
-    /// GUARDDUTY_EVIDENCE_BUCKET, when given: the bucket that keeps the evidence record (see
-    /// [`Settings::record_bucket`] for its default).
+    /// GUARDDUTY_EVIDENCE_BUCKET, when given: the bucket that keeps the evidence record. Never a default: a run
+    /// writes only where it was told to (the template names the findings bucket it deploys, and grants the writes).
     pub evidence_bucket: Option<String>,
     /// GUARDDUTY_FINDINGS_DESTINATION as given, until it is joined with the key.
     #[serde(skip)]
@@ -205,10 +205,9 @@ impl Settings {
         name == main || name.strip_prefix(main).is_some_and(|rest| rest.starts_with('-'))
     }
 
-    /// The bucket that keeps the evidence record: GUARDDUTY_EVIDENCE_BUCKET, else the bucket of the findings export;
-    /// `None` where neither is configured.
+    /// The bucket that keeps the evidence record (GUARDDUTY_EVIDENCE_BUCKET); `None` where no record is kept.
     pub fn record_bucket(&self) -> Option<&str> {
-        self.evidence_bucket.as_deref().or(self.findings.as_ref().map(|f| f.bucket.as_str()))
+        self.evidence_bucket.as_deref()
     }
 
     /// Reads the configuration from the process environment.
@@ -510,7 +509,7 @@ mod tests {
     }
 
     #[test]
-    fn the_evidence_record_goes_to_its_bucket_or_the_findings_bucket() {
+    fn the_evidence_record_goes_only_to_the_bucket_named_for_it() {
         let none = parse(&[ADMIN]).expect("valid");
         assert_eq!(none.record_bucket(), None);
         let findings = [
@@ -518,7 +517,8 @@ mod tests {
             ("GUARDDUTY_FINDINGS_DESTINATION", "arn:aws:s3:::findings-bucket/guardduty"),
             ("GUARDDUTY_FINDINGS_KMS_KEY", "arn:aws:kms:us-east-1:111111111111:key/k"),
         ];
-        assert_eq!(parse(&findings).expect("valid").record_bucket(), Some("findings-bucket"));
+        // The findings bucket is no default: nothing granted the writes there, and the record must not fail daily.
+        assert_eq!(parse(&findings).expect("valid").record_bucket(), None);
         let mut named = findings.to_vec();
         named.push(("GUARDDUTY_EVIDENCE_BUCKET", "org-evidence"));
         assert_eq!(parse(&named).expect("valid").record_bucket(), Some("org-evidence"));

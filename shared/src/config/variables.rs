@@ -259,7 +259,7 @@ pub const VARIABLES: [Variable; 18] = [
         name: "GUARDDUTY_EVIDENCE_BUCKET",
         property: "EvidenceBucket",
         doc: "the S3 bucket (its name) that keeps the evidence record, gzip JSON under `evidence/YYYY/MM/DD/` (`guardduty-enabler report --from --to` reads it)",
-        default: "the bucket of `GUARDDUTY_FINDINGS_DESTINATION` when set; else no record is kept",
+        default: "none: no record is kept (the template names the findings bucket it deploys)",
         switch: false,
         required: false,
         read: |v, s| {

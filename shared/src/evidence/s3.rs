@@ -21,6 +21,13 @@ impl S3Records {
         Self { client, bucket: bucket.into() }
     }
 
+    /// The record in `bucket`, with the credentials and region of `base`: path-style addressing where `base` names
+    /// an endpoint other than AWS's (a local endpoint serves buckets by path, not by host name).
+    pub fn connect(base: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
+        let conf = aws_sdk_s3::config::Builder::from(base).force_path_style(base.endpoint_url().is_some()).build();
+        Self::new(aws_sdk_s3::Client::from_conf(conf), bucket)
+    }
+
     fn fail<E, R>(&self, operation: &'static str, key: &str) -> impl FnOnce(SdkError<E, R>) -> EvidenceError + '_
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,

@@ -22,6 +22,7 @@ mod region;
 mod retire;
 mod survey;
 mod trusted;
+mod usage;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -49,6 +50,7 @@ use memory::Memory;
 pub use onboard::Onboarding;
 use region::{Halfway, Staged};
 pub(crate) use survey::Survey;
+pub use usage::{RegionUsage, Usage};
 
 /// Something that happened in a run, for a progress display.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
