@@ -14,6 +14,12 @@ const WRITE_EXIT_CODES: &str = "Exit codes: 0 converged; 1 an error (bad usage o
                                 before any write); 2 not every region converged (with --dry-run: drift found, as \
                                 `plan`).";
 
+/// The exit codes of `scp`, in its help.
+const SCP_EXIT_CODES: &str = "Exit codes: 0 printed, or applied (nothing was missing, or every write made); 1 an error \
+                              (bad usage or configuration, a policy over the SCP size limit, or an AWS error before any \
+                              write; nothing was written); 2 a write failed after an earlier one (run it again), or \
+                              with --dry-run: writes to make.";
+
 /// GuardDuty across every account and region of an AWS Organization: see coverage, plan, apply, onboard, and report
 /// evidence for auditors.
 ///
@@ -94,6 +100,25 @@ pub enum Command {
         #[arg(long)]
         disable_policy_type: bool,
     },
+    /// Print the service control policy that denies the writes that turn GuardDuty off, silence it or take it apart
+    /// (and the Organizations writes on GuardDuty's policy type and delegation) to every principal but this tool's
+    /// admin role (GUARDDUTY_ADMIN_ACCOUNT_ID, GUARDDUTY_ADMIN_ROLE_NAME) and the roles given with --except; reads and
+    /// CreateSampleFindings stay allowed. With --apply, create it (or update its content), enable SCPs on the root if
+    /// they are not, and attach it to --target, writing only what is missing. SCPs never restrict the management
+    /// account.
+    #[command(after_help = SCP_EXIT_CODES)]
+    Scp {
+        /// A break-glass role the policy does not restrict: its IAM role ARN (* and ? allowed in the path and name).
+        /// Repeatable.
+        #[arg(long = "except", value_name = "ROLE_ARN", value_parser = crate::scp::role_arn)]
+        except: Vec<String>,
+        /// Create or update the policy and attach it to --target (as the management account).
+        #[arg(long, requires = "target")]
+        apply: bool,
+        /// Where --apply attaches the policy: an organizational unit (ou-...) or the root (r-...).
+        #[arg(long, value_name = "ID", requires = "apply", value_parser = crate::scp::target_id)]
+        target: Option<String>,
+    },
 }
 
 /// `report verify DIR`.
@@ -140,7 +165,7 @@ where
 /// The command line: the subcommands, each with the flags of the variables it reads.
 pub fn command() -> clap::Command {
     let mut command = Cli::command();
-    for sub in ["status", "plan", "apply", "onboard", "report", "usage", "retire-policy"] {
+    for sub in ["status", "plan", "apply", "onboard", "report", "usage", "retire-policy", "scp"] {
         command = command
             .mut_subcommand(sub, |c| VARIABLES.iter().filter(|v| reads(sub, v)).fold(c, |c, v| c.arg(variable(v))));
     }
@@ -150,7 +175,9 @@ pub fn command() -> clap::Command {
 /// Whether subcommand `sub` reads `v`: every one reads every variable, but the read-only ones not GUARDDUTY_DRY_RUN,
 /// which they have no use for.
 fn reads(sub: &str, v: &Variable) -> bool {
+    // The tamper variables are the responder's alone.
     !(matches!(sub, "status" | "plan" | "report" | "usage") && v.name == "GUARDDUTY_DRY_RUN")
+        && !v.name.starts_with("GUARDDUTY_TAMPER_")
 }
 
 /// The flag of one variable.

@@ -9,6 +9,7 @@ mod progress;
 mod render;
 mod report;
 mod retire;
+mod scp;
 mod usage;
 
 use std::process::ExitCode;
@@ -47,7 +48,7 @@ async fn sdk_config(cli: &args::Cli) -> aws_config::SdkConfig {
     base
 }
 
-/// Runs the subcommand; `true` when in sync (status, plan), converged (apply, onboard), done (retire-policy), or
+/// Runs the subcommand; `true` when in sync (status, plan), converged (apply, onboard), done (retire-policy, scp), or
 /// clean (report).
 async fn run(parsed: Parsed) -> Result<bool, Failure> {
     let Parsed { cli, settings } = parsed;
@@ -57,6 +58,10 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
     }
     // Everything the user gave is checked before any AWS call (connecting makes none).
     let settings = settings?;
+    // Printing the SCP makes no AWS call; `--apply` checks the credentials itself before its first.
+    if let Command::Scp { except, target, .. } = &cli.command {
+        return scp::run(&cli, settings, except, target.as_deref()).await;
+    }
     let range = match &cli.command {
         Command::Report { from: Some(from), to: Some(to), .. } => Some(report::days(from, to, &settings)?),
         _ => None,
@@ -87,6 +92,7 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
             }
             return Ok(true);
         }
+        Command::Scp { .. } => return Err(Failure::new("InternalError", "scp is answered before connecting")),
         Command::RetirePolicy { disable_policy_type } => {
             let dry_run = settings.dry_run;
             let enabler = enablement::connect_with(&base, settings).await;

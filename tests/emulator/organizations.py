@@ -39,6 +39,17 @@ have answered here.
     like ListAccounts.
   - Every change to a GuardDuty policy's content or attachments, the type's enabling and disabling, and MoveAccount
     tell policies.py which accounts are due for enforcement.
+- Service control policies (SERVICE_CONTROL_POLICY) are moto's, with what moto answers otherwise than AWS answered
+  here (API references as above): EnablePolicyType and DisablePolicyType are asynchronous as for GuardDuty policies
+  (moto's are immediate), and disabling detaches every SCP ("When you disable the SCP policy type in a root, all SCPs
+  are automatically detached", "Service control policies (SCPs)",
+  https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html); AttachPolicy needs the
+  type ENABLED (PolicyTypeNotEnabledException) and refuses an attachment that exists
+  (DuplicatePolicyAttachmentException; moto accepts both); CreatePolicy and UpdatePolicy refuse content that is not a
+  JSON object (MalformedPolicyDocumentException) or longer than 5,120 characters (ConstraintViolationException,
+  POLICY_CONTENT_LIMIT_EXCEEDED; "Service control policies: 5,120 characters", "Quotas and service limits for AWS
+  Organizations", https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html). What an SCP
+  denies is not evaluated (scp.py models the Region deny control alone).
 """
 
 from __future__ import annotations
@@ -50,6 +61,10 @@ import policies
 from guardduty import created_at, org_account, organization_of
 
 MAX_PAGE = 20
+SCP_TYPE = "SERVICE_CONTROL_POLICY"
+SCP_CONTENT_LIMIT = 5_120
+# The policy types whose enabling and disabling are asynchronous here.
+ASYNC_TYPES = (policies.POLICY_TYPE, SCP_TYPE)
 EXTRA_TRUSTED_SERVICES = ["malware-protection.guardduty.amazonaws.com", "account.amazonaws.com"]
 EXTRA_DELEGATED_SERVICES = ["account.amazonaws.com"]
 HANDLED = {
@@ -128,6 +143,22 @@ def content_of(req: dict) -> str:
         raise constraint("POLICY_CONTENT_LIMIT_EXCEEDED",
                          "You attempted to create a policy that is larger than the maximum size.")
     return req["Content"]
+
+
+def scp_content_of(req: dict) -> str:
+    """A service control policy's content: a JSON object of at most SCP_CONTENT_LIMIT characters as given (IAM's own
+    grammar is not checked)."""
+    content = req.get("Content")
+    try:
+        if not isinstance(json.loads(content), dict):
+            raise ValueError("not an object")
+    except (TypeError, ValueError):
+        raise OrgError("MalformedPolicyDocumentException",
+                       "The provided policy document doesn't meet the requirements of the specified policy type.")
+    if len(content) > SCP_CONTENT_LIMIT:
+        raise constraint("POLICY_CONTENT_LIMIT_EXCEEDED",
+                         "You attempted to create a policy that is larger than the maximum size.")
+    return content
 
 
 def unique_name(backend, name, policy=None) -> None:
@@ -234,45 +265,52 @@ class Organizations:
         return {}
 
     def op_ListRoots(self, backend, req):
-        policies.type_status(backend)  # a pending enabling or disabling that is due shows settled
+        for policy_type in ASYNC_TYPES:
+            policies.type_status(backend, policy_type)  # a pending enabling or disabling that is due shows settled
         return via_moto(backend.list_roots)
 
-    # ---- GuardDuty policies ------------------------------------------------------------------------------------------
+    # ---- GuardDuty policies (and the asynchrony of service control policies) -----------------------------------------
     def op_EnablePolicyType(self, backend, req):
-        if req.get("PolicyType") != policies.POLICY_TYPE:
+        policy_type = req.get("PolicyType")
+        if policy_type not in ASYNC_TYPES:
             return via_moto(backend.enable_policy_type, **req)
         via_moto(backend._get_root_by_id, root_id=req.get("RootId"))
-        status = policies.type_status(backend)
+        status = policies.type_status(backend, policy_type)
         if status == "PENDING_DISABLE":
             raise OrgError("ConcurrentModificationException", "The target of the operation is currently being modified "
                            "by a different request. Try again later.")
         if status is not None:
             raise OrgError("PolicyTypeAlreadyEnabledException", "The specified policy type is already enabled.")
-        policies.set_type_status(backend, "PENDING_ENABLE", "ENABLED", self.world.policy_type_seconds)
-        policies.changes.changed(backend, backend.org.root_id)
+        policies.set_type_status(backend, "PENDING_ENABLE", "ENABLED", self.world.policy_type_seconds, policy_type)
+        if policy_type == policies.POLICY_TYPE:
+            policies.changes.changed(backend, backend.org.root_id)
         return {"Root": policies.root_of(backend).describe()}
 
     def op_DisablePolicyType(self, backend, req):
-        if req.get("PolicyType") != policies.POLICY_TYPE:
+        policy_type = req.get("PolicyType")
+        if policy_type not in ASYNC_TYPES:
             return via_moto(backend.disable_policy_type, **req)
         via_moto(backend._get_root_by_id, root_id=req.get("RootId"))
-        if policies.type_status(backend) != "ENABLED":
+        if policies.type_status(backend, policy_type) != "ENABLED":
             raise OrgError("PolicyTypeNotEnabledException",
                            "The specified policy type isn't currently enabled in this root.")
         # "When you disable a policy type, all policies of the specified type are automatically detached from all
         # entities in the organization root. The policies are not deleted." ("Disabling a policy type")
         for policy in backend.policies:
-            if policy.type == policies.POLICY_TYPE:
+            if policy.type == policy_type:
                 for node in policy.attachments:
                     node.attached_policies.remove(policy)
                 policy.attachments.clear()
-        policies.set_type_status(backend, "PENDING_DISABLE", None, self.world.policy_type_seconds)
-        policies.changes.changed(backend, backend.org.root_id)
+        policies.set_type_status(backend, "PENDING_DISABLE", None, self.world.policy_type_seconds, policy_type)
+        if policy_type == policies.POLICY_TYPE:
+            policies.changes.changed(backend, backend.org.root_id)
         return {"Root": policies.root_of(backend).describe()}
 
     def op_CreatePolicy(self, backend, req):
         from moto.organizations.models import FakePolicy
 
+        if req.get("Type") == SCP_TYPE:
+            scp_content_of(req)
         if req.get("Type") != policies.POLICY_TYPE:
             return via_moto(backend.create_policy, **req)
         content_of(req)
@@ -285,6 +323,8 @@ class Organizations:
 
     def op_UpdatePolicy(self, backend, req):
         policy = via_moto(backend.get_policy_by_id, policy_id=req.get("PolicyId"))
+        if policy.type == SCP_TYPE and "Content" in req:
+            scp_content_of(req)
         if policy.type != policies.POLICY_TYPE:
             return via_moto(backend.update_policy, **req)
         if "Name" in req:
@@ -300,6 +340,13 @@ class Organizations:
 
     def op_AttachPolicy(self, backend, req):
         policy = via_moto(backend.get_policy_by_id, policy_id=req.get("PolicyId"))
+        if policy.type == SCP_TYPE:
+            if not policies.type_enabled(backend, SCP_TYPE):
+                raise OrgError("PolicyTypeNotEnabledException",
+                               "The specified policy type isn't currently enabled in this root.")
+            if any(node.id == req.get("TargetId") for node in policy.attachments):
+                raise OrgError("DuplicatePolicyAttachmentException",
+                               "The selected policy is already attached to the specified target.")
         if policy.type != policies.POLICY_TYPE:
             return via_moto(backend.attach_policy, **req) or {}
         if not policies.type_enabled(backend):

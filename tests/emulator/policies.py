@@ -61,43 +61,44 @@ ATTACHED_LIMIT = 10
 
 # EnablePolicyType and DisablePolicyType are asynchronous ("This is an asynchronous request that AWS performs in the
 # background. AWS recommends that you first use ListRoots to see the status of policy types", EnablePolicyType API
-# reference; PolicyTypeSummary's Status: ENABLED | PENDING_ENABLE | PENDING_DISABLE): root id -> (when the pending
-# status settles, the type's status then, or None for removed).
-_settling: dict[str, tuple[float, str | None]] = {}
+# reference; PolicyTypeSummary's Status: ENABLED | PENDING_ENABLE | PENDING_DISABLE): (root id, policy type) -> (when
+# the pending status settles, the type's status then, or None for removed). GUARDDUTY_POLICY's, and
+# SERVICE_CONTROL_POLICY's (organizations.py).
+_settling: dict[tuple[str, str], tuple[float, str | None]] = {}
 
 
 def root_of(backend):
     return next((o for o in backend.ou if o.id == backend.org.root_id), None)
 
 
-def type_status(backend) -> str | None:
-    """GUARDDUTY_POLICY's status on the root (ListRoots' PolicyTypes), its pending change settled when due."""
+def type_status(backend, policy_type: str = POLICY_TYPE) -> str | None:
+    """The type's status on the root (ListRoots' PolicyTypes), its pending change settled when due."""
     root = root_of(backend)
     if root is None:
         return None
-    due = _settling.get(root.id)
+    due = _settling.get((root.id, policy_type))
     if due is not None and time.time() >= due[0]:
-        del _settling[root.id]
-        root.policy_types[:] = [t for t in root.policy_types if t["Type"] != POLICY_TYPE]
+        del _settling[(root.id, policy_type)]
+        root.policy_types[:] = [t for t in root.policy_types if t["Type"] != policy_type]
         if due[1] is not None:
-            root.policy_types.append({"Type": POLICY_TYPE, "Status": due[1]})
-    return next((t["Status"] for t in root.policy_types if t["Type"] == POLICY_TYPE), None)
+            root.policy_types.append({"Type": policy_type, "Status": due[1]})
+    return next((t["Status"] for t in root.policy_types if t["Type"] == policy_type), None)
 
 
-def set_type_status(backend, pending: str, settled: str | None, seconds: float) -> None:
+def set_type_status(backend, pending: str, settled: str | None, seconds: float, policy_type: str = POLICY_TYPE) -> None:
     """Starts an enabling (PENDING_ENABLE, then ENABLED) or a disabling (PENDING_DISABLE, then gone) of the type."""
     root = root_of(backend)
-    root.policy_types[:] = [t for t in root.policy_types if t["Type"] != POLICY_TYPE]
-    root.policy_types.append({"Type": POLICY_TYPE, "Status": pending})
-    _settling[root.id] = (time.time() + seconds, settled)
-    type_status(backend)
+    root.policy_types[:] = [t for t in root.policy_types if t["Type"] != policy_type]
+    root.policy_types.append({"Type": policy_type, "Status": pending})
+    _settling[(root.id, policy_type)] = (time.time() + seconds, settled)
+    type_status(backend, policy_type)
 
 
-def type_enabled(backend) -> bool:
-    """Whether GUARDDUTY_POLICY is enabled on the organization's root: ENABLED, not still PENDING_ENABLE ("To attach a
-    policy of the specified type to a root or to an OU or account in that root, it must be available in the
-    organization and enabled for that root", PolicyTypeSummary API reference)."""
-    return type_status(backend) == "ENABLED"
+def type_enabled(backend, policy_type: str = POLICY_TYPE) -> bool:
+    """Whether the type is enabled on the organization's root: ENABLED, not still PENDING_ENABLE ("To attach a policy
+    of the specified type to a root or to an OU or account in that root, it must be available in the organization and
+    enabled for that root", PolicyTypeSummary API reference)."""
+    return type_status(backend, policy_type) == "ENABLED"
 
 
 # ---- syntax ---------------------------------------------------------------------------------------------------------
