@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import unittest
 
 import yaml
@@ -35,16 +36,23 @@ def template(name: str = "template.yaml") -> dict:
     return yaml.load((ROOT / "infra" / name).read_text(), Loader=CloudFormationLoader)
 
 
-def rule_patterns() -> dict[str, EventPattern]:
-    """Every EventBridge rule of the template: the functions' own (SAM events) and the account events' rules."""
+def rule_patterns(name: str = "template.yaml") -> dict[str, EventPattern]:
+    """Every EventBridge rule of a template: the functions' own (SAM events) and the account events' rules."""
     patterns = {}
-    for name, resource in template()["Resources"].items():
+    for name, resource in template(name)["Resources"].items():
         if resource["Type"] == "AWS::Events::Rule":
             patterns[name] = EventPattern.load(json.dumps(resource["Properties"]["EventPattern"]))
         for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
             if event["Type"] == "EventBridgeRule":
                 patterns[f"{name}.{event_name}"] = EventPattern.load(json.dumps(event["Properties"]["Pattern"]))
     return patterns
+
+
+# The management account's default bus in the management stack's region, as infra/admin-role.yaml names it.
+MANAGEMENT_BUS = {"!Sub": [
+    "arn:${AWS::Partition}:events:${Region}:${ManagementAccountId}:event-bus/default",
+    {"Region": {"!If": ["NamesManagementRegion", {"!Ref": "ManagementRegion"}, {"!Ref": "AWS::Region"}]}},
+]}
 
 
 def fixtures(kind: str) -> list[tuple[str, dict]]:
@@ -155,8 +163,7 @@ class RegionOptInForwarding(unittest.TestCase):
         self.assertTrue(pattern.matches_event(enabled))
         self.assertFalse(pattern.matches_event(disabled))
         (target,) = rule["Targets"]
-        self.assertIn("event-bus/default", target["Arn"]["!Sub"])
-        self.assertIn("${ManagementAccountId}", target["Arn"]["!Sub"])
+        self.assertEqual(target["Arn"], MANAGEMENT_BUS)
         self.assertEqual(target["RoleArn"], {"!GetAtt": "RegionOptInForwarderRole.Arn"})
 
     def test_the_management_bus_lets_in_only_the_admins_region_opt_in_events(self):
@@ -194,7 +201,9 @@ class OneDeploy(unittest.TestCase):
         targets = group["DeploymentTargets"]
         self.assertEqual(targets["Accounts"], [{"!Ref": "AdminAccountId"}])
         self.assertEqual(targets["AccountFilterType"], "INTERSECTION")
-        self.assertEqual(group["Regions"], [{"!Ref": "AWS::Region"}])
+        # this region, and those the admin's GuardDuty calls are forwarded from (TamperEvents checks which)
+        self.assertEqual(group["Regions"]["!If"][0], "ForwardsTamperFromOtherRegions")
+        self.assertEqual(group["Regions"]["!If"][2], [{"!Ref": "AWS::Region"}])
         # the role it creates trusts exactly this stack's function roles, by the same names
         params = {x["ParameterKey"]: x["ParameterValue"] for x in p["Parameters"]}
         # and may read exactly the bucket the functions export findings to
@@ -205,6 +214,8 @@ class OneDeploy(unittest.TestCase):
             "FunctionRoleNamePrefix": {"!Ref": "RoleNamePrefix"},
             "OperatorRoleArns": {"!Ref": "OperatorRoleArns"},
             "FindingsDestination": exported,
+            # every instance forwards to this region's default bus
+            "ManagementRegion": {"!Ref": "AWS::Region"},
         })
         admin_parameters = set(template("admin-role.yaml")["Parameters"])
         self.assertEqual(set(params), admin_parameters)
@@ -407,6 +418,293 @@ class EvidenceRecord(unittest.TestCase):
         self.assertEqual((p["MetricName"], p["ComparisonOperator"], p["Threshold"]),
                          ("EvidenceRecorded", "LessThanThreshold", 1))
         self.assertEqual(p["Dimensions"], [{"Name": "Function", "Value": "bootstrapper"}])
+
+
+def resolve(node, doc: dict, values: dict):
+    """Evaluates the intrinsics these tests meet (Ref, If, Condition, Equals, Not, And, Or, Join, Split, Sub with a
+    map) in a template `doc` for the given parameter and pseudo-parameter values (the defaults otherwise; a
+    CommaDelimitedList as a list)."""
+    parameters = doc.get("Parameters", {})
+    defaults = {k: str(v.get("Default", "")) for k, v in parameters.items()}
+    given = {**defaults, **values}
+
+    def ref(name):
+        value = given[name]
+        if parameters.get(name, {}).get("Type") == "CommaDelimitedList" and isinstance(value, str):
+            return value.split(",")
+        return value
+
+    def ev(n):
+        if isinstance(n, list):
+            return [ev(x) for x in n]
+        if not isinstance(n, dict):
+            return n
+        if len(n) != 1 or not next(iter(n)).startswith("!"):
+            return {k: ev(v) for k, v in n.items()}
+        (fn, arg), = n.items()
+        if fn == "!Ref":
+            return ref(arg)
+        if fn == "!Condition":
+            return ev(doc["Conditions"][arg])
+        if fn == "!If":
+            return ev(arg[1]) if ev(doc["Conditions"][arg[0]]) else ev(arg[2])
+        if fn == "!Equals":
+            return ev(arg[0]) == ev(arg[1])
+        if fn == "!Not":
+            return not ev(arg[0])
+        if fn == "!And":
+            return all(ev(a) for a in arg)
+        if fn == "!Or":
+            return any(ev(a) for a in arg)
+        if fn == "!Contains":
+            return ev(arg[1]) in ev(arg[0])
+        if fn == "!Join":
+            return arg[0].join(ev(arg[1]))
+        if fn == "!Split":
+            return ev(arg[1]).split(arg[0])
+        if fn == "!Sub":
+            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], {k: ev(v) for k, v in arg[1].items()})
+            for name, value in {**given, **variables}.items():
+                text = text.replace("${%s}" % name, value if isinstance(value, str) else ",".join(value))
+            return text
+        raise AssertionError(f"unexpected {fn}")
+
+    return ev(node)
+
+
+def bus_policy_allows(statement: dict, bus: str, account: str, source: str, detail_type: str) -> bool:
+    """Whether an EventBridge bus policy statement (resolved) lets `account` put an event of that source and
+    detail-type on `bus` (the IAM condition operators it uses only)."""
+    if statement["Effect"] != "Allow" or statement["Action"] != "events:PutEvents" or statement["Resource"] != bus:
+        return False
+    if statement["Principal"] != {"AWS": f"arn:aws:iam::{account}:root"}:
+        return False
+    event = {"events:source": [source], "events:detail-type": [detail_type]}
+    for operator, keys in statement.get("Condition", {}).items():
+        for key, wanted in keys.items():
+            wanted = wanted if isinstance(wanted, list) else [wanted]
+            if operator == "ForAllValues:StringEquals":
+                ok = all(v in wanted for v in event[key])
+            elif operator == "StringEquals":
+                ok = any(v in wanted for v in event[key])
+            else:
+                raise AssertionError(f"unexpected operator {operator}")
+            if not ok:
+                return False
+    return True
+
+
+class TamperEvents(unittest.TestCase):
+    """The calls that weaken GuardDuty reach the responder's queue, from the management account and (forwarded) the
+    delegated admin account, in every forwarded region; no read-only call ever does."""
+
+    MANAGEMENT, ADMIN, OTHER = "111122223333", "777788889999", "444455556666"
+    STACK_REGION = "us-east-1"
+
+    def setUp(self):
+        self.template = template()
+        self.resources = self.template["Resources"]
+        self.admin = template("admin-role.yaml")
+        self.patterns = rule_patterns()
+        self.admin_patterns = rule_patterns("admin-role.yaml")
+
+    def matching(self, patterns: dict[str, EventPattern], event: dict) -> list[str]:
+        return [name for name, pattern in patterns.items() if pattern.matches_event(event)]
+
+    def test_the_functions_know_their_own_roles_so_that_a_repair_never_answers_itself(self):
+        own = self.template["Globals"]["Function"]["Environment"]["Variables"]["TOOL_ROLE_ARNS"]["!Sub"]
+        arns = own.split(",")
+        names = sorted(self.resources[r]["Properties"]["RoleName"]["!Sub"] for r in ("BootstrapperRole", "ResponderRole"))
+        self.assertEqual(
+            sorted(arn.split(":role/")[1] for arn in arns), names, "TOOL_ROLE_ARNS must name exactly the two roles"
+        )
+        for arn in arns:
+            self.assertTrue(arn.startswith("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"), arn)
+
+    def test_the_samples_have_the_shape_of_a_cloudtrail_api_call_as_eventbridge_delivers_it(self):
+        envelope = {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+        record = {"eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",
+                  "sourceIPAddress", "userAgent", "requestParameters", "responseElements", "requestID", "eventID",
+                  "readOnly", "eventType", "managementEvent", "recipientAccountId", "eventCategory"}
+        samples = fixtures("tamper") + [f for f in fixtures("ignored") if f[0].startswith("readonly-")]
+        self.assertEqual(len(samples), 30)
+        for name, event in samples:
+            with self.subTest(name):
+                self.assertLessEqual(envelope, set(event))
+                self.assertEqual(event["detail-type"], "AWS API Call via CloudTrail")
+                detail = event["detail"]
+                self.assertLessEqual(record, set(detail))
+                service = event["source"].removeprefix("aws.")
+                self.assertIn(service, ("guardduty", "organizations"))
+                self.assertEqual(detail["eventSource"], f"{service}.amazonaws.com")
+                self.assertEqual((detail["eventType"], detail["managementEvent"], detail["eventCategory"]),
+                                 ("AwsApiCall", True, "Management"))
+                # delivered to the caller's account, in the region of the call
+                self.assertEqual(detail["recipientAccountId"], event["account"])
+                self.assertEqual(detail["userIdentity"]["accountId"], event["account"])
+                self.assertEqual(detail["awsRegion"], event["region"])
+                self.assertIn(event["account"], (self.MANAGEMENT, self.ADMIN))
+                issuer = detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]
+                self.assertTrue(issuer.startswith(f"arn:aws:iam::{event['account']}:role/"), issuer)
+                self.assertEqual(detail["readOnly"], name.startswith("readonly-"))
+                # the file is named after its call
+                words = "-".join(w.lower() for w in re.findall(r"IP|AWS|[A-Z][a-z]*", detail["eventName"]))
+                self.assertIn(f"-{service}-{words}", name)
+                if service == "organizations":
+                    # Organizations' calls are logged in its home region, by the management account
+                    self.assertEqual((event["region"], event["account"]), (self.STACK_REGION, self.MANAGEMENT))
+                if event["account"] == self.MANAGEMENT:
+                    # the management account's own calls reach the rules in the stack's region only
+                    self.assertEqual(event["region"], self.STACK_REGION)
+
+    def test_every_tamper_sample_matches_exactly_one_rule_and_it_sends_to_the_account_events_queue(self):
+        samples = fixtures("tamper")
+        self.assertTrue(any("errorCode" in e["detail"] for _, e in samples), "no sample of a refused call")
+        for name, event in samples:
+            with self.subTest(name):
+                matched = self.matching(self.patterns, event)
+                self.assertEqual(len(matched), 1, f"{name} matches {matched}")
+                (target,) = self.resources[matched[0]]["Properties"]["Targets"]
+                self.assertEqual(target["Arn"], {"!GetAtt": "AccountEventsQueue.Arn"})
+                self.assertEqual(target["RetryPolicy"], {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400})
+                self.assertEqual(target["DeadLetterConfig"], {"Arn": {"!GetAtt": "DeadLetterQueue.Arn"}})
+
+    def test_the_rules_name_exactly_the_calls_of_the_samples_and_match_no_prefix(self):
+        names = {e["detail"]["eventName"] for _, e in fixtures("tamper")}
+        rules = [("template.yaml", self.resources["GuardDutyTamperRule"]),
+                 ("template.yaml", self.resources["OrganizationsTamperRule"]),
+                 ("admin-role.yaml", self.admin["Resources"]["GuardDutyTamperForwarder"])]
+        named = {}
+        for where, rule in rules:
+            pattern = rule["Properties"]["EventPattern"]
+            # plain strings only: no prefix, suffix, wildcard or anything-but that could let a read-only call in
+            self.assertTrue(all(isinstance(n, str) for n in pattern["detail"]["eventName"]), where)
+            self.assertEqual(len(set(pattern["detail"]["eventName"])), len(pattern["detail"]["eventName"]), where)
+            named.setdefault(pattern["source"][0], set()).update(pattern["detail"]["eventName"])
+            # a rule in the default state does not receive read-only management events at all
+            self.assertIn(rule["Properties"].get("State", "ENABLED"), ("ENABLED",), where)
+        self.assertEqual(named["aws.guardduty"] | named["aws.organizations"], names)
+        self.assertEqual(len(named["aws.guardduty"]), 18)
+        self.assertEqual(len(named["aws.organizations"]), 6)
+        # and the admin account forwards what the management account's rule takes
+        self.assertEqual(self.admin["Resources"]["GuardDutyTamperForwarder"]["Properties"]["EventPattern"],
+                         self.resources["GuardDutyTamperRule"]["Properties"]["EventPattern"])
+
+    def test_no_read_only_call_matches_any_rule_of_either_template(self):
+        read_only = [f for f in fixtures("ignored") if f[1].get("detail", {}).get("readOnly") is True]
+        self.assertEqual(len(read_only), 5)
+        for name, event in read_only:
+            with self.subTest(name):
+                self.assertEqual(self.matching(self.patterns, event), [])
+                self.assertEqual(self.matching(self.admin_patterns, event), [])
+                # nor does the same call under the name of a write
+                for tamper_name, tamper in fixtures("tamper"):
+                    if tamper["source"] == event["source"]:
+                        renamed = json.loads(json.dumps(tamper))
+                        renamed["detail"]["eventName"] = event["detail"]["eventName"]
+                        self.assertEqual(self.matching(self.patterns, renamed), [], tamper_name)
+                        break
+
+    def test_the_admin_forwards_every_guardduty_tamper_call_and_no_organizations_one_to_the_management_bus(self):
+        resources = self.admin["Resources"]
+        forwarder = resources["GuardDutyTamperForwarder"]["Properties"]
+        pattern = EventPattern.load(json.dumps(forwarder["EventPattern"]))
+        for name, event in fixtures("tamper"):
+            with self.subTest(name):
+                # as the admin account's bus sees it, wherever the call was made
+                event["account"] = event["detail"]["recipientAccountId"] = self.ADMIN
+                self.assertEqual(pattern.matches_event(event), event["source"] == "aws.guardduty")
+        for name, event in fixtures("onboarding") + fixtures("region") + fixtures("ignored"):
+            with self.subTest(name):
+                self.assertFalse(pattern.matches_event(event), name)
+        (target,) = forwarder["Targets"]
+        self.assertEqual(target["Arn"], MANAGEMENT_BUS)
+        self.assertEqual(target["RoleArn"], {"!GetAtt": "RegionOptInForwarderRole.Arn"})
+        # an instance in another region forwards to the management stack's region, one hop
+        for region, management_region, bus_region in [("us-east-1", "", "us-east-1"),
+                                                      ("eu-west-1", "us-east-1", "us-east-1"),
+                                                      ("us-east-1", "us-east-1", "us-east-1")]:
+            with self.subTest(region=region, management_region=management_region):
+                values = {"AWS::Region": region, "AWS::Partition": "aws", "ManagementAccountId": self.MANAGEMENT,
+                          "ManagementRegion": management_region}
+                bus = f"arn:aws:events:{bus_region}:{self.MANAGEMENT}:event-bus/default"
+                self.assertEqual(resolve(target["Arn"], self.admin, values), bus)
+                # and the role may put events on that bus only
+                (policy,) = resources["RegionOptInForwarderRole"]["Properties"]["Policies"]
+                (statement,) = policy["PolicyDocument"]["Statement"]
+                self.assertEqual((statement["Effect"], statement["Action"]), ("Allow", "events:PutEvents"))
+                self.assertEqual(resolve(statement["Resource"], self.admin, values), bus)
+                self.assertNotIn("*", resolve(statement["Resource"], self.admin, values))
+
+    def test_the_role_and_the_opt_in_forwarder_are_made_in_the_management_region_only(self):
+        resources = self.admin["Resources"]
+        for name in ["AdminRole", "RegionOptInForwarder"]:
+            self.assertEqual(resources[name].get("Condition"), "InManagementRegion", name)
+        self.assertEqual(self.admin["Outputs"]["AdminRoleArn"].get("Condition"), "InManagementRegion")
+        # the GuardDuty forwarder and the role it sends with are in every instance
+        for name in ["GuardDutyTamperForwarder", "RegionOptInForwarderRole"]:
+            self.assertNotIn("Condition", resources[name], name)
+            self.assertNotIn("RoleName", resources[name]["Properties"], name)
+        for region, management_region, here in [("us-east-1", "", True), ("us-east-1", "us-east-1", True),
+                                                ("eu-west-1", "us-east-1", False)]:
+            with self.subTest(region=region, management_region=management_region):
+                values = {"AWS::Region": region, "ManagementRegion": management_region}
+                self.assertEqual(resolve({"!Condition": "InManagementRegion"}, self.admin, values), here)
+
+    def test_the_management_bus_lets_in_the_admins_guardduty_api_calls_and_nothing_wider(self):
+        values = {"AWS::Region": self.STACK_REGION, "AWS::Partition": "aws", "AWS::AccountId": self.MANAGEMENT,
+                  "AdminAccountId": self.ADMIN, "RoleNamePrefix": "guardduty-enabler"}
+        policy = resolve(self.resources["AdminGuardDutyCallEvents"]["Properties"], self.template, values)
+        self.assertEqual(policy["EventBusName"], "default")
+        self.assertEqual(policy["StatementId"], policy["Statement"]["Sid"])
+        statement = policy["Statement"]
+        bus = f"arn:aws:events:{self.STACK_REGION}:{self.MANAGEMENT}:event-bus/default"
+        call = "AWS API Call via CloudTrail"
+        self.assertTrue(bus_policy_allows(statement, bus, self.ADMIN, "aws.guardduty", call))
+        for account, source, detail_type in [
+            (self.OTHER, "aws.guardduty", call),                  # another account
+            (self.ADMIN, "aws.organizations", call),              # another service's calls
+            (self.ADMIN, "aws.guardduty", "GuardDuty Finding"),   # GuardDuty's other events
+            (self.ADMIN, "aws.cloudtrail", call),
+            (self.ADMIN, "custom.source", call),
+        ]:
+            with self.subTest(account=account, source=source, detail_type=detail_type):
+                self.assertFalse(bus_policy_allows(statement, bus, account, source, detail_type))
+        # each forwarded sample is let in, as the admin's
+        for name, event in fixtures("tamper"):
+            if event["source"] == "aws.guardduty":
+                with self.subTest(name):
+                    self.assertTrue(bus_policy_allows(statement, bus, self.ADMIN, event["source"], event["detail-type"]))
+        # and the opt-in statement beside it is a separate one
+        opt_in = resolve(self.resources["AdminOptInEvents"]["Properties"], self.template, values)
+        self.assertNotEqual(opt_in["StatementId"], policy["StatementId"])
+        self.assertFalse(bus_policy_allows(opt_in["Statement"], bus, self.ADMIN, "aws.guardduty", call))
+
+    def test_the_admin_stack_set_deploys_to_the_stack_region_and_the_tamper_forwarding_regions(self):
+        stack_set = self.resources["AdminRoleStackSet"]["Properties"]
+        (group,) = stack_set["StackInstancesGroup"]
+        for forwarding, regions in [
+            ("", ["us-east-1"]),
+            ("eu-west-1", ["us-east-1", "eu-west-1"]),
+            ("eu-west-1,ap-southeast-2,af-south-1", ["us-east-1", "eu-west-1", "ap-southeast-2", "af-south-1"]),
+        ]:
+            with self.subTest(forwarding):
+                values = {"AWS::Region": "us-east-1", "TamperForwardingRegions": forwarding}
+                self.assertEqual(resolve(group["Regions"], self.template, values), regions)
+        params = {p["ParameterKey"]: p["ParameterValue"] for p in stack_set["Parameters"]}
+        self.assertEqual(params["ManagementRegion"], {"!Ref": "AWS::Region"})
+        parameter = self.template["Parameters"]["TamperForwardingRegions"]
+        self.assertEqual((parameter["Type"], parameter["Default"]), ("CommaDelimitedList", ""))
+        for good in ["", "eu-west-1", "ap-southeast-2", "us-gov-west-1"]:
+            self.assertRegex(good, parameter["AllowedPattern"])
+        for bad in ["eu-west-1,", "EU-WEST-1", "eu west 1", "*"]:
+            self.assertIsNone(re.fullmatch(parameter["AllowedPattern"].strip("^$"), bad), bad)
+        # the stack's own region is not named twice
+        (assertion,) = self.template["Rules"]["TamperForwardingRegionsAreOthers"]["Assertions"]
+        for forwarding, accepted in [("", True), ("eu-west-1", True), ("eu-west-1,us-east-1", False)]:
+            with self.subTest(forwarding=forwarding):
+                values = {"AWS::Region": "us-east-1", "TamperForwardingRegions": forwarding}
+                self.assertEqual(resolve(assertion["Assert"], self.template, values), accepted)
 
 
 class Documented(unittest.TestCase):
