@@ -13,6 +13,8 @@
 //! - [`AwsCloud`] implements the ports with the AWS SDK, reaching the delegated admin through sts:AssumeRole.
 //! - [`Report`] says per region what was found, done and left, which accounts are protected and which are not;
 //!   [`publish`] turns it into logs and CloudWatch metrics.
+//! - [`tamper`] reads what someone else's call to GuardDuty or the policy plane broke, and [`Enabler::repair`] puts
+//!   back exactly that.
 //! - [`evidence`] turns one read-only observation into evidence an auditor accepts (the command line's `report`), and
 //!   keeps it over time in a bucket.
 
@@ -34,6 +36,7 @@ mod regions;
 mod report;
 mod run;
 mod state;
+pub mod tamper;
 mod tree;
 
 pub use aws::{
@@ -47,7 +50,7 @@ pub use config::{
 pub use error::{AwsError, BoxError, Error, Failure};
 pub use guard::{guarded, json_type, Interrupted};
 pub use ids::{is_region_name, shorten, AccountId, InvalidAccountId};
-pub use metrics::{emf, emf_evidence, emf_failure, emf_onboarding, publish};
+pub use metrics::{emf, emf_evidence, emf_failure, emf_onboarding, emf_tamper, publish, TamperOutcome};
 pub use plan::{Left, MemberAccount, Step, Unprotected};
 pub use ports::{
     Cloud, Cost, CreateAccountStatus, EnabledRegion, FindingList, GuardDutyApi, ListKind, MemberFeatures,
@@ -58,7 +61,7 @@ pub use report::{
     AccountEntry, Action, ActionStatus, Coverage, ExportReport, Found, OrgAction, Outcome, OwnedPolicy, PolicyReport,
     RegionLeftOut, RegionReport, Report, Summary, NAMED_PER_REGION,
 };
-pub use run::{Enabler, Onboarding, Patience, Progress, ProgressEvent, RegionUsage, RunOptions, Usage};
+pub use run::{Enabler, Onboarding, Patience, Progress, ProgressEvent, RegionUsage, Repaired, RunOptions, Usage};
 pub use state::{
     AdminStatus, DelegatedAdmin, Detector, FeatureState, Features, MemberStatus, Members, OrgAccount, OrgConfig,
     OrgFeatureState,

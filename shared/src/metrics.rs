@@ -6,7 +6,8 @@
 //! and RegionsDenied (discovered regions a service control policy denies the admin GuardDuty in, left out). Per governed region of a full reconcile (dimensions `Function`, `Region`):
 //! AccountsExpected, AccountsProtected, AccountsUnprotected, and, where findings are exported, FindingsExportHealthy.
 //! Per onboarding: OnboardingSeconds, from the event's own time to the account being Enabled everywhere. Per
-//! scheduled run that keeps an evidence record: EvidenceRecorded (1 kept, 0 not).
+//! scheduled run that keeps an evidence record: EvidenceRecorded (1 kept, 0 not). Per tamper call the responder
+//! answers: TamperDetected, TamperRepaired, TamperRepairSeconds, TamperFlapping.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -157,6 +158,50 @@ pub fn emf_onboarding(function: &str, seconds: f64) -> Value {
         &[("OnboardingSeconds", "Seconds")],
         json!({"Function": function, "OnboardingSeconds": seconds}),
     )
+}
+
+/// What became of one tamper call (see [`crate::tamper`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TamperOutcome {
+    /// Raised (a silencing place, or an attempt), nothing written.
+    Raised,
+    /// Repaired and read back, `seconds` after the call.
+    Repaired {
+        /// From the call's time to the verified read-back.
+        seconds: Option<f64>,
+    },
+    /// A repair that did not read back as it should.
+    NotRepaired,
+    /// Repaired too often lately: left alone until the schedule finds it stable.
+    Flapping,
+}
+
+/// The EMF document for one tamper call: `TamperDetected` 1, with `TamperRepaired` (1 repaired and verified, 0 a
+/// repair that failed), `TamperRepairSeconds` for a verified repair, `TamperFlapping` 1 for a key no longer
+/// repaired. Dimension `Function`; the call's `Kind` is a property.
+pub fn emf_tamper(function: &str, kind: &str, outcome: TamperOutcome) -> Value {
+    let mut metrics = vec![("TamperDetected", "Count")];
+    let mut values = json!({"Function": function, "Kind": kind, "TamperDetected": 1});
+    match outcome {
+        TamperOutcome::Raised => {}
+        TamperOutcome::Repaired { seconds } => {
+            metrics.push(("TamperRepaired", "Count"));
+            values["TamperRepaired"] = json!(1);
+            if let Some(seconds) = seconds {
+                metrics.push(("TamperRepairSeconds", "Seconds"));
+                values["TamperRepairSeconds"] = json!(seconds);
+            }
+        }
+        TamperOutcome::NotRepaired => {
+            metrics.push(("TamperRepaired", "Count"));
+            values["TamperRepaired"] = json!(0);
+        }
+        TamperOutcome::Flapping => {
+            metrics.push(("TamperFlapping", "Count"));
+            values["TamperFlapping"] = json!(1);
+        }
+    }
+    document(&["Function"], &metrics, values)
 }
 
 /// Publishes a finished run: its EMF lines on stdout, the report, one summary log line (regions, changes,

@@ -135,6 +135,21 @@ pub trait GuardDutyApi: Send + Sync {
     /// GetIPSet, GetThreatIntelSet, GetTrustedEntitySet or GetThreatEntitySet.
     fn list(&self, detector: &str, kind: ListKind, id: &str)
         -> impl Future<Output = Result<FindingList, Error>> + Send;
+    /// UpdateFilter with only `action` (NOOP or ARCHIVE): the filter's criteria are kept.
+    fn set_filter_action(
+        &self,
+        detector: &str,
+        name: &str,
+        action: &str,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// UpdateIPSet or UpdateThreatIntelSet with only `activate` (the other kinds are refused as unexpected).
+    fn set_list_active(
+        &self,
+        detector: &str,
+        kind: ListKind,
+        id: &str,
+        active: bool,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
     /// GetUsageStatistics of type SUM_BY_FEATURES for at most 50 accounts (the caller's own, and as the delegated
     /// admin its members'), every page: GuardDuty's estimate of their cost over the last 30 days, by usage feature.
     fn usage_by_feature(

@@ -326,6 +326,12 @@ impl GuardDutyApi for Exploding {
     async fn list(&self, _: &str, _: ListKind, _: &str) -> Result<FindingList, Error> {
         boom()
     }
+    async fn set_filter_action(&self, _: &str, _: &str, _: &str) -> Result<(), Error> {
+        boom()
+    }
+    async fn set_list_active(&self, _: &str, _: ListKind, _: &str, _: bool) -> Result<(), Error> {
+        boom()
+    }
 
     async fn usage_by_feature(&self, _: &str, _: &[AccountId]) -> Result<Vec<enablement::Cost>, Error> {
         boom()

@@ -37,6 +37,11 @@ fn implied(action: &str) -> &'static [&'static str] {
         "guardduty:CreatePublishingDestination" | "guardduty:UpdatePublishingDestination" => {
             &["s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket"]
         }
+        // "To have full access to work with trusted IP lists and threat lists (in addition to renaming and
+        // deactivating, this includes adding, activating, ...)": iam:PutRolePolicy and iam:DeleteRolePolicy on
+        // GuardDuty's service-linked role ("Setting up prerequisites for entity lists and IP address lists",
+        // GuardDuty User Guide). The tool only activates a threat list (a revert); it deactivates trusted ones.
+        "guardduty:UpdateThreatIntelSet" => &["iam:PutRolePolicy", "iam:DeleteRolePolicy"],
         // An upload to a bucket encrypted by default with a KMS key needs kms:GenerateDataKey ("Using server-side
         // encryption with AWS KMS keys", Amazon S3 User Guide): the evidence record's bucket may be one.
         "s3:PutObject" => &["kms:GenerateDataKey"],
@@ -186,8 +191,9 @@ const EXPORT: [(&str, &str); 2] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_require() {
-    let bootstrapper_calls = bootstrapper_calls().await;
-    let responder_calls = responder_calls().await;
+    // (boxed: each scenario's future is large for a test thread's stack)
+    let bootstrapper_calls = Box::pin(bootstrapper_calls()).await;
+    let responder_calls = Box::pin(responder_calls()).await;
 
     // every operation in the code was exercised (but those only the command line calls)
     let exercised: BTreeSet<String> = bootstrapper_calls
@@ -298,6 +304,7 @@ async fn bootstrapper_calls() -> BTreeMap<&'static str, Actions> {
         add_calls(&mut calls, &emulator, &org);
         tamper_with_the_policy(&emulator, &org, &ou).await;
     }
+
     calls
 }
 
@@ -389,7 +396,8 @@ async fn break_the_state(emulator: &Emulator, org: &Org) {
 
 /// The responder's calls: on a fresh organization, an account creation announced by its CreateAccount call
 /// (resolved, then onboarded into its unit's plans, every region's foundation laid first); and in policy mode, an
-/// onboarding on a fresh organization (the policy written) and one after someone edited the policy (put back).
+/// onboarding on a fresh organization (the policy written) and one after someone edited the policy (put back); and
+/// two tamper calls repaired (a member's monitoring stopped, the admin's detector turned off).
 async fn responder_calls() -> BTreeMap<&'static str, Actions> {
     let mut calls = BTreeMap::new();
     let (emulator, org, ou, unit) = scenario().await;
@@ -423,7 +431,70 @@ async fn responder_calls() -> BTreeMap<&'static str, Actions> {
         add_calls(&mut calls, &emulator, &org);
         tamper_with_the_policy(&emulator, &org, &ou).await;
     }
+
+    Box::pin(tamper_calls(&mut calls)).await;
     calls
+}
+
+/// Tamper calls: someone stops a member and turns the admin's detector off; each call's event is repaired.
+async fn tamper_calls(calls: &mut BTreeMap<&'static str, Actions>) {
+    let (emulator, org, _, _) = scenario().await;
+    let vars = [("GUARDDUTY_AUTO_ENABLE", "NEW")];
+    emulator.enabler(settings(&org.accounts[0], &vars)).await.reconcile().await.unwrap();
+    let function = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await));
+    let gd = emulator.admin_guardduty(&org.accounts[0], "us-east-1").await;
+    let detector = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    gd.stop_monitoring_members().detector_id(&detector).account_ids(org.accounts[1].as_str()).send().await.unwrap();
+    gd.update_detector().detector_id(&detector).enable(false).send().await.unwrap();
+    emulator.clear_log();
+    let ids = [("777788889999", org.accounts[0].as_str()), ("444455556666", org.accounts[1].as_str())];
+    for sample in ["tamper-guardduty-stop-monitoring-members.json", "tamper-guardduty-update-detector.json"] {
+        let mut call = fixture(sample, &ids);
+        call["detail"]["recipientAccountId"] = json!(org.accounts[0].as_str());
+        let answer = function.handle(event(call)).await.unwrap();
+        assert!(answer["repaired"]["writes"].as_u64().unwrap() >= 1, "{sample}: {answer}");
+    }
+    // and, asked to revert each kind, an ARCHIVE filter, an activated trusted list and a threat list turned off
+    let reverts = [("GUARDDUTY_AUTO_ENABLE", "NEW"), ("GUARDDUTY_TAMPER_REVERT", "filters,ip_sets,threat_lists")];
+    let function = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &reverts)).await));
+    let filter =
+        gd.create_filter().detector_id(&detector).name("quiet").action(aws_sdk_guardduty::types::FilterAction::Archive);
+    let filter = filter.finding_criteria(
+        aws_sdk_guardduty::types::FindingCriteria::builder()
+            .criterion("severity", aws_sdk_guardduty::types::Condition::builder().greater_than_or_equal(0).build())
+            .build(),
+    );
+    filter.send().await.unwrap();
+    let format = aws_sdk_guardduty::types::IpSetFormat::Txt;
+    let location = "https://amzn-s3-demo-bucket.s3.us-east-1.amazonaws.com/list.txt";
+    let ip_set = gd.create_ip_set().detector_id(&detector).name("trusted").format(format).location(location);
+    let ip_set = ip_set.activate(true).send().await.unwrap().ip_set_id().unwrap().to_owned();
+    let threat_format = aws_sdk_guardduty::types::ThreatIntelSetFormat::Txt;
+    let threats = gd.create_threat_intel_set().detector_id(&detector).name("threats").format(threat_format);
+    let threats = threats.location(location).activate(true).send().await.unwrap();
+    let threats = threats.threat_intel_set_id().unwrap().to_owned();
+    gd.update_threat_intel_set()
+        .detector_id(&detector)
+        .threat_intel_set_id(&threats)
+        .activate(false)
+        .send()
+        .await
+        .unwrap();
+    emulator.clear_log();
+    for sample in [
+        "tamper-guardduty-create-filter.json",
+        "tamper-guardduty-create-ip-set.json",
+        "tamper-guardduty-update-threat-intel-set.json",
+    ] {
+        let ids = [
+            ("777788889999", org.accounts[0].as_str()),
+            ("5eb2a6c1d9f84b7e8a3c1d5f7b9e2a40", ip_set.as_str()),
+            ("1ab200428351c99d859bf61992460d24", threats.as_str()),
+        ];
+        let answer = function.handle(event(fixture(sample, &ids))).await.unwrap();
+        assert_eq!(answer["reverted"], true, "{sample}: {answer}");
+    }
+    add_calls(calls, &emulator, &org);
 }
 
 /// Someone edits the tool's GuardDuty policy and attaches it to the excluded unit, and points eu-west-1's findings

@@ -1,11 +1,11 @@
 //! The management template's observability reads what the functions publish: every GuardDutyEnabler metric its
-//! dashboard and alarms name is one the runs emit (with the dimensions the template asks for).
+//! dashboard and alarms name is one the runs emit (the evidence record's and the tamper calls' included) (with the dimensions the template asks for).
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use std::collections::BTreeSet;
 
-use enablement::{emf, emf_failure, emf_onboarding, RunOptions};
+use enablement::{emf, emf_evidence, emf_failure, emf_onboarding, emf_tamper, RunOptions, TamperOutcome};
 use serde_json::{json, Value};
 use system_tests::{root, settings, Emulator};
 
@@ -72,6 +72,15 @@ async fn every_metric_the_dashboard_and_the_alarms_read_is_one_the_functions_pub
         }
         emitted(&emf_onboarding(function, 3.5), &mut published);
         emitted(&emf_failure(function, "AwsError"), &mut published);
+        emitted(&emf_evidence(function, true), &mut published);
+        for outcome in [
+            TamperOutcome::Raised,
+            TamperOutcome::Repaired { seconds: Some(1.0) },
+            TamperOutcome::NotRepaired,
+            TamperOutcome::Flapping,
+        ] {
+            emitted(&emf_tamper(function, "DeleteMembers", outcome), &mut published);
+        }
     }
     // then every metric the template reads is among them
     let named = named_in_template();

@@ -83,6 +83,7 @@ impl<C: Cloud> Responder<C> {
         let mut response = SqsBatchResponse::default();
         let mut ids = Vec::new();
         let mut requests = Vec::new();
+        let mut calls = Vec::new();
         for record in &event.records {
             let id = record.message_id.clone().unwrap_or_default();
             let request = match record.body.as_deref().map(serde_json::from_str::<Value>) {
@@ -92,6 +93,7 @@ impl<C: Cloud> Responder<C> {
             };
             match request {
                 Ok(Request::Ignore { reason }) => tracing::info!(message = %id, %reason, "ignored"),
+                Ok(Request::Tamper { call }) => calls.push((id, call)),
                 Ok(request) => {
                     ids.push(id);
                     requests.push(request);
@@ -103,7 +105,22 @@ impl<C: Cloud> Responder<C> {
             }
         }
         tracing::info!(records = event.records.len(), accounts = requests.len(), "batch classified");
-        let served = self.serve_accounts(enabler, &requests, budget).await;
+        // Tamper calls are answered one after another (a repair reads back before the next call is judged), beside
+        // the accounts.
+        let answering = async {
+            let mut failed = Vec::new();
+            for (id, call) in &calls {
+                if let Err(failure) = Box::pin(self.answer_tamper(enabler, call, budget)).await {
+                    tracing::warn!(message = %id, kind = failure.kind, error = %failure, "record not handled");
+                    failed.push(id.clone());
+                }
+            }
+            failed
+        };
+        let (served, failed) = tokio::join!(self.serve_accounts(enabler, &requests, budget), answering);
+        for id in failed {
+            response.add_failure(id);
+        }
         for (id, outcome) in ids.into_iter().zip(served.outcomes) {
             if let Err(failure) = outcome {
                 tracing::warn!(message = %id, kind = failure.kind, error = %failure, "record not handled");

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use enablement::tamper::Call;
 use enablement::{json_type, AccountId};
 use serde::Serialize;
 use serde_json::Value;
@@ -40,6 +41,12 @@ pub enum Request {
         /// When the event happened (its `time`), in milliseconds since the epoch.
         #[serde(skip_serializing_if = "Option::is_none")]
         announced_ms: Option<i64>,
+    },
+    /// A call someone made to GuardDuty or to the organization's policy plane that may weaken what this tool
+    /// keeps: answered by [`enablement::tamper::decide`].
+    Tamper {
+        /// The call, as CloudTrail recorded it.
+        call: Box<Call>,
     },
     /// Nothing to do.
     Ignore {
@@ -80,6 +87,10 @@ fn account_at(v: &Value, pointer: &str, what: &str) -> Result<AccountId, EventEr
     }
 }
 
+/// The detail-type of an API call CloudTrail recorded (EventBridge User Guide, "Events from AWS services delivered
+/// via AWS CloudTrail").
+const API_CALL: &str = "AWS API Call via CloudTrail";
+
 /// Classifies one event.
 pub fn classify(event: &Value) -> Result<Request, EventError> {
     if !event.is_object() {
@@ -95,6 +106,12 @@ pub fn classify(event: &Value) -> Result<Request, EventError> {
     let detail = &envelope.detail;
     let event_name = text(detail, "/eventName").unwrap_or_default();
     let announced_ms = envelope.time.map(|t| t.timestamp_millis());
+    // A call as CloudTrail records it ("AWS API Call via CloudTrail"), of a name that may weaken GuardDuty.
+    if detail_type == API_CALL {
+        if let Some(call) = Call::from_event(source, detail, announced_ms) {
+            return call.map(|call| Request::Tamper { call: Box::new(call) }).map_err(malformed);
+        }
+    }
     let request = match (source, detail_type, event_name) {
         ("aws.organizations", _, "CreateAccountResult") => create_account_result(detail),
         ("aws.organizations", _, "CreateAccount") => create_account_call(detail),

@@ -8,6 +8,7 @@
 
 mod batch;
 pub mod event;
+mod tamper;
 
 use std::time::{Duration, Instant};
 
@@ -42,7 +43,13 @@ impl Default for CreationPolling {
 pub struct Responder<C> {
     enabler: Result<Enabler<C>, ConfigError>,
     polling: CreationPolling,
+    /// The tool's own roles besides the admin's (the functions'): a call they made is never answered.
+    own_roles: Vec<String>,
+    flaps: tamper::Flaps,
 }
+
+/// The variable that names the functions' roles (ARNs, comma-separated), set by the template.
+pub const OWN_ROLES_VARIABLE: &str = "TOOL_ROLE_ARNS";
 
 impl Responder<AwsCloud> {
     /// Reads the configuration and builds the AWS clients; a bad configuration fails every handled event.
@@ -51,14 +58,22 @@ impl Responder<AwsCloud> {
             Ok(settings) => Ok(enablement::connect(settings).await),
             Err(e) => Err(e),
         };
+        let own_roles = std::env::var(OWN_ROLES_VARIABLE).unwrap_or_default();
         Self::new(enabler)
+            .with_own_roles(own_roles.split(',').map(str::trim).filter(|r| !r.is_empty()).map(String::from))
     }
 }
 
 impl<C: Cloud> Responder<C> {
     /// A responder over `enabler` (or the configuration error that prevented one).
     pub fn new(enabler: Result<Enabler<C>, ConfigError>) -> Self {
-        Self { enabler, polling: CreationPolling::default() }
+        Self { enabler, polling: CreationPolling::default(), own_roles: Vec::new(), flaps: tamper::Flaps::default() }
+    }
+
+    /// The same responder, knowing the functions' roles (see [`OWN_ROLES_VARIABLE`]).
+    pub fn with_own_roles(mut self, roles: impl IntoIterator<Item = String>) -> Self {
+        self.own_roles = roles.into_iter().collect();
+        self
     }
 
     /// The same responder with other waits for account creations.
@@ -86,6 +101,9 @@ impl<C: Cloud> Responder<C> {
         }
         let enabler = self.enabler.as_ref().map_err(|e| Failure::from(e.clone()))?;
         let budget = Budget::from_epoch_millis(context.deadline);
+        if let Request::Tamper { call } = &request {
+            return Box::pin(self.answer_tamper(enabler, call, budget)).await;
+        }
         let mut served = self.serve_accounts(enabler, std::slice::from_ref(&request), budget).await;
         match served.outcomes.pop() {
             Some(Ok(Some(reason))) => Ok(json!({"request": request, "ignored": reason})),

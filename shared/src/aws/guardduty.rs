@@ -487,6 +487,14 @@ impl GuardDutyApi for AwsGuardDuty {
         super::lists::list(&self.client, &self.caller, detector, kind, id).await
     }
 
+    async fn set_filter_action(&self, detector: &str, name: &str, action: &str) -> Result<(), Error> {
+        super::lists::set_filter_action(&self.client, &self.caller, detector, name, action).await
+    }
+
+    async fn set_list_active(&self, detector: &str, kind: ListKind, id: &str, active: bool) -> Result<(), Error> {
+        super::lists::set_list_active(&self.client, &self.caller, detector, kind, id, active).await
+    }
+
     async fn usage_by_feature(&self, detector: &str, accounts: &[AccountId]) -> Result<Vec<Cost>, Error> {
         let criteria = gd::types::UsageCriteria::builder().set_account_ids(Some(ids(accounts))).build();
         let pages = self

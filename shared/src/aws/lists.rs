@@ -1,4 +1,5 @@
-//! GuardDuty's saved filters and its trusted and threat lists, read (never written): what can change which findings
+//! GuardDuty's saved filters and its trusted and threat lists, read, and written only to revert a silencing change
+//! when GUARDDUTY_TAMPER_REVERT asks for it (a filter's action, a list's activation): what can change which findings
 //! GuardDuty reports in a region. Only the delegated administrator manages them in an organization ("In a
 //! multi-account environment, only the GuardDuty administrator account can manage lists. This setting automatically
 //! applies to the member accounts", GuardDuty User Guide, "Customizing threat detection with entity lists and IP
@@ -180,4 +181,61 @@ pub(super) async fn list(
         }
     };
     Ok(FindingList { id: id.to_owned(), name, format, location, status })
+}
+
+/// UpdateFilter with only its action (API reference: `POST /detector/{detectorId}/filter/{filterName}`; "action:
+/// Specifies the action that is to be applied to the findings that match the filter", NOOP or ARCHIVE). The criteria
+/// are left as they are.
+pub(super) async fn set_filter_action(
+    client: &gd::Client,
+    caller: &Caller,
+    detector: &str,
+    name: &str,
+    action: &str,
+) -> Result<(), Error> {
+    client
+        .update_filter()
+        .detector_id(detector)
+        .filter_name(name)
+        .action(gd::types::FilterAction::from(action))
+        .send()
+        .await
+        .map_err(caller.fail("UpdateFilter"))?;
+    Ok(())
+}
+
+/// UpdateIPSet or UpdateThreatIntelSet with only `activate` (API reference: "The updated Boolean value that specifies
+/// whether the IPSet [ThreatIntelSet] is active or not").
+pub(super) async fn set_list_active(
+    client: &gd::Client,
+    caller: &Caller,
+    detector: &str,
+    kind: ListKind,
+    id: &str,
+    active: bool,
+) -> Result<(), Error> {
+    match kind {
+        ListKind::TrustedIps => {
+            client
+                .update_ip_set()
+                .detector_id(detector)
+                .ip_set_id(id)
+                .activate(active)
+                .send()
+                .await
+                .map_err(caller.fail("UpdateIPSet"))?;
+        }
+        ListKind::ThreatIps => {
+            client
+                .update_threat_intel_set()
+                .detector_id(detector)
+                .threat_intel_set_id(id)
+                .activate(active)
+                .send()
+                .await
+                .map_err(caller.fail("UpdateThreatIntelSet"))?;
+        }
+        other => return Err(Error::Unexpected(format!("{other:?} lists are not reverted"))),
+    }
+    Ok(())
 }

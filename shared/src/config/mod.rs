@@ -152,6 +152,12 @@ pub struct Settings {
     /// GUARDDUTY_EVIDENCE_BUCKET, when given: the bucket that keeps the evidence record. Never a default: a run
     /// writes only where it was told to (the template names the findings bucket it deploys, and grants the writes).
     pub evidence_bucket: Option<String>,
+    /// GUARDDUTY_TAMPER_REVERT: the silencing kinds the responder reverts (`filters`, `ip_sets`, `threat_lists`).
+    pub tamper_revert: BTreeSet<String>,
+    /// GUARDDUTY_TAMPER_ALLOWED_FILTERS: saved filters that are legitimate suppression.
+    pub tamper_allowed_filters: BTreeSet<String>,
+    /// GUARDDUTY_TAMPER_PAUSE_UNTIL, in milliseconds since the epoch: no repair before then.
+    pub tamper_pause_until_ms: Option<i64>,
     /// GUARDDUTY_FINDINGS_DESTINATION as given, until it is joined with the key.
     #[serde(skip)]
     pub(crate) destination: Option<(String, String, String)>,
@@ -203,6 +209,14 @@ impl Settings {
     pub fn may_own_policy(&self, name: &str) -> bool {
         let main = self.policy_name.as_str();
         name == main || name.strip_prefix(main).is_some_and(|rest| rest.starts_with('-'))
+    }
+
+    /// The end of the tamper maintenance window (GUARDDUTY_TAMPER_PAUSE_UNTIL) as RFC 3339, while it is still ahead
+    /// of `now_ms` (milliseconds since the epoch); `None` once it has passed, or without one.
+    pub fn tamper_paused(&self, now_ms: i64) -> Option<String> {
+        let until = self.tamper_pause_until_ms.filter(|until| *until > now_ms)?;
+        let at = aws_smithy_types::DateTime::from_millis(until);
+        Some(at.fmt(aws_smithy_types::date_time::Format::DateTime).unwrap_or_else(|_| until.to_string()))
     }
 
     /// The bucket that keeps the evidence record (GUARDDUTY_EVIDENCE_BUCKET); `None` where no record is kept.
@@ -347,6 +361,9 @@ impl Settings {
             policy_name: DEFAULT_POLICY_NAME.into(),
             findings: None,
             evidence_bucket: None,
+            tamper_revert: BTreeSet::new(),
+            tamper_allowed_filters: BTreeSet::new(),
+            tamper_pause_until_ms: None,
             destination: None,
             kms_key: None,
         }

@@ -39,7 +39,7 @@ impl Variable {
 }
 
 /// Every variable, in the order the README lists them.
-pub const VARIABLES: [Variable; 18] = [
+pub const VARIABLES: [Variable; 21] = [
     Variable {
         name: "GUARDDUTY_ADMIN_ACCOUNT_ID",
         property: "AdminAccountId",
@@ -305,6 +305,63 @@ pub const VARIABLES: [Variable; 18] = [
                     return Err(format!("{:?} is not allowed: use a whole number from 1 to 64", shorten(v, 64)));
                 }
             };
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_TAMPER_REVERT",
+        property: "TamperRevert",
+        doc: "what the responder reverts besides raising it, of `filters` (an ARCHIVE filter set to NOOP), `ip_sets` (a trusted IP list activated: deactivated), `threat_lists` (a threat list turned off: on again)",
+        default: "none: raised, never reverted",
+        switch: false,
+        required: false,
+        read: |v, s| {
+            s.tamper_revert = list(v)
+                .map(|kind| match kind {
+                    "filters" | "ip_sets" | "threat_lists" => Ok(kind.to_owned()),
+                    other => Err(format!(
+                        "{:?} is not allowed: use filters, ip_sets or threat_lists (comma-separated)",
+                        shorten(other, 64)
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_TAMPER_ALLOWED_FILTERS",
+        property: "TamperAllowedFilters",
+        doc: "names of saved filters that are legitimate suppression: the responder neither raises nor reverts them",
+        default: "none",
+        switch: false,
+        required: false,
+        read: |v, s| {
+            // Filter names: 3 to 64 of letters, digits, `-`, `_` and `.` (CreateFilter API reference, Name).
+            s.tamper_allowed_filters = list(v)
+                .map(|name| {
+                    let valid = (3..=64).contains(&name.len())
+                        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                    if valid {
+                        Ok(name.to_owned())
+                    } else {
+                        Err(format!("{:?} is not a filter name (3 to 64 letters, digits, -, _ and .)", shorten(name, 64)))
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "GUARDDUTY_TAMPER_PAUSE_UNTIL",
+        property: "TamperPauseUntil",
+        doc: "a maintenance window: until this UTC time (RFC 3339, like `2026-12-24T18:00:00Z`) the responder repairs nothing and still raises every tamper call",
+        default: "none",
+        switch: false,
+        required: false,
+        read: |v, s| {
+            let at = aws_smithy_types::DateTime::from_str(v, aws_smithy_types::date_time::Format::DateTime)
+                .map_err(|_| format!("{:?} is not a UTC time like 2026-12-24T18:00:00Z", shorten(v, 64)))?;
+            s.tamper_pause_until_ms = Some(at.to_millis().map_err(|e| e.to_string())?);
             Ok(())
         },
     },

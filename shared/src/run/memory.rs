@@ -92,6 +92,11 @@ impl Memory {
         self.lock().trusted.insert(principal.to_owned());
     }
 
+    /// Forgets every trusted access found (someone may have disabled it since).
+    pub(crate) fn forget_trusted(&self) {
+        self.lock().trusted.clear();
+    }
+
     /// Whether the units of GUARDDUTY_FEATURES_BY_OU were found outside the excluded ones (the configuration does not
     /// change within a process; the organization's shape rarely does, and every process checks it once).
     pub(crate) fn units_outside_exclusions(&self) -> bool {

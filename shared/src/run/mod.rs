@@ -19,6 +19,7 @@ mod observe;
 mod onboard;
 mod policy;
 mod region;
+mod repair;
 mod retire;
 mod survey;
 mod trusted;
@@ -49,6 +50,7 @@ use context::{Context, Mode, Warmth};
 use memory::Memory;
 pub use onboard::Onboarding;
 use region::{Halfway, Staged};
+pub use repair::Repaired;
 pub(crate) use survey::Survey;
 pub use usage::{RegionUsage, Usage};
 

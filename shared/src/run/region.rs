@@ -83,6 +83,11 @@ impl<C: Cloud> Enabler<C> {
         }
     }
 
+    /// A region whose first part is all that is asked (a repair of its foundation): its report, members untouched.
+    pub(crate) fn foundation_only(&self, halfway: Halfway<'_, C>) -> RegionReport {
+        self.finish(halfway.work, Ok(()))
+    }
+
     /// The second part: every member and its plans, converged and checked.
     pub(crate) async fn finish_region(&self, halfway: Halfway<'_, C>, org: OrgView<'_>) -> RegionReport {
         let Halfway { mut work, side } = halfway;

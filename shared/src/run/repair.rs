@@ -1,0 +1,148 @@
+//! Repairs: what a call made by someone else broke, put back where it broke it and nowhere else (see
+//! [`crate::tamper`]). Memberships and members' plans go through an onboarding of exactly those accounts in that
+//! region, which reads them back; the foundation of a region (the designation, the admin's and the management
+//! account's detectors, the organization configuration, the findings export) through the first part of that region's
+//! reconcile, members untouched, then read back by the same part as a dry run, which must find nothing to write.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::context::{Mode, Warmth};
+use super::region::Staged;
+use super::{Enabler, RunOptions};
+use crate::error::Error;
+use crate::ports::{Cloud, GuardDutyApi, ListKind, Side};
+use crate::report::Report;
+use crate::state::OrgConfig;
+use crate::tamper::{Repair, Silencing};
+
+/// What a repair did, and whether what it wrote reads back as it should.
+#[derive(Debug)]
+pub struct Repaired {
+    /// The run's report (its kind `repair`): what was found, written and left.
+    pub report: Report,
+    /// Whether a read after the writes shows what was broken as it should be: every account named protected
+    /// where it was repaired, or a foundation with nothing left to write.
+    pub verified: bool,
+    /// Where it is not, and why (empty when verified).
+    pub shortfall: Vec<String>,
+}
+
+impl<C: Cloud> Enabler<C> {
+    /// The organization's management account (DescribeOrganization, once per process).
+    pub async fn management_account(&self) -> Result<crate::ids::AccountId, Error> {
+        self.management().await
+    }
+
+    /// Puts back what `repair` names, and nothing else (see the module's documentation). Within `options`' time; in
+    /// a dry run, plans only.
+    pub async fn repair(&self, repair: &Repair, options: &RunOptions) -> Result<Repaired, Error> {
+        let here = |region: &str| RunOptions { only_regions: Some(vec![region.to_owned()]), ..options.clone() };
+        match repair {
+            Repair::Members { region, accounts } | Repair::MemberPlans { region, accounts } => {
+                let moved = matches!(repair, Repair::MemberPlans { .. });
+                let onboarding = self.onboard_all(accounts, moved, &here(region)).await?;
+                let mut shortfall: Vec<String> = onboarding
+                    .refused
+                    .iter()
+                    .map(|(account, why)| format!("{account} is not this tool's to enrol: {why}"))
+                    .collect();
+                let Some(report) = onboarding.report else {
+                    return Err(Error::Unexpected(format!("no account to repair: {}", shortfall.join("; "))));
+                };
+                let refused: Vec<_> = onboarding.refused.iter().map(|(a, _)| *a).collect();
+                for account in accounts.iter().filter(|a| !refused.contains(a)) {
+                    if let Err(why) = report.protection_of(account) {
+                        shortfall.push(why);
+                    }
+                }
+                let verified = shortfall.len() == refused.len() && report.is_success();
+                Ok(Repaired { report, verified, shortfall })
+            }
+            Repair::Foundation { region } => self.repair_foundation(&here(region), false).await,
+            Repair::Organization => {
+                self.memory.forget_trusted();
+                self.repair_foundation(options, false).await
+            }
+            Repair::Policies => self.repair_foundation(options, true).await,
+        }
+    }
+
+    /// Puts back what a silencing change did on the admin's detector in `region` (GUARDDUTY_TAMPER_REVERT): a
+    /// filter's action back to NOOP (its criteria kept), a trusted IP list deactivated, a threat list activated; then
+    /// reads it back. `Ok(false)` when the read shows it is not as it should be; in a dry run, nothing is written
+    /// and the answer is `Ok(false)`.
+    pub async fn revert(&self, region: &str, what: Silencing, target: &str) -> Result<bool, Error> {
+        let admin = self.cloud.guardduty(Side::Admin, region);
+        let Some(detector) = admin.detector_id().await? else {
+            return Err(Error::Unexpected(format!("the admin has no detector in {region}: nothing to revert")));
+        };
+        if self.settings.dry_run {
+            return Ok(false);
+        }
+        match what {
+            Silencing::Filter => {
+                admin.set_filter_action(&detector, target, "NOOP").await?;
+                Ok(admin.filter(&detector, target).await?.action.eq_ignore_ascii_case("NOOP"))
+            }
+            Silencing::IpSet => {
+                admin.set_list_active(&detector, ListKind::TrustedIps, target, false).await?;
+                let status = admin.list(&detector, ListKind::TrustedIps, target).await?.status;
+                Ok(matches!(status.as_str(), "INACTIVE" | "DEACTIVATING"))
+            }
+            Silencing::ThreatList => {
+                admin.set_list_active(&detector, ListKind::ThreatIps, target, true).await?;
+                let status = admin.list(&detector, ListKind::ThreatIps, target).await?.status;
+                Ok(matches!(status.as_str(), "ACTIVE" | "ACTIVATING"))
+            }
+        }
+    }
+
+    /// The foundation of the regions of `options` (and, with `policies`, the GuardDuty policies this tool owns),
+    /// then its read-back: the same reads as a dry run, which must plan no write.
+    async fn repair_foundation(&self, options: &RunOptions, policies: bool) -> Result<Repaired, Error> {
+        let report = self.foundation(options, policies).await?;
+        let dry = RunOptions { dry_run: Some(true), progress: None, ..options.clone() };
+        let check = self.foundation(&dry, policies).await?;
+        let mut shortfall: Vec<String> = check
+            .regions
+            .iter()
+            .flat_map(|r| r.actions.iter().map(move |a| format!("{}: {} still to write", r.region, a.step.operation())))
+            .collect();
+        shortfall.extend(check.organization.iter().map(|a| format!("{} {} still to write", a.action, a.target)));
+        shortfall.extend(report.problems());
+        let verified = shortfall.is_empty() && report.is_success();
+        Ok(Repaired { report, verified, shortfall })
+    }
+
+    /// The first part of each region's reconcile (observe, the foundation, the admin's side, the export), the
+    /// organization's trusted access, and with `policies`, in a run that owns GuardDuty policies, those policies.
+    async fn foundation(&self, options: &RunOptions, policies: bool) -> Result<Report, Error> {
+        let started = Instant::now();
+        self.check_partition()?;
+        let (ctx, choice) = self.context(options, Warmth::Fresh).await?;
+        let offered: Mutex<BTreeMap<String, OrgConfig>> = Mutex::default();
+        let (regions, mut organization) = tokio::join!(
+            self.run_regions(&ctx, &choice.governed, options, |region| async {
+                match self.prepare_region(&ctx, region, None).await {
+                    Staged::Done(report) => *report,
+                    Staged::Halfway(h) => {
+                        let mut offered = offered.lock().unwrap_or_else(|e| e.into_inner());
+                        offered.insert(region.to_owned(), h.offered().clone());
+                        self.foundation_only(*h)
+                    }
+                }
+            }),
+            self.trusted_access(&ctx),
+        );
+        if policies && ctx.mode == (Mode::Policy { owner: true }) {
+            let offered = offered.into_inner().unwrap_or_else(|e| e.into_inner());
+            let tree = self.tree(&ctx).await?;
+            let targets = self.policy_targets(&ctx, Some(&tree)).unwrap_or_default();
+            let (actions, _, _) = self.own_policies(&ctx, &choice, &offered, targets).await;
+            organization.extend(actions);
+        }
+        self.report("repair", &ctx, choice, regions, organization, started, 0)
+    }
+}
