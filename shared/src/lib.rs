@@ -14,7 +14,7 @@
 //! - [`Report`] says per region what was found, done and left, which accounts are protected and which are not;
 //!   [`publish`] turns it into logs and CloudWatch metrics.
 //! - [`tamper`] reads what someone else's call to GuardDuty or the policy plane broke, and [`Enabler::repair`] puts
-//!   back exactly that.
+//!   back exactly that; [`detection`] checks that such calls can reach it (trails and forwarding rules).
 //! - [`evidence`] turns one read-only observation into evidence an auditor accepts (the command line's `report`), and
 //!   keeps it over time in a bucket.
 
@@ -24,6 +24,7 @@
 mod aws;
 mod budget;
 mod config;
+pub mod detection;
 mod error;
 pub mod evidence;
 mod guard;

@@ -7,7 +7,8 @@
 //! AccountsExpected, AccountsProtected, AccountsUnprotected, and, where findings are exported, FindingsExportHealthy.
 //! Per onboarding: OnboardingSeconds, from the event's own time to the account being Enabled everywhere. Per
 //! scheduled run that keeps an evidence record: EvidenceRecorded (1 kept, 0 not). Per tamper call the responder
-//! answers: TamperDetected, TamperRepaired, TamperRepairSeconds, TamperFlapping.
+//! answers: TamperDetected, TamperRepaired, TamperRepairSeconds, TamperFlapping. Per scheduled run:
+//! TamperDetectionHealthy (1 when a trail and the forwarding rules let tamper calls reach the responder everywhere).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -202,6 +203,17 @@ pub fn emf_tamper(function: &str, kind: &str, outcome: TamperOutcome) -> Value {
         }
     }
     document(&["Function"], &metrics, values)
+}
+
+/// The EMF document for a scheduled run's check that tamper detection can work (see [`crate::detection`]):
+/// `TamperDetectionHealthy` 1 when a trail logs management events and the forwarding rules are enabled in every
+/// governed region, 0 when something is missing (each missing piece in `DetectionMissing`). Dimension `Function`.
+pub fn emf_detection(function: &str, healthy: bool, missing: &[String]) -> Value {
+    document(
+        &["Function"],
+        &[("TamperDetectionHealthy", "Count")],
+        json!({"Function": function, "TamperDetectionHealthy": u8::from(healthy), "DetectionMissing": missing}),
+    )
 }
 
 /// Publishes a finished run: its EMF lines on stdout, the report, one summary log line (regions, changes,

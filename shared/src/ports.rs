@@ -420,4 +420,9 @@ pub trait Cloud: Send + Sync {
         let _ = (account, region);
         async { Ok(false) }
     }
+    /// CloudTrail and EventBridge, read as either side, for the check that tamper detection can work
+    /// ([`crate::detection`]). Without them, `None`: the check says it could not read them.
+    fn detection(&self) -> Option<&impl crate::detection::DetectionApi> {
+        None::<&crate::detection::Unreadable>
+    }
 }

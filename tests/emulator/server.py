@@ -4,7 +4,8 @@ landing zone. S3 (the evidence record's bucket) is moto's own, path-style.
 One WSGI application on a loopback port. It reads the SigV4 credential scope of each request to learn the service
 and region, and moto's access-key map to learn the calling account (so credentials from sts:AssumeRole act as the
 role's account). GuardDuty, Account and Control Tower go to this package's implementations; everything else (STS,
-Organizations, IAM, ...) goes to moto unchanged. Before any service sees a call, a service control policy may refuse
+Organizations, IAM, CloudTrail's trails and EventBridge's rules, ...) goes to moto unchanged, and the request log names
+each call by its signing name (`cloudtrail`, `events`) and its X-Amz-Target operation. Before any service sees a call, a service control policy may refuse
 it: the world's `scp_denied_regions` (scp.py) denies an account's calls to regional services in those regions with
 IAM's 403 AccessDeniedException (ignored for an organization's management account, which SCPs do not restrict).
 

@@ -550,3 +550,101 @@ pub fn world_of(regions: &[&str], accounts: usize) -> (Emulator, Org) {
     let org = emulator.organization(accounts, 0);
     (emulator, org)
 }
+
+/// SDK configuration acting as `admin` through the admin role, as the functions reach it.
+pub async fn admin_sdk_config(emulator: &Emulator, admin: &AccountId) -> SdkConfig {
+    let base = emulator.sdk_config().await;
+    let role = format!("arn:aws:iam::{admin}:role/{}", enablement::DEFAULT_ADMIN_ROLE_NAME);
+    let provider =
+        aws_config::sts::AssumeRoleProvider::builder(role).session_name("tests").configure(&base).build().await;
+    base.to_builder().credentials_provider(aws_sdk_guardduty::config::SharedCredentialsProvider::new(provider)).build()
+}
+
+/// Creates a trail named `name` in us-east-1 as the account of `config` (its bucket first, as CloudTrail requires)
+/// and starts its logging: a multi-region one when `multi_region`, an organization trail when `organization`.
+pub async fn logging_trail(config: &SdkConfig, name: &str, multi_region: bool, organization: bool) {
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build());
+    let bucket = format!("{name}-trail-logs");
+    s3.create_bucket().bucket(&bucket).send().await.expect("CreateBucket");
+    let trails = aws_sdk_cloudtrail::Client::new(config);
+    trails
+        .create_trail()
+        .name(name)
+        .s3_bucket_name(&bucket)
+        .is_multi_region_trail(multi_region)
+        .is_organization_trail(organization)
+        .send()
+        .await
+        .expect("CreateTrail");
+    trails.start_logging().name(name).send().await.expect("StartLogging");
+}
+
+/// The event pattern of `resource` in `infra/<template>`, as JSON text.
+pub fn template_pattern(template: &str, resource: &str) -> String {
+    let text = std::fs::read_to_string(root().join("infra").join(template)).expect("template");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+    let pattern = &doc["Resources"][resource]["Properties"]["EventPattern"];
+    assert!(pattern.is_mapping(), "{template} has no {resource} with an EventPattern");
+    serde_json::to_value(pattern).expect("a JSON pattern").to_string()
+}
+
+/// Creates the management account's tamper rules in us-east-1 as `infra/template.yaml` defines them, under names of
+/// the kind CloudFormation generates; returns them as the template passes them (`TAMPER_RULE_NAMES`).
+pub async fn tamper_rules(emulator: &Emulator) -> String {
+    let events = aws_sdk_eventbridge::Client::new(&emulator.sdk_config().await);
+    let mut names = Vec::new();
+    for resource in ["GuardDutyTamperRule", "OrganizationsTamperRule"] {
+        let name = format!("guardduty-enabler-{resource}-1A2B3C4D5E6F");
+        events
+            .put_rule()
+            .name(&name)
+            .event_pattern(template_pattern("template.yaml", resource))
+            .send()
+            .await
+            .expect("PutRule");
+        names.push(name);
+    }
+    names.join(",")
+}
+
+/// Creates, as `admin`, infra/admin-role.yaml's GuardDuty forwarder in each of `regions` (and its region opt-in
+/// forwarder in us-east-1), sending to `management`'s default bus in us-east-1, as its StackSet's instances do;
+/// returns the forwarders' names by region.
+pub async fn tamper_forwarders(
+    emulator: &Emulator,
+    admin: &AccountId,
+    management: &AccountId,
+    regions: &[&str],
+) -> BTreeMap<String, String> {
+    let config = admin_sdk_config(emulator, admin).await;
+    let bus = format!("arn:aws:events:us-east-1:{management}:event-bus/default");
+    let role = format!("arn:aws:iam::{admin}:role/admin-role-RegionOptInForwarderRole-1A2B3C");
+    let mut names = BTreeMap::new();
+    let mut rules: Vec<(&str, &str)> = regions.iter().map(|r| (*r, "GuardDutyTamperForwarder")).collect();
+    rules.push(("us-east-1", "RegionOptInForwarder"));
+    for (region, resource) in rules {
+        let conf = aws_sdk_eventbridge::config::Builder::from(&config)
+            .region(aws_sdk_eventbridge::config::Region::new(region.to_owned()))
+            .build();
+        let events = aws_sdk_eventbridge::Client::from_conf(conf);
+        let name = format!("StackSet-guardduty-enabler-admin-role-{resource}-{region}");
+        events
+            .put_rule()
+            .name(&name)
+            .event_pattern(template_pattern("admin-role.yaml", resource))
+            .send()
+            .await
+            .expect("PutRule");
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("management-default-bus")
+            .arn(&bus)
+            .role_arn(&role)
+            .build()
+            .expect("a target");
+        events.put_targets().rule(&name).targets(target).send().await.expect("PutTargets");
+        if resource == "GuardDutyTamperForwarder" {
+            names.insert(region.to_owned(), name);
+        }
+    }
+    names
+}

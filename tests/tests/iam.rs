@@ -10,7 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use responder::Responder;
 use serde_json::json;
 use serde_yaml::Value as Yaml;
-use system_tests::{cfn_request, event, fixture, root, settings, Emulator, Org, ResponseCatcher};
+use system_tests::{
+    admin_sdk_config, cfn_request, event, fixture, logging_trail, root, settings, tamper_forwarders, tamper_rules,
+    Emulator, Org, ResponseCatcher,
+};
 
 type Actions = BTreeSet<String>;
 
@@ -235,19 +238,22 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
 }
 
 /// The bootstrapper's calls: a Create on a fresh organization; in policy mode a Create that writes the policy and
-/// an Update that puts an edited, stray policy back; its schedule on a fresh organization, drift and its repair; in
-/// policy mode the schedule twice around tampering; and a region's opt-in.
+/// an Update that puts an edited, stray policy back; its schedule on a fresh organization, drift and its repair (with
+/// what its check that tamper detection can work reads); in policy mode the schedule twice around tampering; and a
+/// region's opt-in.
 async fn bootstrapper_calls() -> BTreeMap<&'static str, Actions> {
     let mut calls = BTreeMap::new();
     let (emulator, org, ou, unit) = scenario().await;
     let admin = org.accounts[0].to_string();
     let by_ou = format!("{unit}=FOUNDATIONAL");
+    let rules = detectable(&emulator, &org).await;
     let vars = [
         ("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str()),
         ("GUARDDUTY_AUTO_ENABLE", "NONE"),
         ("GUARDDUTY_EXCLUDED_OUS", ou.as_str()),
         ("GUARDDUTY_FEATURES_BY_OU", by_ou.as_str()),
         ("GUARDDUTY_EVIDENCE_BUCKET", "evidence"),
+        ("TAMPER_RULE_NAMES", rules.as_str()),
     ];
     let function = emulator.bootstrapper(&vars).await;
     let catcher = ResponseCatcher::start();
@@ -306,6 +312,19 @@ async fn bootstrapper_calls() -> BTreeMap<&'static str, Actions> {
     }
 
     calls
+}
+
+/// What the schedule's check that tamper detection can work reads, made so that every read of it happens: the
+/// management account's own trail (not an organization trail, so the admin account's trails are read too), the
+/// admin account's trail and GuardDuty forwarder, and the two tamper rules; the log forgets the calls that made them.
+/// Returns the rules' names, as `TAMPER_RULE_NAMES` carries them.
+async fn detectable(emulator: &Emulator, org: &Org) -> String {
+    logging_trail(&emulator.sdk_config().await, "management", true, false).await;
+    logging_trail(&admin_sdk_config(emulator, &org.accounts[0]).await, "admin", true, false).await;
+    tamper_forwarders(emulator, &org.accounts[0], &org.management, &["us-east-1"]).await;
+    let rules = tamper_rules(emulator).await;
+    emulator.clear_log();
+    rules
 }
 
 /// Someone stops monitoring a member, turns a plan off on the admin's detector and on a member; the log forgets

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use enablement::detection::emf_detection;
 use enablement::{emf, emf_evidence, emf_failure, emf_onboarding, emf_tamper, RunOptions, TamperOutcome};
 use serde_json::{json, Value};
 use system_tests::{root, settings, Emulator};
@@ -73,6 +74,7 @@ async fn every_metric_the_dashboard_and_the_alarms_read_is_one_the_functions_pub
         emitted(&emf_onboarding(function, 3.5), &mut published);
         emitted(&emf_failure(function, "AwsError"), &mut published);
         emitted(&emf_evidence(function, true), &mut published);
+        emitted(&emf_detection(function, false, &["eu-west-1: not forwarded".to_owned()]), &mut published);
         for outcome in [
             TamperOutcome::Raised,
             TamperOutcome::Repaired { seconds: Some(1.0) },

@@ -5,6 +5,7 @@
 //! kept off the responder, whose short timeout lets a failed account event come back from its queue quickly.
 
 pub mod cfn;
+pub mod detection;
 pub mod events;
 mod record;
 mod request;
@@ -156,7 +157,8 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
     /// would retry and dead-letter); a run that could not start or finish (no report) publishes one unit of
     /// unrepaired drift and says why. Only a bad configuration and a panic are invocation errors. The schedule's
     /// run first keeps the evidence record, where GUARDDUTY_EVIDENCE_BUCKET names a bucket; `function` names the
-    /// function in it.
+    /// function in it. After a reconcile that reported, the schedule's run checks that tamper detection can work in
+    /// its governed regions ([`detection`]; a run that did not report is the other alarms' and is not checked).
     async fn on_event(&self, run: events::Run, budget: Option<Budget>, function: &str) -> Result<Value, Failure> {
         let options = RunOptions::within(budget);
         let options = match &run {
@@ -181,7 +183,12 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         let failure = match guarded(budget, Box::pin(enabler.reconcile_with(&options))).await {
             Ok(Ok(report)) => {
                 let report = enablement::publish("bootstrapper", report);
-                return Ok(json!({"request": run, "report": report, "evidence": evidence}));
+                let mut answer = json!({"request": run, "report": report, "evidence": evidence});
+                if matches!(run, events::Run::Reconcile) {
+                    let rules = detection::rule_names(&self.env.lookup);
+                    answer["detection"] = Box::pin(detection::check(enabler, &report, rules, budget)).await;
+                }
+                return Ok(answer);
             }
             Ok(Err(e @ RunError::NoRegions(_))) if matches!(run, events::Run::Region { .. }) => {
                 tracing::info!(reason = %e, "ignored");

@@ -1,9 +1,11 @@
-//! The AWS adapters: the ports implemented with the AWS SDK for Rust, one module per service, plus the one place
+//! The AWS adapters: the ports implemented with the AWS SDK for Rust, one module per service (CloudTrail and
+//! EventBridge together in `detection`, for the check that tamper detection can work), plus the one place
 //! that builds the SDK configuration (credentials for the admin account through sts:AssumeRole, retries, the
 //! settling classifier) and the one helper that reads every page of a listing.
 
 mod account;
 mod controltower;
+mod detection;
 mod guardduty;
 mod lists;
 mod organizations;
@@ -23,6 +25,8 @@ use crate::config::Settings;
 use crate::error::{AwsError, Error, ASSUME_ROLE_FAILED};
 use crate::ids::partition_of;
 use crate::ports::{Cloud, EnabledRegion, Side};
+
+use detection::AwsDetection;
 
 pub use guardduty::AwsGuardDuty;
 pub use organizations::AwsOrganization;
@@ -45,6 +49,7 @@ struct Inner {
     management_account_api: aws_sdk_account::Client,
     admin_account_api: aws_sdk_account::Client,
     clients: Mutex<HashMap<(Side, String), gd::Client>>,
+    detection: AwsDetection,
 }
 
 impl AwsCloud {
@@ -71,6 +76,7 @@ impl AwsCloud {
                     .build(),
             )
         };
+        let detection = AwsDetection::new(management.clone(), admin.clone(), admin_account.clone());
         Self {
             inner: Arc::new(Inner {
                 organization: AwsOrganization::new(&management, &home),
@@ -83,6 +89,7 @@ impl AwsCloud {
                 retry,
                 windows: SettlingWindows::new(retry.settling_window),
                 clients: Mutex::new(HashMap::new()),
+                detection,
             }),
         }
     }
@@ -156,6 +163,10 @@ impl Cloud for AwsCloud {
     async fn landing_zone_regions(&self) -> Result<Option<Vec<String>>, Error> {
         let caller = self.caller(Side::Management, &self.inner.home);
         controltower::governed_regions(&self.inner.management, &self.inner.home, &caller).await
+    }
+
+    fn detection(&self) -> Option<&impl crate::detection::DetectionApi> {
+        Some(&self.inner.detection)
     }
 }
 
