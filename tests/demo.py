@@ -7,6 +7,8 @@ ResponseURL, and summarise the functions' answers (the command line prints the G
     demo.py cfn FILE                      -> summarises a custom-resource response
     demo.py summary FILE                  -> summarises the responder's answer
     demo.py enrolled URL ACCOUNT ADMIN    -> where the account is now an Enabled member of the admin
+    demo.py tamper URL ADMIN MEMBER REGION -> as the admin, stops monitoring MEMBER in REGION (someone else's call)
+    demo.py repaired FILE URL MEMBER REGION -> summarises the responder's repair and the member's status now
 """
 
 from __future__ import annotations
@@ -93,6 +95,40 @@ def enrolled(url: str, account: str, admin: str) -> None:
         print(line.rstrip(", "))
 
 
+def admin_guardduty(url: str, admin: str, region: str):
+    sts = boto3.client("sts", region_name=region, endpoint_url=url,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{admin}:role/GuardDutyEnablerAdmin",
+                            RoleSessionName="someone")["Credentials"]
+    return boto3.client("guardduty", region_name=region, endpoint_url=url,
+                        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"])
+
+
+def member_status(url: str, member: str, region: str) -> str:
+    state = control(url, "/_emulator/state", method="GET")
+    return next((m["status"] for m in state["members"] if m["account"] == member and m["region"] == region), "none")
+
+
+def tamper(url: str, admin: str, member: str, region: str) -> None:
+    gd = admin_guardduty(url, admin, region)
+    detector = gd.list_detectors()["DetectorIds"][0]
+    gd.stop_monitoring_members(DetectorId=detector, AccountIds=[member])
+    print(f"   someone in the admin account stopped monitoring {member} in {region}: "
+          f"{member_status(url, member, region)}")
+
+
+def repaired(path: str, url: str, member: str, region: str) -> None:
+    answer = json.load(open(path))
+    failures = answer.get("batchItemFailures")
+    if failures:
+        raise SystemExit(f"the responder could not repair it: {failures}")
+    status = member_status(url, member, region)
+    print(f"   the responder repaired it: {member} is {status} in {region} again (written there only)")
+    if status != "Enabled":
+        raise SystemExit("the tamper was not repaired")
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "seed":
@@ -107,5 +143,9 @@ if __name__ == "__main__":
         summary(args[0])
     elif command == "enrolled":
         enrolled(args[0], args[1], args[2])
+    elif command == "tamper":
+        tamper(args[0], args[1], args[2], args[3])
+    elif command == "repaired":
+        repaired(args[0], args[1], args[2], args[3])
     else:
         sys.exit(__doc__)

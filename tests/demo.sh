@@ -2,8 +2,9 @@
 # The main job, end to end, on the local emulator: seed an organization; `guardduty-enabler status` (drift, exit
 # 2); the deploy-time bootstrap through the bootstrapper, as CloudFormation invokes it (findings export on); a new
 # account announced by its CreateAccountResult event, in an SQS batch as the queue delivers it, through the
-# responder (both functions served by `cargo lambda watch` over the Lambda runtime API); then `guardduty-enabler
-# status` again (in sync, exit 0); and last `guardduty-enabler report` of the demo organization, whose directory it
+# responder (both functions served by `cargo lambda watch` over the Lambda runtime API); a tamper (someone stops
+# monitoring that account in one region) repaired by the responder from CloudTrail's record of the call; then
+# `guardduty-enabler status` again (in sync, exit 0); and last `guardduty-enabler report` of the demo organization, whose directory it
 # prints (it is kept). Stops everything it started, by the process ids it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -100,12 +101,25 @@ echo "   responder answered in $(( ($(date +%s%N) - start) / 1000000 )) ms"
 "$py" tests/demo.py enrolled "$url" "$account" "$admin"
 
 echo
-echo "3) After: guardduty-enabler status (in sync: exit 0, or the demo fails)"
+echo "3) Tamper: someone stops monitoring that account in eu-west-1; CloudTrail's record of the call"
+echo "   (StopMonitoringMembers) reaches the responder through the queue"
+"$py" tests/demo.py tamper "$url" "$admin" "$account" eu-west-1
+sed -e "s/777788889999/$admin/g" -e "s/444455556666/$account/g" -e "s/us-east-1/eu-west-1/g" \
+  tests/events/tamper-guardduty-stop-monitoring-members.json >"$work/tamper-event.json"
+"$py" -c 'import json,sys; b=json.load(open(sys.argv[1])); e=json.load(open(sys.argv[2])); b["Records"][0]["body"]=json.dumps(e); print(json.dumps(b))' \
+  tests/events/sqs-account-events.json "$work/tamper-event.json" >"$work/tamper-batch.json"
+start=$(date +%s%N)
+cargo lambda invoke responder --invoke-address 127.0.0.1 --invoke-port "$lambda_port" --data-file "$work/tamper-batch.json" >"$work/tamper.json"
+echo "   responder answered in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+"$py" tests/demo.py repaired "$work/tamper.json" "$url" "$account" eu-west-1
+
+echo
+echo "4) After: guardduty-enabler status (in sync: exit 0, or the demo fails)"
 "$target/debug/guardduty-enabler" status
 echo "(guardduty-enabler status exited 0)"
 
 echo
-echo "4) Evidence for an auditor: guardduty-enabler report (reads only; clean: exit 0, or the demo fails)"
+echo "5) Evidence for an auditor: guardduty-enabler report (reads only; clean: exit 0, or the demo fails)"
 evidence="$target/demo-evidence"
 rm -rf "$evidence"
 "$target/debug/guardduty-enabler" report --out "$evidence"

@@ -175,9 +175,10 @@ pub fn command() -> clap::Command {
 /// Whether subcommand `sub` reads `v`: every one reads every variable, but the read-only ones not GUARDDUTY_DRY_RUN,
 /// which they have no use for.
 fn reads(sub: &str, v: &Variable) -> bool {
-    // The tamper variables are the responder's alone.
-    !(matches!(sub, "status" | "plan" | "report" | "usage") && v.name == "GUARDDUTY_DRY_RUN")
-        && !v.name.starts_with("GUARDDUTY_TAMPER_")
+    // The tamper variables are the responder's alone; the read-only commands take no --dry-run.
+    let read_only = matches!(sub, "status" | "plan" | "report" | "usage");
+    let dry_run = v.name == "GUARDDUTY_DRY_RUN";
+    !(read_only && dry_run || v.name.starts_with("GUARDDUTY_TAMPER_"))
 }
 
 /// The flag of one variable.

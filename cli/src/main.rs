@@ -48,6 +48,17 @@ async fn sdk_config(cli: &args::Cli) -> aws_config::SdkConfig {
     base
 }
 
+/// The accounts `status` counts as governed: ACTIVE, not excluded, not the management account (which no SCP restricts).
+fn governed(report: &Report) -> Vec<String> {
+    let management = report.management_account.as_str();
+    let entries = report.accounts.as_deref().unwrap_or_default();
+    entries
+        .iter()
+        .filter(|a| a.state == "ACTIVE" && !a.excluded && a.id.as_str() != management)
+        .map(|a| a.id.to_string())
+        .collect()
+}
+
 /// Runs the subcommand; `true` when in sync (status, plan), converged (apply, onboard), done (retire-policy, scp), or
 /// clean (report).
 async fn run(parsed: Parsed) -> Result<bool, Failure> {
@@ -134,15 +145,38 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
         "status" | "plan" => !render::drifted(&report),
         _ => report.is_success(),
     };
+    // `status` also says where the preventive SCP does not reach (a read that is refused says so instead).
+    let prevention = match kind {
+        "status" => Some(scp::coverage(&base, &governed(&report)).await),
+        _ => None,
+    };
     if cli.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new("InternalError", e.to_string()))?;
+        let mut value = serde_json::to_value(&report).map_err(|e| Failure::new("InternalError", e.to_string()))?;
+        if let Some(prevention) = &prevention {
+            value["preventive_scp"] = match prevention {
+                Ok(coverage) => coverage.to_json(),
+                Err(e) => serde_json::json!({"error": e.to_string()}),
+            };
+        }
+        let text = serde_json::to_string_pretty(&value).map_err(|e| Failure::new("InternalError", e.to_string()))?;
         println!("{text}");
     } else {
-        let text = match kind {
+        let mut text = match kind {
             "status" => render::status(&report),
             "plan" => render::plan(&report),
             other => render::outcome_table(&report, other),
         };
+        // Before the summary, which stays the last line.
+        let said = match &prevention {
+            Some(Ok(coverage)) => Some(coverage.line()),
+            Some(Err(e)) => Some(format!("preventive SCP: could not be read: {e}")),
+            None => None,
+        };
+        if let Some(said) = said {
+            let body = text.trim_end_matches('\n');
+            let at = body.rfind('\n').map_or(0, |i| i + 1);
+            text.insert_str(at, &format!("{said}\n\n"));
+        }
         anstream::print!("{text}");
     }
     Ok(clean)

@@ -572,6 +572,103 @@ pub async fn apply(base: &SdkConfig, scp: &Scp, target: &str, dry_run: bool) -> 
     Ok(Outcome { applied: done, failure: None })
 }
 
+/// Where the preventive policy applies, for `status`: the governed accounts it does not cover.
+#[derive(Debug)]
+pub struct Coverage {
+    /// The policy's id, where it exists.
+    pub policy_id: Option<String>,
+    /// Whether SCPs are enabled on the root (otherwise no SCP applies anywhere).
+    pub enabled: bool,
+    /// The governed accounts (ACTIVE, not excluded, not the management account).
+    pub governed: usize,
+    /// Those it does not cover, sorted.
+    pub not_covered: Vec<String>,
+}
+
+impl Coverage {
+    /// As `status --json` gives it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "policy": POLICY_NAME, "policy_id": self.policy_id, "enabled": self.enabled,
+            "governed": self.governed, "not_covered": self.not_covered,
+        })
+    }
+
+    /// What `status` prints of it, within 100 columns: a line, and the accounts not covered six to a line.
+    pub fn line(&self) -> String {
+        let head = match (&self.policy_id, self.enabled) {
+            (None, _) => "preventive SCP: none (`guardduty-enabler scp` prints one)".to_owned(),
+            (Some(_), false) => format!(
+                "preventive SCP: SCPs are not enabled on the root, so it covers none of {} governed accounts",
+                self.governed
+            ),
+            (Some(_), true) if self.not_covered.is_empty() => {
+                format!("preventive SCP: covers all {} governed accounts (never the management account)", self.governed)
+            }
+            (Some(_), true) => format!(
+                "preventive SCP: does not cover {} of {} governed accounts (nor the management account):",
+                self.not_covered.len(),
+                self.governed
+            ),
+        };
+        let listed = self.policy_id.is_some() && self.enabled;
+        let mut text = head;
+        for chunk in self.not_covered.chunks(6).filter(|_| listed) {
+            text.push_str("\n  ");
+            text.push_str(&chunk.join(", "));
+        }
+        text
+    }
+}
+
+/// Which of `governed` (the accounts `status` counts, the management account excluded) the preventive policy covers:
+/// it is attached to the root, to a unit above them (at any depth) or to them (ListPolicies, ListTargetsForPolicy,
+/// ListParents). Reads only.
+pub async fn coverage(base: &SdkConfig, governed: &[String]) -> Result<Coverage, Failure> {
+    let org = Organizations {
+        client: orgs::Client::new(base),
+        region: base.region().map(|r| r.to_string()).unwrap_or_default(),
+    };
+    let (_, status) = org.root().await?;
+    let Some(id) = org.find().await? else {
+        return Ok(Coverage {
+            policy_id: None,
+            enabled: false,
+            governed: governed.len(),
+            not_covered: governed.to_vec(),
+        });
+    };
+    let targets: BTreeSet<String> = org.targets(&id).await?.into_iter().collect();
+    let enabled = status == Some(PolicyTypeStatus::Enabled);
+    let mut not_covered = Vec::new();
+    for account in governed {
+        if !enabled || !org.covered(account, &targets).await? {
+            not_covered.push(account.clone());
+        }
+    }
+    not_covered.sort();
+    Ok(Coverage { policy_id: Some(id), enabled, governed: governed.len(), not_covered })
+}
+
+impl Organizations {
+    /// Whether `account`, or a parent of it up to the root, is among `targets` (ListParents, one level a call;
+    /// Organizations nests at most five levels of units).
+    async fn covered(&self, account: &str, targets: &BTreeSet<String>) -> Result<bool, Failure> {
+        let mut child = account.to_owned();
+        for _ in 0..8 {
+            if targets.contains(&child) {
+                return Ok(true);
+            }
+            let out = self.client.list_parents().child_id(&child).send().await.map_err(self.fail("ListParents"))?;
+            match out.parents().first().and_then(|p| p.id()) {
+                Some(parent) => child = parent.to_owned(),
+                None => return Ok(false),
+            }
+        }
+        Ok(targets.contains(&child))
+    }
+}
+
 /// The line printed after the policy: its size, and what no SCP can do.
 pub fn note(scp: &Scp) -> String {
     format!(

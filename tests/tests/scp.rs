@@ -337,3 +337,40 @@ async fn a_write_refused_after_an_earlier_one_is_exit_2_and_the_next_apply_finis
     assert_eq!(done.code, 0, "{done:?}");
     assert_eq!(writes(&emulator), counts(&[("AttachPolicy", 1)]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_names_the_governed_accounts_the_preventive_policy_does_not_cover() {
+    // given an organization with two members moved into a unit, in sync
+    let (emulator, org) = system_tests::world_of(&["us-east-1"], 4);
+    let admin = org.accounts[0].to_string();
+    emulator.enabler(system_tests::settings(&org.accounts[0], &[])).await.reconcile().await.unwrap();
+    let orgs = aws_sdk_organizations::Client::new(&emulator.sdk_config().await);
+    let root = orgs.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    let unit = orgs.create_organizational_unit().parent_id(&root).name("protected").send().await.unwrap();
+    let unit = unit.organizational_unit().unwrap().id().unwrap().to_owned();
+    for account in &org.accounts[2..4] {
+        let moved = orgs.move_account().account_id(account.as_str()).source_parent_id(&root);
+        moved.destination_parent_id(&unit).send().await.unwrap();
+    }
+    let env = [("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())];
+    let status = |emulator: &Emulator| {
+        let ran = cli(emulator, &["status", "--json"], &env);
+        assert_eq!(ran.code, 0, "{ran:?}");
+        serde_json::from_str::<Value>(&ran.stdout).unwrap()["preventive_scp"].clone()
+    };
+    // when no policy exists: every governed account is uncovered
+    let none = status(&emulator);
+    assert_eq!(none["policy_id"], Value::Null, "{none}");
+    assert_eq!(none["governed"], 4, "{none}");
+    // when it is attached to the unit: the accounts outside it are named, the management account never counted
+    assert_eq!(cli(&emulator, &["scp", "--apply", "--target", &unit], &env).code, 0);
+    let unit_only = status(&emulator);
+    let mut outside: Vec<String> = [org.accounts[0], org.accounts[1]].iter().map(|a| a.to_string()).collect();
+    outside.sort();
+    assert_eq!(unit_only["not_covered"], json!(outside), "{unit_only}");
+    let text = cli(&emulator, &["status"], &env);
+    assert!(text.stdout.contains("does not cover 2 of 4 governed accounts"), "{}", text.stdout);
+    // and attached to the root: it covers them all
+    assert_eq!(cli(&emulator, &["scp", "--apply", "--target", &root], &env).code, 0);
+    assert_eq!(status(&emulator)["not_covered"], json!([]));
+}

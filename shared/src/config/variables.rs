@@ -258,7 +258,7 @@ pub const VARIABLES: [Variable; 21] = [
     Variable {
         name: "GUARDDUTY_EVIDENCE_BUCKET",
         property: "EvidenceBucket",
-        doc: "the S3 bucket (its name) that keeps the evidence record, gzip JSON under `evidence/YYYY/MM/DD/` (`guardduty-enabler report --from --to` reads it)",
+        doc: "the S3 bucket (its name) where the schedule keeps the evidence record, gzip JSON under `evidence/YYYY/MM/DD/` (`guardduty-enabler report --from --to` reads it)",
         default: "none: no record is kept (the template names the findings bucket it deploys)",
         switch: false,
         required: false,
