@@ -76,8 +76,14 @@ pub enum Repair {
         /// The region.
         region: String,
     },
+    /// A call that undoes every membership of `region` with its foundation (the admin's DeleteDetector, or
+    /// DisableOrganizationAdminAccount: GuardDuty removes the admin's members with it): that region reconciled whole.
+    Region {
+        /// The region.
+        region: String,
+    },
     /// The foundation of the whole organization (DeregisterDelegatedAdministrator or DisableAWSServiceAccess for
-    /// GuardDuty): the designation and trusted access re-asserted in every governed region, members untouched.
+    /// GuardDuty, which end the delegation and with it every membership): every governed region reconciled.
     Organization,
     /// A GuardDuty policy, or the policy type, changed (DetachPolicy, UpdatePolicy, DeletePolicy,
     /// DisablePolicyType): the policies this tool owns put back, where it owns one.
@@ -91,6 +97,7 @@ impl Repair {
             Self::Members { .. } => "members",
             Self::MemberPlans { .. } => "member_plans",
             Self::Foundation { .. } => "foundation",
+            Self::Region { .. } => "region",
             Self::Organization => "organization",
             Self::Policies => "policies",
         }
@@ -99,9 +106,10 @@ impl Repair {
     /// The region it is confined to, if one.
     pub fn region(&self) -> Option<&str> {
         match self {
-            Self::Members { region, .. } | Self::MemberPlans { region, .. } | Self::Foundation { region } => {
-                Some(region)
-            }
+            Self::Members { region, .. }
+            | Self::MemberPlans { region, .. }
+            | Self::Foundation { region }
+            | Self::Region { region } => Some(region),
             Self::Organization | Self::Policies => None,
         }
     }
@@ -365,16 +373,21 @@ fn guardduty(call: &Call, keeper: &Keeper<'_>) -> Result<Decision, String> {
         }
         "UpdateMemberDetectors" => repair(Repair::MemberPlans { region, accounts: call.account_ids()? }),
         // The admin's and the management account's detectors are the foundation; a member's own detector is put
-        // back by its membership (a member of an organization cannot delete it while it is a member).
+        // back by its membership (a member of an organization cannot delete it while it is a member). The admin's
+        // detector deleted takes its members with it ("When you delete a detector, ... the member accounts are
+        // disassociated", DeleteDetector in the GuardDuty User Guide's "Suspending or disabling GuardDuty").
+        "DeleteDetector" if call.account == keeper.admin => repair(Repair::Region { region }),
         "DeleteDetector" | "UpdateDetector" if keeps_detector => repair(Repair::Foundation { region }),
         "DeleteDetector"
         | "UpdateDetector"
         | "DisassociateFromAdministratorAccount"
         | "DisassociateFromMasterAccount" => repair(Repair::Members { region, accounts: vec![call.account] }),
-        "UpdateOrganizationConfiguration"
-        | "DisableOrganizationAdminAccount"
-        | "DeletePublishingDestination"
-        | "UpdatePublishingDestination" => repair(Repair::Foundation { region }),
+        // Removing the delegated admin removes its members in that region too (GuardDuty User Guide, "Changing the
+        // delegated GuardDuty administrator account").
+        "DisableOrganizationAdminAccount" => repair(Repair::Region { region }),
+        "UpdateOrganizationConfiguration" | "DeletePublishingDestination" | "UpdatePublishingDestination" => {
+            repair(Repair::Foundation { region })
+        }
         "CreateFilter" | "UpdateFilter" => filter(call, keeper),
         "CreateIPSet" | "UpdateIPSet" => ip_set(call, keeper),
         "DeleteThreatIntelSet" | "UpdateThreatIntelSet" => threat_list(call, keeper),
@@ -525,14 +538,23 @@ mod tests {
 
     #[test]
     fn given_the_admin_or_management_detector_changed_then_the_foundation_of_that_region_only() {
-        for account in [ADMIN, MANAGEMENT] {
-            for name in ["UpdateDetector", "DeleteDetector"] {
-                let detail = someone(account, name, json!({"detectorId": "d1", "enable": false}));
-                assert_eq!(
-                    decide_on("aws.guardduty", detail),
-                    Ok(Decision::Repair(Repair::Foundation { region: "eu-west-1".into() }))
-                );
-            }
+        for (account, name) in
+            [(ADMIN, "UpdateDetector"), (MANAGEMENT, "UpdateDetector"), (MANAGEMENT, "DeleteDetector")]
+        {
+            let detail = someone(account, name, json!({"detectorId": "d1", "enable": false}));
+            assert_eq!(
+                decide_on("aws.guardduty", detail),
+                Ok(Decision::Repair(Repair::Foundation { region: "eu-west-1".into() }))
+            );
+        }
+        // the admin's detector deleted, or the admin removed, takes every membership of the region with it
+        for (account, name) in [(ADMIN, "DeleteDetector"), (MANAGEMENT, "DisableOrganizationAdminAccount")] {
+            let detail = someone(account, name, json!({"detectorId": "d1", "adminAccountId": ADMIN}));
+            assert_eq!(
+                decide_on("aws.guardduty", detail),
+                Ok(Decision::Repair(Repair::Region { region: "eu-west-1".into() })),
+                "{name}"
+            );
         }
         let member = someone(MEMBER, "DisassociateFromAdministratorAccount", json!({"detectorId": "d9"}));
         assert!(matches!(decide_on("aws.guardduty", member), Ok(Decision::Repair(Repair::Members { .. }))));

@@ -473,6 +473,15 @@ async fn tamper_calls(calls: &mut BTreeMap<&'static str, Actions>) {
         let answer = function.handle(event(call)).await.unwrap();
         assert!(answer["repaired"]["writes"].as_u64().unwrap() >= 1, "{sample}: {answer}");
     }
+    // and the admin removed in one region (that region reconciled whole)
+    let management_gd = aws_sdk_guardduty::Client::new(&emulator.sdk_config().await);
+    management_gd.disable_organization_admin_account().admin_account_id(org.accounts[0].as_str()).send().await.unwrap();
+    emulator.clear_log();
+    let ids = [("777788889999", org.accounts[0].as_str()), ("111122223333", org.management.as_str())];
+    let call = fixture("tamper-guardduty-disable-organization-admin-account.json", &ids);
+    let answer = function.handle(event(call)).await.unwrap();
+    assert!(answer["repaired"]["writes"].as_u64().unwrap() >= 1, "{answer}");
+    add_calls(calls, &emulator, &org);
     // and, asked to revert each kind, an ARCHIVE filter, an activated trusted list and a threat list turned off
     let reverts = [("GUARDDUTY_AUTO_ENABLE", "NEW"), ("GUARDDUTY_TAMPER_REVERT", "filters,ip_sets,threat_lists")];
     let function = Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &reverts)).await));

@@ -243,3 +243,64 @@ async fn in_a_maintenance_window_a_removed_member_is_raised_and_not_repaired() {
     assert!(writes(&emulator).is_empty(), "{:?}", writes(&emulator));
     assert_eq!(status(&emulator, HERE, &member).as_deref(), Some("Disabled"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_organization_configuration_and_a_members_plans_are_put_back_there_only() {
+    // given a bootstrapped organization whose auto-enable someone turns off in one region, and one member's S3 plan
+    let (emulator, org, responder) = bootstrapped().await;
+    let member = org.accounts[2];
+    let gd = emulator.admin_guardduty(&org.accounts[0], HERE).await;
+    let detector_id = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let off = gd
+        .update_organization_configuration()
+        .detector_id(&detector_id)
+        .auto_enable_organization_members(aws_sdk_guardduty::types::AutoEnableMembers::None);
+    off.send().await.unwrap();
+    let s3_off = aws_sdk_guardduty::types::MemberFeaturesConfiguration::builder()
+        .name(aws_sdk_guardduty::types::OrgFeature::S3DataEvents)
+        .status(aws_sdk_guardduty::types::FeatureStatus::Disabled)
+        .build();
+    let plans = gd.update_member_detectors().detector_id(&detector_id).account_ids(member.as_str()).features(s3_off);
+    plans.send().await.unwrap();
+    for (name, operation) in [
+        ("tamper-guardduty-update-organization-configuration.json", "UpdateOrganizationConfiguration"),
+        ("tamper-guardduty-update-member-detectors.json", "UpdateMemberDetectors"),
+    ] {
+        emulator.clear_log();
+        // when the call is delivered
+        let answer = responder.handle(event(sample(name, &org, &member))).await.unwrap();
+        // then what it changed is written back, there only
+        let written = writes(&emulator);
+        assert!(written.contains(&format!("{operation}@{HERE}")), "{name}: {written:?} {answer}");
+        assert!(written.iter().all(|w| w.ends_with(&format!("@{HERE}"))), "{name}: {written:?}");
+    }
+    let config = emulator.state()["org_configs"].as_array().unwrap().clone();
+    let here = config.iter().find(|c| c["region"] == HERE).unwrap();
+    assert_eq!(here["auto_enable"], "NEW", "{here}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_removed_in_one_region_is_designated_again_with_its_members_there_only() {
+    // given a bootstrapped organization whose admin the management account removes in one region
+    let (emulator, org, responder) = bootstrapped().await;
+    let gd = aws_sdk_guardduty::Client::from_conf(
+        aws_sdk_guardduty::config::Builder::from(&emulator.sdk_config().await)
+            .region(aws_sdk_guardduty::config::Region::new(HERE))
+            .build(),
+    );
+    gd.disable_organization_admin_account().admin_account_id(org.accounts[0].as_str()).send().await.unwrap();
+    emulator.clear_log();
+    // when the call is delivered
+    let answer = responder
+        .handle(event(sample("tamper-guardduty-disable-organization-admin-account.json", &org, &org.accounts[2])))
+        .await
+        .unwrap();
+    // then the admin is designated there again and every member there is Enabled, nothing written elsewhere
+    let written = writes(&emulator);
+    assert!(written.contains(&format!("EnableOrganizationAdminAccount@{HERE}")), "{written:?} {answer}");
+    assert!(written.iter().all(|w| w.ends_with(&format!("@{HERE}"))), "{written:?}");
+    for account in &org.accounts[1..] {
+        assert_eq!(status(&emulator, HERE, account).as_deref(), Some("Enabled"), "{account}: {answer}");
+    }
+    assert_eq!(answer["decision"]["decision"], "repair");
+}

@@ -80,6 +80,11 @@ impl Memory {
         self.lock().detectors.insert(region.to_owned(), id.to_owned());
     }
 
+    /// Forgets every detector id found (a repair after someone deleted one must read them again).
+    pub(crate) fn forget_regions_detectors(&self) {
+        self.lock().detectors.clear();
+    }
+
     pub(crate) fn forget_detector(&self, region: &str) {
         self.lock().detectors.remove(region);
     }

@@ -2,7 +2,9 @@
 //! [`crate::tamper`]). Memberships and members' plans go through an onboarding of exactly those accounts in that
 //! region, which reads them back; the foundation of a region (the designation, the admin's and the management
 //! account's detectors, the organization configuration, the findings export) through the first part of that region's
-//! reconcile, members untouched, then read back by the same part as a dry run, which must find nothing to write.
+//! reconcile, members untouched, then read back by the same part as a dry run, which must find nothing to write; a
+//! call that took a region's memberships with it (the admin's detector deleted, the admin removed), by that region's
+//! whole reconcile.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -61,9 +63,10 @@ impl<C: Cloud> Enabler<C> {
                 Ok(Repaired { report, verified, shortfall })
             }
             Repair::Foundation { region } => self.repair_foundation(&here(region), false).await,
+            Repair::Region { region } => self.repair_whole(&here(region)).await,
             Repair::Organization => {
                 self.memory.forget_trusted();
-                self.repair_foundation(options, false).await
+                self.repair_whole(options).await
             }
             Repair::Policies => self.repair_foundation(options, true).await,
         }
@@ -97,6 +100,16 @@ impl<C: Cloud> Enabler<C> {
                 Ok(matches!(status.as_str(), "ACTIVE" | "ACTIVATING"))
             }
         }
+    }
+
+    /// The regions of `options` reconciled whole (their foundation and every member), read back as a reconcile
+    /// reads its writes back: verified when every region converged with every expected account protected.
+    async fn repair_whole(&self, options: &RunOptions) -> Result<Repaired, Error> {
+        self.memory.forget_regions_detectors();
+        let report = Box::pin(self.reconcile_with(options)).await?;
+        let shortfall = report.problems();
+        let verified = shortfall.is_empty() && report.is_success();
+        Ok(Repaired { report, verified, shortfall })
     }
 
     /// The foundation of the regions of `options` (and, with `policies`, the GuardDuty policies this tool owns),
