@@ -62,7 +62,9 @@ pub use report::{
     AccountEntry, Action, ActionStatus, Coverage, ExportReport, Found, OrgAction, Outcome, OwnedPolicy, PolicyReport,
     RegionLeftOut, RegionReport, Report, Summary, NAMED_PER_REGION,
 };
-pub use run::{Enabler, Onboarding, Patience, Progress, ProgressEvent, RegionUsage, Repaired, RunOptions, Usage};
+pub use run::{
+    Enabler, Entry, Onboarding, Patience, Progress, ProgressEvent, RegionUsage, Repaired, RunOptions, Usage,
+};
 pub use state::{
     AdminStatus, DelegatedAdmin, Detector, FeatureState, Features, MemberStatus, Members, OrgAccount, OrgConfig,
     OrgFeatureState,

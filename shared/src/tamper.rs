@@ -55,9 +55,17 @@ const GUARDDUTY_PRINCIPALS: [&str; 2] = ["guardduty.amazonaws.com", "malware-pro
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "repair", rename_all = "snake_case")]
 pub enum Repair {
-    /// Memberships removed or stopped (DisassociateMembers, DeleteMembers, StopMonitoringMembers, a member's own
+    /// Memberships removed (DisassociateMembers, DeleteMembers, a member's own
     /// DisassociateFromAdministratorAccount): these accounts made Enabled members again in `region`.
     Members {
+        /// The region.
+        region: String,
+        /// The accounts.
+        accounts: Vec<AccountId>,
+    },
+    /// Members' monitoring stopped (StopMonitoringMembers; the membership stays, "Disabled"): monitoring restarted
+    /// for these accounts in `region` first, the rest of an onboarding only where that does not make them Enabled.
+    Monitoring {
         /// The region.
         region: String,
         /// The accounts.
@@ -95,6 +103,7 @@ impl Repair {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Members { .. } => "members",
+            Self::Monitoring { .. } => "monitoring",
             Self::MemberPlans { .. } => "member_plans",
             Self::Foundation { .. } => "foundation",
             Self::Region { .. } => "region",
@@ -107,6 +116,7 @@ impl Repair {
     pub fn region(&self) -> Option<&str> {
         match self {
             Self::Members { region, .. }
+            | Self::Monitoring { region, .. }
             | Self::MemberPlans { region, .. }
             | Self::Foundation { region }
             | Self::Region { region } => Some(region),
@@ -368,9 +378,8 @@ fn guardduty(call: &Call, keeper: &Keeper<'_>) -> Result<Decision, String> {
     let region = call.region.clone();
     let keeps_detector = call.account == keeper.admin || Some(call.account) == keeper.management;
     match call.name.as_str() {
-        "DisassociateMembers" | "DeleteMembers" | "StopMonitoringMembers" => {
-            repair(Repair::Members { region, accounts: call.account_ids()? })
-        }
+        "DisassociateMembers" | "DeleteMembers" => repair(Repair::Members { region, accounts: call.account_ids()? }),
+        "StopMonitoringMembers" => repair(Repair::Monitoring { region, accounts: call.account_ids()? }),
         "UpdateMemberDetectors" => repair(Repair::MemberPlans { region, accounts: call.account_ids()? }),
         // The admin's and the management account's detectors are the foundation; a member's own detector is put
         // back by its membership (a member of an organization cannot delete it while it is a member). The admin's
@@ -523,7 +532,7 @@ mod tests {
 
     #[test]
     fn given_members_removed_by_someone_when_decided_then_exactly_those_are_made_members_again_there() {
-        for name in ["DisassociateMembers", "DeleteMembers", "StopMonitoringMembers"] {
+        for name in ["DisassociateMembers", "DeleteMembers"] {
             let detail = someone(ADMIN, name, json!({"detectorId": "d1", "accountIds": [MEMBER]}));
             assert_eq!(
                 decide_on("aws.guardduty", detail),
@@ -534,6 +543,21 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn given_monitoring_stopped_by_someone_when_decided_then_it_is_restarted_for_those_accounts_there() {
+        let detail = someone(ADMIN, "StopMonitoringMembers", json!({"detectorId": "d1", "accountIds": [MEMBER]}));
+        let decision = decide_on("aws.guardduty", detail);
+        assert_eq!(
+            decision,
+            Ok(Decision::Repair(Repair::Monitoring {
+                region: "eu-west-1".into(),
+                accounts: vec![MEMBER.parse().expect("id")]
+            }))
+        );
+        let Ok(Decision::Repair(repair)) = decision else { unreachable!() };
+        assert_eq!((repair.kind(), repair.region()), ("monitoring", Some("eu-west-1")));
     }
 
     #[test]

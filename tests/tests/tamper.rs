@@ -114,6 +114,46 @@ async fn removed_or_stopped_members_are_made_members_again_in_that_region_only()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_monitoring_is_restarted_by_one_write_in_three_round_trips_and_a_member_gone_since_is_created() {
+    // given a bootstrapped organization, and a responder that has answered once (a warm process)
+    let (emulator, org, responder) = bootstrapped().await;
+    let member = org.accounts[2];
+    let gd = emulator.admin_guardduty(&org.accounts[0], HERE).await;
+    let detector_id = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let stop = || gd.stop_monitoring_members().detector_id(&detector_id).account_ids(member.as_str()).send();
+    let payload = sample("tamper-guardduty-stop-monitoring-members.json", &org, &member);
+    stop().await.unwrap();
+    responder.handle(event(payload.clone())).await.unwrap();
+    // when someone stops monitoring the member again and the call arrives, each call taking 100 ms
+    stop().await.unwrap();
+    assert_eq!(status(&emulator, HERE, &member).as_deref(), Some("Disabled"));
+    emulator.clear_log();
+    let latency = std::time::Duration::from_millis(100);
+    emulator.faults(json!({"latency_ms": 100}));
+    let answer = responder.handle(event(payload.clone())).await.unwrap();
+    emulator.faults(json!({}));
+    // then monitoring is restarted by StartMonitoringMembers alone (no CreateMembers, which would apply the
+    // organization's auto-enable settings to the member's plans), read back: the account's standing, the restart
+    // with the configuration, the read-back
+    assert_eq!(status(&emulator, HERE, &member).as_deref(), Some("Enabled"), "{answer}");
+    assert_eq!(writes(&emulator), vec![format!("StartMonitoringMembers@{HERE}")], "{answer}");
+    assert_eq!(answer["repaired"]["writes"], 1, "{answer}");
+    let log = emulator.log();
+    assert!(system_tests::round_trips(&log, latency) <= 3, "{:?}", system_tests::waves(&log, latency));
+    // and when the member was deleted since it was stopped, the restart finds no member and creates it
+    stop().await.unwrap();
+    gd.delete_members().detector_id(&detector_id).account_ids(member.as_str()).send().await.unwrap();
+    emulator.clear_log();
+    let answer = responder.handle(event(payload)).await.unwrap();
+    assert_eq!(status(&emulator, HERE, &member).as_deref(), Some("Enabled"), "{answer}");
+    assert_eq!(
+        writes(&emulator),
+        vec![format!("StartMonitoringMembers@{HERE}"), format!("CreateMembers@{HERE}")],
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_detector_turned_off_is_turned_on_again_there_and_no_member_is_written() {
     // given a bootstrapped organization whose admin detector someone disables in one region
     let (emulator, org, responder) = bootstrapped().await;

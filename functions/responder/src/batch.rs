@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use enablement::{
-    emf_onboarding, guarded, AccountId, Budget, Cloud, Enabler, Error as RunError, Failure, Interrupted, Onboarding,
-    Report, RunOptions,
+    emf_onboarding, guarded, AccountId, Budget, Cloud, Enabler, Entry, Error as RunError, Failure, Interrupted,
+    Onboarding, Report, RunOptions,
 };
 use serde_json::Value;
 
@@ -179,13 +179,13 @@ impl<C: Cloud> Responder<C> {
         budget: Option<Budget>,
     ) -> (Vec<Resolved>, [Option<Group>; 3]) {
         let options = RunOptions::within(budget);
-        let onboard = |accounts: Vec<AccountId>, moved: bool| {
+        let onboard = |accounts: Vec<AccountId>, entry: Entry| {
             let options = options.clone();
             async move {
                 if accounts.is_empty() {
                     return None;
                 }
-                let result = enabler.onboard_all(&accounts, moved, &options).await.map_err(|e| match e {
+                let result = enabler.onboard_all(&accounts, entry, &options).await.map_err(|e| match e {
                     e @ RunError::NoRegions(_) => Failure::new("NoRegionToGovern", e.to_string()),
                     e => Failure::from(e),
                 });
@@ -201,11 +201,11 @@ impl<C: Cloud> Responder<C> {
                 .filter_map(|r| r.as_ref().ok().copied().flatten())
                 .filter(|a| !split.moved.contains(a) && !split.known.contains(a))
                 .collect();
-            (resolved, onboard(late.into_iter().collect(), false).await)
+            (resolved, onboard(late.into_iter().collect(), Entry::New).await)
         };
         let (new_group, moved_group, (resolved, late_group)) = tokio::join!(
-            onboard(split.known.iter().copied().collect(), false),
-            onboard(split.moved.iter().copied().collect(), true),
+            onboard(split.known.iter().copied().collect(), Entry::New),
+            onboard(split.moved.iter().copied().collect(), Entry::Moved),
             resolving
         );
         (resolved, [new_group, moved_group, late_group])

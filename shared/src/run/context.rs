@@ -51,6 +51,23 @@ impl Mode {
     }
 }
 
+/// How the accounts an onboarding enrols stand in GuardDuty, as the event that brought them says: what its first
+/// write in each region is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Entry {
+    /// New to GuardDuty (a new account, or one whose standing is unknown): created as a member, then read back.
+    #[default]
+    New,
+    /// A member already, moved to another organizational unit: its membership is read first and it is never
+    /// created again (CreateMembers applies the organization's auto-enable settings to the plans "irrespective of
+    /// the accounts being new or existing members", CreateMembers API reference).
+    Moved,
+    /// A member whose monitoring someone stopped (StopMonitoringMembers): monitoring is restarted first
+    /// (StartMonitoringMembers), then read back; an account that does not read back Enabled is planned again from
+    /// what GuardDuty shows (created where it is no longer a member).
+    Stopped,
+}
+
 /// What every region's work shares.
 pub(crate) struct Context {
     pub(crate) management: AccountId,
@@ -64,8 +81,8 @@ pub(crate) struct Context {
     pub(crate) keep_members: bool,
     /// The regions enabled by default (every other is an opt-in one), for findings export's region rules.
     pub(crate) defaults: std::collections::BTreeSet<String>,
-    /// Whether this run re-plans an account that moved between organizational units (a member already).
-    pub(crate) moved: bool,
+    /// How the accounts of an onboarding stand in GuardDuty, as the event that brought them says.
+    pub(crate) entry: Entry,
     pub(crate) progress: Option<Progress>,
     /// No organization-wide write is started after this instant (the invocation's deadline, less its margins).
     pub(crate) deadline: Option<std::time::Instant>,
@@ -237,7 +254,7 @@ impl<C: Cloud> Enabler<C> {
             dry_run: options.dry_run.unwrap_or(self.settings.dry_run),
             keep_members: options.keep_members,
             defaults: std::collections::BTreeSet::new(),
-            moved: false,
+            entry: Entry::New,
             progress: options.progress.clone(),
             deadline: options.deadline,
             first_designation: Mutex::new(false),

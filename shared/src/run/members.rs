@@ -36,22 +36,28 @@ impl<C: Cloud> RegionWork<'_, C> {
         self.member_rounds(accounts, statuses, None, plans).await
     }
 
-    /// The membership rounds; `applied` names the accounts of the first round's writes when the caller has applied
-    /// them already (an onboarding creates the membership while it reads the organization configuration).
+    /// The membership rounds, two at most: each plans from what GuardDuty showed, writes, and reads back. `blind`
+    /// names the accounts of a first write the caller made before anything was read (an onboarding writes the
+    /// membership while it reads the organization configuration) and the round the rest is planned in: the second
+    /// after a CreateMembers, the first after a StartMonitoringMembers (whose accounts may not be members at all).
     pub(crate) async fn member_rounds(
         &mut self,
         accounts: &[MemberAccount],
         statuses: &mut Members,
-        mut applied: Option<BTreeSet<AccountId>>,
+        mut blind: Option<(BTreeSet<AccountId>, Round)>,
         mut plans: Option<&mut PlanCheck>,
     ) -> Result<(), Error> {
-        let mut round = Round::First;
+        let mut next = Round::First;
         let mut candidates: Cow<'_, [MemberAccount]> = Cow::Borrowed(accounts);
-        loop {
-            let touched = match applied.take() {
-                Some(touched) => touched,
+        for pass in 1..=2 {
+            let touched = match blind.take() {
+                Some((touched, then)) => {
+                    next = then;
+                    touched
+                }
                 None => {
-                    let steps = plan_members(&candidates, statuses, round);
+                    let steps = plan_members(&candidates, statuses, next);
+                    next = Round::Second;
                     let touched = touched(&steps);
                     self.apply_all(steps).await?;
                     touched
@@ -77,21 +83,27 @@ impl<C: Cloud> RegionWork<'_, C> {
                     record(&touched, seen, statuses);
                 }
             }
-            if round == Round::Second {
-                return Ok(());
+            if pass == 2 {
+                break;
             }
-            // Round two: the accounts written to that GuardDuty shows with a record, but not Enabled.
+            // The next round: the accounts written to that GuardDuty shows, but not Enabled; planned in the first
+            // round (after a blind StartMonitoringMembers), those it does not show as members too.
+            let informed = next == Round::First;
             candidates = Cow::Owned(
                 candidates
                     .iter()
                     .filter(|a| {
-                        touched.contains(&a.id) && statuses.get(&a.id).is_some_and(|s| *s != MemberStatus::Enabled)
+                        touched.contains(&a.id)
+                            && match statuses.get(&a.id) {
+                                Some(status) => *status != MemberStatus::Enabled,
+                                None => informed,
+                            }
                     })
                     .cloned()
                     .collect(),
             );
-            round = Round::Second;
         }
+        Ok(())
     }
 
     /// The protection plans of every account of `accounts` that `statuses` shows Enabled: read where `check` has not

@@ -46,6 +46,7 @@ use crate::tree::OrgTree;
 
 use classes::ou_classes;
 pub(crate) use classes::AccountClasses;
+pub use context::Entry;
 use context::{Context, Mode, Warmth};
 use memory::Memory;
 pub use onboard::Onboarding;

@@ -14,7 +14,7 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::classes::{AccountClasses, PolicyFacts};
-use super::context::{no_common_region, Context, Mode, Warmth};
+use super::context::{no_common_region, Context, Entry, Mode, Warmth};
 use super::{Enabler, RunOptions};
 use crate::config::Enablement;
 use crate::error::Error;
@@ -65,7 +65,7 @@ impl<C: Cloud> Enabler<C> {
     /// re-asserts what this tool keeps (api mode: the organization configuration; owning a GuardDuty policy: the
     /// policy). Refused, with nothing written, for an account that is not ACTIVE in the organization or is excluded.
     pub async fn onboard(&self, account: &AccountId, options: &RunOptions) -> Result<Report, Error> {
-        single(self.onboard_as(&[*account], options, false).await?)
+        single(self.onboard_as(&[*account], options, Entry::New).await?)
     }
 
     /// Brings an account that moved to another organizational unit to the plans it should have now (its unit's of
@@ -73,33 +73,39 @@ impl<C: Cloud> Enabler<C> {
     /// membership first, so that a member is never written with CreateMembers (which applies the organization's
     /// auto-enable settings to its plans).
     pub async fn replan(&self, account: &AccountId, options: &RunOptions) -> Result<Report, Error> {
-        single(self.onboard_as(&[*account], options, true).await?)
+        single(self.onboard_as(&[*account], options, Entry::Moved).await?)
     }
 
-    /// Onboards several accounts together (as [`onboard`](Self::onboard), or with `moved` as
-    /// [`replan`](Self::replan)): every region writes their memberships in one CreateMembers and reads them back in
-    /// one GetMembers per 50 accounts. An account refused (not in the organization, not ACTIVE, excluded) is named
+    /// Onboards several accounts together (as [`onboard`](Self::onboard), with [`Entry::Moved`] as
+    /// [`replan`](Self::replan), with [`Entry::Stopped`] restarting their monitoring first): every region writes
+    /// their memberships in one CreateMembers (or StartMonitoringMembers) and reads them back in one GetMembers per
+    /// 50 accounts. An account refused (not in the organization, not ACTIVE, excluded) is named
     /// with why and does not stop the others; [`Report::protection_of`] says where each enrolled account ended.
     pub async fn onboard_all(
         &self,
         accounts: &[AccountId],
-        moved: bool,
+        entry: Entry,
         options: &RunOptions,
     ) -> Result<Onboarding, Error> {
         let unique: BTreeSet<AccountId> = accounts.iter().copied().collect();
         let unique: Vec<AccountId> = unique.into_iter().collect();
-        self.onboard_as(&unique, options, moved).await
+        self.onboard_as(&unique, options, entry).await
     }
 
-    async fn onboard_as(&self, accounts: &[AccountId], options: &RunOptions, moved: bool) -> Result<Onboarding, Error> {
+    async fn onboard_as(
+        &self,
+        accounts: &[AccountId],
+        options: &RunOptions,
+        entry: Entry,
+    ) -> Result<Onboarding, Error> {
         let started = Instant::now();
         self.check_partition()?;
         if self.memory.regions().is_none() && options.only_regions.is_none() {
-            return self.onboard_fresh(accounts, options, moved, started).await;
+            return self.onboard_fresh(accounts, options, entry, started).await;
         }
         let (standings, (mut ctx, choice)) =
             tokio::try_join!(self.standings(accounts), self.context(options, Warmth::Remembered))?;
-        ctx.moved = moved;
+        ctx.entry = entry;
         let enrolment = self.enrolment(standings).await?;
         if enrolment.accepted.is_empty() {
             return Ok(Onboarding { report: None, refused: enrolment.refused });
@@ -120,7 +126,7 @@ impl<C: Cloud> Enabler<C> {
         &self,
         accounts: &[AccountId],
         options: &RunOptions,
-        moved: bool,
+        entry: Entry,
         started: Instant,
     ) -> Result<Onboarding, Error> {
         let admin_regions = self.cloud.enabled_regions(Side::Admin);
@@ -149,7 +155,7 @@ impl<C: Cloud> Enabler<C> {
             return Ok(Onboarding { report: None, refused: enrolment.refused });
         }
         let mut ctx = self.context_for(options, management, root)?;
-        ctx.moved = moved;
+        ctx.entry = entry;
         ctx.defaults = management_regions.iter().filter(|r| r.by_default).map(|r| r.name.clone()).collect();
         let facts = classes_for(&ctx, &enrolment.facts);
         let members = &enrolment.members;
@@ -226,7 +232,11 @@ impl<C: Cloud> Enabler<C> {
         if let Some(p) = policies.as_mut() {
             p.uncovered_accounts = p.uncovered.len();
         }
-        let kind = if ctx.moved { "replan" } else { "onboard" };
+        let kind = match ctx.entry {
+            Entry::New => "onboard",
+            Entry::Moved => "replan",
+            Entry::Stopped => "restart",
+        };
         let mut report = self.report(kind, ctx, choice, regions, organization, started, enrolment.members.len())?;
         if let [account] = accounts {
             report.account = Some(account.to_string());

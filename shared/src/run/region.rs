@@ -15,7 +15,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::apply::RegionWork;
 use super::classes::AccountClasses;
-use super::context::{Context, Mode};
+use super::context::{Context, Entry, Mode};
 use super::members::touched;
 use super::observe::{found, read_admin_side};
 use super::{Enabler, OrgView, Organization, Roster};
@@ -356,8 +356,9 @@ impl<C: Cloud> Enabler<C> {
     /// An onboarding's membership, with the organization configuration read meanwhile and the plans each account
     /// should have. A dry run, and an account that moved (already a member: CreateMembers would apply the
     /// organization's auto-enable settings to its plans, "irrespective of the accounts being new or existing
-    /// members"), read the membership first; a new account is created while the configuration is read, and whether it
-    /// is protected (Enabled, and with its plans) is read back, both at once.
+    /// members"), read the membership first; a new account is created while the configuration is read, and a member
+    /// whose monitoring was stopped restarted, and whether it is protected (Enabled, and with its plans) is read back,
+    /// both at once.
     async fn onboarding_membership(
         &self,
         work: &mut RegionWork<'_, C>,
@@ -372,7 +373,7 @@ impl<C: Cloud> Enabler<C> {
             (work.report.plans_by_policy, work.report.notes) = by_policy(&wants);
             PlanCheck::new(wants)
         };
-        if work.ctx.dry_run || work.ctx.moved {
+        if work.ctx.dry_run || work.ctx.entry == Entry::Moved {
             let ids: Vec<_> = members.iter().map(|m| m.id).collect();
             let before = async {
                 if ids.is_empty() {
@@ -387,12 +388,18 @@ impl<C: Cloud> Enabler<C> {
             work.converge_members(members, &mut statuses, plans).await?;
             return Ok((config, statuses, check));
         }
-        let created = plan_members(members, &Members::new(), Round::First);
-        let applied = touched(&created);
-        let (config, ()) = tokio::try_join!(reader.org_config(detector), work.apply_all(created))?;
+        // The first write is planned from what the event says of the accounts: not members yet, or members whose
+        // monitoring was stopped; the rest is planned from what GuardDuty shows after it.
+        let (assumed, then) = match work.ctx.entry {
+            Entry::Stopped => (members.iter().map(|m| (m.id, MemberStatus::Disabled)).collect(), Round::First),
+            Entry::New | Entry::Moved => (Members::new(), Round::Second),
+        };
+        let first = plan_members(members, &assumed, Round::First);
+        let applied = touched(&first);
+        let (config, ()) = tokio::try_join!(reader.org_config(detector), work.apply_all(first))?;
         let mut check = check_for(work, &config);
         let mut statuses = Members::new();
-        work.member_rounds(members, &mut statuses, Some(applied), Some(&mut check)).await?;
+        work.member_rounds(members, &mut statuses, Some((applied, then)), Some(&mut check)).await?;
         Ok((config, statuses, check))
     }
 

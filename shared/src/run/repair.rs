@@ -1,6 +1,6 @@
 //! Repairs: what a call made by someone else broke, put back where it broke it and nowhere else (see
 //! [`crate::tamper`]). Memberships and members' plans go through an onboarding of exactly those accounts in that
-//! region, which reads them back; the foundation of a region (the designation, the admin's and the management
+//! region, which reads them back (a stopped member's first write restarts its monitoring); the foundation of a region (the designation, the admin's and the management
 //! account's detectors, the organization configuration, the findings export) through the first part of that region's
 //! reconcile, members untouched, then read back by the same part as a dry run, which must find nothing to write; a
 //! call that took a region's memberships with it (the admin's detector deleted, the admin removed), by that region's
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::context::{Mode, Warmth};
+use super::context::{Entry, Mode, Warmth};
 use super::region::Staged;
 use super::{Enabler, RunOptions};
 use crate::error::Error;
@@ -42,9 +42,15 @@ impl<C: Cloud> Enabler<C> {
     pub async fn repair(&self, repair: &Repair, options: &RunOptions) -> Result<Repaired, Error> {
         let here = |region: &str| RunOptions { only_regions: Some(vec![region.to_owned()]), ..options.clone() };
         match repair {
-            Repair::Members { region, accounts } | Repair::MemberPlans { region, accounts } => {
-                let moved = matches!(repair, Repair::MemberPlans { .. });
-                let onboarding = self.onboard_all(accounts, moved, &here(region)).await?;
+            Repair::Members { region, accounts }
+            | Repair::MemberPlans { region, accounts }
+            | Repair::Monitoring { region, accounts } => {
+                let entry = match repair {
+                    Repair::MemberPlans { .. } => Entry::Moved,
+                    Repair::Monitoring { .. } => Entry::Stopped,
+                    _ => Entry::New,
+                };
+                let onboarding = self.onboard_all(accounts, entry, &here(region)).await?;
                 let mut shortfall: Vec<String> = onboarding
                     .refused
                     .iter()

@@ -25,6 +25,8 @@ struct Args {
     policy_only: bool,
     /// Only `report` beside `status` at the organization maximum; nothing is written.
     report_only: bool,
+    /// Only the event rows (onboarding, the queue, a default-regions account, tamper, the burst); nothing is written.
+    events_only: bool,
 }
 
 fn args() -> Args {
@@ -36,6 +38,7 @@ fn args() -> Args {
         scale_only: false,
         policy_only: false,
         report_only: false,
+        events_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -45,6 +48,10 @@ fn args() -> Args {
         }
         if flag == "--policy-only" {
             a.policy_only = true;
+            continue;
+        }
+        if flag == "--events-only" {
+            a.events_only = true;
             continue;
         }
         if flag == "--report-only" {
@@ -60,7 +67,7 @@ fn args() -> Args {
             other => {
                 panic!(
                     "unknown flag {other}; use --lambda-dir DIR, --out FILE, --accounts N, --model-accounts N, --scale-only, \
-                     --policy-only, --report-only"
+                     --policy-only, --report-only, --events-only"
                 )
             }
         }
@@ -752,13 +759,19 @@ fn main() {
     );
     table.judge(
         fresh_cold.round_trips <= every_cold.round_trips && fresh_warm.round_trips <= every_warm.round_trips,
-        "it waits for regions the account has not enabled",
+        if fresh_cold.ms >= 5_000 || fresh_warm.ms >= 5_000 {
+            "it waits for regions the account has not enabled"
+        } else {
+            "no wait for the regions it has not enabled, but more dependent round trips than the other account (below)"
+        },
     );
+    table.row("   its round trips, warm", fresh_warm.waves.clone(), "");
     table.row(
         "   an account with every region, the same organization",
         format!("{} ms fresh, {} ms warm", every_cold.ms, every_warm.ms),
         "",
     );
+    table.row("   its round trips, warm", every_warm.waves.clone(), "");
     drop(emulator);
 
     // 3b: tamper response: someone stops monitoring a member in one region; CloudTrail's record of the call reaches a
@@ -774,7 +787,7 @@ fn main() {
     );
     table.judge(
         tampered[1].round_trips <= 3,
-        "the repair is an onboarding of the account in that region, whose steps depend on one another (below)",
+        "more steps depend on one another than the account's standing, the restart and its read-back (below)",
     );
     table.row("   its round trips, warm", tampered[1].waves.clone(), "");
 
@@ -835,6 +848,9 @@ fn main() {
         "",
     );
     drop(emulator);
+    if args.events_only {
+        return;
+    }
 
     // 3 and 4: the model fitted on a smaller organization, then the organization maximum measured beside it
     let latency_ms = 20;
@@ -1010,15 +1026,22 @@ fn main() {
         "< 50 ms",
     );
     table.judge(starts[3] < 50.0, "the process takes longer than its target to start");
-    for name in ["bootstrapper", "responder"] {
+    for (name, why) in [
+        (
+            "bootstrapper",
+            "the evidence record (an S3 client, and the evidence reader the command line's report uses) and the \
+             tamper-detection check (CloudTrail and EventBridge clients) added about 3 MB; it runs on deploys, the \
+             schedule and region opt-ins, where a cold start is not on any account's path",
+        ),
+        (
+            "responder",
+            "tamper repair links the reconcile of a region (for an admin's detector deleted or the admin removed) \
+             into the responder; its cold start, the figure that counts, is row 9",
+        ),
+    ] {
         let size = std::fs::metadata(binary(&args, name)).map(|m| m.len()).unwrap_or_default();
         table.row(&format!("   {name} binary (release, stripped)"), format!("{:.2} MB", size as f64 / 1e6), "< 10 MB");
-        table.judge(
-            size < 10_000_000,
-            "the evidence record (an S3 client, and the evidence reader the command line's report uses) added about \
-             2 MB; the bootstrapper runs on deploys, the schedule and region opt-ins, where a cold start is not on \
-             any account's path (row 9 is the responder's)",
-        );
+        table.judge(size < 10_000_000, why);
     }
 
     // 10: beyond what was measured, 50,000 members: the model's calls, and its time scaled by how much slower the
