@@ -14,6 +14,8 @@ use enablement::evidence::{self, Day, Header, S3Records};
 use enablement::{Failure, Settings};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::scp;
+
 const GREEN: Style = AnsiColor::Green.on_default();
 const RED: Style = AnsiColor::Red.on_default();
 
@@ -102,7 +104,22 @@ async fn observe(
     out: &Path,
 ) -> Result<(Vec<PathBuf>, bool, serde_json::Value), Failure> {
     let enabler = enablement::connect_with(base, settings).await;
-    let document = evidence::collect(&enabler, ran_by).await?;
+    let mut document = evidence::collect(&enabler, ran_by).await?;
+    // Where the preventive SCP reaches, for the accounts the document governs (reads only).
+    let governed: Vec<String> = document
+        .accounts
+        .iter()
+        .filter(|a| a.status == "ACTIVE" && !a.excluded && a.role != "management")
+        .map(|a| a.account.to_string())
+        .collect();
+    document.preventive_scp = Some(match scp::coverage(base, &governed).await {
+        Ok(coverage) => coverage.evidence(),
+        Err(e) => evidence::PreventiveScp {
+            policy: scp::POLICY_NAME.into(),
+            error: Some(e.to_string()),
+            ..evidence::PreventiveScp::default()
+        },
+    });
     let written = evidence::write(out, &document)?;
     let summary = serde_json::to_value(&document.summary).unwrap_or_default();
     Ok((written, document.summary.clean, summary))

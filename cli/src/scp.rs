@@ -586,6 +586,18 @@ pub struct Coverage {
 }
 
 impl Coverage {
+    /// As the evidence document keeps it.
+    pub fn evidence(self) -> enablement::evidence::PreventiveScp {
+        enablement::evidence::PreventiveScp {
+            policy: POLICY_NAME.into(),
+            policy_id: self.policy_id,
+            enabled: self.enabled,
+            governed: self.governed,
+            not_covered: self.not_covered,
+            error: None,
+        }
+    }
+
     /// As `status --json` gives it.
     pub fn to_json(&self) -> Value {
         json!({

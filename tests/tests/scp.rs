@@ -370,6 +370,17 @@ async fn status_names_the_governed_accounts_the_preventive_policy_does_not_cover
     assert_eq!(unit_only["not_covered"], json!(outside), "{unit_only}");
     let text = cli(&emulator, &["status"], &env);
     assert!(text.stdout.contains("does not cover 2 of 4 governed accounts"), "{}", text.stdout);
+    // and the evidence report says the same, in its document and on its page
+    let dir = std::env::temp_dir().join(format!("scp-report-{}", std::process::id()));
+    let out = dir.to_str().unwrap();
+    let reported = cli(&emulator, &["report", "--out", out], &env);
+    assert_ne!(reported.code, 1, "{reported:?}");
+    let document: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("evidence.json")).unwrap()).unwrap();
+    assert_eq!(document["preventive_scp"]["not_covered"], json!(outside), "{}", document["preventive_scp"]);
+    assert_eq!(document["preventive_scp"]["governed"], 4);
+    let page = std::fs::read_to_string(dir.join("evidence.html")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(page.contains("does not cover 2 of the 4 governed accounts"), "the page names the gap");
     // and attached to the root: it covers them all
     assert_eq!(cli(&emulator, &["scp", "--apply", "--target", &root], &env).code, 0);
     assert_eq!(status(&emulator)["not_covered"], json!([]));

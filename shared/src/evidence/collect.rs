@@ -129,6 +129,7 @@ pub(crate) fn assemble(
         regions_left_out: left_out,
         controls,
         notes: NOTES.iter().map(|n| (*n).to_owned()).collect(),
+        preventive_scp: None,
     })
 }
 

@@ -46,6 +46,29 @@ pub struct Evidence {
     pub summary: Summary,
     /// How to read it.
     pub notes: Vec<String>,
+    /// The preventive service control policy, where the caller read it (`guardduty-enabler report` does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preventive_scp: Option<PreventiveScp>,
+}
+
+/// The preventive service control policy that `guardduty-enabler scp` writes: which governed accounts it does not
+/// cover. SCPs never restrict the management account ("SCPs don't affect users or roles in the management account",
+/// Organizations User Guide, "Service control policies (SCPs)"), so it is never counted here.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreventiveScp {
+    /// The policy's name.
+    pub policy: String,
+    /// Its id, where it exists.
+    pub policy_id: Option<String>,
+    /// Whether the SCP policy type is enabled on the root (otherwise no SCP applies anywhere).
+    pub enabled: bool,
+    /// The governed accounts (ACTIVE, not excluded, not the management account).
+    pub governed: usize,
+    /// Those it does not cover, sorted.
+    pub not_covered: Vec<String>,
+    /// Why it could not be read, where it could not (the rest is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Who ran the report, and with which configuration: with `observed_at`, the part that differs between two

@@ -39,7 +39,7 @@ pub use controls::ids as control_ids;
 pub use date::{now, Day};
 pub use document::{
     Account, Cell, Control, ControlResult, Coverage, Evidence, Export, Filter, Framework, Header, LeftOut, List,
-    Organization, PlanCell, PlanStatus, Plans, Region, Summary, Tool, SCHEMA,
+    Organization, PlanCell, PlanStatus, Plans, PreventiveScp, Region, Summary, Tool, SCHEMA,
 };
 pub use error::{EvidenceError, StoreError};
 pub use history::{Gap, History, Range, RangeSummary, RecordRef, Share, RANGE_SCHEMA};

@@ -20,6 +20,7 @@ pub(crate) fn page(document: &Evidence) -> String {
     plans(&mut body, document);
     silencing(&mut body, document);
     export(&mut body, document);
+    prevention(&mut body, document);
     frameworks(&mut body, document);
     accounts(&mut body, document);
     notes(&mut body, document);
@@ -360,6 +361,41 @@ fn export(out: &mut String, d: &Evidence) {
     out.push_str("</section>\n");
 }
 
+/// The preventive SCP, where it was read: whether it exists, is in force, and which governed accounts it leaves out.
+fn prevention(out: &mut String, d: &Evidence) {
+    let Some(p) = &d.preventive_scp else { return };
+    let _ = writeln!(out, "<section>\n<h2>Preventive service control policy</h2>");
+    let text = match (&p.error, &p.policy_id, p.enabled) {
+        (Some(e), _, _) => format!("✘ It could not be read: {e}"),
+        (None, None, _) => format!(
+            "✘ None: no policy named {} (guardduty-enabler scp writes it); nothing prevents a change to GuardDuty, \
+             only the responder's repair answers it.",
+            p.policy
+        ),
+        (None, Some(_), false) => format!(
+            "✘ {} exists, but SCPs are not enabled on the root: it covers none of the {} governed accounts.",
+            p.policy, p.governed
+        ),
+        (None, Some(id), true) if p.not_covered.is_empty() => {
+            format!("✔ {} ({id}) covers all {} governed accounts.", p.policy, p.governed)
+        }
+        (None, Some(id), true) => format!(
+            "✘ {} ({id}) does not cover {} of the {} governed accounts: {}.",
+            p.policy,
+            p.not_covered.len(),
+            p.governed,
+            p.not_covered.join(", ")
+        ),
+    };
+    let class = if text.starts_with('✔') { "pass" } else { "fail" };
+    let _ = writeln!(out, "<p class=\"{class}\" id=\"preventive-scp\">{}</p>", escape(&text));
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\">SCPs never restrict the management account: its GuardDuty calls are answered by the \
+         responder's repair, not prevented.</p>\n</section>"
+    );
+}
+
 fn frameworks(out: &mut String, d: &Evidence) {
     let _ = writeln!(
         out,
@@ -419,7 +455,38 @@ fn notes(out: &mut String, d: &Evidence) {
 
 #[cfg(test)]
 mod tests {
+    use crate::evidence::document::PreventiveScp;
     use crate::evidence::fixture;
+
+    #[test]
+    fn the_preventive_scp_is_shown_where_it_was_read_with_the_accounts_it_leaves_out() {
+        // given a document without it, and one whose policy leaves out one governed account
+        let mut d = fixture::evidence("2026-11-29T03:00:00Z", "me");
+        assert!(!super::page(&d).contains("preventive-scp"));
+        d.preventive_scp = Some(PreventiveScp {
+            policy: "guardduty-enabler-protect-guardduty".into(),
+            policy_id: Some("p-12345678".into()),
+            enabled: true,
+            governed: 3,
+            not_covered: vec!["444455556666".into()],
+            error: None,
+        });
+        // when the page is made, then it names the account left out, marked as a failure
+        let html = super::page(&d);
+        let line = html.lines().find(|l| l.contains("id=\"preventive-scp\"")).expect("the line");
+        assert!(
+            line.contains("class=\"fail\"")
+                && line.contains("does not cover 1 of the 3")
+                && line.contains("444455556666"),
+            "{line}"
+        );
+        // and covering every account passes
+        d.preventive_scp.as_mut().expect("set").not_covered.clear();
+        let html = super::page(&d);
+        assert!(html.contains(
+            "<p class=\"pass\" id=\"preventive-scp\">✔ guardduty-enabler-protect-guardduty (p-12345678) covers all 3"
+        ));
+    }
 
     #[test]
     fn every_text_from_aws_is_escaped_and_nothing_is_fetched() {
