@@ -36,8 +36,9 @@
 //! Where the admin is the management account itself, its calls in the stack's region reach `GuardDutyTamperRule`
 //! directly and no forwarder is expected there.
 //!
-//! Not checked yet: the management account's own GuardDuty calls outside the stack's region, which no rule forwards
-//! so far; the check expects nothing there and says nothing of it.
+//! The management account's own GuardDuty calls outside the stack's region are forwarded by a rule the bootstrapper
+//! keeps in each governed region ([`crate::forwarding`], named by `TAMPER_FORWARDER`): where it does not exist or is
+//! not enabled, that region is reported as not forwarded.
 //!
 //! A read AWS refuses (AccessDenied, say) is reported as "could not be read" with the error, and counts as missing:
 //! what cannot be read cannot be shown to work. The check is [`check`]; the verdict from what was read is
@@ -87,6 +88,18 @@ pub trait DetectionApi: Send + Sync {
 /// A port that reads nothing: the [`Cloud`] default, for clouds that cannot read CloudTrail or EventBridge.
 #[derive(Clone, Copy, Debug)]
 pub enum Unreadable {}
+
+impl crate::forwarding::ForwardingApi for Unreadable {
+    async fn forwarder(&self, _: &str, _: &str) -> Result<Option<crate::forwarding::Forwarder>, Error> {
+        match *self {}
+    }
+    async fn put_forwarder(&self, _: &str, _: &crate::forwarding::Wanted, _: &str) -> Result<(), Error> {
+        match *self {}
+    }
+    async fn delete_forwarder(&self, _: &str, _: &str) -> Result<(), Error> {
+        match *self {}
+    }
+}
 
 impl DetectionApi for Unreadable {
     async fn trails(&self, _: Side, _: &str) -> Result<Vec<Trail>, Error> {
@@ -277,6 +290,9 @@ pub struct RegionReading {
     pub admin_trails: Option<Result<Vec<TrailReading>, String>>,
     /// The admin account's rules there that send to the management account's bus; `None` where none is expected.
     pub forwarders: Option<Result<Vec<Rule>, String>>,
+    /// The management account's forwarder of its own GuardDuty calls there ([`crate::forwarding`]), by name, as
+    /// DescribeRule found it; `None` where none is expected (the stack's region, or the name is not known).
+    pub management_forwarder: Option<RuleLookup>,
 }
 
 /// A rule looked up by name: as DescribeRule found it (`None`: no such rule), or why it could not be read.
@@ -374,6 +390,20 @@ pub fn evaluate(reading: &Reading) -> Detection {
                 }
             }
         }
+        if let Some((name, found)) = &r.management_forwarder {
+            match found {
+                Ok(Some(rule)) if rule.enabled() => {}
+                Ok(Some(rule)) => {
+                    missing.push(format!("{region}: the management account's forwarding rule {name} is {}", rule.state))
+                }
+                Ok(None) => missing.push(format!(
+                    "{region}: not forwarded: the management account has no rule {name} sending its own GuardDuty \
+                     calls to its bus in {home} (the bootstrapper writes it on deploy and on each scheduled run)"
+                )),
+                Err(e) => missing
+                    .push(format!("{region}: the management account's forwarding rule {name} could not be read: {e}")),
+            }
+        }
     }
     Detection::from_missing(missing)
 }
@@ -381,7 +411,12 @@ pub fn evaluate(reading: &Reading) -> Detection {
 /// Checks that tamper detection can work in `governed` (the run's governed regions) and the stack's region, with
 /// the management account's tamper rules named `rules` (`None`: not known). Reads only, at most
 /// GUARDDUTY_REGION_CONCURRENCY regions at once; never fails: what could not be read is in the verdict.
-pub async fn check<C: Cloud>(enabler: &Enabler<C>, governed: &[String], rules: Option<&[String]>) -> Detection {
+pub async fn check<C: Cloud>(
+    enabler: &Enabler<C>,
+    governed: &[String],
+    rules: Option<&[String]>,
+    forwarder: Option<&str>,
+) -> Detection {
     let cloud = enabler.cloud();
     let Some(api) = cloud.detection() else {
         return Detection::from_missing(vec!["CloudTrail and EventBridge cannot be read here".to_owned()]);
@@ -397,7 +432,7 @@ pub async fn check<C: Cloud>(enabler: &Enabler<C>, governed: &[String], rules: O
     if !governed.contains(&home) {
         regions.push((home.clone(), false));
     }
-    let ctx = Context { api, home: &home, management: &management, admin: &admin, bus: &bus };
+    let ctx = Context { api, home: &home, management: &management, admin: &admin, bus: &bus, forwarder };
     let concurrency = enabler.settings().region_concurrency.max(1);
     let reads = stream::iter(regions).map(|(region, governed)| ctx.region(region, governed)).buffered(concurrency);
     let (regions, rules) = tokio::join!(reads.collect::<Vec<_>>(), async {
@@ -416,6 +451,8 @@ struct Context<'a, D> {
     management: &'a str,
     admin: &'a str,
     bus: &'a str,
+    /// The management account's forwarders' name, where known.
+    forwarder: Option<&'a str>,
 }
 
 impl<D: DetectionApi> Context<'_, D> {
@@ -439,8 +476,14 @@ impl<D: DetectionApi> Context<'_, D> {
             }
             Some(self.forwarders(&region).await)
         };
-        let ((management_trails, admin_trails), forwarders) = tokio::join!(trails, forwarders);
-        RegionReading { region, management_trails, admin_trails, forwarders }
+        let management_forwarder = async {
+            let name = self.forwarder.filter(|_| governed && region != self.home)?;
+            let found = self.api.rule(Side::Management, &region, name).await.map_err(|e| e.to_string());
+            Some((name.to_owned(), found))
+        };
+        let ((management_trails, admin_trails), forwarders, management_forwarder) =
+            tokio::join!(trails, forwarders, management_forwarder);
+        RegionReading { region, management_trails, admin_trails, forwarders, management_forwarder }
     }
 
     /// The trails `owner` owns that log in `region`, each with its status there and its selectors.
@@ -515,6 +558,29 @@ mod tests {
             management_trails: Ok(vec![logging("org", true)]),
             admin_trails: None,
             forwarders: Some(Ok(vec![rule("fwd", "ENABLED", FORWARDER), rule("opt-in", "ENABLED", OPT_IN)])),
+            management_forwarder: (region != "us-east-1")
+                .then(|| ("gd-calls".to_owned(), Ok(Some(rule("gd-calls", "ENABLED", FORWARDER))))),
+        }
+    }
+
+    #[test]
+    fn a_governed_region_without_the_management_accounts_forwarder_is_named() {
+        for (found, says) in [
+            (Ok(None), "eu-west-1: not forwarded: the management account has no rule gd-calls"),
+            (
+                Ok(Some(rule("gd-calls", "DISABLED", FORWARDER))),
+                "eu-west-1: the management account's forwarding rule gd-calls is DISABLED",
+            ),
+            (
+                Err("AccessDenied".to_owned()),
+                "eu-west-1: the management account's forwarding rule gd-calls could not be read: AccessDenied",
+            ),
+        ] {
+            let mut r = healthy();
+            r.regions[1].management_forwarder = Some(("gd-calls".into(), found));
+            let verdict = evaluate(&r);
+            assert!(!verdict.healthy);
+            assert!(verdict.missing.len() == 1 && verdict.missing[0].starts_with(says), "{:?}", verdict.missing);
         }
     }
 

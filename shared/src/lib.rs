@@ -27,6 +27,7 @@ mod config;
 pub mod detection;
 mod error;
 pub mod evidence;
+pub mod forwarding;
 mod guard;
 mod ids;
 mod metrics;

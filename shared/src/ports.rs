@@ -425,4 +425,9 @@ pub trait Cloud: Send + Sync {
     fn detection(&self) -> Option<&impl crate::detection::DetectionApi> {
         None::<&crate::detection::Unreadable>
     }
+    /// EventBridge rules of the management account, for its forwarders of GuardDuty calls
+    /// ([`crate::forwarding`]). Without it, `None`: keeping them says it cannot.
+    fn forwarding(&self) -> Option<&impl crate::forwarding::ForwardingApi> {
+        None::<&crate::detection::Unreadable>
+    }
 }

@@ -521,6 +521,34 @@ class TamperEvents(unittest.TestCase):
         for arn in arns:
             self.assertTrue(arn.startswith("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"), arn)
 
+    def test_the_management_forwarders_are_granted_on_the_one_rule_the_bootstrapper_is_told_and_send_here_only(self):
+        bootstrapper = self.resources["BootstrapperFunction"]["Properties"]["Environment"]["Variables"]
+        name = bootstrapper["TAMPER_FORWARDER"]["!Sub"]
+        self.assertEqual(bootstrapper["TAMPER_FORWARD_ROLE_ARN"], {"!GetAtt": "TamperForwarderRole.Arn"})
+        (policy,) = [p for p in self.resources["BootstrapperRole"]["Properties"]["Policies"]
+                     if p["PolicyName"] == "bootstrapper"]
+        by_sid = {st["Sid"]: st for st in policy["PolicyDocument"]["Statement"] if isinstance(st, dict) and "Sid" in st}
+        # its rule, in any region (the governed ones), of this account only; and no other rule
+        self.assertEqual(
+            by_sid["TamperForwarders"]["Resource"],
+            {"!Sub": f"arn:${{AWS::Partition}}:events:*:${{AWS::AccountId}}:rule/{name}"},
+        )
+        # the role passed to EventBridge only, and it may only put events on this region's default bus
+        passing = by_sid["TamperForwarderRole"]
+        self.assertEqual(passing["Action"], "iam:PassRole")
+        self.assertEqual(passing["Resource"], {"!GetAtt": "TamperForwarderRole.Arn"})
+        self.assertEqual(passing["Condition"], {"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}})
+        role = self.resources["TamperForwarderRole"]["Properties"]
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        self.assertEqual(trust["Principal"], {"Service": "events.amazonaws.com"})
+        self.assertEqual(trust["Condition"], {"StringEquals": {"aws:SourceAccount": {"!Ref": "AWS::AccountId"}}})
+        (forward,) = role["Policies"]
+        (statement,) = forward["PolicyDocument"]["Statement"]
+        self.assertEqual(statement["Action"], "events:PutEvents")
+        self.assertEqual(
+            statement["Resource"], {"!Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}
+        )
+
     def test_the_samples_have_the_shape_of_a_cloudtrail_api_call_as_eventbridge_delivers_it(self):
         envelope = {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
         record = {"eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",

@@ -184,3 +184,85 @@ async fn without_an_organization_trail_the_admin_accounts_own_trail_is_what_coun
     let log = emulator.log();
     assert!(log.iter().any(|c| c.operation == "GetEventSelectors" && c.account == admin), "the admin's trail is read");
 }
+
+/// The management account's forwarder named `name` in `region`: its state, pattern and targets (ARN, role), or
+/// `None` where there is none.
+async fn management_forwarder(
+    emulator: &Emulator,
+    region: &str,
+    name: &str,
+) -> Option<(String, Value, Vec<(String, Option<String>)>)> {
+    let config = emulator.sdk_config().await;
+    let conf = aws_sdk_eventbridge::config::Builder::from(&config)
+        .region(aws_sdk_eventbridge::config::Region::new(region.to_owned()))
+        .build();
+    let events = aws_sdk_eventbridge::Client::from_conf(conf);
+    let rule = events.describe_rule().name(name).send().await.ok()?;
+    let targets = events.list_targets_by_rule().rule(name).send().await.unwrap();
+    Some((
+        rule.state().unwrap().as_str().to_owned(),
+        serde_json::from_str(rule.event_pattern().unwrap()).unwrap(),
+        targets.targets().iter().map(|t| (t.arn().to_owned(), t.role_arn().map(str::to_owned))).collect(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_management_accounts_own_calls_are_forwarded_from_every_other_governed_region_and_removed_on_delete() {
+    // given the rules, the admin's forwarders and an organization trail, and the bootstrapper told the forwarders'
+    // name and role, as the template tells it
+    let (emulator, org, rules, _) = forwarding().await;
+    logging_trail(&emulator.sdk_config().await, "organization", true, true).await;
+    let role = format!("arn:aws:iam::{}:role/guardduty-enabler-guardduty-calls", org.management);
+    let vars = [
+        ("TAMPER_RULE_NAMES", rules.as_str()),
+        ("TAMPER_FORWARDER", "guardduty-enabler-guardduty-calls"),
+        ("TAMPER_FORWARD_ROLE_ARN", role.as_str()),
+    ];
+    // when the schedule runs
+    let answer = schedule(&emulator, &org.accounts[0], &vars).await.unwrap();
+    // then eu-west-1 (not the stack's region, us-east-1, whose rule hears the calls itself) has a forwarder: enabled,
+    // matching what the template's GuardDutyTamperRule matches, sending to us-east-1's default bus through the role
+    assert_eq!(answer["forwarding"]["written"], serde_json::json!(["eu-west-1"]), "{answer}");
+    let (state, pattern, targets) =
+        management_forwarder(&emulator, "eu-west-1", "guardduty-enabler-guardduty-calls").await.expect("forwarder");
+    assert_eq!(state, "ENABLED");
+    let tamper_rule: Value =
+        serde_json::from_str(&system_tests::template_pattern("template.yaml", "GuardDutyTamperRule")).unwrap();
+    assert_eq!(pattern, tamper_rule);
+    let bus = format!("arn:aws:events:us-east-1:{}:event-bus/default", org.management);
+    assert_eq!(targets, vec![(bus, Some(role.clone()))]);
+    assert!(management_forwarder(&emulator, "us-east-1", "guardduty-enabler-guardduty-calls").await.is_none());
+    // and detection, which now checks it, is healthy
+    assert_eq!(answer["detection"]["healthy"], true, "{answer}");
+
+    // when someone deletes it, the check names the region; the next schedule puts it back, and one in place is left
+    let conf = aws_sdk_eventbridge::config::Builder::from(&emulator.sdk_config().await)
+        .region(aws_sdk_eventbridge::config::Region::new("eu-west-1"))
+        .build();
+    let events = aws_sdk_eventbridge::Client::from_conf(conf);
+    events.remove_targets().rule("guardduty-enabler-guardduty-calls").ids("management-bus").send().await.unwrap();
+    events.delete_rule().name("guardduty-enabler-guardduty-calls").send().await.unwrap();
+    let check_only = [vars[0], vars[1]];
+    let unhealthy = schedule(&emulator, &org.accounts[0], &check_only).await.unwrap();
+    assert!(
+        missing(&unhealthy["detection"]).iter().any(|m| m.starts_with(
+            "eu-west-1: not forwarded: the management account has no rule guardduty-enabler-guardduty-calls"
+        )),
+        "{unhealthy}"
+    );
+    let again = schedule(&emulator, &org.accounts[0], &vars).await.unwrap();
+    assert_eq!(again["forwarding"]["written"], serde_json::json!(["eu-west-1"]), "{again}");
+    emulator.clear_log();
+    let steady = schedule(&emulator, &org.accounts[0], &vars).await.unwrap();
+    assert_eq!(steady["forwarding"]["in_place"], serde_json::json!(["eu-west-1"]), "{steady}");
+    assert!(emulator.log().iter().all(|c| c.service != "events" || c.kind == "read"), "{:?}", emulator.log());
+
+    // when the stack is deleted, the forwarder goes with it, and GuardDuty is left as it is
+    let function = system_tests::reconciler(&emulator, &org.accounts[0], &vars).await;
+    let catcher = system_tests::ResponseCatcher::start();
+    let delete = system_tests::cfn_request("cfn-delete.json", &catcher.url, &org.accounts[0]);
+    function.handle(system_tests::event(delete)).await.unwrap();
+    assert_eq!(catcher.received()[0].2["Status"], "SUCCESS", "{:?}", catcher.received());
+    assert!(management_forwarder(&emulator, "eu-west-1", "guardduty-enabler-guardduty-calls").await.is_none());
+    assert!(emulator.log().iter().all(|c| c.service != "guardduty" || c.kind == "read"), "{:?}", emulator.log());
+}

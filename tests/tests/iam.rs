@@ -48,6 +48,9 @@ fn implied(action: &str) -> &'static [&'static str] {
         // An upload to a bucket encrypted by default with a KMS key needs kms:GenerateDataKey ("Using server-side
         // encryption with AWS KMS keys", Amazon S3 User Guide): the evidence record's bucket may be one.
         "s3:PutObject" => &["kms:GenerateDataKey"],
+        // A target with a role: "To pass a role to EventBridge, the caller needs iam:PassRole" (EventBridge User
+        // Guide, "Using identity-based policies for Amazon EventBridge": PutTargets with RoleArn).
+        "events:PutTargets" => &["iam:PassRole"],
         _ => &[],
     }
 }
@@ -239,14 +242,15 @@ async fn each_role_is_granted_exactly_what_the_code_calls_and_what_those_calls_r
 
 /// The bootstrapper's calls: a Create on a fresh organization; in policy mode a Create that writes the policy and
 /// an Update that puts an edited, stray policy back; its schedule on a fresh organization, drift and its repair (with
-/// what its check that tamper detection can work reads); in policy mode the schedule twice around tampering; and a
-/// region's opt-in.
+/// what its check that tamper detection can work reads); in policy mode the schedule twice around tampering; a
+/// region's opt-in; and the stack's Delete (which removes the management account's forwarders).
 async fn bootstrapper_calls() -> BTreeMap<&'static str, Actions> {
     let mut calls = BTreeMap::new();
     let (emulator, org, ou, unit) = scenario().await;
     let admin = org.accounts[0].to_string();
     let by_ou = format!("{unit}=FOUNDATIONAL");
     let rules = detectable(&emulator, &org).await;
+    let forward_role = format!("arn:aws:iam::{}:role/guardduty-enabler-guardduty-calls", org.management);
     let vars = [
         ("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str()),
         ("GUARDDUTY_AUTO_ENABLE", "NONE"),
@@ -254,6 +258,8 @@ async fn bootstrapper_calls() -> BTreeMap<&'static str, Actions> {
         ("GUARDDUTY_FEATURES_BY_OU", by_ou.as_str()),
         ("GUARDDUTY_EVIDENCE_BUCKET", "evidence"),
         ("TAMPER_RULE_NAMES", rules.as_str()),
+        ("TAMPER_FORWARDER", "guardduty-enabler-guardduty-calls"),
+        ("TAMPER_FORWARD_ROLE_ARN", forward_role.as_str()),
     ];
     let function = emulator.bootstrapper(&vars).await;
     let catcher = ResponseCatcher::start();
@@ -268,6 +274,9 @@ async fn bootstrapper_calls() -> BTreeMap<&'static str, Actions> {
     function.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap();
     let opt_in = fixture("region-opt-in-enabled.json", &[("af-south-1", "us-east-1")]);
     function.handle(event(opt_in)).await.unwrap();
+    let catcher = ResponseCatcher::start();
+    function.handle(event(cfn_request("cfn-delete.json", &catcher.url, &org.accounts[0]))).await.unwrap();
+    assert_eq!(catcher.received()[0].2["Status"], "SUCCESS", "{:?}", catcher.received());
     add_calls(&mut calls, &emulator, &org);
 
     let (emulator, org, ou, _) = scenario().await;

@@ -29,11 +29,13 @@ pub(crate) async fn check<C: Cloud>(
     enabler: &Enabler<C>,
     report: &Report,
     rules: Option<Vec<String>>,
+    lookup: &Lookup,
     budget: Option<Budget>,
 ) -> Value {
     let started = Instant::now();
     let governed: Vec<String> = report.regions.iter().map(|r| r.region.clone()).collect();
-    let work = detection::check(enabler, &governed, rules.as_deref());
+    let forwarder = crate::forwarders::name(lookup);
+    let work = detection::check(enabler, &governed, rules.as_deref(), forwarder.as_deref());
     let detection = match guarded(budget, Box::pin(work)).await {
         Ok(detection) => detection,
         Err(interrupted) => Detection::from_missing(vec![format!("not checked: {interrupted}")]),

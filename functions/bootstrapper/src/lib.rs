@@ -7,6 +7,7 @@
 pub mod cfn;
 pub mod detection;
 pub mod events;
+pub mod forwarders;
 mod record;
 mod request;
 
@@ -105,6 +106,8 @@ struct Verdict {
     reason: String,
     data: Vec<(&'static str, String)>,
     report: Option<Report>,
+    /// What keeping the management account's forwarders did, after a run that reported.
+    forwarding: Option<Value>,
 }
 
 impl<C: Cloud + 'static> Bootstrapper<C> {
@@ -184,9 +187,12 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             Ok(Ok(report)) => {
                 let report = enablement::publish("bootstrapper", report);
                 let mut answer = json!({"request": run, "report": report, "evidence": evidence});
+                // The forwarders first, so that the check below finds those just written.
+                answer["forwarding"] = Box::pin(forwarders::keep(enabler, &report, &self.env.lookup, budget)).await;
                 if matches!(run, events::Run::Reconcile) {
                     let rules = detection::rule_names(&self.env.lookup);
-                    answer["detection"] = Box::pin(detection::check(enabler, &report, rules, budget)).await;
+                    answer["detection"] =
+                        Box::pin(detection::check(enabler, &report, rules, &self.env.lookup, budget)).await;
                 }
                 return Ok(answer);
             }
@@ -237,19 +243,28 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         };
         tracing::info!(asked = kind, stack = %stack, logical_resource = %logical, "custom resource request");
         let verdict = match kind {
-            "Delete" => Verdict {
-                status: Status::Success,
-                reason: "GuardDuty is left as it is: removing this resource does not turn security off".into(),
-                data: Vec::new(),
-                report: None,
-            },
+            "Delete" => self.delete(budget).await,
             _ => self.deploy(kind == "Update", properties, budget).await,
         };
         let response =
             cfn::response(verdict.status.clone(), &verdict.reason, physical, stack, request_id, logical, verdict.data);
         self.sender.send(url, &response).await.map_err(|e| Failure::new("ResponseNotDelivered", e.to_string()))?;
         tracing::info!(status = ?verdict.status, reason = %verdict.reason, "answered CloudFormation");
-        Ok(json!({"response": response, "report": verdict.report}))
+        Ok(json!({"response": response, "report": verdict.report, "forwarding": verdict.forwarding}))
+    }
+
+    /// Delete: GuardDuty is left as it is; the management account's forwarders, which no stack holds, are removed.
+    /// Always SUCCESS: a forwarder left behind sends to a bus whose rule is gone with the stack, and is named.
+    async fn delete(&self, budget: Option<Budget>) -> Verdict {
+        let mut reason = "GuardDuty is left as it is: removing this resource does not turn security off".to_owned();
+        if let Ok(enabler) = &self.enabler {
+            let left = forwarders::remove(enabler, &self.env.lookup, budget).await;
+            if !left.is_empty() {
+                let left = enablement::shorten(&left.join("; "), 600);
+                reason.push_str(&format!("; forwarders of GuardDuty calls left behind (delete them by hand): {left}"));
+            }
+        }
+        Verdict { status: Status::Success, reason, data: Vec::new(), report: None, forwarding: None }
     }
 
     /// Create and Update: the full reconcile, with the configuration the request's properties carry (CloudFormation
@@ -296,9 +311,15 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
                     reason: format!("{done}; the reconcile did not finish and the schedule retries it: {failure}"),
                     data,
                     report: None,
+                    forwarding: None,
                 }
             }
-            Ok(report) => report_verdict(enablement::publish("bootstrapper", report), update),
+            Ok(report) => {
+                let forwarding = Box::pin(forwarders::keep(&enabler, &report, &self.env.lookup, budget)).await;
+                let mut verdict = report_verdict(enablement::publish("bootstrapper", report), update);
+                verdict.forwarding = Some(forwarding);
+                verdict
+            }
         }
     }
 
@@ -400,11 +421,11 @@ fn report_verdict(report: Report, update: bool) -> Verdict {
         s.regions, s.changed, s.in_sync, s.writes, s.members_added, s.accounts_protected, s.accounts_expected
     );
     if report.is_success() {
-        return Verdict { status: Status::Success, reason: summary, data, report: Some(report) };
+        return Verdict { status: Status::Success, reason: summary, data, report: Some(report), forwarding: None };
     }
     if !update && !report.dry_run && !report.admin_designated_anywhere() {
         let reason = format!("the delegated admin could not be designated in any region: {}", report.shortfall());
-        return Verdict { status: Status::Failed, reason, data, report: Some(report) };
+        return Verdict { status: Status::Failed, reason, data, report: Some(report), forwarding: None };
     }
     let problems = report.problems().join("; ");
     data.push(("Problems", enablement::shorten(&problems, 1000)));
@@ -412,7 +433,7 @@ fn report_verdict(report: Report, update: bool) -> Verdict {
     let reason = format!(
         "{done}, but not every region reached the desired state (the alarms say so; the schedule retries): {problems}"
     );
-    Verdict { status: Status::Success, reason, data, report: Some(report) }
+    Verdict { status: Status::Success, reason, data, report: Some(report), forwarding: None }
 }
 
 /// A run's counts as `Data`: every key the template's outputs read.
@@ -443,7 +464,7 @@ fn no_report_data() -> Vec<(&'static str, String)> {
 
 fn failed(failure: Failure) -> Verdict {
     tracing::error!(kind = failure.kind, reason = %failure, "reconcile failed");
-    Verdict { status: Status::Failed, reason: failure.to_string(), data: Vec::new(), report: None }
+    Verdict { status: Status::Failed, reason: failure.to_string(), data: Vec::new(), report: None, forwarding: None }
 }
 
 #[cfg(test)]

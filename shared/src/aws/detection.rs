@@ -1,7 +1,8 @@
-//! AWS CloudTrail and Amazon EventBridge, read only, for the check that tamper detection can work
+//! AWS CloudTrail and Amazon EventBridge: read, for the check that tamper detection can work
 //! ([`crate::detection`]): the trails a region logs with, their status and event selectors, and the rules of the
-//! default event bus. As the management account with the functions' own credentials, as the admin account through
-//! the admin role.
+//! default event bus, as the management account with the functions' own credentials, as the admin account through
+//! the admin role; written, for the management account's forwarders of its GuardDuty calls
+//! ([`crate::forwarding`]), as the management account only.
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudtrail as cloudtrail;
@@ -10,6 +11,7 @@ use aws_sdk_eventbridge as eventbridge;
 use super::{retry, Caller};
 use crate::detection::{BasicSelector, DetectionApi, FieldSelector, Rule, Selectors, Trail};
 use crate::error::Error;
+use crate::forwarding::{Forwarder, ForwardingApi, Wanted, TARGET_ID};
 use crate::ports::Side;
 
 /// CloudTrail and EventBridge as either side, in any region; a client is built per call (the check runs once per
@@ -159,6 +161,78 @@ impl DetectionApi for AwsDetection {
             if token.is_none() {
                 return Ok(names);
             }
+        }
+    }
+}
+
+impl ForwardingApi for AwsDetection {
+    async fn forwarder(&self, region: &str, name: &str) -> Result<Option<Forwarder>, Error> {
+        let caller = self.caller(Side::Management, region);
+        let client = self.eventbridge(Side::Management, region);
+        let rule = match client.describe_rule().name(name).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(None),
+            Err(e) => return Err(caller.error("DescribeRule", e)),
+        };
+        // A forwarder has one target: one page says it.
+        let targets =
+            client.list_targets_by_rule().rule(name).send().await.map_err(caller.fail("ListTargetsByRule"))?;
+        Ok(Some(Forwarder {
+            state: rule.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            pattern: rule.event_pattern().map(str::to_owned),
+            targets: targets.targets().iter().map(|t| (t.arn().to_owned(), t.role_arn().map(str::to_owned))).collect(),
+        }))
+    }
+
+    /// PutRule creates the rule or replaces its pattern and state; PutTargets adds the target or replaces the one of
+    /// the same id. A target that fails is in PutTargets' answer (`FailedEntryCount`), not an error: made one here.
+    async fn put_forwarder(&self, region: &str, wanted: &Wanted, pattern: &str) -> Result<(), Error> {
+        let caller = self.caller(Side::Management, region);
+        let client = self.eventbridge(Side::Management, region);
+        client
+            .put_rule()
+            .name(&wanted.name)
+            .event_pattern(pattern)
+            .state(eventbridge::types::RuleState::Enabled)
+            .description(
+                "Forwards the management account's GuardDuty calls that can weaken detection to guardduty-enabler's \
+                 responder (kept by its bootstrapper).",
+            )
+            .send()
+            .await
+            .map_err(caller.fail("PutRule"))?;
+        let target = eventbridge::types::Target::builder()
+            .id(TARGET_ID)
+            .arn(&wanted.bus)
+            .role_arn(&wanted.role)
+            .build()
+            .map_err(|e| Error::Unexpected(format!("a forwarder's target: {e}")))?;
+        let out =
+            client.put_targets().rule(&wanted.name).targets(target).send().await.map_err(caller.fail("PutTargets"))?;
+        if let Some(failed) = out.failed_entries().first() {
+            return Err(Error::Unexpected(format!(
+                "PutTargets in {region} refused the target: {} {}",
+                failed.error_code().unwrap_or_default(),
+                failed.error_message().unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+
+    /// "Before you can delete the rule, you must remove all targets, using RemoveTargets" (EventBridge API
+    /// Reference, DeleteRule). A rule that does not exist is gone already.
+    async fn delete_forwarder(&self, region: &str, name: &str) -> Result<(), Error> {
+        let caller = self.caller(Side::Management, region);
+        let client = self.eventbridge(Side::Management, region);
+        match client.remove_targets().rule(name).ids(TARGET_ID).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(()),
+            Err(e) => return Err(caller.error("RemoveTargets", e)),
+        }
+        match client.delete_rule().name(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
+            Err(e) => Err(caller.error("DeleteRule", e)),
         }
     }
 }

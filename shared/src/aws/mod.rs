@@ -168,6 +168,10 @@ impl Cloud for AwsCloud {
     fn detection(&self) -> Option<&impl crate::detection::DetectionApi> {
         Some(&self.inner.detection)
     }
+
+    fn forwarding(&self) -> Option<&impl crate::forwarding::ForwardingApi> {
+        Some(&self.inner.detection)
+    }
 }
 
 /// Who made a call, for error messages: the region and the account whose credentials were used.
