@@ -15,7 +15,7 @@ mod usage;
 use std::process::ExitCode;
 
 use aws_config::Region;
-use enablement::{AccountId, Failure, Report, RunOptions};
+use enablement::{AccountId, Failure, Report, RunOptions, Settings};
 
 use args::{Command, Parsed};
 
@@ -91,32 +91,10 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
             let out = out.clone().unwrap_or_default();
             return report::report(&base, settings, &out, range, caller, cli.json).await;
         }
-        Command::Usage => {
-            let enabler = enablement::connect_with(&base, settings).await;
-            let usage = enabler.usage().await?;
-            if cli.json {
-                let text =
-                    serde_json::to_string_pretty(&usage).map_err(|e| Failure::new("InternalError", e.to_string()))?;
-                println!("{text}");
-            } else {
-                anstream::print!("{}", usage::render(&usage));
-            }
-            return Ok(true);
-        }
+        Command::Usage => return usage(&base, settings, cli.json).await,
         Command::Scp { .. } => return Err(Failure::new("InternalError", "scp is answered before connecting")),
         Command::RetirePolicy { disable_policy_type } => {
-            let dry_run = settings.dry_run;
-            let enabler = enablement::connect_with(&base, settings).await;
-            let done = retire::retire(&enabler, *disable_policy_type).await?;
-            if cli.json {
-                println!("{}", serde_json::json!({"dry_run": dry_run, "done": done}));
-            } else {
-                let verb = if dry_run { "would" } else { "did" };
-                for line in &done {
-                    anstream::println!("{verb}: {line}");
-                }
-            }
-            return Ok(true);
+            return retire_policy(&base, settings, *disable_policy_type, cli.json).await
         }
     };
     let enabler = enablement::connect_with(&base, settings).await;
@@ -150,8 +128,54 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
         "status" => Some(scp::coverage(&base, &governed(&report)).await),
         _ => None,
     };
-    if cli.json {
-        let mut value = serde_json::to_value(&report).map_err(|e| Failure::new("InternalError", e.to_string()))?;
+    print_run(kind, &report, prevention, cli.json)?;
+    Ok(clean)
+}
+
+/// `usage`: GuardDuty's cost estimate, read as the delegated admin.
+async fn usage(base: &aws_config::SdkConfig, settings: Settings, json: bool) -> Result<bool, Failure> {
+    let enabler = enablement::connect_with(base, settings).await;
+    let usage = enabler.usage().await?;
+    if json {
+        let text = serde_json::to_string_pretty(&usage).map_err(|e| Failure::new("InternalError", e.to_string()))?;
+        println!("{text}");
+    } else {
+        anstream::print!("{}", usage::render(&usage));
+    }
+    Ok(true)
+}
+
+/// `retire-policy`: the GuardDuty policies this tool owns detached and deleted (and the type disabled, if asked).
+async fn retire_policy(
+    base: &aws_config::SdkConfig,
+    settings: Settings,
+    disable_policy_type: bool,
+    json: bool,
+) -> Result<bool, Failure> {
+    let dry_run = settings.dry_run;
+    let enabler = enablement::connect_with(base, settings).await;
+    let done = retire::retire(&enabler, disable_policy_type).await?;
+    if json {
+        println!("{}", serde_json::json!({"dry_run": dry_run, "done": done}));
+    } else {
+        let verb = if dry_run { "would" } else { "did" };
+        for line in &done {
+            anstream::println!("{verb}: {line}");
+        }
+    }
+    Ok(true)
+}
+
+/// What a run prints: its report as JSON (with the preventive SCP's coverage where it was read), or as the
+/// subcommand's text, the coverage line before the summary, which stays the last line.
+fn print_run(
+    kind: &str,
+    report: &Report,
+    prevention: Option<Result<scp::Coverage, Failure>>,
+    json: bool,
+) -> Result<(), Failure> {
+    if json {
+        let mut value = serde_json::to_value(report).map_err(|e| Failure::new("InternalError", e.to_string()))?;
         if let Some(prevention) = &prevention {
             value["preventive_scp"] = match prevention {
                 Ok(coverage) => coverage.to_json(),
@@ -160,24 +184,23 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
         }
         let text = serde_json::to_string_pretty(&value).map_err(|e| Failure::new("InternalError", e.to_string()))?;
         println!("{text}");
-    } else {
-        let mut text = match kind {
-            "status" => render::status(&report),
-            "plan" => render::plan(&report),
-            other => render::outcome_table(&report, other),
-        };
-        // Before the summary, which stays the last line.
-        let said = match &prevention {
-            Some(Ok(coverage)) => Some(coverage.line()),
-            Some(Err(e)) => Some(format!("preventive SCP: could not be read: {e}")),
-            None => None,
-        };
-        if let Some(said) = said {
-            let body = text.trim_end_matches('\n');
-            let at = body.rfind('\n').map_or(0, |i| i + 1);
-            text.insert_str(at, &format!("{said}\n\n"));
-        }
-        anstream::print!("{text}");
+        return Ok(());
     }
-    Ok(clean)
+    let mut text = match kind {
+        "status" => render::status(report),
+        "plan" => render::plan(report),
+        other => render::outcome_table(report, other),
+    };
+    let said = match &prevention {
+        Some(Ok(coverage)) => Some(coverage.line()),
+        Some(Err(e)) => Some(format!("preventive SCP: could not be read: {e}")),
+        None => None,
+    };
+    if let Some(said) = said {
+        let body = text.trim_end_matches('\n');
+        let at = body.rfind('\n').map_or(0, |i| i + 1);
+        text.insert_str(at, &format!("{said}\n\n"));
+    }
+    anstream::print!("{text}");
+    Ok(())
 }
