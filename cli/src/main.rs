@@ -78,6 +78,8 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
         _ => None,
     };
     let base = sdk_config(&cli).await;
+    // What needs the region is checked once it is known, still before any call.
+    settings.check_partition(base.region().map_or("us-east-1", |r| r.as_ref())).map_err(Failure::from)?;
     // Credentials and the endpoint, checked once: their failure is one line that says what to do.
     let caller = access::caller(&base, cli.verbose).await?;
     let kind = match &cli.command {

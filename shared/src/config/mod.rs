@@ -204,6 +204,22 @@ impl ConfigError {
 }
 
 impl Settings {
+    /// Whether the findings destination is in the partition of `home` (the region the run is in): findings can
+    /// only be exported within a partition. Checked before any AWS call.
+    pub fn check_partition(&self, home: &str) -> Result<(), ConfigError> {
+        let Some(findings) = &self.findings else { return Ok(()) };
+        let partition = crate::ids::partition_of(home);
+        if findings.partition == partition {
+            return Ok(());
+        }
+        let message = format!(
+            "{} is in partition {}, but this runs in {partition} (home region {home}): findings can only be exported \
+             within a partition",
+            findings.destination, findings.partition,
+        );
+        Err(ConfigError { problems: vec![Problem { var: "GUARDDUTY_FINDINGS_DESTINATION", message }] })
+    }
+
     /// Whether the GuardDuty policy named `name` may be one this tool wrote, by its name: GUARDDUTY_POLICY_NAME, or
     /// named after it (a unit's `<name>-ou-...`, a part `<name>-2`, ...). Whether it is, its owner tag says.
     pub fn may_own_policy(&self, name: &str) -> bool {

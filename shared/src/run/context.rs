@@ -7,9 +7,8 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, Semaphore};
 
 use super::{Enabler, Progress, RunOptions};
-use crate::config::{ConfigError, Enablement, Problem};
+use crate::config::{ConfigError, Enablement};
 use crate::error::Error;
-use crate::ids::partition_of;
 use crate::ids::AccountId;
 use crate::ports::{Cloud, EnabledRegion, OrganizationApi, Root, Side};
 use crate::regions::{self, RegionChoice};
@@ -164,19 +163,7 @@ impl<C: Cloud> Enabler<C> {
 
     /// The findings export's bucket and key in the partition of the home region, checked before any call.
     pub(crate) fn check_partition(&self) -> Result<(), Error> {
-        let Some(findings) = &self.settings.findings else { return Ok(()) };
-        let home = partition_of(self.cloud.home_region());
-        if findings.partition == home {
-            return Ok(());
-        }
-        let message = format!(
-            "{} is in partition {}, but this runs in {home} (home region {}): findings can only be exported within \
-             a partition",
-            findings.destination,
-            findings.partition,
-            self.cloud.home_region()
-        );
-        Err(Error::Config(ConfigError { problems: vec![Problem { var: "GUARDDUTY_FINDINGS_DESTINATION", message }] }))
+        Ok(self.settings.check_partition(self.cloud.home_region())?)
     }
 
     /// The organization's root and its policy types (ListRoots), remembered like the region choice.
