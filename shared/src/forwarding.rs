@@ -22,6 +22,7 @@ use std::future::Future;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
+use crate::detection::Rule;
 use crate::error::Error;
 use crate::ids::partition_of;
 use crate::ports::{Cloud, Side};
@@ -34,10 +35,8 @@ pub const TARGET_ID: &str = "management-bus";
 /// A forwarder as EventBridge shows it: DescribeRule and ListTargetsByRule.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Forwarder {
-    /// Its state (`ENABLED`, `DISABLED`, ...).
-    pub state: String,
-    /// Its event pattern, as JSON text.
-    pub pattern: Option<String>,
+    /// The rule: its state and event pattern.
+    pub rule: Rule,
     /// Its targets: each target's ARN and role ARN.
     pub targets: Vec<(String, Option<String>)>,
 }
@@ -77,8 +76,9 @@ pub fn pattern() -> serde_json::Value {
 /// Whether `found` is the forwarder `wanted`: enabled, with the pattern (compared as JSON), and one target, the bus,
 /// through the role.
 pub fn is_as_wanted(found: &Forwarder, wanted: &Wanted) -> bool {
-    let enabled = found.state.starts_with("ENABLED");
+    let enabled = found.rule.enabled();
     let same_pattern = found
+        .rule
         .pattern
         .as_deref()
         .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
@@ -230,11 +230,8 @@ mod tests {
 
     fn as_wanted() -> Forwarder {
         let w = wanted();
-        Forwarder {
-            state: "ENABLED".into(),
-            pattern: Some(pattern().to_string()),
-            targets: vec![(w.bus, Some(w.role))],
-        }
+        let rule = Rule { name: w.name, state: "ENABLED".into(), pattern: Some(pattern().to_string()) };
+        Forwarder { rule, targets: vec![(w.bus, Some(w.role))] }
     }
 
     #[test]
@@ -259,19 +256,17 @@ mod tests {
                 .map(String::from)
                 .into();
         let mut disabled = as_wanted();
-        disabled.state = "DISABLED".into();
+        disabled.rule.state = "DISABLED".into();
         let mut other_role = as_wanted();
         other_role.targets[0].1 = Some("arn:aws:iam::111122223333:role/other".into());
         let mut other_pattern = as_wanted();
-        other_pattern.pattern = Some(r#"{"source":["aws.guardduty"]}"#.into());
+        other_pattern.rule.pattern = Some(r#"{"source":["aws.guardduty"]}"#.into());
         // the same pattern, its keys in another order, is the same pattern
-        let reordered = Forwarder {
-            pattern: Some(
-                serde_json::json!({"detail": pattern()["detail"], "detail-type": pattern()["detail-type"], "source": ["aws.guardduty"]})
-                    .to_string(),
-            ),
-            ..as_wanted()
-        };
+        let mut reordered = as_wanted();
+        reordered.rule.pattern = Some(
+            serde_json::json!({"detail": pattern()["detail"], "detail-type": pattern()["detail-type"], "source": ["aws.guardduty"]})
+                .to_string(),
+        );
         let found: BTreeMap<String, Option<Forwarder>> = [
             ("eu-west-1", None),
             ("eu-central-1", Some(disabled)),

@@ -167,19 +167,14 @@ impl DetectionApi for AwsDetection {
 
 impl ForwardingApi for AwsDetection {
     async fn forwarder(&self, region: &str, name: &str) -> Result<Option<Forwarder>, Error> {
+        let Some(rule) = self.rule(Side::Management, region, name).await? else { return Ok(None) };
+        // A forwarder has one target: one page says it.
         let caller = self.caller(Side::Management, region);
         let client = self.eventbridge(Side::Management, region);
-        let rule = match client.describe_rule().name(name).send().await {
-            Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(None),
-            Err(e) => return Err(caller.error("DescribeRule", e)),
-        };
-        // A forwarder has one target: one page says it.
         let targets =
             client.list_targets_by_rule().rule(name).send().await.map_err(caller.fail("ListTargetsByRule"))?;
         Ok(Some(Forwarder {
-            state: rule.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            pattern: rule.event_pattern().map(str::to_owned),
+            rule,
             targets: targets.targets().iter().map(|t| (t.arn().to_owned(), t.role_arn().map(str::to_owned))).collect(),
         }))
     }
