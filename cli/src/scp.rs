@@ -587,23 +587,20 @@ pub struct Coverage {
 
 impl Coverage {
     /// As the evidence document keeps it.
-    pub fn evidence(self) -> enablement::evidence::PreventiveScp {
+    pub fn evidence(&self) -> enablement::evidence::PreventiveScp {
         enablement::evidence::PreventiveScp {
             policy: POLICY_NAME.into(),
-            policy_id: self.policy_id,
+            policy_id: self.policy_id.clone(),
             enabled: self.enabled,
             governed: self.governed,
-            not_covered: self.not_covered,
+            not_covered: self.not_covered.clone(),
             error: None,
         }
     }
 
-    /// As `status --json` gives it.
+    /// As `status --json` gives it: the same keys as the evidence document's.
     pub fn to_json(&self) -> Value {
-        json!({
-            "policy": POLICY_NAME, "policy_id": self.policy_id, "enabled": self.enabled,
-            "governed": self.governed, "not_covered": self.not_covered,
-        })
+        serde_json::to_value(self.evidence()).unwrap_or_default()
     }
 
     /// What `status` prints of it, within 100 columns: a line, and the accounts not covered six to a line.
