@@ -24,16 +24,17 @@ pub(crate) fn rule_names(lookup: &Lookup) -> Option<Vec<String>> {
     (!names.is_empty()).then_some(names)
 }
 
-/// Checks the governed regions of `report`; what was found, for the run's answer.
+/// Checks the governed regions of `report`, with the rules and the forwarders `lookup` names; what was found, for
+/// the run's answer.
 pub(crate) async fn check<C: Cloud>(
     enabler: &Enabler<C>,
     report: &Report,
-    rules: Option<Vec<String>>,
     lookup: &Lookup,
     budget: Option<Budget>,
 ) -> Value {
     let started = Instant::now();
     let governed: Vec<String> = report.regions.iter().map(|r| r.region.clone()).collect();
+    let rules = rule_names(lookup);
     let forwarder = crate::forwarders::name(lookup);
     let work = detection::check(enabler, &governed, rules.as_deref(), forwarder.as_deref());
     let detection = match guarded(budget, Box::pin(work)).await {

@@ -190,9 +190,7 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
                 // The forwarders first, so that the check below finds those just written.
                 answer["forwarding"] = Box::pin(forwarders::keep(enabler, &report, &self.env.lookup, budget)).await;
                 if matches!(run, events::Run::Reconcile) {
-                    let rules = detection::rule_names(&self.env.lookup);
-                    answer["detection"] =
-                        Box::pin(detection::check(enabler, &report, rules, &self.env.lookup, budget)).await;
+                    answer["detection"] = Box::pin(detection::check(enabler, &report, &self.env.lookup, budget)).await;
                 }
                 return Ok(answer);
             }

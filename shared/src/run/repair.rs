@@ -1,10 +1,10 @@
 //! Repairs: what a call made by someone else broke, put back where it broke it and nowhere else (see
 //! [`crate::tamper`]). Memberships and members' plans go through an onboarding of exactly those accounts in that
-//! region, which reads them back (a stopped member's first write restarts its monitoring); the foundation of a region (the designation, the admin's and the management
-//! account's detectors, the organization configuration, the findings export) through the first part of that region's
-//! reconcile, members untouched, then read back by the same part as a dry run, which must find nothing to write; a
-//! call that took a region's memberships with it (the admin's detector deleted, the admin removed), by that region's
-//! whole reconcile.
+//! region, which reads them back (a stopped member's first write restarts its monitoring); the foundation of a region
+//! (the designation, the admin's and the management account's detectors, the organization configuration, the findings
+//! export) through the first part of that region's reconcile, members untouched, then read back by the same part as a
+//! dry run, which must find nothing to write; a call that took a region's memberships with it (the admin's detector
+//! deleted, the admin removed), by that region's whole reconcile.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
