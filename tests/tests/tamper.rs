@@ -47,6 +47,13 @@ fn sample(name: &str, org: &Org, member: &AccountId) -> Value {
     )
 }
 
+/// The admin's GuardDuty in [`HERE`], and its detector there.
+async fn admin_here(emulator: &Emulator, org: &Org) -> (aws_sdk_guardduty::Client, String) {
+    let gd = emulator.admin_guardduty(&org.accounts[0], HERE).await;
+    let detector_id = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    (gd, detector_id)
+}
+
 /// The writes the emulator saw, as `operation@region`.
 fn writes(emulator: &Emulator) -> Vec<String> {
     emulator.log().iter().filter(|c| c.kind == "write").map(|c| format!("{}@{}", c.operation, c.region)).collect()
@@ -75,8 +82,7 @@ async fn removed_or_stopped_members_are_made_members_again_in_that_region_only()
     // given a bootstrapped organization
     let (emulator, org, responder) = bootstrapped().await;
     let member = org.accounts[2];
-    let gd = emulator.admin_guardduty(&org.accounts[0], HERE).await;
-    let detector_id = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let (gd, detector_id) = admin_here(&emulator, &org).await;
     for (sample_name, call) in [
         ("tamper-guardduty-delete-members.json", "delete"),
         ("tamper-guardduty-disassociate-members.json", "disassociate"),
@@ -118,8 +124,7 @@ async fn stopped_monitoring_is_restarted_by_one_write_in_three_round_trips_and_a
     // given a bootstrapped organization, and a responder that has answered once (a warm process)
     let (emulator, org, responder) = bootstrapped().await;
     let member = org.accounts[2];
-    let gd = emulator.admin_guardduty(&org.accounts[0], HERE).await;
-    let detector_id = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let (gd, detector_id) = admin_here(&emulator, &org).await;
     let stop = || gd.stop_monitoring_members().detector_id(&detector_id).account_ids(member.as_str()).send();
     let payload = sample("tamper-guardduty-stop-monitoring-members.json", &org, &member);
     stop().await.unwrap();
@@ -158,8 +163,7 @@ async fn the_admin_detector_turned_off_is_turned_on_again_there_and_no_member_is
     // given a bootstrapped organization whose admin detector someone disables in one region
     let (emulator, org, responder) = bootstrapped().await;
     let admin = org.accounts[0];
-    let gd = emulator.admin_guardduty(&admin, HERE).await;
-    let detector_id = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let (gd, detector_id) = admin_here(&emulator, &org).await;
     gd.update_detector().detector_id(&detector_id).enable(false).send().await.unwrap();
     assert_eq!(detector(&emulator.state(), HERE, admin.as_str()).unwrap()["enabled"], false);
     emulator.clear_log();
@@ -209,8 +213,7 @@ async fn a_silencing_filter_is_raised_not_reverted() {
 async fn a_key_repaired_three_times_in_a_row_is_left_to_the_schedule_and_a_batch_repairs_too() {
     let (emulator, org, responder) = bootstrapped().await;
     let member = org.accounts[2];
-    let gd = emulator.admin_guardduty(&org.accounts[0], HERE).await;
-    let detector_id = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let (gd, detector_id) = admin_here(&emulator, &org).await;
     let payload = sample("tamper-guardduty-stop-monitoring-members.json", &org, &member);
     for round in 1..=4 {
         // given someone stops the member again
@@ -235,8 +238,7 @@ async fn a_key_repaired_three_times_in_a_row_is_left_to_the_schedule_and_a_batch
 async fn with_filters_to_revert_an_archive_filter_is_set_to_noop_there_its_criteria_kept() {
     // given the responder asked to revert filters, and someone's ARCHIVE filter on the admin's detector
     let (emulator, org, responder) = bootstrapped_with(&[("GUARDDUTY_TAMPER_REVERT", "filters")]).await;
-    let gd = emulator.admin_guardduty(&org.accounts[0], HERE).await;
-    let detector_id = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let (gd, detector_id) = admin_here(&emulator, &org).await;
     let criteria = aws_sdk_guardduty::types::FindingCriteria::builder()
         .criterion("severity", aws_sdk_guardduty::types::Condition::builder().greater_than_or_equal(0).build())
         .build();
@@ -270,8 +272,7 @@ async fn in_a_maintenance_window_a_removed_member_is_raised_and_not_repaired() {
     .unwrap();
     let (emulator, org, responder) = bootstrapped_with(&[("GUARDDUTY_TAMPER_PAUSE_UNTIL", tomorrow.as_str())]).await;
     let member = org.accounts[2];
-    let gd = emulator.admin_guardduty(&org.accounts[0], HERE).await;
-    let detector_id = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let (gd, detector_id) = admin_here(&emulator, &org).await;
     gd.stop_monitoring_members().detector_id(&detector_id).account_ids(member.as_str()).send().await.unwrap();
     emulator.clear_log();
     // when the call is delivered
@@ -289,8 +290,7 @@ async fn the_organization_configuration_and_a_members_plans_are_put_back_there_o
     // given a bootstrapped organization whose auto-enable someone turns off in one region, and one member's S3 plan
     let (emulator, org, responder) = bootstrapped().await;
     let member = org.accounts[2];
-    let gd = emulator.admin_guardduty(&org.accounts[0], HERE).await;
-    let detector_id = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let (gd, detector_id) = admin_here(&emulator, &org).await;
     let off = gd
         .update_organization_configuration()
         .detector_id(&detector_id)
