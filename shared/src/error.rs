@@ -84,6 +84,10 @@ pub enum Error {
     #[error("no region to govern: {0}")]
     NoRegions(String),
 
+    /// A run held back before its first write by its gate ([`crate::RunOptions::gate`]); nothing was written.
+    #[error("held back, nothing was written: {0}")]
+    Held(String),
+
     /// An answer the code cannot act on (a response without the id it must carry, say); nothing further was sent.
     #[error("{0}")]
     Unexpected(String),
@@ -164,6 +168,7 @@ impl Error {
             Self::NoRegions(_) => "NoRegionToGovern",
             Self::PoliciesInForce(_) => "GuardDutyPoliciesInForce",
             Self::AdminChanged { .. } => "AdminAccountChanged",
+            Self::Held(_) => "HeldBack",
             Self::Unexpected(_) => "UnexpectedAnswer",
         }
     }

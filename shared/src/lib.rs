@@ -27,6 +27,7 @@ mod config;
 pub mod detection;
 mod error;
 pub mod evidence;
+pub mod flaps;
 pub mod forwarding;
 mod guard;
 mod ids;
@@ -52,7 +53,7 @@ pub use config::{
 pub use error::{AwsError, BoxError, Error, Failure};
 pub use guard::{guarded, json_type, Interrupted};
 pub use ids::{is_region_name, shorten, AccountId, InvalidAccountId};
-pub use metrics::{emf, emf_evidence, emf_failure, emf_onboarding, emf_tamper, publish, TamperOutcome};
+pub use metrics::{emf, emf_evidence, emf_failure, emf_flapping, emf_onboarding, emf_tamper, publish, TamperOutcome};
 pub use plan::{Left, MemberAccount, Step, Unprotected};
 pub use ports::{
     Cloud, Cost, CreateAccountStatus, EnabledRegion, FindingList, GuardDutyApi, ListKind, MemberFeatures,
@@ -64,7 +65,7 @@ pub use report::{
     RegionLeftOut, RegionReport, Report, Summary, NAMED_PER_REGION,
 };
 pub use run::{
-    Enabler, Entry, Onboarding, Patience, Progress, ProgressEvent, RegionUsage, Repaired, RunOptions, Usage,
+    Enabler, Entry, Gate, Onboarding, Patience, Progress, ProgressEvent, RegionUsage, Repaired, RunOptions, Usage,
 };
 pub use state::{
     AdminStatus, DelegatedAdmin, Detector, FeatureState, Features, MemberStatus, Members, OrgAccount, OrgConfig,

@@ -8,7 +8,8 @@
 //! Per onboarding: OnboardingSeconds, from the event's own time to the account being Enabled everywhere. Per
 //! scheduled run that keeps an evidence record: EvidenceRecorded (1 kept, 0 not). Per tamper call the responder
 //! answers: TamperDetected, TamperRepaired, TamperRepairSeconds, TamperFlapping. Per scheduled run:
-//! TamperDetectionHealthy (1 when a trail and the forwarding rules let tamper calls reach the responder everywhere).
+//! TamperDetectionHealthy (1 when a trail and the forwarding rules let tamper calls reach the responder everywhere),
+//! and, where the count of tamper repairs is shared, TamperFlapping (the keys still held).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -203,6 +204,17 @@ pub fn emf_tamper(function: &str, kind: &str, outcome: TamperOutcome) -> Value {
         }
     }
     document(&["Function"], &metrics, values)
+}
+
+/// The EMF document for a scheduled run's look at the keys held for flapping ([`crate::flaps::settle`]):
+/// `TamperFlapping`, how many are still held (0 once every one is found stable). Dimension `Function`; the held
+/// keys' ids as a property.
+pub fn emf_flapping(function: &str, held: &[String]) -> Value {
+    document(
+        &["Function"],
+        &[("TamperFlapping", "Count")],
+        json!({"Function": function, "TamperFlapping": held.len(), "TamperHeld": held}),
+    )
 }
 
 /// The EMF document for a scheduled run's check that tamper detection can work (see [`crate::detection`]):

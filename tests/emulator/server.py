@@ -59,7 +59,7 @@ from organizations import HANDLED as ORGANIZATIONS_HANDLED  # noqa: E402
 from organizations import Organizations, OrgError, extend_trusted_services  # noqa: E402
 from world import World  # noqa: E402
 
-READ_PREFIXES = ("Get", "List", "Describe")
+READ_PREFIXES = ("Get", "List", "Describe", "Scan", "Query")
 ASSUME_ROLE_DENIED = (
     b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
     b"<Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:root is not authorized to perform: "

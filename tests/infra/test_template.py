@@ -521,6 +521,30 @@ class TamperEvents(unittest.TestCase):
         for arn in arns:
             self.assertTrue(arn.startswith("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/"), arn)
 
+    def test_the_count_of_tamper_repairs_is_one_table_both_functions_share_keyed_as_the_code_writes_it(self):
+        variables = self.template["Globals"]["Function"]["Environment"]["Variables"]
+        self.assertEqual(variables["TAMPER_LEDGER"], {"!Ref": "TamperLedgerTable"})
+        table = self.resources["TamperLedgerTable"]["Properties"]
+        self.assertEqual(table["KeySchema"], [{"AttributeName": "id", "KeyType": "HASH"}])
+        self.assertEqual(table["AttributeDefinitions"], [{"AttributeName": "id", "AttributeType": "S"}])
+        self.assertEqual(table["TimeToLiveSpecification"], {"AttributeName": "expires", "Enabled": True})
+        source = (ROOT / "shared/src/aws/ledger.rs").read_text()
+        self.assertIn('.key("id",', source)
+        self.assertIn('"#expires".into(), "expires".into()', source)
+        # the responder may only count (UpdateItem), the bootstrapper only read the held keys and release them
+        for role, sid, actions in (("ResponderRole", "TamperRepairCount", "dynamodb:UpdateItem"),
+                                   ("BootstrapperRole", "TamperRepairsHeld", ["dynamodb:Scan", "dynamodb:DeleteItem"])):
+            statements = [st for p in self.resources[role]["Properties"]["Policies"]
+                          for st in p["PolicyDocument"]["Statement"] if isinstance(st, dict)]
+            granted = [st for st in statements if "dynamodb" in str(st.get("Action"))]
+            self.assertEqual([(st["Sid"], st["Action"], st["Resource"]) for st in granted],
+                             [(sid, actions, {"!GetAtt": "TamperLedgerTable.Arn"})], role)
+        # a held key stays raised between scheduled runs, which come hours apart
+        alarm = self.resources["TamperFlappingAlarm"]["Properties"]
+        self.assertEqual((alarm["MetricName"], alarm["Dimensions"]),
+                         ("TamperFlapping", [{"Name": "Function", "Value": "bootstrapper"}]))
+        self.assertEqual(alarm["TreatMissingData"], "ignore")
+
     def test_the_management_forwarders_are_granted_on_the_one_rule_the_bootstrapper_is_told_and_send_here_only(self):
         bootstrapper = self.resources["BootstrapperFunction"]["Properties"]["Environment"]["Variables"]
         name = bootstrapper["TAMPER_FORWARDER"]["!Sub"]

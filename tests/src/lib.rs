@@ -250,6 +250,25 @@ impl Emulator {
     }
 }
 
+/// The table of tamper repairs in `emulator`, as the template makes it (`TamperLedgerTable`: partition key `id`, a
+/// string, billed per request): its name.
+pub async fn ledger_table(emulator: &Emulator) -> &'static str {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    const TABLE: &str = "guardduty-enabler-tamper-repairs";
+    let key = AttributeDefinition::builder().attribute_name("id").attribute_type(ScalarAttributeType::S).build();
+    let schema = KeySchemaElement::builder().attribute_name("id").key_type(KeyType::Hash).build();
+    aws_sdk_dynamodb::Client::new(&emulator.sdk_config().await)
+        .create_table()
+        .table_name(TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(key.expect("attribute"))
+        .key_schema(schema.expect("key"))
+        .send()
+        .await
+        .expect("CreateTable");
+    TABLE
+}
+
 /// The bootstrapper over `emulator` with `admin` and `vars` as its environment, as its schedule and region opt-in
 /// events invoke it.
 pub async fn reconciler(emulator: &Emulator, admin: &AccountId, vars: &[(&str, &str)]) -> Bootstrapper<AwsCloud> {

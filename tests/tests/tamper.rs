@@ -5,10 +5,14 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+use enablement::flaps::Ledger;
 use enablement::AccountId;
 use responder::{classify, Request, Responder};
 use serde_json::{json, Value};
-use system_tests::{detector, event, fixture, fixtures_of, members, settings, sqs_batch, world_of, Emulator, Org};
+use system_tests::{
+    detector, event, fixture, fixtures_of, ledger_table, members, reconciler, settings, sqs_batch, world_of, Emulator,
+    Org,
+};
 
 const REGIONS: [&str; 3] = ["eu-west-1", "us-east-1", "us-west-2"];
 /// The region the tamper happens in (the samples' is us-east-1: every sample is moved here, to show that the others
@@ -54,9 +58,13 @@ async fn admin_here(emulator: &Emulator, org: &Org) -> (aws_sdk_guardduty::Clien
     (gd, detector_id)
 }
 
-/// The writes the emulator saw, as `operation@region`.
+/// The writes the emulator saw, as `operation@region`; the count of repairs in its table aside.
 fn writes(emulator: &Emulator) -> Vec<String> {
-    emulator.log().iter().filter(|c| c.kind == "write").map(|c| format!("{}@{}", c.operation, c.region)).collect()
+    let log = emulator.log();
+    log.iter()
+        .filter(|c| c.kind == "write" && c.service != "dynamodb")
+        .map(|c| format!("{}@{}", c.operation, c.region))
+        .collect()
 }
 
 fn status(emulator: &Emulator, region: &str, account: &AccountId) -> Option<String> {
@@ -121,8 +129,10 @@ async fn removed_or_stopped_members_are_made_members_again_in_that_region_only()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopped_monitoring_is_restarted_by_one_write_in_three_round_trips_and_a_member_gone_since_is_created() {
-    // given a bootstrapped organization, and a responder that has answered once (a warm process)
+    // given a bootstrapped organization, and a responder that counts its repairs in the table and has answered
+    // once (a warm process)
     let (emulator, org, responder) = bootstrapped().await;
+    let responder = responder.with_ledger(Ledger::table(&emulator.sdk_config().await, ledger_table(&emulator).await));
     let member = org.accounts[2];
     let (gd, detector_id) = admin_here(&emulator, &org).await;
     let stop = || gd.stop_monitoring_members().detector_id(&detector_id).account_ids(member.as_str()).send();
@@ -143,7 +153,9 @@ async fn stopped_monitoring_is_restarted_by_one_write_in_three_round_trips_and_a
     assert_eq!(status(&emulator, HERE, &member).as_deref(), Some("Enabled"), "{answer}");
     assert_eq!(writes(&emulator), vec![format!("StartMonitoringMembers@{HERE}")], "{answer}");
     assert_eq!(answer["repaired"]["writes"], 1, "{answer}");
+    // and the count, taken beside the first reads, adds no round trip
     let log = emulator.log();
+    assert!(log.iter().any(|c| c.operation == "UpdateItem"), "the repair was not counted");
     assert!(system_tests::round_trips(&log, latency) <= 3, "{:?}", system_tests::waves(&log, latency));
     // and when the member was deleted since it was stopped, the restart finds no member and creates it
     stop().await.unwrap();
@@ -232,6 +244,60 @@ async fn a_key_repaired_three_times_in_a_row_is_left_to_the_schedule_and_a_batch
             assert!(writes(&emulator).is_empty(), "{:?}", writes(&emulator));
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repairs_are_counted_across_processes_and_a_held_key_waits_for_a_scheduled_run_that_finds_it_stable() {
+    let (emulator, org, _) = bootstrapped().await;
+    let table = ledger_table(&emulator).await;
+    let base = emulator.sdk_config().await;
+    // given two responder processes that share the table (the queue runs two batches at once)
+    let vars = [("GUARDDUTY_AUTO_ENABLE", "NEW")];
+    let process = || async {
+        Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &vars)).await))
+            .with_ledger(Ledger::table(&base, table))
+    };
+    let processes = [process().await, process().await];
+    let member = org.accounts[2];
+    let (gd, detector_id) = admin_here(&emulator, &org).await;
+    let payload = sample("tamper-guardduty-stop-monitoring-members.json", &org, &member);
+    let stop_and_deliver = |to: usize| {
+        let (gd, detector_id, payload, emulator, processes) = (&gd, &detector_id, &payload, &emulator, &processes);
+        async move {
+            gd.stop_monitoring_members().detector_id(detector_id).account_ids(member.as_str()).send().await.unwrap();
+            emulator.clear_log();
+            processes[to].handle(event(payload.clone())).await.unwrap()
+        }
+    };
+    // when someone stops the member four times, the calls reaching the two processes in turn
+    for round in 0..3 {
+        let answer = stop_and_deliver(round % 2).await;
+        // then the first three are repaired, whichever process answers
+        assert_eq!(status(&emulator, HERE, &member).as_deref(), Some("Enabled"), "round {round}: {answer}");
+    }
+    let answer = stop_and_deliver(1).await;
+    // and the fourth is not: the process that made one repair knows of the other's two
+    assert_eq!(answer["repaired"]["flapping"], true, "{answer}");
+    assert_eq!(status(&emulator, HERE, &member).as_deref(), Some("Disabled"));
+    assert!(writes(&emulator).is_empty(), "{:?}", writes(&emulator));
+
+    // when the schedule runs, it repairs the member: that is not stable, so the key stays held
+    let scheduled = || async {
+        let run = reconciler(&emulator, &org.accounts[0], &vars).await.with_ledger(Ledger::table(&base, table));
+        run.handle(event(fixture("scheduled-event.json", &[]))).await.unwrap()
+    };
+    let first = scheduled().await;
+    assert_eq!(status(&emulator, HERE, &member).as_deref(), Some("Enabled"));
+    assert_eq!(first["flapping"]["held"].as_array().map(Vec::len), Some(1), "{}", first["flapping"]);
+    let held = stop_and_deliver(0).await;
+    assert_eq!(held["repaired"]["flapping"], true, "still held after a schedule that had to repair: {held}");
+    // then a schedule that finds the region in sync releases it, and the next call is repaired again
+    scheduled().await;
+    let second = scheduled().await;
+    assert_eq!(second["flapping"]["released"][0]["region"], HERE, "{}", second["flapping"]);
+    assert_eq!(second["flapping"]["held"], json!([]));
+    let answer = stop_and_deliver(0).await;
+    assert_eq!(status(&emulator, HERE, &member).as_deref(), Some("Enabled"), "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@
 pub mod cfn;
 pub mod detection;
 pub mod events;
+pub mod flapping;
 pub mod forwarders;
 mod record;
 mod request;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::cloudformation::{
     CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponseStatus as Status,
 };
+use enablement::flaps::Ledger;
 use enablement::{
     emf_failure, guarded, Budget, Cloud, ConfigError, Enabler, Error as RunError, Failure, Interrupted, Report,
     RunOptions, Settings, Summary, VARIABLES,
@@ -83,6 +85,8 @@ pub struct Bootstrapper<C> {
     enabler: Result<Arc<Enabler<C>>, ConfigError>,
     sender: ResponseSender,
     role_wait: RoleWait,
+    /// The count of tamper repairs the schedule releases keys of ([`flapping`]).
+    ledger: Ledger,
 }
 
 impl Bootstrapper<enablement::AwsCloud> {
@@ -91,12 +95,14 @@ impl Bootstrapper<enablement::AwsCloud> {
     pub async fn from_env() -> Result<Self, std::io::Error> {
         let base = enablement::sdk_config_loader().load().await;
         let keep = in_s3(base.clone());
+        let ledger_base = base.clone();
         let connect: Connect<enablement::AwsCloud> = Arc::new(move |settings| {
             let base = base.clone();
             Box::pin(async move { enablement::connect_with(&base, settings).await })
         });
         let lookup: Lookup = Arc::new(|name| std::env::var(name).ok());
-        Ok(Self::new(Environment { lookup, connect, keep }, ResponseSender::new()?).await)
+        let ledger = flapping::ledger(&lookup, &ledger_base);
+        Ok(Self::new(Environment { lookup, connect, keep }, ResponseSender::new()?).await.with_ledger(ledger))
     }
 }
 
@@ -117,7 +123,13 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             Ok(settings) => Ok(Arc::new((env.connect)(settings).await)),
             Err(e) => Err(e),
         };
-        Self { env, enabler, sender, role_wait: RoleWait::default() }
+        Self { env, enabler, sender, role_wait: RoleWait::default(), ledger: Ledger::in_process() }
+    }
+
+    /// The same bootstrapper, releasing the keys held in `ledger` that its scheduled runs find stable.
+    pub fn with_ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = ledger;
+        self
     }
 
     /// The same bootstrapper with another wait for the admin role on Create.
@@ -191,6 +203,7 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
                 answer["forwarding"] = Box::pin(forwarders::keep(enabler, &report, &self.env.lookup, budget)).await;
                 if matches!(run, events::Run::Reconcile) {
                     answer["detection"] = Box::pin(detection::check(enabler, &report, &self.env.lookup, budget)).await;
+                    answer["flapping"] = flapping::settle(&self.ledger, &report, budget).await;
                 }
                 return Ok(answer);
             }

@@ -10,8 +10,10 @@ mod batch;
 pub mod event;
 mod tamper;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use enablement::flaps::Ledger;
 use enablement::{AccountId, AwsCloud, Budget, Cloud, ConfigError, CreateAccountStatus, Enabler, Failure, Settings};
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
@@ -45,29 +47,51 @@ pub struct Responder<C> {
     polling: CreationPolling,
     /// The tool's own roles besides the admin's (the functions'): a call they made is never answered.
     own_roles: Vec<String>,
-    flaps: tamper::Flaps,
+    /// The count of tamper repairs ([`enablement::flaps`]).
+    ledger: Arc<Ledger>,
 }
 
 /// The variable that names the functions' roles (ARNs, comma-separated), set by the template.
 pub const OWN_ROLES_VARIABLE: &str = "TOOL_ROLE_ARNS";
 
+/// The variable that names the DynamoDB table of tamper repairs ([`enablement::flaps`]), set by the template;
+/// without it, each process counts its own.
+pub const LEDGER_VARIABLE: &str = "TAMPER_LEDGER";
+
 impl Responder<AwsCloud> {
     /// Reads the configuration and builds the AWS clients; a bad configuration fails every handled event.
     pub async fn from_env() -> Self {
+        let base = enablement::sdk_config_loader().load().await;
         let enabler = match Settings::from_env() {
-            Ok(settings) => Ok(enablement::connect(settings).await),
+            Ok(settings) => Ok(enablement::connect_with(&base, settings).await),
             Err(e) => Err(e),
         };
         let own_roles = std::env::var(OWN_ROLES_VARIABLE).unwrap_or_default();
+        let ledger = match std::env::var(LEDGER_VARIABLE).ok().filter(|t| !t.trim().is_empty()) {
+            Some(table) => Ledger::table(&base, table.trim()),
+            None => Ledger::in_process(),
+        };
         Self::new(enabler)
             .with_own_roles(own_roles.split(',').map(str::trim).filter(|r| !r.is_empty()).map(String::from))
+            .with_ledger(ledger)
     }
 }
 
 impl<C: Cloud> Responder<C> {
     /// A responder over `enabler` (or the configuration error that prevented one).
     pub fn new(enabler: Result<Enabler<C>, ConfigError>) -> Self {
-        Self { enabler, polling: CreationPolling::default(), own_roles: Vec::new(), flaps: tamper::Flaps::default() }
+        Self {
+            enabler,
+            polling: CreationPolling::default(),
+            own_roles: Vec::new(),
+            ledger: Arc::new(Ledger::in_process()),
+        }
+    }
+
+    /// The same responder, counting tamper repairs in `ledger` (see [`LEDGER_VARIABLE`]).
+    pub fn with_ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = Arc::new(ledger);
+        self
     }
 
     /// The same responder, knowing the functions' roles (see [`OWN_ROLES_VARIABLE`]).

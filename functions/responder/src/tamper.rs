@@ -1,48 +1,39 @@
 //! Tamper calls: a call someone else made to GuardDuty or to the organization's policy plane, answered within
 //! seconds of its CloudTrail event. What [`enablement::tamper::decide`] says is repaired in exactly that account and
 //! region and read back; what it raises is logged with who, what and where, and counted; the tool's own calls are
-//! never answered. A key (account, region, kind) repaired more than [`FLAP_LIMIT`] times within [`FLAP_WINDOW`] is
-//! no longer repaired by this process (raised as `TamperFlapping`) until the window has passed; the scheduled
-//! reconcile still repairs it.
+//! never answered. A key (account, region, kind) repaired [`flaps::LIMIT`] times within [`flaps::WINDOW`] is held
+//! (raised as `TamperFlapping`, nothing written) until a scheduled run finds it stable; the count is the ledger's
+//! ([`enablement::flaps`]), shared by every process where the template gives its table, and taken beside the
+//! repair's first reads, so that it adds no round trip to a repair.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use enablement::flaps::{self, Key, Ledger};
 use enablement::tamper::{decide, Call, Decision, Keeper, Repair, Silencing};
-use enablement::{emf_tamper, AccountId, Budget, Cloud, Enabler, Failure, RunOptions, TamperOutcome};
+use enablement::{emf_tamper, Budget, Cloud, Enabler, Error, Failure, Gate, RunOptions, TamperOutcome};
 use serde_json::{json, Value};
 
 use crate::Responder;
 
-/// The most repairs of one key within [`FLAP_WINDOW`].
-pub const FLAP_LIMIT: usize = 3;
-/// The window repairs are counted in.
-pub const FLAP_WINDOW: Duration = Duration::from_secs(15 * 60);
-
-/// What repairs are counted by: the account, the region (`*` for the whole organization) and the repair's kind.
-type FlapKey = (AccountId, String, &'static str);
-
-/// The repairs this process made lately, by key.
-#[derive(Default)]
-pub(crate) struct Flaps {
-    made: Mutex<BTreeMap<FlapKey, VecDeque<Instant>>>,
-}
-
-impl Flaps {
-    /// Counts a repair of `key` now, unless [`FLAP_LIMIT`] were made within the window: then `false`.
-    fn admit(&self, key: FlapKey, now: Instant) -> bool {
-        let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
-        let times = made.entry(key).or_default();
-        while times.front().is_some_and(|t| now.duration_since(*t) > FLAP_WINDOW) {
-            times.pop_front();
+/// The gate a repair of `key` waits for before its first write: admitted by the ledger, or held. A ledger that
+/// cannot be read does not stop a repair (a repair is what protects): it is logged, and the repair goes on.
+fn gate(ledger: Arc<Ledger>, key: Key) -> Gate {
+    Gate::new(async move {
+        match ledger.admit(&key, now_ms()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!(
+                "{} was repaired {} times within {} minutes: held until a scheduled run finds it stable",
+                key.id(),
+                flaps::LIMIT,
+                flaps::WINDOW.as_secs() / 60
+            )),
+            Err(e) => {
+                tracing::warn!(key = %key.id(), error = %e, "the count of tamper repairs could not be read: repairing");
+                Ok(())
+            }
         }
-        if times.len() >= FLAP_LIMIT {
-            return false;
-        }
-        times.push_back(now);
-        true
-    }
+    })
 }
 
 impl<C: Cloud> Responder<C> {
@@ -108,9 +99,13 @@ impl<C: Cloud> Responder<C> {
         region: &str,
         target: &str,
     ) -> Result<bool, Failure> {
-        if !self.flaps.admit((call.account, region.to_owned(), "revert"), Instant::now()) {
-            println!("{}", emf_tamper("responder", &call.name, TamperOutcome::Flapping));
-            return Ok(false);
+        if !enabler.settings().dry_run {
+            let held = gate(self.ledger.clone(), Key::new(call.account, Some(region), "revert")).wait().await;
+            if let Err(why) = held {
+                println!("{}", emf_tamper("responder", &call.name, TamperOutcome::Flapping));
+                tracing::warn!(call = %call.name, account = %call.account, region = %call.region, %why, "not reverted");
+                return Ok(false);
+            }
         }
         let verified = enabler.revert(region, what, target).await?;
         if enabler.settings().dry_run {
@@ -136,16 +131,18 @@ impl<C: Cloud> Responder<C> {
         repair: &Repair,
         budget: Option<Budget>,
     ) -> Result<Value, Failure> {
-        let key = (call.account, repair.region().unwrap_or("*").to_owned(), repair.kind());
-        if !self.flaps.admit(key, Instant::now()) {
-            println!("{}", emf_tamper("responder", &call.name, TamperOutcome::Flapping));
-            tracing::warn!(
-                call = %call.name, account = %call.account, region = %call.region, kind = repair.kind(),
-                "repaired {FLAP_LIMIT} times within {} minutes: left to the scheduled reconcile", FLAP_WINDOW.as_secs() / 60
-            );
-            return Ok(json!({"flapping": true}));
-        }
-        let repaired = Box::pin(enabler.repair(repair, &RunOptions::within(budget))).await?;
+        let key = Key::new(call.account, repair.region(), repair.kind());
+        let gate = (!enabler.settings().dry_run).then(|| gate(self.ledger.clone(), key));
+        let options = RunOptions { gate, ..RunOptions::within(budget) };
+        let repaired = match Box::pin(enabler.repair(repair, &options)).await {
+            Ok(repaired) => repaired,
+            Err(Error::Held(why)) => {
+                println!("{}", emf_tamper("responder", &call.name, TamperOutcome::Flapping));
+                tracing::warn!(call = %call.name, account = %call.account, region = %call.region, %why, "not repaired");
+                return Ok(json!({"flapping": true, "why": why}));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let writes: usize = repaired.report.regions.iter().map(|r| r.writes()).sum::<usize>()
             + repaired.report.organization.iter().filter(|a| a.status != enablement::ActionStatus::Planned).count();
         if !repaired.verified {
@@ -166,24 +163,4 @@ impl<C: Cloud> Responder<C> {
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_key_is_repaired_three_times_in_fifteen_minutes_then_left_until_the_window_passes() {
-        let flaps = Flaps::default();
-        let key = || ("111122223333".parse().expect("id"), "eu-west-1".to_owned(), "members");
-        let start = Instant::now();
-        for minute in [0, 1, 2] {
-            assert!(flaps.admit(key(), start + Duration::from_secs(60 * minute)));
-        }
-        assert!(!flaps.admit(key(), start + Duration::from_secs(60 * 3)));
-        // another key is counted apart
-        assert!(flaps.admit(("111122223333".parse().expect("id"), "us-east-1".to_owned(), "members"), start));
-        // once the first repair is older than the window, one more is admitted
-        assert!(flaps.admit(key(), start + FLAP_WINDOW + Duration::from_secs(61)));
-    }
 }

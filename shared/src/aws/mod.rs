@@ -7,6 +7,8 @@ mod account;
 mod controltower;
 mod detection;
 mod guardduty;
+#[cfg(feature = "ledger")]
+mod ledger;
 mod lists;
 mod organizations;
 mod retry;
@@ -27,6 +29,8 @@ use crate::ids::partition_of;
 use crate::ports::{Cloud, EnabledRegion, Side};
 
 use detection::AwsDetection;
+#[cfg(feature = "ledger")]
+pub(crate) use ledger::LedgerTable;
 
 pub use guardduty::AwsGuardDuty;
 pub use organizations::AwsOrganization;

@@ -99,6 +99,35 @@ pub struct RunOptions {
     pub keep_members: bool,
     /// Told what happens, as it happens.
     pub progress: Option<Progress>,
+    /// What must let the run write: checked alongside the run's first reads; when it refuses, nothing is written
+    /// and the run ends with [`Error::Held`].
+    pub gate: Option<Gate>,
+}
+
+/// A check a run's first write waits for (the count of tamper repairs, [`crate::flaps`]): started when it is made,
+/// awaited beside the run's first reads, so that it adds no round trip where it is quicker than they are. `Err`
+/// holds the run back, with why.
+#[derive(Clone)]
+pub struct Gate(Shared<BoxFuture<'static, Result<(), String>>>);
+
+impl Gate {
+    /// A gate that answers what `check` answers.
+    pub fn new(check: impl std::future::Future<Output = Result<(), String>> + Send + 'static) -> Self {
+        Self(check.boxed().shared())
+    }
+
+    /// Its answer, once it has one (at once, after the first wait).
+    pub async fn wait(&self) -> Result<(), String> {
+        self.0.clone().await
+    }
+
+    /// Waits for `gate`, where there is one: [`Error::Held`] when it refuses.
+    pub(crate) async fn pass(gate: Option<&Gate>) -> Result<(), Error> {
+        match gate {
+            Some(gate) => gate.wait().await.map_err(Error::Held),
+            None => Ok(()),
+        }
+    }
 }
 
 impl RunOptions {
@@ -202,8 +231,11 @@ impl<C: Cloud> Enabler<C> {
         let started = Instant::now();
         self.check_partition()?;
         let admin = self.settings.admin_account;
-        let ((ctx, choice), standing) =
-            tokio::try_join!(self.context(options, Warmth::Fresh), self.cloud.organization().account(&admin))?;
+        let ((ctx, choice), standing, ()) = tokio::try_join!(
+            self.context(options, Warmth::Fresh),
+            self.cloud.organization().account(&admin),
+            Gate::pass(options.gate.as_ref())
+        )?;
         if !standing.is_some_and(|a| a.is_active()) {
             return Err(Error::AdminNotInOrganization(admin));
         }

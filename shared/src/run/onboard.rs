@@ -15,7 +15,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::classes::{AccountClasses, PolicyFacts};
 use super::context::{no_common_region, Context, Entry, Mode, Warmth};
-use super::{Enabler, RunOptions};
+use super::{Enabler, Gate, RunOptions};
 use crate::config::Enablement;
 use crate::error::Error;
 use crate::ids::AccountId;
@@ -103,8 +103,11 @@ impl<C: Cloud> Enabler<C> {
         if self.memory.regions().is_none() && options.only_regions.is_none() {
             return self.onboard_fresh(accounts, options, entry, started).await;
         }
-        let (standings, (mut ctx, choice)) =
-            tokio::try_join!(self.standings(accounts), self.context(options, Warmth::Remembered))?;
+        let (standings, (mut ctx, choice), ()) = tokio::try_join!(
+            self.standings(accounts),
+            self.context(options, Warmth::Remembered),
+            Gate::pass(options.gate.as_ref())
+        )?;
         ctx.entry = entry;
         let enrolment = self.enrolment(standings).await?;
         if enrolment.accepted.is_empty() {
@@ -139,12 +142,13 @@ impl<C: Cloud> Enabler<C> {
                 self.root(Warmth::Remembered),
                 self.landing_zone(),
                 self.check_units(),
+                Gate::pass(options.gate.as_ref()),
             )
         };
         tokio::pin!(first);
         // The admin's list is polled along, so that it is under way (its credentials first), but not waited for.
         let mut admin_answer = None;
-        let (standings, management, management_regions, root, zone, ()) = loop {
+        let (standings, management, management_regions, root, zone, (), ()) = loop {
             tokio::select! {
                 done = &mut first => break done?,
                 answer = &mut admin_regions, if admin_answer.is_none() => admin_answer = Some(answer),

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use super::context::{Entry, Mode, Warmth};
 use super::region::Staged;
-use super::{Enabler, RunOptions};
+use super::{Enabler, Gate, RunOptions};
 use crate::error::Error;
 use crate::ports::{Cloud, GuardDutyApi, ListKind, Side};
 use crate::report::Report;
@@ -68,13 +68,20 @@ impl<C: Cloud> Enabler<C> {
                 let verified = shortfall.len() == refused.len() && report.is_success();
                 Ok(Repaired { report, verified, shortfall })
             }
-            Repair::Foundation { region } => self.repair_foundation(&here(region), false).await,
+            // The gate first: these begin with reads of their own, which do not take it.
+            Repair::Foundation { region } => {
+                Gate::pass(options.gate.as_ref()).await?;
+                self.repair_foundation(&here(region), false).await
+            }
             Repair::Region { region } => self.repair_whole(&here(region)).await,
             Repair::Organization => {
                 self.memory.forget_trusted();
                 self.repair_whole(options).await
             }
-            Repair::Policies => self.repair_foundation(options, true).await,
+            Repair::Policies => {
+                Gate::pass(options.gate.as_ref()).await?;
+                self.repair_foundation(options, true).await
+            }
         }
     }
 
