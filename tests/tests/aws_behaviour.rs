@@ -417,6 +417,57 @@ async fn a_designation_being_removed_is_not_built_on() {
     assert_eq!(report.regions.iter().find(|r| r.region == "us-east-1").unwrap().outcome, Outcome::InSync);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_onboarding_does_not_build_on_a_designation_being_removed_either() {
+    // given the admin's designation in eu-west-1 being removed, and a new account
+    let (emulator, org) = world(2);
+    let admin = org.accounts[0];
+    emulator.enabler(settings(&admin, &[])).await.reconcile().await.unwrap();
+    let (account, _) = emulator.create_account("while-removing").await;
+    emulator.world(json!({"admin_disable_seconds": 60}));
+    let config = emulator.sdk_config().await;
+    let gd = aws_sdk_guardduty::Client::from_conf(
+        aws_sdk_guardduty::config::Builder::from(&config)
+            .region(aws_sdk_guardduty::config::Region::new("eu-west-1"))
+            .build(),
+    );
+    gd.disable_organization_admin_account().admin_account_id(admin.as_str()).send().await.unwrap();
+    emulator.clear_log();
+    // when a fresh process onboards the account
+    let enabler = emulator.enabler(settings(&admin, &[])).await;
+    let report = enabler.onboard(&account, &enablement::RunOptions::default()).await.unwrap();
+    // then, as a reconcile does, nothing is written there and the region is reported blocked
+    let eu = report.regions.iter().find(|r| r.region == "eu-west-1").unwrap();
+    assert_eq!(eu.outcome, Outcome::Blocked, "{eu:?}");
+    assert!(eu.error.as_deref().unwrap().contains("DISABLE_IN_PROGRESS"), "{:?}", eu.error);
+    assert!(!emulator.log().iter().any(|c| c.region == "eu-west-1" && c.kind == "write"), "{:?}", emulator.log());
+    assert_eq!(report.regions.iter().find(|r| r.region == "us-east-1").unwrap().outcome, Outcome::Changed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_that_moves_the_admin_is_refused_while_the_old_one_is_designated_not_while_it_is_being_removed() {
+    // given the organization's admin designated everywhere, and a configuration that names another account
+    let (emulator, org) = world(3);
+    let (old, new) = (org.accounts[0], org.accounts[1]);
+    emulator.enabler(settings(&old, &[])).await.reconcile().await.unwrap();
+    let moved = emulator.enabler(settings(&new, &[])).await;
+    // then the deploy is refused while the old one is designated
+    assert!(matches!(moved.check_designation().await, Err(enablement::Error::AdminChanged { .. })));
+    // and when the old designation is being removed everywhere (the procedure's last step), it is not: each region
+    // reports itself blocked until the removal has finished
+    emulator.world(json!({"admin_disable_seconds": 60}));
+    let management = emulator.sdk_config().await;
+    for region in ["eu-west-1", "us-east-1"] {
+        let gd = aws_sdk_guardduty::Client::from_conf(
+            aws_sdk_guardduty::config::Builder::from(&management)
+                .region(aws_sdk_guardduty::config::Region::new(region))
+                .build(),
+        );
+        gd.disable_organization_admin_account().admin_account_id(old.as_str()).send().await.unwrap();
+    }
+    moved.check_designation().await.unwrap();
+}
+
 // ---- 7. CloudFormation never wedges the stack -------------------------------------------------------------------
 
 /// The custom resource's attributes the template's outputs read (`${Bootstrap.X}`): a SUCCESS must carry each, or

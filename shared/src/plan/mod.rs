@@ -14,7 +14,7 @@ use serde::{Serialize, Serializer};
 
 use crate::config::{AutoEnable, FindingFrequency, Plan, Settings};
 use crate::ids::AccountId;
-use crate::state::{AdminStatus, Detector, MemberStatus, Members, OrgConfig, RegionState};
+use crate::state::{AdminStatus, DelegatedAdmin, Detector, MemberStatus, Members, OrgConfig, RegionState};
 
 pub(crate) mod export;
 pub(crate) mod policy;
@@ -189,6 +189,53 @@ pub(crate) struct Desired<'a> {
     pub management: &'a AccountId,
 }
 
+/// Whether the configured admin may be built on in a region, from ListOrganizationAdminAccounts: the one rule a
+/// reconcile, an onboarding and the deploy's check before either all follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Designation {
+    /// Nobody else is designated, and no designation is being removed.
+    Clear,
+    /// A designation (the configured admin's, or another's) is being removed (DISABLE_IN_PROGRESS): nothing may be
+    /// written until it is gone. It comes first: once it is gone, the region may be clear.
+    Blocked {
+        /// The account whose designation is being removed.
+        account: String,
+    },
+    /// Another account is the delegated administrator: a configuration conflict to report, never to override.
+    Conflict {
+        /// That account.
+        account: String,
+    },
+}
+
+impl Designation {
+    /// Why nothing is written in the region, in words; `None` when clear.
+    pub(crate) fn why(&self, admin: &AccountId) -> Option<String> {
+        match self {
+            Self::Clear => None,
+            Self::Blocked { account } => Some(format!(
+                "the designation of account {account} as delegated GuardDuty administrator is being removed \
+                 (DISABLE_IN_PROGRESS); nothing was written. Run again once the removal has finished"
+            )),
+            Self::Conflict { account } => Some(format!(
+                "account {account} is already the delegated GuardDuty administrator; the configured admin is {admin}. \
+                 Nothing was changed: remove that designation, or configure {account} as the admin"
+            )),
+        }
+    }
+}
+
+/// The rule: see [`Designation`].
+pub(crate) fn designation(admin: &AccountId, admins: &[DelegatedAdmin]) -> Designation {
+    if let Some(removing) = admins.iter().find(|a| a.status == AdminStatus::DisableInProgress) {
+        return Designation::Blocked { account: removing.account.clone() };
+    }
+    match admins.iter().find(|a| a.account != admin.as_str()) {
+        Some(other) => Designation::Conflict { account: other.account.clone() },
+        None => Designation::Clear,
+    }
+}
+
 /// The foundation of a region, or why nothing may be built there.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Foundation {
@@ -200,36 +247,16 @@ pub(crate) struct Foundation {
     pub blocked: Option<String>,
 }
 
-/// Plans the detector and designation steps, or reports why the region cannot be touched.
+/// Plans the detector and designation steps, or reports why the region cannot be touched ([`designation`]).
 pub(crate) fn plan_foundation(desired: &Desired<'_>, state: &RegionState) -> Foundation {
     let settings = desired.settings;
     let admin = &settings.admin_account;
     let mut foundation = Foundation::default();
-    for other in &state.delegated_admins {
-        let ours = other.account == admin.as_str();
-        match (&other.status, ours) {
-            (AdminStatus::DisableInProgress, true) => {
-                foundation.blocked = Some(format!(
-                    "the designation of {admin} as delegated GuardDuty administrator is being removed \
-                     (DISABLE_IN_PROGRESS); nothing was written. Run again once the removal has finished"
-                ));
-            }
-            (AdminStatus::DisableInProgress, false) => {
-                foundation.blocked = Some(format!(
-                    "the designation of account {} as delegated GuardDuty administrator is being removed \
-                     (DISABLE_IN_PROGRESS); nothing was written. Run again once the removal has finished",
-                    other.account
-                ));
-            }
-            (_, false) => {
-                foundation.conflict = Some(format!(
-                    "account {} is already the delegated GuardDuty administrator; the configured admin is {admin}. \
-                     Nothing was changed: remove that designation, or configure {} as the admin",
-                    other.account, other.account
-                ));
-            }
-            (_, true) => {}
-        }
+    let rule = designation(admin, &state.delegated_admins);
+    match &rule {
+        Designation::Clear => {}
+        Designation::Blocked { .. } => foundation.blocked = rule.why(admin),
+        Designation::Conflict { .. } => foundation.conflict = rule.why(admin),
     }
     if foundation.conflict.is_some() || foundation.blocked.is_some() {
         return foundation;
@@ -621,6 +648,28 @@ mod tests {
         assert!(f.steps.is_empty());
         let conflict = f.conflict.expect("conflict");
         assert!(conflict.contains("999999999999") && conflict.contains("222222222222"), "{conflict}");
+    }
+
+    #[test]
+    fn the_designation_rule_blocks_on_any_removal_first_then_conflicts_on_another_admin() {
+        let ours = id("222222222222");
+        let admin = |account: &str, status: AdminStatus| DelegatedAdmin { account: account.into(), status };
+        assert_eq!(designation(&ours, &[]), Designation::Clear);
+        assert_eq!(designation(&ours, &[admin("222222222222", AdminStatus::Enabled)]), Designation::Clear);
+        // the configured admin's removal, and another's, both block
+        for account in ["222222222222", "999999999999"] {
+            let rule = designation(&ours, &[admin(account, AdminStatus::DisableInProgress)]);
+            assert_eq!(rule, Designation::Blocked { account: account.into() });
+            assert!(rule.why(&ours).expect("why").contains("DISABLE_IN_PROGRESS"));
+        }
+        // another admin designated is a conflict, unless a removal is under way
+        let other = admin("999999999999", AdminStatus::Enabled);
+        assert_eq!(
+            designation(&ours, std::slice::from_ref(&other)),
+            Designation::Conflict { account: "999999999999".into() }
+        );
+        let removing = admin("222222222222", AdminStatus::DisableInProgress);
+        assert!(matches!(designation(&ours, &[other, removing]), Designation::Blocked { .. }));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Who the delegated GuardDuty administrator is, before anything is written: a deploy whose configured admin is not
 //! the one designated is refused whole (moving the delegated admin is a procedure of its own, and half-doing it would
-//! leave every region in conflict), and an onboarding checks the designation in a region before it writes there.
+//! leave every region in conflict), and an onboarding checks the designation in a region before it writes there;
+//! all by one rule ([`crate::plan::designation`]).
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::Enabler;
 use crate::error::Error;
+use crate::plan::{designation, Designation};
 use crate::ports::{Cloud, GuardDutyApi, Side};
 use crate::state::DelegatedAdmin;
 
@@ -41,9 +43,11 @@ impl<C: Cloud> Enabler<C> {
             .await;
         let configured = self.settings.admin_account;
         let mut others: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // Only another designation refuses the deploy; a removal in progress is the region's to report (blocked):
+        // it is how moving the delegated admin ends.
         for (region, admins) in answers {
-            for admin in admins.into_iter().filter(|a| a.account != configured.as_str()) {
-                others.entry(admin.account).or_default().push(region.clone());
+            if let Designation::Conflict { account } = designation(&configured, &admins) {
+                others.entry(account).or_default().push(region);
             }
         }
         match others.into_iter().next() {

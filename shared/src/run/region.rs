@@ -24,8 +24,8 @@ use crate::error::Error;
 use crate::ids::AccountId;
 use crate::plan::protection::{PlanCheck, Wants};
 use crate::plan::{
-    classify, org_plans, plan_admin_side, plan_foundation, plan_members, plan_org_config, Desired, Left, MemberAccount,
-    Round, Step, MEMBER_BATCH,
+    classify, designation, org_plans, plan_admin_side, plan_foundation, plan_members, plan_org_config, Designation,
+    Desired, Left, MemberAccount, Round, Step, MEMBER_BATCH,
 };
 use crate::ports::{Cloud, GuardDutyApi, Side};
 use crate::report::{Coverage, Outcome, RegionReport};
@@ -104,8 +104,13 @@ impl<C: Cloud> Enabler<C> {
         let state = self.observe(ctx, work.mgmt(), &work.admin).await?;
         work.report.found = found(&state);
         let foundation = plan_foundation(&Desired { settings: &self.settings, management: &ctx.management }, &state);
-        if let Some(why) = foundation.conflict.or(foundation.blocked.clone()) {
-            work.report.outcome = if foundation.blocked.is_some() { Outcome::Blocked } else { Outcome::Conflict };
+        let stopped = match (foundation.blocked, foundation.conflict) {
+            (Some(why), _) => Some((Outcome::Blocked, why)),
+            (None, Some(why)) => Some((Outcome::Conflict, why)),
+            (None, None) => None,
+        };
+        if let Some((outcome, why)) = stopped {
+            work.report.outcome = outcome;
             work.report.error = Some(why);
             return Ok(None);
         }
@@ -338,13 +343,16 @@ impl<C: Cloud> Enabler<C> {
         }
         let (detector, admins) = tokio::try_join!(work.admin.detector_id(), work.mgmt().delegated_admins())?;
         let ours = self.settings.admin_account;
-        if let Some(other) = admins.iter().find(|a| a.account != ours.as_str()) {
-            work.report.outcome = Outcome::Conflict;
-            work.report.found.delegated_admin = Some(other.account.clone());
-            work.report.error = Some(format!(
-                "{} is the delegated GuardDuty administrator here, not the configured {ours}; nothing was written",
-                other.account
-            ));
+        let rule = designation(&ours, &admins);
+        let (outcome, account) = match &rule {
+            Designation::Clear => (None, None),
+            Designation::Blocked { account } => (Some(Outcome::Blocked), Some(account)),
+            Designation::Conflict { account } => (Some(Outcome::Conflict), Some(account)),
+        };
+        if let Some(outcome) = outcome {
+            work.report.outcome = outcome;
+            work.report.found.delegated_admin = account.filter(|a| **a != ours.as_str()).cloned();
+            work.report.error = rule.why(&ours);
             return Ok(AdminDetector::OtherAdmin);
         }
         Ok(match detector {
