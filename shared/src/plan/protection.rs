@@ -148,35 +148,34 @@ impl PlanCheck {
     }
 }
 
-/// Up to 32 plans of a [`PlanSet`], by index (a region offers eight today).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Bits(u32);
+/// Plans of a [`PlanSet`], by index: any number of them (a region offers nine today), none ever dropped, so that a
+/// plan missing always counts against a member.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Bits(BTreeSet<usize>);
 
 impl Bits {
     fn set(&mut self, i: usize) {
-        if i < 32 {
-            self.0 |= 1 << i;
-        }
+        self.0.insert(i);
     }
 
     /// Whether no bit is set.
-    pub(crate) fn is_empty(self) -> bool {
-        self.0 == 0
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
-    fn minus(self, other: Self) -> Self {
-        Self(self.0 & !other.0)
+    fn minus(&self, other: &Self) -> Self {
+        Self(self.0.difference(&other.0).copied().collect())
     }
 
     /// The indices set, in order.
-    pub(crate) fn indices(self) -> impl Iterator<Item = usize> {
-        (0..32).filter(move |i| self.0 & (1 << i) != 0)
+    pub(crate) fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().copied()
     }
 }
 
 /// What one member lacks against its set: plans of `on` not ENABLED (`missing`), plans of `off` ENABLED
 /// (`unwanted`), and of those the ones a GuardDuty policy owns (`locked_on`, `locked_off`), which are never written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Shortfall {
     /// The member's set.
     pub set: usize,
@@ -198,7 +197,7 @@ impl Shortfall {
 
     /// What this tool may write to close the gap: (plans to turn on, plans to turn off), as bits.
     fn writable(&self) -> (Bits, Bits) {
-        (self.missing.minus(self.locked_on), self.unwanted.minus(self.locked_off))
+        (self.missing.minus(&self.locked_on), self.unwanted.minus(&self.locked_off))
     }
 }
 
@@ -312,7 +311,7 @@ pub(crate) fn shortfall_reason(wants: &Wants, s: &Shortfall, refused: Option<&st
     if !pending.is_empty() {
         parts.push(format!("policy not yet applied: {}", pending.join(", ")));
     }
-    let unwanted: Vec<&str> = s.unwanted.minus(s.locked_off).indices().map(|i| set.off[i].as_str()).collect();
+    let unwanted: Vec<&str> = s.unwanted.minus(&s.locked_off).indices().map(|i| set.off[i].as_str()).collect();
     if !unwanted.is_empty() {
         parts.push(format!("plans enabled that its organizational unit turns off: {}", unwanted.join(", ")));
     }
@@ -338,6 +337,25 @@ mod tests {
 
     fn plan(name: &str, agents: &[&str]) -> Plan {
         Plan { name: name.into(), agents: agents.iter().map(|a| (*a).to_owned()).collect() }
+    }
+
+    #[test]
+    fn a_plan_past_the_thirty_second_is_missed_and_written_like_any_other() {
+        // given a set of 40 plans, and a member that shows every one but the 36th
+        let names: Vec<String> = (0..40).map(|i| format!("PLAN_{i}")).collect();
+        let set = PlanSet { on: names.iter().map(|n| plan(n, &[])).collect(), ..PlanSet::default() };
+        let shown: Vec<(&str, &[(&str, bool)])> =
+            names.iter().filter(|n| *n != "PLAN_35").map(|n| (n.as_str(), &[][..])).collect();
+        // when compared, then the member is short of it, and the step writes it
+        let (short, _) = shortfall(0, &set, &features(&shown, &[]));
+        assert!(!short.is_none(), "{short:?}");
+        assert_eq!(short.missing.indices().collect::<Vec<_>>(), vec![35]);
+        let account: AccountId = "111122223333".parse().expect("id");
+        let steps = plan_member_plans(&Wants::everyone(set), &BTreeMap::from([(account, short)]));
+        assert!(
+            matches!(&steps[..], [Step::UpdateMemberDetectors { on, .. }] if on.len() == 1 && on[0].name == "PLAN_35"),
+            "{steps:?}"
+        );
     }
 
     fn features(on: &[(&str, &[(&str, bool)])], policy: &[&str]) -> Features {
@@ -380,7 +398,7 @@ mod tests {
         // then both are missing, only S3 is written, and the reason names each for what it is
         assert_eq!(s.missing.indices().collect::<Vec<_>>(), [0, 1]);
         let wants = Wants::everyone(set());
-        let steps = plan_member_plans(&wants, &[(id(1), s)].into_iter().collect());
+        let steps = plan_member_plans(&wants, &[(id(1), s.clone())].into_iter().collect());
         assert_eq!(
             steps,
             vec![Step::UpdateMemberDetectors {
