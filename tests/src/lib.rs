@@ -601,7 +601,7 @@ pub async fn logging_trail(config: &SdkConfig, name: &str, multi_region: bool, o
 /// The event pattern of `resource` in `infra/<template>`, as JSON text.
 pub fn template_pattern(template: &str, resource: &str) -> String {
     let text = std::fs::read_to_string(root().join("infra").join(template)).expect("template");
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("YAML");
     let pattern = &doc["Resources"][resource]["Properties"]["EventPattern"];
     assert!(pattern.is_mapping(), "{template} has no {resource} with an EventPattern");
     serde_json::to_value(pattern).expect("a JSON pattern").to_string()

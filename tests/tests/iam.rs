@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use enablement::flaps::Ledger;
 use responder::Responder;
 use serde_json::json;
-use serde_yaml::Value as Yaml;
+use serde_yaml_ng::Value as Yaml;
 use system_tests::{
     admin_sdk_config, cfn_request, event, fixture, ledger_table, logging_trail, root, settings, tamper_forwarders,
     tamper_rules, Emulator, Org, ResponseCatcher,
@@ -72,7 +72,7 @@ fn with_implied(calls: &Actions) -> Actions {
 /// same template it names in ManagedPolicyArns.
 fn granted(template: &str, role: &str) -> Actions {
     let text = std::fs::read_to_string(root().join("infra").join(template)).expect("template");
-    let doc: Yaml = serde_yaml::from_str(&text).expect("YAML");
+    let doc: Yaml = serde_yaml_ng::from_str(&text).expect("YAML");
     let properties = &doc["Resources"][role]["Properties"];
     let mut documents: Vec<&Yaml> = properties["Policies"]
         .as_sequence()
