@@ -10,19 +10,13 @@ use responder::Responder;
 use serde_json::json;
 use system_tests::runtime::{Function, RuntimeApi};
 use system_tests::{
-    cfn_request, event, fixture, fixtures_of, members, reconciler, schedule, settings, tally, Emulator, Org,
+    cfn_request, event, fixture, fixtures_of, members, reconciler, schedule, settings, tally, world_of, Emulator, Org,
     ResponseCatcher,
 };
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
 
 /// An emulator with 3 regions and an organization of `accounts`, its first account the admin.
-async fn world(accounts: usize) -> (Emulator, Org) {
-    let emulator = Emulator::start();
-    emulator.regions(json!({"default": REGIONS, "opt_in": []}));
-    let org = emulator.organization(accounts, 0);
-    (emulator, org)
-}
 
 async fn responder(emulator: &Emulator, org: &Org) -> Responder<enablement::AwsCloud> {
     Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await))
@@ -36,7 +30,7 @@ fn is_member_everywhere(emulator: &Emulator, account: &AccountId) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_onboarding_event_makes_the_new_account_a_member_in_every_region() {
     // given a bootstrapped organization
-    let (emulator, org) = world(4).await;
+    let (emulator, org) = world_of(&REGIONS, 4);
     let responder = responder(&emulator, &org).await;
     emulator.enabler(settings(&org.accounts[0], &[])).await.reconcile().await.expect("bootstrap");
     let management = org.management.to_string();
@@ -84,7 +78,7 @@ async fn every_onboarding_event_makes_the_new_account_a_member_in_every_region()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignored_events_succeed_without_a_single_aws_call() {
-    let (emulator, org) = world(2).await;
+    let (emulator, org) = world_of(&REGIONS, 2);
     let responder = responder(&emulator, &org).await;
     emulator.clear_log();
     for file in [
@@ -101,7 +95,7 @@ async fn ignored_events_succeed_without_a_single_aws_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_events_and_strangers_are_errors_with_zero_writes_and_the_next_event_is_served() {
-    let (emulator, org) = world(2).await;
+    let (emulator, org) = world_of(&REGIONS, 2);
     let responder = responder(&emulator, &org).await;
     let mut no_id = fixture("create-account-result-succeeded.json", &[]);
     no_id["detail"]["serviceEventDetails"]["createAccountStatus"].as_object_mut().unwrap().remove("accountId");
@@ -130,7 +124,7 @@ async fn malformed_events_and_strangers_are_errors_with_zero_writes_and_the_next
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scheduled_event_repairs_drift_and_enrols_accounts_no_event_announced() {
     // given a bootstrapped organization whose state was then broken in every way the tool repairs
-    let (emulator, org) = world(6).await;
+    let (emulator, org) = world_of(&REGIONS, 6);
     let admin = org.accounts[0];
     schedule(&emulator, &admin, &[]).await.expect("bootstrap through the schedule");
     let gd = emulator.admin_guardduty(&admin, "eu-west-1").await;
@@ -214,7 +208,7 @@ async fn a_region_enabled_later_is_brought_in_by_its_opt_in_event_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_custom_resource_answers_create_update_and_delete_exactly_once_each() {
-    let (emulator, org) = world(5).await;
+    let (emulator, org) = world_of(&REGIONS, 5);
     let admin = org.accounts[0];
     let function = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())]).await;
 
@@ -265,7 +259,7 @@ async fn the_custom_resource_answers_create_update_and_delete_exactly_once_each(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_configuration_is_answered_failed_with_the_variable_named_and_nothing_called() {
     // given a function whose environment is invalid, and a request whose properties are invalid too
-    let (emulator, _org) = world(2).await;
+    let (emulator, _org) = world_of(&REGIONS, 2);
     let function = emulator.bootstrapper(&[("GUARDDUTY_AUTO_ENABLE", "SOMETIMES")]).await;
     let catcher = ResponseCatcher::start();
     let request = fixture(
@@ -293,7 +287,7 @@ async fn a_bad_configuration_is_answered_failed_with_the_variable_named_and_noth
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_direct_invocation_returns_the_report() {
-    let (emulator, org) = world(3).await;
+    let (emulator, org) = world_of(&REGIONS, 3);
     let function = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", org.accounts[0].as_str())]).await;
     let report = function.handle(event(json!({}))).await.expect("report");
     assert_eq!(report["kind"], "reconcile");
@@ -305,7 +299,7 @@ async fn a_direct_invocation_returns_the_report() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_on_demand_reads_and_plans_and_writes_nothing_whatever_the_configuration_says() {
     // given a bootstrapper configured to write (GUARDDUTY_DRY_RUN=false)
-    let (emulator, org) = world(3).await;
+    let (emulator, org) = world_of(&REGIONS, 3);
     let vars = [("GUARDDUTY_ADMIN_ACCOUNT_ID", org.accounts[0].as_str()), ("GUARDDUTY_DRY_RUN", "false")];
     let function = emulator.bootstrapper(&vars).await;
     emulator.clear_log();
@@ -339,7 +333,7 @@ async fn a_plan_on_demand_reads_and_plans_and_writes_nothing_whatever_the_config
 fn the_real_responder_binary_serves_events_under_the_lambda_runtime_api() {
     // given the emulator, a bootstrapped organization and the responder binary polling a local runtime API
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (emulator, org) = runtime.block_on(world(3));
+    let (emulator, org) = world_of(&REGIONS, 3);
     runtime.block_on(schedule(&emulator, &org.accounts[0], &[])).expect("bootstrap");
     let api = RuntimeApi::start();
     let admin = org.accounts[0].to_string();

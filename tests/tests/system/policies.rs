@@ -10,18 +10,11 @@ use enablement::{ActionStatus, Error, Outcome, RunOptions};
 use responder::Responder;
 use serde_json::{json, Value};
 use system_tests::{
-    cfn_request, enable_guardduty_policy_type, event, fixture, members, schedule, settings, tally, Emulator, Org,
+    cfn_request, enable_guardduty_policy_type, event, fixture, members, schedule, settings, tally, world_of, Emulator,
     ResponseCatcher,
 };
 
 const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
-
-fn world(accounts: usize) -> (Emulator, Org) {
-    let emulator = Emulator::start();
-    emulator.regions(json!({"default": REGIONS, "opt_in": []}));
-    let org = emulator.organization(accounts, 0);
-    (emulator, org)
-}
 
 async fn organizations(emulator: &Emulator) -> aws_sdk_organizations::Client {
     aws_sdk_organizations::Client::new(&emulator.sdk_config().await)
@@ -78,7 +71,7 @@ fn policy_and_org_config_writes(emulator: &Emulator) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_beside_someone_elses_policy_writes_nothing_a_policy_owns_and_enrols_what_it_has_not_reached() {
     // given an organization whose security team enables GuardDuty with its own policy at the root
-    let (emulator, org) = world(5);
+    let (emulator, org) = world_of(&REGIONS, 5);
     foreign_policy(&emulator).await;
     let admin = org.accounts[0];
     let vars = [("GUARDDUTY_FEATURES", "S3_DATA_EVENTS,RUNTIME_MONITORING")];
@@ -127,7 +120,7 @@ async fn auto_beside_someone_elses_policy_writes_nothing_a_policy_owns_and_enrol
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_no_policy_covers_are_named_as_left_to_this_tool() {
     // given the type enabled, and a policy attached to one unit only
-    let (emulator, org) = world(4);
+    let (emulator, org) = world_of(&REGIONS, 4);
     let id = foreign_policy(&emulator).await;
     let orgs = organizations(&emulator).await;
     let root = root_id(&orgs).await;
@@ -159,7 +152,7 @@ async fn accounts_no_policy_covers_are_named_as_left_to_this_tool() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_is_refused_before_any_write_where_the_policy_type_is_enabled() {
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     foreign_policy(&emulator).await;
     let admin = org.accounts[0];
     // the library
@@ -191,7 +184,7 @@ async fn api_is_refused_before_any_write_where_the_policy_type_is_enabled() {
 async fn policy_on_a_fresh_organization_owns_one_policy_attached_around_an_excluded_unit_nested_in_a_governed_one() {
     // given a fresh organization: accounts 0 (the admin) and 1 at the root, 2 and 3 in "workloads", 4 in
     // "workloads/sandbox", which is excluded
-    let (emulator, org) = world(5);
+    let (emulator, org) = world_of(&REGIONS, 5);
     let orgs = organizations(&emulator).await;
     let root = root_id(&orgs).await;
     let unit = |parent: String, name: &'static str| {
@@ -292,7 +285,7 @@ async fn policy_on_a_fresh_organization_owns_one_policy_attached_around_an_exclu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_detached_policy_is_put_back_by_the_responder_on_a_new_account_event() {
     // given an organization bootstrapped with an owned policy at the root, which someone then detaches
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let admin = org.accounts[0];
     let vars = [("GUARDDUTY_ENABLEMENT", "policy"), ("GUARDDUTY_FEATURES", "S3_DATA_EVENTS")];
     schedule(&emulator, &admin, &vars).await.expect("bootstrap");
@@ -331,7 +324,7 @@ fn our_blocks(emulator: &Emulator) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_of_one_region_keeps_the_other_regions_blocks_of_the_policy() {
     // given an organization bootstrapped with an owned policy holding a block for each governed region
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let vars = [("GUARDDUTY_ENABLEMENT", "policy"), ("GUARDDUTY_FEATURES", "S3_DATA_EVENTS")];
     let enabler = emulator.enabler(settings(&org.accounts[0], &vars)).await;
     assert!(enabler.reconcile().await.unwrap().is_success());
@@ -349,7 +342,7 @@ async fn a_run_of_one_region_keeps_the_other_regions_blocks_of_the_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_policy_type_waits_for_every_governed_region_to_have_a_block() {
     // given a fresh organization in policy mode, and a region whose plans cannot be read (every call there fails)
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let vars = [("GUARDDUTY_ENABLEMENT", "policy"), ("GUARDDUTY_FEATURES", "S3_DATA_EVENTS")];
     let enabler = emulator.enabler(settings(&org.accounts[0], &vars)).await;
     emulator.faults(json!({"down_regions": ["eu-west-1"]}));
@@ -377,7 +370,7 @@ async fn the_policy_type_waits_for_every_governed_region_to_have_a_block() {
 async fn where_guardduty_refuses_createmembers_beside_a_policy_the_account_is_left_to_it_and_no_region_fails() {
     // given an organization under someone else's GuardDuty policy, bootstrapped, and a region where GuardDuty
     // refuses CreateMembers (nothing documents that a policy forbids it; the issue asks what to do if AWS does)
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     foreign_policy(&emulator).await;
     let enabler = emulator.enabler(settings(&org.accounts[0], &[])).await;
     enabler.reconcile().await.unwrap();

@@ -9,18 +9,14 @@
 use enablement::{emf, Error, Outcome};
 use responder::Responder;
 use serde_json::json;
-use system_tests::{cfn_request, event, fixture, members, settings, world_of, Emulator, Org, ResponseCatcher};
+use system_tests::{cfn_request, event, fixture, members, settings, world_of, ResponseCatcher};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
-
-fn world(accounts: usize) -> (Emulator, Org) {
-    world_of(&REGIONS, accounts)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_region_an_scp_denies_the_admin_is_left_out_with_the_reason_and_nothing_is_written_there() {
     // given a service control policy that denies the admin every GuardDuty call in ap-southeast-2
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let admin = org.accounts[0];
     emulator.world(json!({"scp_denied_regions": {admin.as_str(): ["ap-southeast-2"]}}));
     let enabler = emulator.enabler(settings(&admin, &[])).await;
@@ -62,7 +58,7 @@ async fn a_region_an_scp_denies_the_admin_is_left_out_with_the_reason_and_nothin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_denied_region_the_user_listed_is_a_failure_with_its_coverage_and_all_regions_denied_is_an_error() {
     // given an SCP that denies the admin GuardDuty in ap-southeast-2, which GUARDDUTY_REGIONS names
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let admin = org.accounts[0];
     emulator.world(json!({"scp_denied_regions": {admin.as_str(): ["ap-southeast-2"]}}));
     let listed = [("GUARDDUTY_REGIONS", "ap-southeast-2,us-east-1")];
@@ -103,7 +99,7 @@ async fn a_denied_region_the_user_listed_is_a_failure_with_its_coverage_and_all_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_control_tower_landing_zone_does_not_narrow_the_regions_and_the_report_names_what_it_does_not_govern() {
     // given a landing zone that governs two of the three regions both accounts have enabled
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     let admin = org.accounts[0];
     emulator.world(json!({"landing_zone": {"home": "us-east-1", "governed_regions": ["us-east-1", "eu-west-1"]}}));
     emulator.clear_log();

@@ -9,16 +9,9 @@
 use aws_sdk_guardduty::types::{FeatureStatus, MemberFeaturesConfiguration, OrgFeature};
 use enablement::{MemberStatus, Outcome, RunOptions};
 use serde_json::{json, Value};
-use system_tests::{cli, detector, members, settings, tally, Emulator, Org};
+use system_tests::{cli, detector, members, settings, tally, world_of, Emulator, Org};
 
 const REGION: &str = "us-east-1";
-
-fn world(accounts: usize) -> (Emulator, Org) {
-    let emulator = Emulator::start();
-    emulator.regions(json!({"default": [REGION], "opt_in": []}));
-    let org = emulator.organization(accounts, 0);
-    (emulator, org)
-}
 
 /// The status GuardDuty shows for `plan` on `account`'s detector.
 fn plan_status(state: &Value, account: &str, plan: &str) -> String {
@@ -48,7 +41,7 @@ async fn switch_off(emulator: &Emulator, org: &Org, account: &str, plan: OrgFeat
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_that_predate_a_plan_under_new_lack_it_are_not_counted_protected_and_get_it_in_calls_of_fifty() {
     // given 62 members (61 accounts and the management account) enrolled while only S3 Protection was configured
-    let (emulator, org) = world(62);
+    let (emulator, org) = world_of(&[REGION], 62);
     let admin = org.accounts[0];
     let s3_only = [("GUARDDUTY_AUTO_ENABLE", "NEW"), ("GUARDDUTY_FEATURES", "S3_DATA_EVENTS")];
     let report = emulator.enabler(settings(&admin, &s3_only)).await.reconcile().await.unwrap();
@@ -112,7 +105,7 @@ async fn members_that_predate_a_plan_under_new_lack_it_are_not_counted_protected
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_switched_off_for_one_member_under_all_is_reported_and_turned_back_on() {
     // given an organization in sync with every plan at ALL, and one member whose S3 Protection is then switched off
-    let (emulator, org) = world(5);
+    let (emulator, org) = world_of(&[REGION], 5);
     let admin = org.accounts[0];
     let enabler = emulator.enabler(settings(&admin, &[])).await;
     assert!(enabler.reconcile().await.unwrap().is_success());
@@ -152,7 +145,7 @@ async fn a_plan_switched_off_for_one_member_under_all_is_reported_and_turned_bac
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_with_both_runtime_monitoring_flavours_is_protected_with_a_note_and_left_alone() {
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&[REGION], 3);
     let admin = org.accounts[0];
     let enabler = emulator.enabler(settings(&admin, &[])).await;
     assert!(enabler.reconcile().await.unwrap().is_success());
@@ -185,7 +178,7 @@ async fn a_member_with_both_runtime_monitoring_flavours_is_protected_with_a_note
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_onboarding_reads_the_new_members_plans_while_it_checks_the_membership() {
     // given a bootstrapped organization whose members take a moment to be readable after CreateMembers
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&[REGION], 3);
     let admin = org.accounts[0];
     let enabler = emulator.enabler(settings(&admin, &[])).await;
     assert!(enabler.reconcile().await.unwrap().is_success());

@@ -6,18 +6,14 @@
 
 use responder::Responder;
 use serde_json::json;
-use system_tests::{cfn_request, event, fixture, members, settings, world_of, Emulator, Org, ResponseCatcher};
+use system_tests::{cfn_request, event, fixture, members, settings, world_of, ResponseCatcher};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
-
-fn world(accounts: usize) -> (Emulator, Org) {
-    world_of(&REGIONS, accounts)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_create_installs_when_an_account_cannot_be_protected_and_fails_when_no_region_can_be_founded() {
     // given an account GuardDuty refuses to make a member
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let admin = org.accounts[0];
     let stuck = org.accounts[2];
     emulator.world(
@@ -40,7 +36,7 @@ async fn the_first_create_installs_when_an_account_cannot_be_protected_and_fails
         .all(|r| members(&state, r).get(org.accounts[1].as_str()).map(String::as_str) == Some("Enabled")));
 
     // and given a fresh organization where GuardDuty refuses the designation everywhere, Create answers FAILED
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     let admin = org.accounts[0];
     let refused: serde_json::Map<String, serde_json::Value> =
         REGIONS.iter().map(|r| (r.to_string(), json!(["EnableOrganizationAdminAccount"]))).collect();
@@ -56,7 +52,7 @@ async fn the_first_create_installs_when_an_account_cannot_be_protected_and_fails
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_that_names_another_admin_is_refused_with_no_write_and_its_rollback_converges() {
     // given a deployed stack with account A as the delegated admin
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let (old, new) = (org.accounts[0], org.accounts[1]);
     let function = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", old.as_str())]).await;
     let catcher = ResponseCatcher::start();
@@ -92,7 +88,7 @@ async fn an_update_that_names_another_admin_is_refused_with_no_write_and_its_rol
 async fn the_responder_never_writes_from_an_account_that_is_not_the_designated_admin() {
     // given a bootstrapped organization with account A designated, account B with a detector of its own in every
     // region, and a responder configured with account B
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let (designated, configured) = (org.accounts[0], org.accounts[1]);
     emulator.enabler(settings(&designated, &[])).await.reconcile().await.expect("bootstrap");
     for region in REGIONS {

@@ -6,13 +6,9 @@
 
 use enablement::Outcome;
 use serde_json::json;
-use system_tests::{members, settings, world_of, Emulator, Org};
+use system_tests::{members, settings, world_of, Emulator};
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
-
-fn world(accounts: usize) -> (Emulator, Org) {
-    world_of(&REGIONS, accounts)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_recorded_region_disabled_is_enrolled_once_the_account_enables_the_region() {
@@ -52,7 +48,7 @@ async fn a_member_recorded_region_disabled_is_enrolled_once_the_account_enables_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_member_is_read_back_until_it_no_longer_shows_its_old_status() {
     // given a member whose monitoring was stopped, and GuardDuty answering the old status for a second after a change
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let admin = org.accounts[0];
     let enabler = emulator.enabler(settings(&admin, &[])).await;
     enabler.reconcile().await.unwrap();
@@ -75,7 +71,7 @@ async fn a_restarted_member_is_read_back_until_it_no_longer_shows_its_old_status
 async fn a_region_whose_organization_configuration_write_fails_still_enrols_and_measures_its_members() {
     // given a bootstrapped organization, a new account, and GuardDuty refusing the organization configuration write in
     // eu-west-1 (the settings changed, so it is written)
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let admin = org.accounts[0];
     emulator.enabler(settings(&admin, &[])).await.reconcile().await.unwrap();
     let (account, _) = emulator.create_account("late").await;

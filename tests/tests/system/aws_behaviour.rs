@@ -14,17 +14,10 @@ use lambda_runtime::{Context, LambdaEvent};
 use responder::{CreationPolling, Responder};
 use serde_json::json;
 use system_tests::{
-    cfn_request, detector, event, fixture, members, schedule, settings, tally, Emulator, Org, ResponseCatcher,
+    cfn_request, detector, event, fixture, members, schedule, settings, tally, world_of, Emulator, ResponseCatcher,
 };
 
 const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
-
-fn world(accounts: usize) -> (Emulator, Org) {
-    let emulator = Emulator::start();
-    emulator.regions(json!({"default": REGIONS, "opt_in": []}));
-    let org = emulator.organization(accounts, 0);
-    (emulator, org)
-}
 
 fn org_config<'a>(state: &'a serde_json::Value, region: &str) -> &'a serde_json::Value {
     state["org_configs"].as_array().unwrap().iter().find(|c| c["region"] == region).unwrap()
@@ -35,7 +28,7 @@ fn org_config<'a>(state: &'a serde_json::Value, region: &str) -> &'a serde_json:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn by_default_every_plan_a_region_offers_is_on_and_a_region_without_one_converges_without_it() {
     // given a region that offers AI Protection and one that does not ("Region-specific feature availability")
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     emulator.world(json!({"withheld_plans": {"eu-west-1": ["AI_PROTECTION"]}}));
     let admin = org.accounts[0];
     let enabler = emulator.enabler(settings(&admin, &[])).await;
@@ -64,7 +57,7 @@ async fn by_default_every_plan_a_region_offers_is_on_and_a_region_without_one_co
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listed_plan_a_region_does_not_offer_is_left_out_there_with_a_note() {
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     emulator.world(json!({"withheld_plans": {"eu-west-1": ["AI_PROTECTION"]}}));
     let enabler =
         emulator.enabler(settings(&org.accounts[0], &[("GUARDDUTY_FEATURES", "S3_DATA_EVENTS,AI_PROTECTION")])).await;
@@ -83,7 +76,7 @@ async fn a_listed_plan_a_region_does_not_offer_is_left_out_there_with_a_note() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trusted_access_for_malware_protection_is_enabled_once_per_run_when_the_admin_is_a_member_account() {
     // given an organization where no service has trusted access yet
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     assert!(emulator.state()["trusted_access"].as_array().unwrap().is_empty());
     let enabler = emulator.enabler(settings(&org.accounts[0], &[])).await;
     emulator.clear_log();
@@ -109,7 +102,7 @@ async fn trusted_access_for_malware_protection_is_enabled_once_per_run_when_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_malware_protection_or_with_the_management_account_as_admin_trusted_access_is_left_alone() {
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     let enabler = emulator.enabler(settings(&org.accounts[0], &[("GUARDDUTY_FEATURES", "S3_DATA_EVENTS")])).await;
     enabler.reconcile().await.unwrap();
     let enabler = emulator.enabler(settings(&org.management, &[("GUARDDUTY_ALLOW_MANAGEMENT_ADMIN", "true")])).await;
@@ -124,7 +117,7 @@ async fn without_malware_protection_or_with_the_management_account_as_admin_trus
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitation_era_and_stopped_members_are_made_enabled_and_counted_only_then() {
     // given a bootstrapped organization whose member records in eu-west-1 date from GuardDuty invitations
-    let (emulator, org) = world(7);
+    let (emulator, org) = world_of(&REGIONS, 7);
     let admin = org.accounts[0];
     let enabler = emulator.enabler(settings(&admin, &[])).await;
     enabler.reconcile().await.unwrap();
@@ -164,7 +157,7 @@ async fn invitation_era_and_stopped_members_are_made_enabled_and_counted_only_th
 async fn an_account_guardduty_will_not_make_enabled_leaves_its_region_partial_and_fails_its_onboarding_not_the_schedule(
 ) {
     // given an invitation-era record that GuardDuty refuses to replace
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let admin = org.accounts[0];
     let stuck = org.accounts[1];
     schedule(&emulator, &admin, &[]).await.expect("bootstrap");
@@ -203,7 +196,7 @@ async fn an_account_guardduty_will_not_make_enabled_leaves_its_region_partial_an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_new_guardduty_itself_enrols_a_new_account_whatever_its_organizational_unit() {
     // given an organization set to NEW, and GuardDuty enrolling new accounts a moment after they join
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     emulator.world(json!({"auto_enable_seconds": 0.3}));
     let enabler = emulator.enabler(settings(&org.accounts[0], &[("GUARDDUTY_AUTO_ENABLE", "NEW")])).await;
     enabler.reconcile().await.unwrap();
@@ -219,7 +212,7 @@ async fn under_new_guardduty_itself_enrols_a_new_account_whatever_its_organizati
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exclusions_with_new_are_refused_before_any_call_and_with_none_they_hold() {
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     emulator.world(json!({"auto_enable_seconds": 0.3}));
     let admin = org.accounts[0].to_string();
     // given exclusions with NEW: the bootstrapper refuses them, naming why, and calls nothing
@@ -360,7 +353,7 @@ async fn a_fresh_onboarding_starts_on_the_regions_every_account_has_and_adds_opt
 async fn an_invalid_input_outside_a_settling_window_fails_its_region_at_once_and_the_others_go_on() {
     // given a bootstrapped organization, a fresh process (no designation of its own), configuration drift in both
     // regions, and eu-west-1 rejecting UpdateOrganizationConfiguration as invalid input every time
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     let admin = org.accounts[0];
     emulator.enabler(settings(&admin, &[])).await.reconcile().await.unwrap();
     for region in REGIONS {
@@ -394,7 +387,7 @@ async fn an_invalid_input_outside_a_settling_window_fails_its_region_at_once_and
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_designation_being_removed_is_not_built_on() {
     // given the admin's designation in eu-west-1 being removed (DISABLE_IN_PROGRESS for a minute)
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     let admin = org.accounts[0];
     emulator.enabler(settings(&admin, &[])).await.reconcile().await.unwrap();
     emulator.world(json!({"admin_disable_seconds": 60}));
@@ -420,7 +413,7 @@ async fn a_designation_being_removed_is_not_built_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_onboarding_does_not_build_on_a_designation_being_removed_either() {
     // given the admin's designation in eu-west-1 being removed, and a new account
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     let admin = org.accounts[0];
     emulator.enabler(settings(&admin, &[])).await.reconcile().await.unwrap();
     let (account, _) = emulator.create_account("while-removing").await;
@@ -447,7 +440,7 @@ async fn an_onboarding_does_not_build_on_a_designation_being_removed_either() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_that_moves_the_admin_is_refused_while_the_old_one_is_designated_not_while_it_is_being_removed() {
     // given the organization's admin designated everywhere, and a configuration that names another account
-    let (emulator, org) = world(3);
+    let (emulator, org) = world_of(&REGIONS, 3);
     let (old, new) = (org.accounts[0], org.accounts[1]);
     emulator.enabler(settings(&old, &[])).await.reconcile().await.unwrap();
     let moved = emulator.enabler(settings(&new, &[])).await;
@@ -488,7 +481,7 @@ fn assert_outputs_resolve(answer: &serde_json::Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_answers_failed_only_for_an_invalid_configuration() {
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     let admin = org.accounts[0];
     let function = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())]).await;
     let ask = |name: &str, catcher: &ResponseCatcher| cfn_request(name, &catcher.url, &admin);
@@ -537,7 +530,7 @@ async fn an_update_answers_failed_only_for_an_invalid_configuration() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_create_waits_for_a_new_admin_role_to_become_assumable() {
     // given STS refusing AssumeRole for 1.5 s, as it does while the role the stack just created propagates
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     let admin = org.accounts[0];
     let wait = RoleWait { first: Duration::from_millis(300), total: Duration::from_secs(20) };
     let function = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())]).await.with_role_wait(wait);
@@ -553,7 +546,7 @@ async fn the_first_create_waits_for_a_new_admin_role_to_become_assumable() {
     assert!(assumes.first() == Some(&403) && assumes.last() == Some(&200), "{assumes:?}");
 
     // and a role that never becomes assumable is a FAILED that says so, within the wait
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     let admin = org.accounts[0];
     let wait = RoleWait { first: Duration::from_millis(200), total: Duration::from_millis(600) };
     let function = emulator.bootstrapper(&[("GUARDDUTY_ADMIN_ACCOUNT_ID", admin.as_str())]).await.with_role_wait(wait);
@@ -570,7 +563,7 @@ async fn the_first_create_waits_for_a_new_admin_role_to_become_assumable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_creation_in_progress_is_waited_for_and_onboarded_in_the_same_invocation() {
     // given account creation that takes 1.5 s, and the CreateAccount call's event arriving at once
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     let fast = CreationPolling {
         first: Duration::from_millis(100),
         longest: Duration::from_millis(400),
@@ -606,7 +599,7 @@ async fn an_account_creation_in_progress_is_waited_for_and_onboarded_in_the_same
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconcile_of_some_regions_leaves_the_others_alone() {
-    let (emulator, org) = world(2);
+    let (emulator, org) = world_of(&REGIONS, 2);
     let enabler = emulator.enabler(settings(&org.accounts[0], &[])).await;
     emulator.clear_log();
     let options = RunOptions { only_regions: Some(vec!["eu-west-1".into()]), ..RunOptions::default() };
