@@ -102,14 +102,23 @@ async fn trusted_access_for_malware_protection_is_enabled_once_per_run_when_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_malware_protection_or_with_the_management_account_as_admin_trusted_access_is_left_alone() {
-    let (emulator, org) = world_of(&REGIONS, 2);
-    let enabler = emulator.enabler(settings(&org.accounts[0], &[("GUARDDUTY_FEATURES", "S3_DATA_EVENTS")])).await;
-    enabler.reconcile().await.unwrap();
-    let enabler = emulator.enabler(settings(&org.management, &[("GUARDDUTY_ALLOW_MANAGEMENT_ADMIN", "true")])).await;
-    emulator.clear_log();
-    let _ = enabler.reconcile().await;
-    let log = emulator.log();
-    assert!(!log.iter().any(|c| c.operation.contains("ServiceAccess")), "{:?}", tally(&log).by_operation);
+    for (admin_is_management, vars) in
+        [(false, [("GUARDDUTY_FEATURES", "S3_DATA_EVENTS")]), (true, [("GUARDDUTY_ALLOW_MANAGEMENT_ADMIN", "true")])]
+    {
+        // given a fresh organization, and a run without malware protection, or with the management account as admin
+        let (emulator, org) = world_of(&REGIONS, 2);
+        let admin = if admin_is_management { org.management } else { org.accounts[0] };
+        let enabler = emulator.enabler(settings(&admin, &vars)).await;
+        emulator.clear_log();
+        // when reconciled
+        let report = enabler.reconcile().await.unwrap();
+        // then every account is protected, and trusted access was neither read nor written
+        assert!(report.is_success(), "{vars:?}: {:#?}", report.problems());
+        assert_eq!(report.summary.unprotected, 0, "{vars:?}");
+        let log = emulator.log();
+        assert!(!log.iter().any(|c| c.operation.contains("ServiceAccess")), "{vars:?}: {:?}", tally(&log).by_operation);
+        assert!(report.organization.is_empty(), "{vars:?}: {:?}", report.organization);
+    }
 }
 
 // ---- 3. members: counted only when GuardDuty says Enabled -------------------------------------------------------

@@ -109,3 +109,32 @@ async fn a_bootstrap_with_a_member_that_has_not_enabled_the_opt_in_region_does_n
     assert_eq!(json["summary"]["unprotected"], 0);
     assert_eq!(status_in(&emulator, "us-east-1", &latecomer).as_deref(), Some("Enabled"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_onboarding_takes_four_dependent_round_trips_in_a_fresh_process_and_three_in_a_warm_one() {
+    // given a bootstrapped organization in three regions, two new accounts, and a process that has not run yet
+    let (emulator, org) = system_tests::world_of(&["ap-southeast-2", "eu-west-1", "us-east-1"], 3);
+    let admin = org.accounts[0];
+    emulator.enabler(settings(&admin, &[])).await.reconcile().await.unwrap();
+    let (first, _) = emulator.create_account("first-of-two").await;
+    let (second, _) = emulator.create_account("second-of-two").await;
+    let enabler = emulator.enabler(settings(&admin, &[])).await;
+    let latency = Duration::from_millis(100);
+    // when each call takes 100 ms and the process onboards one account, then the other
+    let mut trips = Vec::new();
+    for account in [first, second] {
+        emulator.clear_log();
+        emulator.faults(json!({"latency_ms": 100}));
+        let report = enabler.onboard(&account, &enablement::RunOptions::default()).await.unwrap();
+        emulator.faults(json!({}));
+        assert!(report.protection_of(&account).is_ok(), "{:?}", report.problems());
+        let log = emulator.log();
+        trips.push((system_tests::round_trips(&log, latency), system_tests::waves(&log, latency)));
+    }
+    // then (run/onboard.rs): credentials, the admin's detector, the membership, its check; warm, without the first two
+    // but with the account's standing
+    assert!(trips[0].0 <= 4, "fresh: {:?}", trips[0].1);
+    assert!(trips[1].0 <= 3, "warm: {:?}", trips[1].1);
+    // (a write and its read-back cannot share a round trip: the count measures something)
+    assert!(trips[1].0 >= 2 && trips[0].0 > trips[1].0, "{trips:?}");
+}
