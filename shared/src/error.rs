@@ -88,6 +88,11 @@ pub enum Error {
     #[error("held back, nothing was written: {0}")]
     Held(String),
 
+    /// An error several parts of a run share (the organization's view every region awaits): the one error, kept
+    /// whole, so that its kind, code and region survive.
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
+
     /// An answer the code cannot act on (a response without the id it must carry, say); nothing further was sent.
     #[error("{0}")]
     Unexpected(String),
@@ -117,6 +122,7 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Aws(e) => e.code.as_deref(),
+            Self::Shared(e) => e.code(),
             _ => None,
         }
     }
@@ -125,6 +131,7 @@ impl Error {
     pub fn aws_message(&self) -> Option<&str> {
         match self {
             Self::Aws(e) => Some(&e.message),
+            Self::Shared(e) => e.aws_message(),
             _ => None,
         }
     }
@@ -136,6 +143,7 @@ impl Error {
     /// an explicit deny in a service control policy"): matched without case on "service control policy".
     pub fn is_scp_denial(&self) -> bool {
         match self {
+            Self::Shared(e) => e.is_scp_denial(),
             Self::Aws(e) => {
                 matches!(e.code.as_deref(), Some("AccessDeniedException" | "AccessDenied"))
                     && e.message.to_ascii_lowercase().contains("service control policy")
@@ -153,7 +161,10 @@ impl Error {
     /// Whether the configuration itself is at fault (a value no run can succeed with), as opposed to AWS or the
     /// input of one event.
     pub fn is_configuration(&self) -> bool {
-        matches!(self, Self::Config(_) | Self::AdminIsManagement(_) | Self::AdminNotInOrganization(_))
+        match self {
+            Self::Shared(e) => e.is_configuration(),
+            _ => matches!(self, Self::Config(_) | Self::AdminIsManagement(_) | Self::AdminNotInOrganization(_)),
+        }
     }
 
     /// The kind of failure, as invocation errors name it (Lambda's `errorType`).
@@ -169,6 +180,7 @@ impl Error {
             Self::PoliciesInForce(_) => "GuardDutyPoliciesInForce",
             Self::AdminChanged { .. } => "AdminAccountChanged",
             Self::Held(_) => "HeldBack",
+            Self::Shared(e) => e.kind(),
             Self::Unexpected(_) => "UnexpectedAnswer",
         }
     }
@@ -218,5 +230,31 @@ impl From<crate::guard::Interrupted> for Failure {
 impl From<Failure> for lambda_runtime::Diagnostic {
     fn from(f: Failure) -> Self {
         Self { error_type: f.kind.to_owned(), error_message: f.message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_error_keeps_its_kind_code_and_words() {
+        // given an AWS error every region of a run shares
+        let aws = Error::Aws(Box::new(AwsError {
+            operation: "AssumeRole",
+            region: "eu-west-1".into(),
+            account: "111122223333".into(),
+            code: Some(ASSUME_ROLE_FAILED.into()),
+            message: "not assumable".into(),
+            source: Box::new(std::io::Error::other("refused")),
+        }));
+        let words = aws.to_string();
+        // when shared, then it reads as itself
+        let shared = Error::Shared(std::sync::Arc::new(aws));
+        assert_eq!(shared.kind(), "AdminRoleNotAssumable");
+        assert_eq!(shared.code(), Some(ASSUME_ROLE_FAILED));
+        assert_eq!(shared.aws_message(), Some("not assumable"));
+        assert_eq!(shared.to_string(), words);
+        assert!(!shared.is_configuration());
     }
 }

@@ -6,10 +6,13 @@
 //!   it chooses the regions, observes each through the [`Cloud`] port, asks a pure planner what to write, applies
 //!   it with bounded concurrency across regions, and checks what GuardDuty shows.
 //!
-//! Where things live: `config/` (the variables), `regions.rs` (which regions), `plan.rs` (what to change),
-//! `aws/` (how AWS is called), `run/` (how a run reads, applies and checks; `run/memory.rs`, what a warm process
-//! remembers), `report.rs` and `metrics.rs` (what a run says), `evidence/` (the evidence report and its record). How
-//! an event becomes work is the responder's (`functions/responder/src/event.rs`).
+//! Where things live: `config/` (the variables), `regions.rs` (which regions), `plan/` (what to change: the
+//! foundation and the designation rule in `mod.rs`, members' plans in `protection.rs`, the policy writer's content in
+//! `policy.rs`, the findings export in `export.rs`), `ports.rs` (what the executor reaches) and `aws/` (how AWS is
+//! called), `run/` (how a run reads, applies and checks; `run/memory.rs`, what a warm process remembers),
+//! `report.rs` and `metrics.rs` (what a run says), `evidence/` (the evidence report and its record), `tamper.rs`,
+//! `flaps.rs`, `detection.rs` and `forwarding.rs` (tamper response). How an event becomes work is the responder's
+//! (`functions/responder/src/event.rs`).
 //! - [`AwsCloud`] implements the ports with the AWS SDK, reaching the delegated admin through sts:AssumeRole.
 //! - [`Report`] says per region what was found, done and left, which accounts are protected and which are not;
 //!   [`publish`] turns it into logs and CloudWatch metrics.

@@ -1,11 +1,14 @@
 //! The executor: reads each governed region, asks the planner what to do, applies it and checks the outcome, with
 //! bounded concurrency across regions. One region's failure never stops the others; the report names it.
 //!
-//! Where things live: [`context`] reads the organization's shape and chooses the regions, [`observe`] is what a
-//! run reads in a region, [`apply`] is how a step is applied, [`members`] converges and checks memberships,
-//! [`region`] puts them together for a reconcile or an onboarding, [`onboard`] is how an onboarding starts on its
-//! regions, [`fanout`] runs the regions, [`trusted`] is the organization-wide trusted access, [`memory`] is
-//! what a warm process remembers, and [`survey`] is the read-only look at the organization the evidence report takes.
+//! Where things live: [`context`] reads the organization's shape and chooses the regions, [`classes`] groups the
+//! accounts by the plans they want, [`designation`] checks the delegated admin before a deploy, [`observe`] is what
+//! a run reads in a region, [`apply`] is how a step is applied, [`members`] converges and checks memberships,
+//! [`export`] keeps the findings export, [`region`] puts them together for a reconcile or an onboarding, [`onboard`]
+//! is how an onboarding starts on its regions, [`policy`] is the GuardDuty policy writer, [`repair`] answers tamper
+//! calls, [`fanout`] runs the regions, [`trusted`] is the organization-wide trusted access, [`memory`] is what a
+//! warm process remembers, [`survey`] is the read-only look at the organization the evidence report takes, and
+//! [`retire`] and [`usage`] are the command line's own (retiring a policy, reading GuardDuty's cost estimate).
 
 mod apply;
 mod classes;

@@ -121,7 +121,7 @@ impl<C: Cloud> Enabler<C> {
         }
         let owned = match (ctx.mode, org) {
             (Mode::Policy { .. }, Some(org)) => {
-                let org = org.await.map_err(|e| Error::Unexpected(e.to_string()))?;
+                let org = org.await.map_err(Error::Shared)?;
                 org.classes.owned(&self.settings.admin_account, work.name)
             }
             _ => BTreeSet::new(),
@@ -185,7 +185,7 @@ impl<C: Cloud> Enabler<C> {
     }
 
     async fn member_steps(&self, work: &mut RegionWork<'_, C>, side: AdminSide, org: OrgView<'_>) -> Result<(), Error> {
-        let org = org.await.map_err(|e| Error::Unexpected(e.to_string()))?;
+        let org = org.await.map_err(Error::Shared)?;
         let (wants, held) = org.classes.wants(&self.settings, work.name, &side.org_config);
         // The roster itself where no account is held back: a copy per region would be the run's largest allocation.
         let members: Cow<'_, [MemberAccount]> = if held.is_empty() {
