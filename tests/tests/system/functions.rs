@@ -16,8 +16,6 @@ use system_tests::{
 
 const REGIONS: [&str; 3] = ["ap-southeast-2", "eu-west-1", "us-east-1"];
 
-/// An emulator with 3 regions and an organization of `accounts`, its first account the admin.
-
 async fn responder(emulator: &Emulator, org: &Org) -> Responder<enablement::AwsCloud> {
     Responder::new(Ok(emulator.enabler(settings(&org.accounts[0], &[])).await))
 }
