@@ -397,7 +397,7 @@ fn left_out(out: &mut String, report: &Report) {
 pub fn plan(report: &Report) -> String {
     let mut out = String::new();
     for action in &report.organization {
-        let _ = writeln!(out, "organization: {} {}", action.action.replace('_', " "), action.target);
+        let _ = writeln!(out, "organization: {} {}", action.action.to_string().replace('_', " "), action.target);
     }
     policy_diff(&mut out, report);
     for r in &report.regions {
@@ -497,7 +497,7 @@ pub fn outcome_table(report: &Report, kind: &str) -> String {
             out,
             "  {} {} {}: {}",
             paint(RED, "✗"),
-            a.action.replace('_', " "),
+            a.action.to_string().replace('_', " "),
             a.target,
             a.error.as_deref().unwrap_or("")
         );

@@ -64,8 +64,8 @@ pub use ports::{
     Unprocessed,
 };
 pub use report::{
-    AccountEntry, Action, ActionStatus, Coverage, ExportReport, Found, OrgAction, Outcome, OwnedPolicy, PolicyReport,
-    RegionLeftOut, RegionReport, Report, Summary, NAMED_PER_REGION,
+    AccountEntry, Action, ActionStatus, Coverage, ExportReport, Found, OrgAction, OrgActionKind, Outcome, OwnedPolicy,
+    PolicyReport, RegionLeftOut, RegionReport, Report, RunKind, Summary, NAMED_PER_REGION,
 };
 pub use run::{
     Enabler, Entry, Gate, Onboarding, Patience, Progress, ProgressEvent, RegionUsage, Repaired, RunOptions, Usage,

@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::report::{Report, NAMED_PER_REGION};
+use crate::report::{Report, RunKind, NAMED_PER_REGION};
 
 /// The metrics namespace.
 pub(crate) const NAMESPACE: &str = "GuardDutyEnabler";
@@ -46,7 +46,7 @@ fn document(dimensions: &[&str], metrics: &[(&str, &str)], properties: Value) ->
 /// regions, which publishes their coverage).
 pub fn emf(function: &str, report: &Report) -> Vec<Value> {
     let mut docs = vec![run_document(function, report)];
-    if matches!(report.kind.as_str(), "reconcile" | "region") {
+    if report.kind.is_reconcile() {
         docs.extend(report.regions.iter().filter(|r| r.measured).map(|r| region_document(function, r)));
     }
     docs
@@ -56,10 +56,10 @@ pub fn emf(function: &str, report: &Report) -> Vec<Value> {
 /// opt-in) for those only: it never publishes the count of regions below full coverage (which it could clear).
 fn run_document(function: &str, report: &Report) -> Value {
     let s = &report.summary;
-    let full = report.kind == "reconcile";
-    let reconcile = full || report.kind == "region";
+    let full = report.kind == RunKind::Reconcile;
+    let reconcile = report.kind.is_reconcile();
     // The accounts an onboarding made members: the most any one region added (a new account is added in each).
-    let onboarded = if report.kind == "onboard" && !report.dry_run {
+    let onboarded = if report.kind == RunKind::Onboard && !report.dry_run {
         let protected = report.enrolled.iter().filter(|a| report.protection_of(a).is_ok()).count();
         report.regions.iter().map(|r| r.members_added).max().unwrap_or(0).min(protected)
     } else {
@@ -296,7 +296,7 @@ mod tests {
         r
     }
 
-    fn report(kind: &'static str, regions: Vec<RegionReport>) -> Report {
+    fn report(kind: RunKind, regions: Vec<RegionReport>) -> Report {
         let header = Header {
             kind,
             enablement: "api",
@@ -321,7 +321,7 @@ mod tests {
     #[test]
     fn a_reconcile_reports_drift_and_coverage_per_region() {
         let report = report(
-            "reconcile",
+            RunKind::Reconcile,
             vec![
                 region("us-east-1", Outcome::Changed, 0, (10, 10)),
                 region("af-south-1", Outcome::Failed, 2, (8, 0)),
@@ -350,7 +350,7 @@ mod tests {
         // given a region whose organization configuration write failed after every member was read
         let mut failed = region("eu-west-1", Outcome::Failed, 0, (6, 4));
         failed.measured = true;
-        let docs = emf("responder", &report("reconcile", vec![failed]));
+        let docs = emf("responder", &report(RunKind::Reconcile, vec![failed]));
         // then its coverage is published, and counted below full
         let eu = docs.iter().find(|d| d["Region"] == "eu-west-1").expect("eu-west-1's coverage");
         assert_eq!((eu["AccountsExpected"].as_u64(), eu["AccountsProtected"].as_u64()), (Some(6), Some(4)));
@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn a_run_of_some_regions_publishes_their_coverage_but_never_the_count_below_full() {
-        let docs = emf("responder", &report("region", vec![region("eu-west-1", Outcome::Changed, 0, (5, 5))]));
+        let docs = emf("responder", &report(RunKind::Region, vec![region("eu-west-1", Outcome::Changed, 0, (5, 5))]));
         assert_eq!(docs.len(), 2);
         assert!(docs[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
@@ -371,7 +371,7 @@ mod tests {
 
     #[test]
     fn discovered_regions_a_service_control_policy_denies_are_counted_in_a_full_reconcile() {
-        let mut full = report("reconcile", vec![region("us-east-1", Outcome::InSync, 0, (3, 3))]);
+        let mut full = report(RunKind::Reconcile, vec![region("us-east-1", Outcome::InSync, 0, (3, 3))]);
         full.regions_left_out = vec![
             RegionLeftOut { scp_denied: true, ..RegionLeftOut::new("eu-north-1".into(), "denied".into()) },
             RegionLeftOut::new("af-south-1".into(), "not enabled".into()),
@@ -383,7 +383,7 @@ mod tests {
 
     #[test]
     fn a_partial_region_is_below_full_coverage() {
-        let report = report("reconcile", vec![region("eu-west-1", Outcome::Partial, 0, (5, 3))]);
+        let report = report(RunKind::Reconcile, vec![region("eu-west-1", Outcome::Partial, 0, (5, 3))]);
         let docs = emf("responder", &report);
         assert_eq!(docs[0]["RegionsBelowFullCoverage"], 1);
         assert_eq!(docs[1]["AccountsUnprotected"], 2);
@@ -393,7 +393,7 @@ mod tests {
     fn a_successful_onboarding_counts_one_account_and_publishes_no_region_coverage() {
         let mut r = region("us-east-1", Outcome::Changed, 0, (1, 1));
         r.members_added = 1;
-        let mut onboarding = report("onboard", vec![r]);
+        let mut onboarding = report(RunKind::Onboard, vec![r]);
         onboarding.enrolled = vec!["333333333333".parse().expect("id")];
         let docs = emf("responder", &onboarding);
         assert_eq!(docs.len(), 1);

@@ -328,13 +328,50 @@ impl RegionLeftOut {
     }
 }
 
+/// An organization-wide write (or the read or layout a policy write needs first); serialized in snake case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgActionKind {
+    /// EnableAWSServiceAccess for a service principal.
+    EnableTrustedAccess,
+    /// CreatePolicy.
+    CreatePolicy,
+    /// UpdatePolicy.
+    UpdatePolicy,
+    /// EnablePolicyType on the root.
+    EnablePolicyType,
+    /// AttachPolicy.
+    AttachPolicy,
+    /// DetachPolicy.
+    DetachPolicy,
+    /// Reading the policy this tool owns, before writing it.
+    ReadPolicy,
+    /// Laying out the policy's content within its size limit.
+    LayoutPolicy,
+}
+
+impl std::fmt::Display for OrgActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Self::EnableTrustedAccess => "enable_trusted_access",
+            Self::CreatePolicy => "create_policy",
+            Self::UpdatePolicy => "update_policy",
+            Self::EnablePolicyType => "enable_policy_type",
+            Self::AttachPolicy => "attach_policy",
+            Self::DetachPolicy => "detach_policy",
+            Self::ReadPolicy => "read_policy",
+            Self::LayoutPolicy => "layout_policy",
+        };
+        f.write_str(name)
+    }
+}
+
 /// An organization-wide write, made once per run: trusted access for a service principal, or a write of the
 /// GuardDuty policy this tool owns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OrgAction {
-    /// `enable_trusted_access`, `create_policy`, `update_policy`, `enable_policy_type`, `attach_policy` or
-    /// `detach_policy`.
-    pub action: &'static str,
+    /// What it is.
+    pub action: OrgActionKind,
     /// What it is done to: the service principal, the policy, the root, the organizational unit or the account.
     pub target: String,
     /// done, planned or failed.
@@ -357,11 +394,50 @@ pub struct AccountEntry {
     pub excluded: bool,
 }
 
+/// What kind of run a report is of; serialized in snake case (`reconcile`, `region`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// Every governed region.
+    Reconcile,
+    /// Some of them.
+    Region,
+    /// New accounts enrolled.
+    Onboard,
+    /// Accounts that moved brought to their plans.
+    Replan,
+    /// Members whose monitoring was stopped restarted.
+    Restart,
+    /// A tamper call's repair of a foundation.
+    Repair,
+}
+
+impl RunKind {
+    /// Whether it is a reconcile, of every governed region or some.
+    pub fn is_reconcile(self) -> bool {
+        matches!(self, Self::Reconcile | Self::Region)
+    }
+}
+
+impl std::fmt::Display for RunKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Self::Reconcile => "reconcile",
+            Self::Region => "region",
+            Self::Onboard => "onboard",
+            Self::Replan => "replan",
+            Self::Restart => "restart",
+            Self::Repair => "repair",
+        };
+        f.write_str(name)
+    }
+}
+
 /// What a run did, region by region.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
-    /// `reconcile` (every governed region), `region` (some of them), `onboard` or `replan` (some accounts).
-    pub kind: String,
+    /// What kind of run.
+    pub kind: RunKind,
     /// Whether this was a dry run.
     pub dry_run: bool,
     /// The organization's management account.
@@ -484,8 +560,8 @@ pub struct OwnedPolicy {
 /// Who ran, for a report's header.
 #[derive(Clone, Debug)]
 pub struct Header {
-    /// `reconcile` or `onboard`.
-    pub kind: &'static str,
+    /// What kind of run.
+    pub kind: RunKind,
     /// `api` or `policy`.
     pub enablement: &'static str,
     /// Whether nothing was written.
@@ -528,7 +604,7 @@ impl Report {
             millis,
         };
         Self {
-            kind: header.kind.to_owned(),
+            kind: header.kind,
             dry_run: header.dry_run,
             management_account: header.management,
             admin_account: header.admin,
@@ -663,9 +739,32 @@ mod tests {
     use super::*;
     use crate::plan::Unprotected;
 
+    #[test]
+    fn kinds_serialize_as_they_display() {
+        for kind in
+            [RunKind::Reconcile, RunKind::Region, RunKind::Onboard, RunKind::Replan, RunKind::Restart, RunKind::Repair]
+        {
+            assert_eq!(serde_json::to_value(kind).expect("json"), serde_json::json!(kind.to_string()));
+        }
+        for kind in [
+            OrgActionKind::EnableTrustedAccess,
+            OrgActionKind::CreatePolicy,
+            OrgActionKind::UpdatePolicy,
+            OrgActionKind::EnablePolicyType,
+            OrgActionKind::AttachPolicy,
+            OrgActionKind::DetachPolicy,
+            OrgActionKind::ReadPolicy,
+            OrgActionKind::LayoutPolicy,
+        ] {
+            assert_eq!(serde_json::to_value(kind).expect("json"), serde_json::json!(kind.to_string()));
+        }
+        assert_eq!(RunKind::Restart.to_string(), "restart");
+        assert_eq!(OrgActionKind::EnablePolicyType.to_string(), "enable_policy_type");
+    }
+
     fn header() -> Header {
         Header {
-            kind: "reconcile",
+            kind: RunKind::Reconcile,
             enablement: "api",
             dry_run: false,
             management: "111111111111".into(),

@@ -42,7 +42,7 @@ use crate::ports::{Cloud, CreateAccountStatus, OrganizationApi, PolicyTypeStatus
 use crate::regions::RegionChoice;
 use crate::report::{
     AccountEntry, ActionStatus, Coverage, Header, OrgAction, Outcome, OwnedPolicy, PolicyReport, RegionLeftOut,
-    RegionReport, Report, NAMED_PER_REGION,
+    RegionReport, Report, RunKind, NAMED_PER_REGION,
 };
 use crate::state::{OrgAccount, OrgConfig};
 use crate::tree::OrgTree;
@@ -271,7 +271,7 @@ impl<C: Cloud> Enabler<C> {
             }
         };
         let policies = self.policy_report(&ctx, &org, owned, &organization);
-        let kind = if options.only_regions.is_some() { "region" } else { "reconcile" };
+        let kind = if options.only_regions.is_some() { RunKind::Region } else { RunKind::Reconcile };
         let expected = org.roster.members.len();
         let mut report = self.report(kind, &ctx, choice, regions, organization, started, expected)?;
         report.policies = policies;
@@ -377,7 +377,9 @@ impl<C: Cloud> Enabler<C> {
         if !facts.policies() {
             return None;
         }
-        let enabled_now = actions.iter().any(|a| a.action == "enable_policy_type" && a.status == ActionStatus::Done);
+        let enabled_now = actions
+            .iter()
+            .any(|a| a.action == crate::report::OrgActionKind::EnablePolicyType && a.status == ActionStatus::Done);
         let mut accounts: Vec<AccountId> = org.roster.members.iter().map(|m| m.id).collect();
         accounts.push(self.settings.admin_account);
         let uncovered = facts.uncovered(accounts.iter());
@@ -417,7 +419,7 @@ impl<C: Cloud> Enabler<C> {
     #[allow(clippy::too_many_arguments)]
     fn report(
         &self,
-        kind: &'static str,
+        kind: RunKind,
         ctx: &Context,
         choice: RegionChoice,
         regions: Vec<RegionReport>,

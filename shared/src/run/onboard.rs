@@ -23,7 +23,7 @@ use crate::plan::MemberAccount;
 use crate::policy::Effective;
 use crate::ports::{Cloud, OrganizationApi, PolicyTypeStatus, Side};
 use crate::regions::{enabled_for_every_account, RegionChoice};
-use crate::report::{ActionStatus, OrgAction, PolicyReport, RegionReport, Report};
+use crate::report::{ActionStatus, OrgAction, PolicyReport, RegionReport, Report, RunKind};
 use crate::state::{OrgAccount, OrgConfig};
 
 /// How many accounts' standings (DescribeAccount, and the unit or policy reads) an onboarding reads at once.
@@ -226,7 +226,9 @@ impl<C: Cloud> Enabler<C> {
             }
             let (actions, owned, _) = self.own_policies(ctx, &choice, &offered, targets).await;
             if let Some(p) = policies.as_mut() {
-                if actions.iter().any(|a| a.action == "enable_policy_type" && a.status == ActionStatus::Done) {
+                if actions.iter().any(|a| {
+                    a.action == crate::report::OrgActionKind::EnablePolicyType && a.status == ActionStatus::Done
+                }) {
                     p.policy_type = Some(PolicyTypeStatus::Enabled);
                 }
                 p.owned = owned;
@@ -237,9 +239,9 @@ impl<C: Cloud> Enabler<C> {
             p.uncovered_accounts = p.uncovered.len();
         }
         let kind = match ctx.entry {
-            Entry::New => "onboard",
-            Entry::Moved => "replan",
-            Entry::Stopped => "restart",
+            Entry::New => RunKind::Onboard,
+            Entry::Moved => RunKind::Replan,
+            Entry::Stopped => RunKind::Restart,
         };
         let mut report = self.report(kind, ctx, choice, regions, organization, started, enrolment.members.len())?;
         if let [account] = accounts {

@@ -28,7 +28,7 @@ use crate::plan::policy::{blocks, layout, part_name, plan_policies, Owned, Polic
 use crate::policy::{self, Effective};
 use crate::ports::{Cloud, OrganizationApi, PolicyRecord, PolicyTypeStatus, Root};
 use crate::regions::RegionChoice;
-use crate::report::{ActionStatus, OrgAction, OwnedPolicy};
+use crate::report::{ActionStatus, OrgAction, OrgActionKind, OwnedPolicy};
 use crate::state::OrgConfig;
 use crate::tree::OrgTree;
 
@@ -175,16 +175,16 @@ impl<C: Cloud> Enabler<C> {
         let main = self.settings.policy_name.clone();
         let (found, map) = match self.found_policies().await {
             Ok(found) => found,
-            Err(e) => return (vec![failed("read_policy", &main, &e.to_string())], Vec::new(), None),
+            Err(e) => return (vec![failed(OrgActionKind::ReadPolicy, &main, &e.to_string())], Vec::new(), None),
         };
         let unknown: Vec<String> =
             choice.governed.iter().chain(&choice.not_run).filter(|r| !offered.contains_key(*r)).cloned().collect();
         let wanted = match self.wanted_policies(offered, &unknown, &found.ours, targets) {
             Ok(wanted) => wanted,
-            Err(why) => return (vec![failed("layout_policy", &main, &why)], Vec::new(), Some(map)),
+            Err(why) => return (vec![failed(OrgActionKind::LayoutPolicy, &main, &why)], Vec::new(), Some(map)),
         };
         if let Err(why) = attachments_fit(&found, &wanted) {
-            return (vec![failed("attach_policy", &main, &why)], Vec::new(), Some(map));
+            return (vec![failed(OrgActionKind::AttachPolicy, &main, &why)], Vec::new(), Some(map));
         }
         let pairs: Vec<(Option<&Owned>, &Wanted)> = wanted.iter().map(|w| (found.ours.get(&w.name), w)).collect();
         let (steps, mut actions) = withhold_type(ctx, plan_policies(&ctx.root, &pairs), &wanted, &main, &unknown);
@@ -368,7 +368,7 @@ impl<C: Cloud> Enabler<C> {
         let cutoff = ctx.deadline.map(|d| now + d.saturating_duration_since(now) / 2);
         // What each write needs, owned and small; its future is made only when its turn comes (thousands of SDK call
         // futures made at once would hold tens of megabytes).
-        let writes: Vec<(&'static str, String, Option<String>, PolicyStep)> = steps
+        let writes: Vec<(OrgActionKind, String, Option<String>, PolicyStep)> = steps
             .iter()
             .map(|(i, step)| {
                 let (action, target) = describe(step, &wanted[*i].name, &ctx.root.id);
@@ -520,7 +520,7 @@ fn withhold_type(
          enables it",
         missing.join(", ")
     );
-    (steps, vec![held("enable_policy_type", ctx.root.id.clone(), &why, false)])
+    (steps, vec![held(OrgActionKind::EnablePolicyType, ctx.root.id.clone(), &why, false)])
 }
 
 /// Whether `rest` (what follows a base name) names one of its parts: `-2`, `-3`, ...
@@ -562,22 +562,22 @@ where
 }
 
 /// A policy step as the report names it: the action and what it is done to.
-fn describe(step: &PolicyStep, name: &str, root: &str) -> (&'static str, String) {
+fn describe(step: &PolicyStep, name: &str, root: &str) -> (OrgActionKind, String) {
     match step {
-        PolicyStep::CreatePolicy => ("create_policy", name.to_owned()),
-        PolicyStep::UpdatePolicy => ("update_policy", name.to_owned()),
-        PolicyStep::EnablePolicyType { .. } => ("enable_policy_type", root.to_owned()),
-        PolicyStep::AttachPolicy { target } => ("attach_policy", target.clone()),
-        PolicyStep::DetachPolicy { target } => ("detach_policy", target.clone()),
+        PolicyStep::CreatePolicy => (OrgActionKind::CreatePolicy, name.to_owned()),
+        PolicyStep::UpdatePolicy => (OrgActionKind::UpdatePolicy, name.to_owned()),
+        PolicyStep::EnablePolicyType { .. } => (OrgActionKind::EnablePolicyType, root.to_owned()),
+        PolicyStep::AttachPolicy { target } => (OrgActionKind::AttachPolicy, target.clone()),
+        PolicyStep::DetachPolicy { target } => (OrgActionKind::DetachPolicy, target.clone()),
     }
 }
 
-fn failed(action: &'static str, target: &str, why: &str) -> OrgAction {
+fn failed(action: OrgActionKind, target: &str, why: &str) -> OrgAction {
     OrgAction { action, target: target.to_owned(), status: ActionStatus::Failed, error: Some(why.to_owned()) }
 }
 
 /// A write not made: planned (a dry run), or withheld for `why`.
-fn held(action: &'static str, target: String, why: &str, planned: bool) -> OrgAction {
+fn held(action: OrgActionKind, target: String, why: &str, planned: bool) -> OrgAction {
     if planned {
         OrgAction { action, target, status: ActionStatus::Planned, error: None }
     } else {
@@ -585,7 +585,7 @@ fn held(action: &'static str, target: String, why: &str, planned: bool) -> OrgAc
     }
 }
 
-fn done(action: &'static str, target: String, result: Result<(), Error>) -> OrgAction {
+fn done(action: OrgActionKind, target: String, result: Result<(), Error>) -> OrgAction {
     match result {
         Ok(()) => OrgAction { action, target, status: ActionStatus::Done, error: None },
         Err(e) => failed(action, &target, &e.to_string()),

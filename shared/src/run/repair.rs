@@ -169,6 +169,6 @@ impl<C: Cloud> Enabler<C> {
             let (actions, _, _) = self.own_policies(&ctx, &choice, &offered, targets).await;
             organization.extend(actions);
         }
-        self.report("repair", &ctx, choice, regions, organization, started, 0)
+        self.report(crate::report::RunKind::Repair, &ctx, choice, regions, organization, started, 0)
     }
 }

@@ -29,7 +29,12 @@ impl<C: Cloud> Enabler<C> {
         }
         let org = self.cloud.organization();
         let action = |status, error: Option<String>| {
-            vec![OrgAction { action: "enable_trusted_access", target: principal.to_owned(), status, error }]
+            vec![OrgAction {
+                action: crate::report::OrgActionKind::EnableTrustedAccess,
+                target: principal.to_owned(),
+                status,
+                error,
+            }]
         };
         match org.trusted_services().await {
             Ok(enabled) if enabled.iter().any(|p| p == principal) => {

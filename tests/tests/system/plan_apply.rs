@@ -20,7 +20,7 @@ fn planned(report: &Report) -> Writes {
         }
     }
     for a in report.organization.iter().filter(|a| a.status == ActionStatus::Planned) {
-        *writes.entry(("organization".into(), organization_operation(a.action).into())).or_default() += 1;
+        *writes.entry(("organization".into(), organization_operation(&a.action.to_string()).into())).or_default() += 1;
     }
     writes
 }

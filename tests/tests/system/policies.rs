@@ -352,7 +352,8 @@ async fn the_policy_type_waits_for_every_governed_region_to_have_a_block() {
     // block of the policy would replace them in eu-west-1; the report says why, and the run is not a success
     let types = emulator.state()["policy_types"].clone();
     assert!(!types.as_array().unwrap().iter().any(|t| t["Type"] == "GUARDDUTY_POLICY"), "{types}");
-    let withheld = report.organization.iter().find(|a| a.action == "enable_policy_type").unwrap();
+    let withheld =
+        report.organization.iter().find(|a| a.action == enablement::OrgActionKind::EnablePolicyType).unwrap();
     assert_eq!(withheld.status, ActionStatus::Withheld, "{withheld:?}");
     assert!(withheld.error.as_deref().unwrap().contains("eu-west-1"), "{withheld:?}");
     assert!(!report.is_success());
