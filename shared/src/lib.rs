@@ -25,6 +25,7 @@
 #![warn(unreachable_pub)]
 
 mod aws;
+mod backoff;
 mod budget;
 mod config;
 pub mod detection;
@@ -48,6 +49,7 @@ mod tree;
 pub use aws::{
     AwsCloud, AwsGuardDuty, AwsOrganization, RetryPolicy, SettlingRetry, SettlingWindows, SETTLING_MESSAGES,
 };
+pub use backoff::{Backoff, Waits};
 pub use budget::Budget;
 pub use config::{
     AutoEnable, ConfigError, Enablement, FindingFrequency, FindingsExport, OuPlans, Plan, PlanSelection, Problem,

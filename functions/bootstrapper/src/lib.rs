@@ -73,6 +73,13 @@ pub struct RoleWait {
     pub total: Duration,
 }
 
+impl RoleWait {
+    /// Its waits: doubling from `first`, for at most `total`.
+    fn backoff(&self) -> enablement::Backoff {
+        enablement::Backoff { first: self.first, longest: self.total, total: self.total }
+    }
+}
+
 impl Default for RoleWait {
     fn default() -> Self {
         Self { first: Duration::from_secs(5), total: Duration::from_secs(90) }
@@ -340,18 +347,18 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         enabler: &Enabler<C>,
         budget: Option<Budget>,
     ) -> Result<Report, Failure> {
-        let started = Instant::now();
-        let mut wait = self.role_wait.first;
+        // (a second kept free of the last wait, for the run that follows it to start)
+        let until = budget.map(|b| b.soft - Duration::from_secs(1));
+        let mut waits = self.role_wait.backoff().waits(Instant::now(), until);
         loop {
-            let outcome = run(enabler, &RunOptions::within(budget), budget).await;
-            let patient = started.elapsed() + wait <= self.role_wait.total
-                && budget.is_none_or(|b| Instant::now() + wait + Duration::from_secs(1) < b.soft);
-            match outcome {
-                Err(f) if f.kind == "AdminRoleNotAssumable" && patient => {
-                    tracing::warn!(error = %f, wait_ms = wait.as_millis() as u64, "the admin role cannot be assumed yet; waiting");
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                }
+            match run(enabler, &RunOptions::within(budget), budget).await {
+                Err(f) if f.kind == "AdminRoleNotAssumable" => match waits.next_wait() {
+                    Some(wait) => {
+                        tracing::warn!(error = %f, wait_ms = wait.as_millis() as u64, "the admin role cannot be assumed yet; waiting");
+                        tokio::time::sleep(wait).await;
+                    }
+                    None => return Err(f),
+                },
                 other => return other,
             }
         }

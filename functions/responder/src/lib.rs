@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use enablement::flaps::Ledger;
-use enablement::{AccountId, AwsCloud, Budget, Cloud, ConfigError, CreateAccountStatus, Enabler, Failure, Settings};
+use enablement::{
+    AccountId, AwsCloud, Backoff, Budget, Cloud, ConfigError, CreateAccountStatus, Enabler, Failure, Settings,
+};
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
@@ -31,6 +33,13 @@ pub struct CreationPolling {
     pub longest: Duration,
     /// The most time spent waiting when the invocation has no deadline.
     pub total: Duration,
+}
+
+impl CreationPolling {
+    /// Its waits.
+    fn backoff(&self) -> Backoff {
+        Backoff { first: self.first, longest: self.longest, total: self.total }
+    }
 }
 
 impl Default for CreationPolling {
@@ -145,27 +154,28 @@ impl<C: Cloud> Responder<C> {
         request_id: &str,
         budget: Option<Budget>,
     ) -> Result<Result<AccountId, String>, Failure> {
-        let started = Instant::now();
-        let give_up = budget.map_or(started + self.polling.total, |b| b.soft);
-        let mut wait = self.polling.first;
+        // Within the invocation's deadline where it has one, else within the polling's total.
+        let mut waits = match budget {
+            Some(b) => Backoff { total: Duration::MAX, ..self.polling.backoff() }.waits(Instant::now(), Some(b.soft)),
+            None => self.polling.backoff().waits(Instant::now(), None),
+        };
         loop {
             match enabler.create_account_status(request_id).await? {
                 CreateAccountStatus::Succeeded(account) => return Ok(Ok(account)),
                 CreateAccountStatus::Failed(reason) => return Ok(Err(reason)),
-                CreateAccountStatus::InProgress if Instant::now() + wait >= give_up => {
-                    return Err(Failure::new(
-                        "AccountCreationInProgress",
-                        format!(
-                            "account creation {request_id} is still in progress after {} s; the invocation ends \
-                             before it does, so the event is retried (and the schedule enrols the account anyway)",
-                            started.elapsed().as_secs()
-                        ),
-                    ));
-                }
                 CreateAccountStatus::InProgress => {
+                    let Some(wait) = waits.next_wait() else {
+                        return Err(Failure::new(
+                            "AccountCreationInProgress",
+                            format!(
+                                "account creation {request_id} is still in progress after {} s; the invocation ends \
+                                 before it does, so the event is retried (and the schedule enrols the account anyway)",
+                                waits.elapsed().as_secs()
+                            ),
+                        ));
+                    };
                     tracing::info!(request_id, wait_ms = wait.as_millis() as u64, "account creation in progress");
                     tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(self.polling.longest);
                 }
             }
         }

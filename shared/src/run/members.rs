@@ -153,11 +153,8 @@ impl<C: Cloud> RegionWork<'_, C> {
         check: &mut PlanCheck,
         started: Instant,
     ) -> Result<(), Error> {
-        let patience = self.enabler.patience;
-        let mut wait = patience.first;
-        while !pending.is_empty() && started.elapsed() + wait <= patience.total {
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(patience.longest);
+        let mut waits = self.enabler.patience.members().waits(started, None);
+        while !pending.is_empty() && waits.sleep().await {
             pending = self.plans_once(&pending, check).await?;
         }
         Ok(())
@@ -208,9 +205,7 @@ impl<C: Cloud> RegionWork<'_, C> {
     /// with backoff, within the executor's patience; what GuardDuty shows then is taken as it is.
     async fn verify(&self, ids: &BTreeSet<AccountId>, before: &Members) -> Result<Members, Error> {
         let detector = self.detector_id()?;
-        let patience = self.enabler.patience;
-        let started = Instant::now();
-        let mut wait = patience.first;
+        let mut waits = self.enabler.patience.members().waits(Instant::now(), None);
         let mut seen = Members::new();
         let mut pending: Vec<AccountId> = ids.iter().copied().collect();
         loop {
@@ -227,11 +222,9 @@ impl<C: Cloud> RegionWork<'_, C> {
                         Some(status) => status.may_settle() || before.get(id) == Some(status),
                     }
             });
-            if pending.is_empty() || started.elapsed() + wait > patience.total {
+            if pending.is_empty() || !waits.sleep().await {
                 return Ok(seen);
             }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(patience.longest);
         }
     }
 }

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{ready, BoxFuture, FutureExt, Shared};
 
+use crate::backoff::Backoff;
 use crate::config::{PlanSelection, Settings};
 use crate::error::Error;
 use crate::ids::AccountId;
@@ -154,6 +155,22 @@ pub struct Patience {
     pub total: Duration,
     /// The most time spent waiting for the GuardDuty policy type to show ENABLED after EnablePolicyType.
     pub policy_type: Duration,
+}
+
+impl Patience {
+    /// The waits for a region's members to show what was written.
+    pub(crate) fn members(&self) -> Backoff {
+        Backoff { first: self.first, longest: self.longest, total: self.total }
+    }
+
+    /// The waits for the GuardDuty policy type to show ENABLED: from half a second at least, to 8 s.
+    pub(crate) fn policy_type_enabled(&self) -> Backoff {
+        Backoff {
+            first: self.first.max(Duration::from_millis(500)),
+            longest: Duration::from_secs(8),
+            total: self.policy_type,
+        }
+    }
 }
 
 impl Default for Patience {

@@ -407,25 +407,21 @@ impl<C: Cloud> Enabler<C> {
     /// backoff, for at most the executor's patience for it (and never past the run's deadline); why not, where it
     /// does not.
     async fn wait_for_policy_type(&self, ctx: &Context) -> Result<(), String> {
-        let started = Instant::now();
-        let mut wait = self.patience.first.max(std::time::Duration::from_millis(500));
+        let mut waits = self.patience.policy_type_enabled().waits(Instant::now(), ctx.deadline);
         loop {
             let status = self.cloud.organization().root().await.map_err(|e| e.to_string())?.guardduty_policies;
             if status == PolicyTypeStatus::Enabled {
                 self.memory.remember_root(&Root { guardduty_policies: status, ..ctx.root.clone() });
                 return Ok(());
             }
-            let past_deadline = ctx.deadline.is_some_and(|d| Instant::now() + wait >= d);
-            if started.elapsed() + wait > self.patience.policy_type || past_deadline {
+            if !waits.sleep().await {
                 return Err(format!(
                     "the GuardDuty policy type still shows {status:?} on {} after {} s (enabling it is asynchronous); \
                      the next run attaches the policies",
                     ctx.root.id,
-                    started.elapsed().as_secs()
+                    waits.elapsed().as_secs()
                 ));
             }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(std::time::Duration::from_secs(8));
         }
     }
 
