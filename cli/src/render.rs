@@ -20,29 +20,9 @@ fn paint(style: Style, text: &str) -> String {
     format!("{style}{text}{style:#}")
 }
 
-/// A short column name for a region, after the convention of Availability Zone ids: `us-east-1` is `use1`,
-/// `ap-southeast-2` is `apse2`, `us-gov-west-1` is `usgovw1`.
+/// A short column name for a region (the library's [`enablement::short_region`]).
 pub fn short(region: &str) -> String {
-    let parts: Vec<&str> = region.split('-').collect();
-    let Some((number, rest)) = parts.split_last() else { return region.to_owned() };
-    let mut out = String::new();
-    for (i, part) in rest.iter().enumerate() {
-        let direction = match *part {
-            "north" => "n",
-            "south" => "s",
-            "east" => "e",
-            "west" => "w",
-            "central" => "c",
-            "northeast" => "ne",
-            "southeast" => "se",
-            "northwest" => "nw",
-            "southwest" => "sw",
-            other => other,
-        };
-        out.push_str(if i == 0 { part } else { direction });
-    }
-    out.push_str(number);
-    out
+    enablement::short_region(region)
 }
 
 pub fn table() -> Table {

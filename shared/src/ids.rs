@@ -100,6 +100,31 @@ pub fn shorten(s: &str, max: usize) -> String {
     }
 }
 
+/// A short column name for a region, after the convention of Availability Zone ids: `us-east-1` is `use1`,
+/// `ap-southeast-2` is `apse2`, `us-gov-west-1` is `usgovw1`.
+pub fn short_region(region: &str) -> String {
+    let parts: Vec<&str> = region.split('-').collect();
+    let Some((number, rest)) = parts.split_last() else { return region.to_owned() };
+    let mut out = String::new();
+    for (i, part) in rest.iter().enumerate() {
+        let direction = match *part {
+            "north" => "n",
+            "south" => "s",
+            "east" => "e",
+            "west" => "w",
+            "central" => "c",
+            "northeast" => "ne",
+            "southeast" => "se",
+            "northwest" => "nw",
+            "southwest" => "sw",
+            other => other,
+        };
+        out.push_str(if i == 0 { part } else { direction });
+    }
+    out.push_str(number);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

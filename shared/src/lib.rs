@@ -57,7 +57,7 @@ pub use config::{
 };
 pub use error::{AwsError, BoxError, Error, Failure};
 pub use guard::{guarded, json_type, Interrupted};
-pub use ids::{is_region_name, shorten, AccountId, InvalidAccountId};
+pub use ids::{is_region_name, short_region, shorten, AccountId, InvalidAccountId};
 pub use metrics::{emf, emf_evidence, emf_failure, emf_flapping, emf_onboarding, emf_tamper, publish, TamperOutcome};
 pub use plan::{Left, MemberAccount, Step, Unprotected};
 pub use ports::{

@@ -62,31 +62,6 @@ fn td(text: &str) -> String {
     format!("<td>{}</td>", escape(text))
 }
 
-/// A short column name for a region, after the convention of Availability Zone ids: `us-east-1` is `use1`,
-/// `ap-southeast-2` is `apse2`.
-fn short(region: &str) -> String {
-    let parts: Vec<&str> = region.split('-').collect();
-    let Some((number, rest)) = parts.split_last() else { return region.to_owned() };
-    let mut out = String::new();
-    for (i, part) in rest.iter().enumerate() {
-        let direction = match *part {
-            "north" => "n",
-            "south" => "s",
-            "east" => "e",
-            "west" => "w",
-            "central" => "c",
-            "northeast" => "ne",
-            "southeast" => "se",
-            "northwest" => "nw",
-            "southwest" => "sw",
-            other => other,
-        };
-        out.push_str(if i == 0 { part } else { direction });
-    }
-    out.push_str(number);
-    out
-}
-
 /// The facts of a header, as a two-column table.
 fn facts(rows: &[(&str, String)]) -> String {
     let mut out = String::from("<table class=\"facts\">\n");
@@ -126,8 +101,10 @@ mod tests {
 
     #[test]
     fn region_columns_are_short() {
+        use crate::ids::short_region as short;
         assert_eq!(short("us-east-1"), "use1");
         assert_eq!(short("ap-southeast-2"), "apse2");
         assert_eq!(short("eu-central-1"), "euc1");
+        assert_eq!(short("us-gov-west-1"), "usgovw1");
     }
 }

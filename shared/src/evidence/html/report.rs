@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{escape, facts, page as whole, short, table, td};
+use super::{escape, facts, page as whole, table, td};
 use crate::evidence::document::{Cell, ControlResult, Coverage, Evidence, List, PlanStatus, Region};
+use crate::ids::short_region as short;
 
 /// The page of `document`.
 pub(crate) fn page(document: &Evidence) -> String {
