@@ -25,7 +25,7 @@ use crate::ids::AccountId;
 use crate::plan::protection::{PlanCheck, Wants};
 use crate::plan::{
     classify, designation, org_plans, plan_admin_side, plan_foundation, plan_members, plan_org_config, Designation,
-    Desired, Left, MemberAccount, Round, Step, MEMBER_BATCH,
+    Desired, Foundation, Left, MemberAccount, Round, Step, MEMBER_BATCH,
 };
 use crate::ports::{Cloud, GuardDutyApi, Side};
 use crate::report::{Coverage, Outcome, RegionReport};
@@ -103,13 +103,9 @@ impl<C: Cloud> Enabler<C> {
         let ctx = work.ctx;
         let state = self.observe(ctx, work.mgmt(), &work.admin).await?;
         work.report.found = found(&state);
-        let foundation = plan_foundation(&Desired { settings: &self.settings, management: &ctx.management }, &state);
-        let stopped = match (foundation.blocked, foundation.conflict) {
-            (Some(why), _) => Some((Outcome::Blocked, why)),
-            (None, Some(why)) => Some((Outcome::Conflict, why)),
-            (None, None) => None,
-        };
-        if let Some((outcome, why)) = stopped {
+        let mut foundation =
+            plan_foundation(&Desired { settings: &self.settings, management: &ctx.management }, &state);
+        if let Some((outcome, why)) = stopped(&mut foundation) {
             work.report.outcome = outcome;
             work.report.error = Some(why);
             return Ok(None);
@@ -548,5 +544,15 @@ fn conclude<C: Cloud>(work: &mut RegionWork<'_, C>, members: &[MemberAccount], s
     }
     if work.ctx.keep_members {
         report.members = Some(statuses);
+    }
+}
+
+/// Why a region's foundation may not be built, as the region ends: blocked (a removal in progress) first, then a
+/// conflict (another admin).
+fn stopped(foundation: &mut Foundation) -> Option<(Outcome, String)> {
+    match (foundation.blocked.take(), foundation.conflict.take()) {
+        (Some(why), _) => Some((Outcome::Blocked, why)),
+        (None, Some(why)) => Some((Outcome::Conflict, why)),
+        (None, None) => None,
     }
 }

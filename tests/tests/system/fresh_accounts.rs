@@ -119,12 +119,13 @@ async fn an_onboarding_takes_four_dependent_round_trips_in_a_fresh_process_and_t
     let (first, _) = emulator.create_account("first-of-two").await;
     let (second, _) = emulator.create_account("second-of-two").await;
     let enabler = emulator.enabler(settings(&admin, &[])).await;
-    let latency = Duration::from_millis(100);
-    // when each call takes 100 ms and the process onboards one account, then the other
+    // (300 ms a call, so that a call the loaded machine sends up to 150 ms late still counts in its round trip)
+    let latency = Duration::from_millis(300);
+    // when each call takes 300 ms and the process onboards one account, then the other
     let mut trips = Vec::new();
     for account in [first, second] {
         emulator.clear_log();
-        emulator.faults(json!({"latency_ms": 100}));
+        emulator.faults(json!({"latency_ms": 300}));
         let report = enabler.onboard(&account, &enablement::RunOptions::default()).await.unwrap();
         emulator.faults(json!({}));
         assert!(report.protection_of(&account).is_ok(), "{:?}", report.problems());
