@@ -191,9 +191,10 @@ pub(crate) struct Desired<'a> {
 
 /// Whether the configured admin may be built on in a region, from ListOrganizationAdminAccounts: the one rule a
 /// reconcile, an onboarding and the deploy's check before either all follow.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Designation {
     /// Nobody else is designated, and no designation is being removed.
+    #[default]
     Clear,
     /// A designation (the configured admin's, or another's) is being removed (DISABLE_IN_PROGRESS): nothing may be
     /// written until it is gone. It comes first: once it is gone, the region may be clear.
@@ -209,6 +210,14 @@ pub(crate) enum Designation {
 }
 
 impl Designation {
+    /// The account that stands in the way, if one.
+    pub(crate) fn account(&self) -> Option<&str> {
+        match self {
+            Self::Clear => None,
+            Self::Blocked { account } | Self::Conflict { account } => Some(account),
+        }
+    }
+
     /// Why nothing is written in the region, in words; `None` when clear.
     pub(crate) fn why(&self, admin: &AccountId) -> Option<String> {
         match self {
@@ -241,24 +250,17 @@ pub(crate) fn designation(admin: &AccountId, admins: &[DelegatedAdmin]) -> Desig
 pub(crate) struct Foundation {
     /// The writes, in order.
     pub steps: Vec<Step>,
-    /// Another delegated admin is designated: a configuration conflict to report, never to override.
-    pub conflict: Option<String>,
-    /// A designation is being removed (DISABLE_IN_PROGRESS): nothing may be written until it is gone.
-    pub blocked: Option<String>,
+    /// Whether the region may be built on: when it is not [`Designation::Clear`], `steps` is empty.
+    pub designation: Designation,
 }
 
 /// Plans the detector and designation steps, or reports why the region cannot be touched ([`designation`]).
 pub(crate) fn plan_foundation(desired: &Desired<'_>, state: &RegionState) -> Foundation {
     let settings = desired.settings;
     let admin = &settings.admin_account;
-    let mut foundation = Foundation::default();
-    let rule = designation(admin, &state.delegated_admins);
-    match &rule {
-        Designation::Clear => {}
-        Designation::Blocked { .. } => foundation.blocked = rule.why(admin),
-        Designation::Conflict { .. } => foundation.conflict = rule.why(admin),
-    }
-    if foundation.conflict.is_some() || foundation.blocked.is_some() {
+    let mut foundation =
+        Foundation { designation: designation(admin, &state.delegated_admins), ..Foundation::default() };
+    if foundation.designation != Designation::Clear {
         return foundation;
     }
     let steps = &mut foundation.steps;
@@ -601,7 +603,7 @@ mod tests {
         let f = plan_foundation(&desired, &RegionState::default());
         let ops: Vec<&str> = f.steps.iter().map(Step::operation).collect();
         assert_eq!(ops, ["CreateDetector", "EnableOrganizationAdminAccount", "CreateDetector"]);
-        assert!(f.conflict.is_none() && f.blocked.is_none());
+        assert_eq!(f.designation, Designation::Clear);
     }
 
     #[test]
@@ -646,7 +648,8 @@ mod tests {
         };
         let f = plan_foundation(&Desired { settings: &s, management: &mgmt }, &state);
         assert!(f.steps.is_empty());
-        let conflict = f.conflict.expect("conflict");
+        assert!(matches!(f.designation, Designation::Conflict { .. }), "{f:?}");
+        let conflict = f.designation.why(&s.admin_account).expect("conflict");
         assert!(conflict.contains("999999999999") && conflict.contains("222222222222"), "{conflict}");
     }
 
@@ -687,7 +690,8 @@ mod tests {
         // when planned, then no designation (nor anything else) is written, and it says why
         let f = plan_foundation(&Desired { settings: &s, management: &mgmt }, &state);
         assert!(f.steps.is_empty(), "{f:?}");
-        assert!(f.blocked.expect("blocked").contains("DISABLE_IN_PROGRESS"));
+        assert!(matches!(f.designation, Designation::Blocked { .. }), "{f:?}");
+        assert!(f.designation.why(&s.admin_account).expect("blocked").contains("DISABLE_IN_PROGRESS"));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::ids::AccountId;
 use crate::plan::protection::{PlanCheck, Wants};
 use crate::plan::{
     classify, designation, org_plans, plan_admin_side, plan_foundation, plan_members, plan_org_config, Designation,
-    Desired, Foundation, Left, MemberAccount, Round, Step, MEMBER_BATCH,
+    Desired, Left, MemberAccount, Round, Step, MEMBER_BATCH,
 };
 use crate::ports::{Cloud, GuardDutyApi, Side};
 use crate::report::{Coverage, Outcome, RegionReport};
@@ -103,9 +103,8 @@ impl<C: Cloud> Enabler<C> {
         let ctx = work.ctx;
         let state = self.observe(ctx, work.mgmt(), &work.admin).await?;
         work.report.found = found(&state);
-        let mut foundation =
-            plan_foundation(&Desired { settings: &self.settings, management: &ctx.management }, &state);
-        if let Some((outcome, why)) = stopped(&mut foundation) {
+        let foundation = plan_foundation(&Desired { settings: &self.settings, management: &ctx.management }, &state);
+        if let Some((outcome, why)) = refusal(&foundation.designation, &self.settings.admin_account) {
             work.report.outcome = outcome;
             work.report.error = Some(why);
             return Ok(None);
@@ -340,15 +339,10 @@ impl<C: Cloud> Enabler<C> {
         let (detector, admins) = tokio::try_join!(work.admin.detector_id(), work.mgmt().delegated_admins())?;
         let ours = self.settings.admin_account;
         let rule = designation(&ours, &admins);
-        let (outcome, account) = match &rule {
-            Designation::Clear => (None, None),
-            Designation::Blocked { account } => (Some(Outcome::Blocked), Some(account)),
-            Designation::Conflict { account } => (Some(Outcome::Conflict), Some(account)),
-        };
-        if let Some(outcome) = outcome {
+        if let Some((outcome, why)) = refusal(&rule, &ours) {
             work.report.outcome = outcome;
-            work.report.found.delegated_admin = account.filter(|a| **a != ours.as_str()).cloned();
-            work.report.error = rule.why(&ours);
+            work.report.found.delegated_admin = rule.account().filter(|a| *a != ours.as_str()).map(str::to_owned);
+            work.report.error = Some(why);
             return Ok(AdminDetector::OtherAdmin);
         }
         Ok(match detector {
@@ -547,12 +541,13 @@ fn conclude<C: Cloud>(work: &mut RegionWork<'_, C>, members: &[MemberAccount], s
     }
 }
 
-/// Why a region's foundation may not be built, as the region ends: blocked (a removal in progress) first, then a
-/// conflict (another admin).
-fn stopped(foundation: &mut Foundation) -> Option<(Outcome, String)> {
-    match (foundation.blocked.take(), foundation.conflict.take()) {
-        (Some(why), _) => Some((Outcome::Blocked, why)),
-        (None, Some(why)) => Some((Outcome::Conflict, why)),
-        (None, None) => None,
-    }
+/// How a region ends where the designation rule refuses it (a reconcile's and an onboarding's alike), and why;
+/// `None` where it is clear.
+fn refusal(rule: &Designation, admin: &AccountId) -> Option<(Outcome, String)> {
+    let outcome = match rule {
+        Designation::Clear => return None,
+        Designation::Blocked { .. } => Outcome::Blocked,
+        Designation::Conflict { .. } => Outcome::Conflict,
+    };
+    Some((outcome, rule.why(admin)?))
 }
