@@ -18,6 +18,9 @@ use crate::error::Error;
 use crate::ids::AccountId;
 use crate::report::{Outcome, Report};
 
+/// The variable that names the table (set by the template for both functions).
+pub const VARIABLE: &str = "TAMPER_LEDGER";
+
 /// The most repairs of one key within [`WINDOW`].
 pub const LIMIT: usize = 3;
 /// The window repairs are counted in.
@@ -102,6 +105,16 @@ impl Ledger {
     #[cfg(feature = "ledger")]
     pub fn table(conf: &aws_config::SdkConfig, name: &str) -> Self {
         Self { store: Store::Table(crate::aws::LedgerTable::new(conf, name)) }
+    }
+
+    /// The count in the table `name` names ([`VARIABLE`]'s value), called with `conf`'s credentials; without a
+    /// name (unset, or blank), a count of this process alone.
+    #[cfg(feature = "ledger")]
+    pub fn named(conf: &aws_config::SdkConfig, name: Option<&str>) -> Self {
+        match name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(table) => Self::table(conf, table),
+            None => Self::in_process(),
+        }
     }
 
     /// Whether every process shares this count.

@@ -9,21 +9,15 @@ use serde_json::{json, Value};
 
 use crate::Lookup;
 
-/// The variable that names the table of tamper repairs (the responder's `TAMPER_LEDGER`).
-pub const LEDGER: &str = "TAMPER_LEDGER";
-
 /// The ledger `TAMPER_LEDGER` names, called with `conf`'s credentials; without it, a count of this process alone.
 pub fn ledger(lookup: &Lookup, conf: &aws_config::SdkConfig) -> Ledger {
-    match lookup(LEDGER).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
-        Some(table) => Ledger::table(conf, &table),
-        None => Ledger::in_process(),
-    }
+    Ledger::named(conf, lookup(flaps::VARIABLE).as_deref())
 }
 
 /// Releases the held keys `report` finds stable; what it did, for the answer.
 pub(crate) async fn settle(ledger: &Ledger, report: &Report, budget: Option<Budget>) -> Value {
     if !ledger.is_shared() {
-        return json!({"skipped": format!("{LEDGER} is not set: each responder process counts its own repairs")});
+        return json!({"skipped": format!("{} is not set: each responder process counts its own repairs", flaps::VARIABLE)});
     }
     let settled = match guarded(budget, Box::pin(flaps::settle(ledger, report))).await {
         Ok(settled) => settled,

@@ -63,10 +63,6 @@ pub struct Responder<C> {
 /// The variable that names the functions' roles (ARNs, comma-separated), set by the template.
 pub const OWN_ROLES_VARIABLE: &str = "TOOL_ROLE_ARNS";
 
-/// The variable that names the DynamoDB table of tamper repairs ([`enablement::flaps`]), set by the template;
-/// without it, each process counts its own.
-pub const LEDGER_VARIABLE: &str = "TAMPER_LEDGER";
-
 impl Responder<AwsCloud> {
     /// Reads the configuration and builds the AWS clients; a bad configuration fails every handled event.
     pub async fn from_env() -> Self {
@@ -76,10 +72,7 @@ impl Responder<AwsCloud> {
             Err(e) => Err(e),
         };
         let own_roles = std::env::var(OWN_ROLES_VARIABLE).unwrap_or_default();
-        let ledger = match std::env::var(LEDGER_VARIABLE).ok().filter(|t| !t.trim().is_empty()) {
-            Some(table) => Ledger::table(&base, table.trim()),
-            None => Ledger::in_process(),
-        };
+        let ledger = Ledger::named(&base, std::env::var(enablement::flaps::VARIABLE).ok().as_deref());
         Self::new(enabler)
             .with_own_roles(own_roles.split(',').map(str::trim).filter(|r| !r.is_empty()).map(String::from))
             .with_ledger(ledger)
@@ -97,7 +90,7 @@ impl<C: Cloud> Responder<C> {
         }
     }
 
-    /// The same responder, counting tamper repairs in `ledger` (see [`LEDGER_VARIABLE`]).
+    /// The same responder, counting tamper repairs in `ledger` (the table `TAMPER_LEDGER` names, [`enablement::flaps::VARIABLE`]).
     pub fn with_ledger(mut self, ledger: Ledger) -> Self {
         self.ledger = Arc::new(ledger);
         self

@@ -16,24 +16,22 @@ use serde_json::{json, Value};
 
 use crate::Responder;
 
-/// The gate a repair of `key` waits for before its first write: admitted by the ledger, or held. A ledger that
-/// cannot be read does not stop a repair (a repair is what protects): it is logged, and the repair goes on.
-fn gate(ledger: Arc<Ledger>, key: Key) -> Gate {
-    Gate::new(async move {
-        match ledger.admit(&key, now_ms()).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(format!(
-                "{} was repaired {} times within {} minutes: held until a scheduled run finds it stable",
-                key.id(),
-                flaps::LIMIT,
-                flaps::WINDOW.as_secs() / 60
-            )),
-            Err(e) => {
-                tracing::warn!(key = %key.id(), error = %e, "the count of tamper repairs could not be read: repairing");
-                Ok(())
-            }
+/// Whether a repair of `key` may be made now: admitted by the ledger, or held (with why). A ledger that cannot be
+/// read does not stop a repair (a repair is what protects): it is logged, and the repair goes on.
+async fn admission(ledger: &Ledger, key: &Key) -> Result<(), String> {
+    match ledger.admit(key, now_ms()).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "{} was repaired {} times within {} minutes: held until a scheduled run finds it stable",
+            key.id(),
+            flaps::LIMIT,
+            flaps::WINDOW.as_secs() / 60
+        )),
+        Err(e) => {
+            tracing::warn!(key = %key.id(), error = %e, "the count of tamper repairs could not be read: repairing");
+            Ok(())
         }
-    })
+    }
 }
 
 impl<C: Cloud> Responder<C> {
@@ -100,8 +98,7 @@ impl<C: Cloud> Responder<C> {
         target: &str,
     ) -> Result<bool, Failure> {
         if !enabler.settings().dry_run {
-            let held = gate(self.ledger.clone(), Key::new(call.account, Some(region), "revert")).wait().await;
-            if let Err(why) = held {
+            if let Err(why) = admission(&self.ledger, &Key::new(call.account, Some(region), "revert")).await {
                 println!("{}", emf_tamper("responder", &call.name, TamperOutcome::Flapping));
                 tracing::warn!(call = %call.name, account = %call.account, region = %call.region, %why, "not reverted");
                 return Ok(false);
@@ -132,7 +129,11 @@ impl<C: Cloud> Responder<C> {
         budget: Option<Budget>,
     ) -> Result<Value, Failure> {
         let key = Key::new(call.account, repair.region(), repair.kind());
-        let gate = (!enabler.settings().dry_run).then(|| gate(self.ledger.clone(), key));
+        // The count is the run's gate, so that it is taken beside the repair's first reads.
+        let gate = (!enabler.settings().dry_run).then(|| {
+            let ledger = Arc::clone(&self.ledger);
+            Gate::new(async move { admission(&ledger, &key).await })
+        });
         let options = RunOptions { gate, ..RunOptions::within(budget) };
         let repaired = match Box::pin(enabler.repair(repair, &options)).await {
             Ok(repaired) => repaired,
