@@ -30,15 +30,16 @@ chromium:
 	if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
 	$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-# Unit tests, system tests (each starts its own emulator on a free loopback port) and the template tests.
+# Unit tests, system tests (feature system-tests/emulator: each starts its own emulator on a free loopback port) and
+# the template tests. A bare `cargo test --workspace` runs the unit tests alone, the executor's on an in-memory cloud.
 test: venv chromium
-	cargo test --workspace --all-targets
+	cargo test --workspace --all-targets --features system-tests/emulator
 	$(VENV_PY) -m unittest discover --start-directory tests/infra --verbose
 
 # Formatting, lints and docs, warnings as errors.
 check:
 	cargo fmt --all --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --features system-tests/emulator -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 $(LINT_VENV)/.installed: infra/requirements.txt

@@ -1,9 +1,8 @@
 //! A page opened the way a person opens it: headless Chromium (Debian's `chromium`, or the binary CHROMIUM names),
-//! driven over the Chrome DevTools Protocol on its remote-debugging port by a minimal WebSocket client, with no
-//! dependency beyond the standard library. It records every console message of level error (and every uncaught
+//! driven over the Chrome DevTools Protocol on its remote-debugging port (a WebSocket, with `tungstenite`). It records every console message of level error (and every uncaught
 //! exception), every network request the page makes, and a screenshot of the whole page.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -176,124 +175,46 @@ impl Session {
     }
 }
 
-/// Standard base64 (RFC 4648) to bytes; what is not of the alphabet is skipped.
+/// Standard base64 (RFC 4648) to bytes; an undecodable text gives none.
 fn base64(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let (mut out, mut acc, mut bits) = (Vec::with_capacity(text.len() * 3 / 4), 0u32, 0);
-    for v in text.bytes().filter_map(value) {
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
+    data_encoding::BASE64.decode(text.as_bytes()).unwrap_or_default()
 }
 
-/// The client side of RFC 6455, as much as CDP needs: text frames, masked when sent, reassembled when received.
-struct WebSocket {
-    stream: TcpStream,
-}
+/// A WebSocket to DevTools: text messages out and in.
+struct WebSocket(tungstenite::WebSocket<TcpStream>);
 
 impl WebSocket {
     fn connect(url: &str) -> Self {
-        let rest = url.strip_prefix("ws://").expect("a ws:// URL");
-        let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).expect("a path");
-        let mut stream = TcpStream::connect(host).expect("connect to DevTools");
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-        .expect("handshake");
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            stream.read_exact(&mut byte).expect("handshake answer");
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8_lossy(&head);
-        assert!(head.starts_with("HTTP/1.1 101"), "DevTools refused the WebSocket: {head}");
-        Self { stream }
+        let host = url.strip_prefix("ws://").and_then(|rest| rest.split('/').next()).expect("a ws:// URL");
+        let stream = TcpStream::connect(host).expect("connect to DevTools");
+        let (socket, _) = tungstenite::client(url, stream).expect("DevTools accepts the WebSocket");
+        Self(socket)
     }
 
     fn send(&mut self, text: &str) {
-        let payload = text.as_bytes();
-        let mut frame = vec![0x81u8];
-        match payload.len() {
-            n if n < 126 => frame.push(0x80 | n as u8),
-            n if n < 65_536 => {
-                frame.push(0x80 | 126);
-                frame.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                frame.push(0x80 | 127);
-                frame.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        let mask = [0x12u8, 0x34, 0x56, 0x78];
-        frame.extend_from_slice(&mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.stream.write_all(&frame).expect("send to DevTools");
+        self.0.send(tungstenite::Message::text(text)).expect("send to DevTools");
     }
 
     /// The next text message.
     fn receive(&mut self) -> String {
-        self.stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        self.0.get_mut().set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
         self.message().expect("a message from DevTools")
     }
 
-    /// The next text message, or `None` when none arrives before `deadline`.
+    /// The next text message, or `None` when none arrives before `deadline` (a message begun is read on: the
+    /// socket keeps what it has read of it).
     fn receive_until(&mut self, deadline: Instant) -> Option<String> {
         let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-        self.stream.set_read_timeout(Some(left)).expect("timeout");
-        let mut first = [0u8; 1];
-        match self.stream.peek(&mut first) {
-            Ok(n) if n > 0 => {
-                // A message has begun: the rest of it is read whatever the deadline.
-                self.stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-                self.message()
-            }
-            _ => None,
-        }
+        self.0.get_mut().set_read_timeout(Some(left)).expect("timeout");
+        self.message()
     }
 
     fn message(&mut self) -> Option<String> {
-        let mut message = Vec::new();
         loop {
-            let mut head = [0u8; 2];
-            self.stream.read_exact(&mut head).ok()?;
-            let (fin, opcode) = (head[0] & 0x80 != 0, head[0] & 0x0f);
-            let len = match head[1] & 0x7f {
-                126 => {
-                    let mut n = [0u8; 2];
-                    self.stream.read_exact(&mut n).ok()?;
-                    u64::from(u16::from_be_bytes(n))
-                }
-                127 => {
-                    let mut n = [0u8; 8];
-                    self.stream.read_exact(&mut n).ok()?;
-                    u64::from_be_bytes(n)
-                }
-                n => u64::from(n),
-            };
-            let mut payload = vec![0u8; usize::try_from(len).ok()?];
-            self.stream.read_exact(&mut payload).ok()?;
-            match opcode {
-                0x8 => return None,
-                0x9 | 0xA => continue,
-                _ => message.extend_from_slice(&payload),
-            }
-            if fin {
-                return String::from_utf8(message).ok();
+            match self.0.read().ok()? {
+                tungstenite::Message::Text(text) => return Some(text.as_str().to_owned()),
+                tungstenite::Message::Close(_) => return None,
+                _ => continue,
             }
         }
     }

@@ -7,8 +7,7 @@ pub mod browser;
 pub mod runtime;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -44,7 +43,6 @@ pub struct Emulator {
     child: Child,
     /// Its base URL.
     pub url: String,
-    addr: String,
 }
 
 /// An organization seeded in the emulator.
@@ -92,30 +90,28 @@ impl Emulator {
         BufReader::new(stdout).read_line(&mut line).expect("emulator banner");
         let url = line.trim().rsplit(' ').next().expect("emulator url").to_owned();
         assert!(url.starts_with("http://127.0.0.1:"), "unexpected emulator banner {line:?}");
-        let addr = url.trim_start_matches("http://").to_owned();
-        Self { child, url, addr }
+        Self { child, url }
     }
 
     /// A control request; returns the JSON answer.
     pub fn control(&self, method: &str, path: &str, body: &Value) -> Value {
-        let payload = body.to_string();
-        let mut stream = TcpStream::connect(&self.addr).expect("connect to the emulator");
-        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-            self.addr,
-            payload.len()
-        )
-        .expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-        assert!(
-            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-            "{method} {path}: {head}\n{body}"
-        );
-        serde_json::from_str(body).expect("JSON from the emulator")
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .proxy(None)
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .expect("a control request");
+        let mut answer = agent.run(request).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = answer.status();
+        let text = answer.body_mut().read_to_string().expect("the emulator's answer");
+        assert!(status.is_success(), "{method} {path}: {status}\n{text}");
+        serde_json::from_str(&text).expect("JSON from the emulator")
     }
 
     /// Creates an organization with `accounts` ACTIVE and `suspended` SUSPENDED member accounts.
@@ -399,6 +395,20 @@ pub fn waves(calls: &[Call], latency: Duration) -> Vec<BTreeMap<String, usize>> 
     waves
 }
 
+/// Polls `check` every 50 ms until it holds or `within` has passed; whether it held.
+pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if check() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The members of `admin` in `region` with their status, from the emulator's state.
 pub fn members(state: &Value, region: &str) -> BTreeMap<String, String> {
     state["members"]
@@ -478,39 +488,23 @@ pub struct ResponseCatcher {
 impl ResponseCatcher {
     /// Starts listening on a free loopback port.
     pub fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}/cfn-response?X-Amz-Signature=example", listener.local_addr().expect("addr"));
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+        let address = server.server_addr().to_ip().expect("an IP address");
+        let url = format!("http://{address}/cfn-response?X-Amz-Signature=example");
         let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = received.clone();
         std::thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    continue;
-                }
-                let mut length = 0;
-                let mut content_type = String::from("(none)");
-                loop {
-                    let mut header = String::new();
-                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                        break;
-                    }
-                    if let Some((name, value)) = header.split_once(':') {
-                        if name.eq_ignore_ascii_case("content-length") {
-                            length = value.trim().parse().unwrap_or(0);
-                        }
-                        if name.eq_ignore_ascii_case("content-type") {
-                            content_type = value.trim().to_owned();
-                        }
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                let method = line.split_whitespace().next().unwrap_or_default().to_owned();
+            for mut request in server.incoming_requests() {
+                let content_type = request
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("Content-Type"))
+                    .map_or_else(|| "(none)".to_owned(), |h| h.value.as_str().to_owned());
+                let mut body = Vec::new();
+                let _ = request.as_reader().read_to_end(&mut body);
                 let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                sink.lock().expect("sink").push((method, content_type, json));
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                sink.lock().expect("sink").push((request.method().as_str().to_owned(), content_type, json));
+                let _ = request.respond(tiny_http::Response::empty(200));
             }
         });
         Self { url, received }

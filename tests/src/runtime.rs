@@ -2,8 +2,7 @@
 //! function binaries can be run and invoked as Lambda runs them.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -33,8 +32,8 @@ pub struct RuntimeApi {
 impl RuntimeApi {
     /// Starts serving.
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the runtime API");
-        let address = listener.local_addr().expect("address").to_string();
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind the runtime API");
+        let address = server.server_addr().to_ip().expect("an IP address").to_string();
         let (queue, next) = channel();
         let shared = Arc::new(Shared {
             next: Mutex::new(next),
@@ -43,9 +42,10 @@ impl RuntimeApi {
         });
         let serving = shared.clone();
         thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
+            // Each request on a thread of its own: a poll for the next event waits until there is one.
+            for request in server.incoming_requests() {
                 let shared = serving.clone();
-                thread::spawn(move || serve(stream, &shared));
+                thread::spawn(move || serve(request, &shared));
             }
         });
         Self { address, queue, shared, counter: Mutex::new(0) }
@@ -74,67 +74,45 @@ impl RuntimeApi {
     }
 }
 
-fn serve(stream: TcpStream, shared: &Shared) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-    let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
+/// Answers one request of the runtime API: the next event (once there is one), or an invocation's response or error.
+fn serve(mut request: tiny_http::Request, shared: &Shared) {
+    let (method, path) = (request.method().clone(), request.url().to_owned());
+    let mut body = Vec::new();
+    if request.as_reader().read_to_end(&mut body).is_err() {
+        return;
+    }
+    let accepted = || tiny_http::Response::from_string("{}").with_status_code(202);
+    if method == tiny_http::Method::Get && path.ends_with("/runtime/invocation/next") {
+        {
+            let (lock, ready) = &shared.first_poll;
+            let mut at = lock.lock().expect("first poll");
+            at.get_or_insert_with(std::time::Instant::now);
+            ready.notify_all();
         }
-        let mut parts = line.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or_default().to_owned(), parts.next().unwrap_or_default().to_owned());
-        let mut length = 0usize;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            if header == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
+        let next = shared.next.lock().expect("queue").recv();
+        let Ok((id, event, deadline)) = next else { return };
+        let headers = [
+            ("Content-Type", "application/json".to_owned()),
+            ("Lambda-Runtime-Aws-Request-Id", id),
+            ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
+            ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:under-test".into()),
+            ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0".into()),
+        ];
+        let mut response = tiny_http::Response::from_string(event.to_string());
+        for (name, value) in headers {
+            response.add_header(tiny_http::Header::from_bytes(name, value).expect("a header"));
         }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+        let _ = request.respond(response);
+    } else if method == tiny_http::Method::Post && (path.ends_with("/response") || path.ends_with("/error")) {
+        let id = path.split('/').nth(4).unwrap_or_default().to_owned();
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let answer = if method == "GET" && path.ends_with("/runtime/invocation/next") {
-            {
-                let (lock, ready) = &shared.first_poll;
-                let mut at = lock.lock().expect("first poll");
-                at.get_or_insert_with(std::time::Instant::now);
-                ready.notify_all();
-            }
-            let next = shared.next.lock().expect("queue").recv();
-            let Ok((id, event, deadline)) = next else { return };
-            let payload = event.to_string();
-            format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\n\
-                 Lambda-Runtime-Deadline-Ms: {deadline}\r\n\
-                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:under-test\r\n\
-                 Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n\
-                 Content-Length: {}\r\n\r\n{payload}",
-                payload.len()
-            )
-        } else if method == "POST" && (path.ends_with("/response") || path.ends_with("/error")) {
-            let id = path.split('/').nth(4).unwrap_or_default().to_owned();
-            let result = if path.ends_with("/response") { Ok(body) } else { Err(body) };
-            if let Some(tx) = shared.results.lock().expect("results").remove(&id) {
-                let _ = tx.send(result);
-            }
-            "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}".to_owned()
-        } else {
-            "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}".to_owned()
-        };
-        if writer.write_all(answer.as_bytes()).is_err() {
-            return;
+        let result = if path.ends_with("/response") { Ok(body) } else { Err(body) };
+        if let Some(tx) = shared.results.lock().expect("results").remove(&id) {
+            let _ = tx.send(result);
         }
+        let _ = request.respond(accepted());
+    } else {
+        let _ = request.respond(accepted());
     }
 }
 
@@ -155,9 +133,9 @@ fn build_functions() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            // The same selection as `cargo test --workspace --all-targets`, so that dependencies resolve to the same
-            // features and nothing is rebuilt.
-            .args(["build", "--quiet", "--workspace", "--all-targets"])
+            // The same selection as `make test` (`cargo test --workspace --all-targets --features
+            // system-tests/emulator`), so that dependencies resolve to the same features and nothing is rebuilt.
+            .args(["build", "--quiet", "--workspace", "--all-targets", "--features", "system-tests/emulator"])
             .current_dir(crate::root())
             .status()
             .expect("run cargo build");
