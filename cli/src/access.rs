@@ -7,7 +7,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use enablement::Failure;
+use enablement::{Failure, FailureKind};
 
 /// How to give the command line credentials, said with every credentials error.
 const HOW: &str = "choose a profile with --profile NAME or AWS_PROFILE (run `aws sso login --profile NAME` first for \
@@ -28,7 +28,7 @@ const REFUSED: [&str; 6] = [
 pub async fn caller(base: &SdkConfig, verbose: bool) -> Result<Option<String>, Failure> {
     let detail = |text: String| if verbose { format!("\n  {text}") } else { String::new() };
     let Some(provider) = base.credentials_provider() else {
-        return Err(Failure::new("NoCredentials", format!("no AWS credentials: {HOW}")));
+        return Err(Failure::new(FailureKind::NoCredentials, format!("no AWS credentials: {HOW}")));
     };
     if let Err(e) = provider.provide_credentials().await {
         let what = match &e {
@@ -42,7 +42,7 @@ pub async fn caller(base: &SdkConfig, verbose: bool) -> Result<Option<String>, F
             }
         };
         let chain = DisplayErrorContext(&e).to_string();
-        return Err(Failure::new("NoCredentials", format!("{what}: {HOW}{}", detail(chain))));
+        return Err(Failure::new(FailureKind::NoCredentials, format!("{what}: {HOW}{}", detail(chain))));
     }
     let sts = aws_sdk_sts::Client::new(base);
     match sts.get_caller_identity().send().await {
@@ -51,7 +51,7 @@ pub async fn caller(base: &SdkConfig, verbose: bool) -> Result<Option<String>, F
             let endpoint = base.endpoint_url().map_or_else(|| "AWS".to_owned(), |u| u.to_owned());
             let chain = DisplayErrorContext(&e).to_string();
             Err(Failure::new(
-                "EndpointUnreachable",
+                FailureKind::EndpointUnreachable,
                 format!(
                     "cannot reach {endpoint} (STS GetCallerIdentity): check the network, a proxy (HTTPS_PROXY), or \
                      AWS_ENDPOINT_URL{}",
@@ -63,7 +63,7 @@ pub async fn caller(base: &SdkConfig, verbose: bool) -> Result<Option<String>, F
             let code = e.code().unwrap_or_default().to_owned();
             let message = e.message().unwrap_or_default().to_owned();
             Err(Failure::new(
-                "CredentialsRefused",
+                FailureKind::CredentialsRefused,
                 format!(
                     "AWS refused the credentials ({code}: {message}): refresh them, or {HOW}{}",
                     detail(DisplayErrorContext(&e).to_string())

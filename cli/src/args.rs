@@ -258,7 +258,7 @@ mod tests {
     fn a_bad_value_is_the_same_error_the_functions_give_naming_the_flag_given() {
         let parsed = parsed(&["guardduty-enabler", "status", "--admin-account-id", "12345", "--auto-enable", "SOME"]);
         let err = parsed.settings.expect_err("invalid");
-        assert_eq!(err.kind, "InvalidConfiguration");
+        assert_eq!(err.kind, enablement::FailureKind::InvalidConfiguration);
         assert!(err.message.contains("--admin-account-id: ") && err.message.contains("--auto-enable: "), "{err}");
         assert!(!err.message.contains("GUARDDUTY_AUTO_ENABLE:"), "{err}");
     }

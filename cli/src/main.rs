@@ -15,7 +15,7 @@ mod usage;
 use std::process::ExitCode;
 
 use aws_config::Region;
-use enablement::{AccountId, Failure, Report, RunOptions, Settings};
+use enablement::{AccountId, Failure, FailureKind, Report, RunOptions, Settings};
 
 use args::{Command, Parsed};
 
@@ -94,7 +94,9 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
             return report::report(&base, settings, &out, range, caller, cli.json).await;
         }
         Command::Usage => return usage(&base, settings, cli.json).await,
-        Command::Scp { .. } => return Err(Failure::new("InternalError", "scp is answered before connecting")),
+        Command::Scp { .. } => {
+            return Err(Failure::new(FailureKind::InternalError, "scp is answered before connecting"))
+        }
         Command::RetirePolicy { disable_policy_type } => {
             return retire_policy(&base, settings, *disable_policy_type, cli.json).await
         }
@@ -107,8 +109,9 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
     let report: Report = match &cli.command {
         Command::Status => enabler.reconcile_with(&RunOptions { keep_members: true, ..read_only }).await?,
         Command::Onboard { account } => {
-            let account =
-                account.parse::<AccountId>().map_err(|e| Failure::new("InvalidRequest", format!("ACCOUNT_ID: {e}")))?;
+            let account = account
+                .parse::<AccountId>()
+                .map_err(|e| Failure::new(FailureKind::InvalidRequest, format!("ACCOUNT_ID: {e}")))?;
             let report = enabler.onboard(&account, &written).await;
             display.finish();
             report?
@@ -139,7 +142,8 @@ async fn usage(base: &aws_config::SdkConfig, settings: Settings, json: bool) -> 
     let enabler = enablement::connect_with(base, settings).await;
     let usage = enabler.usage().await?;
     if json {
-        let text = serde_json::to_string_pretty(&usage).map_err(|e| Failure::new("InternalError", e.to_string()))?;
+        let text = serde_json::to_string_pretty(&usage)
+            .map_err(|e| Failure::new(FailureKind::InternalError, e.to_string()))?;
         println!("{text}");
     } else {
         anstream::print!("{}", usage::render(&usage));
@@ -177,14 +181,16 @@ fn print_run(
     json: bool,
 ) -> Result<(), Failure> {
     if json {
-        let mut value = serde_json::to_value(report).map_err(|e| Failure::new("InternalError", e.to_string()))?;
+        let mut value =
+            serde_json::to_value(report).map_err(|e| Failure::new(FailureKind::InternalError, e.to_string()))?;
         if let Some(prevention) = &prevention {
             value["preventive_scp"] = match prevention {
                 Ok(coverage) => coverage.to_json(),
                 Err(e) => serde_json::json!({"error": e.to_string()}),
             };
         }
-        let text = serde_json::to_string_pretty(&value).map_err(|e| Failure::new("InternalError", e.to_string()))?;
+        let text = serde_json::to_string_pretty(&value)
+            .map_err(|e| Failure::new(FailureKind::InternalError, e.to_string()))?;
         println!("{text}");
         return Ok(());
     }

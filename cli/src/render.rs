@@ -214,7 +214,11 @@ fn ordered_accounts(report: &Report) -> Vec<&AccountEntry> {
 fn cell(report: &Report, region: &RegionReport, account: &AccountEntry, problems: &mut Vec<String>) -> String {
     if account.id.as_str() == report.admin_account {
         // the admin is protected by its own detector
-        return if region.found.admin_detector == "ENABLED" { paint(CYAN, "A") } else { "·".to_owned() };
+        return if region.found.admin_detector == enablement::DetectorState::Enabled {
+            paint(CYAN, "A")
+        } else {
+            "·".to_owned()
+        };
     }
     if account.excluded {
         return paint(DIM, "-");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anstyle::{AnsiColor, Style};
 use aws_config::SdkConfig;
 use enablement::evidence::{self, Day, Header, S3Records};
-use enablement::{Failure, Settings};
+use enablement::{Failure, FailureKind, Settings};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::scp;
@@ -79,16 +79,17 @@ pub type Range = (Day, Day, String);
 /// The range's days and the bucket that keeps the record, or why not: checked before any AWS call.
 pub fn days(from: &str, to: &str, settings: &Settings) -> Result<Range, Failure> {
     let day = |flag: &str, text: &str| {
-        Day::parse(text)
-            .ok_or_else(|| Failure::new("InvalidRequest", format!("{flag} {text:?} is not a day (YYYY-MM-DD)")))
+        Day::parse(text).ok_or_else(|| {
+            Failure::new(FailureKind::InvalidRequest, format!("{flag} {text:?} is not a day (YYYY-MM-DD)"))
+        })
     };
     let (from, to) = (day("--from", from)?, day("--to", to)?);
     if to < from {
-        return Err(Failure::new("InvalidRequest", format!("--to {to} is before --from {from}")));
+        return Err(Failure::new(FailureKind::InvalidRequest, format!("--to {to} is before --from {from}")));
     }
     let bucket = settings.record_bucket().ok_or_else(|| {
         Failure::new(
-            "InvalidConfiguration",
+            FailureKind::InvalidConfiguration,
             "invalid configuration: GUARDDUTY_EVIDENCE_BUCKET: is required to read the record (--from, --to): the \
              bucket the scheduled run keeps it in (the stack's EvidenceBucket output)",
         )

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_sdk_organizations as orgs;
-use enablement::{AwsError, Error, Failure, Settings};
+use enablement::{AwsError, Error, Failure, FailureKind, Settings};
 use orgs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use orgs::types::{PolicyType, PolicyTypeStatus};
 use serde_json::{json, Value};
@@ -122,7 +122,7 @@ pub fn build(settings: &Settings, except: &[String]) -> Result<Scp, Failure> {
     let content = render(&exempt);
     if content.len() > SCP_LIMIT {
         return Err(Failure::new(
-            "PolicyTooLarge",
+            FailureKind::PolicyTooLarge,
             format!(
                 "the policy would be {} characters with {} --except role ARN(s), and an SCP holds at most {SCP_LIMIT} \
                  (Organizations quotas, white space included): name fewer roles, or one wildcard pattern for several \
@@ -352,8 +352,10 @@ impl Organizations {
     /// ListRoots: the root's id and the SCP policy type's status there (`None`: not enabled).
     async fn root(&self) -> Result<(String, Option<PolicyTypeStatus>), Failure> {
         let out = self.client.list_roots().send().await.map_err(self.fail("ListRoots"))?;
-        let root = out.roots().first().ok_or_else(|| Failure::new("UnexpectedAnswer", "ListRoots: no root"))?;
-        let id = root.id().ok_or_else(|| Failure::new("UnexpectedAnswer", "ListRoots: a root without an id"))?;
+        let root =
+            out.roots().first().ok_or_else(|| Failure::new(FailureKind::UnexpectedAnswer, "ListRoots: no root"))?;
+        let id =
+            root.id().ok_or_else(|| Failure::new(FailureKind::UnexpectedAnswer, "ListRoots: a root without an id"))?;
         let status = root
             .policy_types()
             .iter()
@@ -366,7 +368,7 @@ impl Organizations {
     async fn check_target(&self, target: &str, root: &str) -> Result<(), Failure> {
         let missing = || {
             Failure::new(
-                "TargetNotFound",
+                FailureKind::TargetNotFound,
                 format!("--target {target} is not in this organization (its root is {root}); nothing was written"),
             )
         };
@@ -428,7 +430,7 @@ impl Organizations {
             .and_then(|p| p.policy_summary())
             .and_then(|s| s.id())
             .map(str::to_owned)
-            .ok_or_else(|| Failure::new("UnexpectedAnswer", "CreatePolicy: no policy id"))
+            .ok_or_else(|| Failure::new(FailureKind::UnexpectedAnswer, "CreatePolicy: no policy id"))
     }
 
     /// UpdatePolicy: the content (and the description, which may be an older one).
@@ -463,7 +465,7 @@ impl Organizations {
             if started.elapsed() + wait > POLICY_TYPE_PATIENCE {
                 let shown = status.map_or_else(|| "not enabled".to_owned(), |s| s.as_str().to_owned());
                 return Err(Failure::new(
-                    "PolicyTypeNotEnabled",
+                    FailureKind::PolicyTypeNotEnabled,
                     format!(
                         "the SCP policy type still shows {shown} on {root} after {} s (enabling it is asynchronous); \
                          run scp --apply again to attach the policy",
@@ -544,7 +546,10 @@ pub async fn apply(base: &SdkConfig, scp: &Scp, target: &str, dry_run: bool) -> 
         }
     }
     let Some(id) = done.policy_id.clone() else {
-        return stopped(&done, Failure::new("UnexpectedAnswer", "the policy has no id; nothing further was sent"));
+        return stopped(
+            &done,
+            Failure::new(FailureKind::UnexpectedAnswer, "the policy has no id; nothing further was sent"),
+        );
     };
     if plan.updated {
         if let Err(e) = org.update(&id, &scp.content).await {
@@ -697,7 +702,8 @@ pub async fn run(
     target: Option<&str>,
 ) -> Result<bool, Failure> {
     let scp = build(&settings, except)?;
-    let policy: Value = serde_json::from_str(&scp.content).map_err(|e| Failure::new("InternalError", e.to_string()))?;
+    let policy: Value =
+        serde_json::from_str(&scp.content).map_err(|e| Failure::new(FailureKind::InternalError, e.to_string()))?;
     let Some(target) = target else {
         if cli.json {
             println!("{}", json!({"policy": policy, "characters": scp.content.len(), "applied": null}));
@@ -808,7 +814,7 @@ mod tests {
         let many: Vec<String> =
             (0..40).map(|i| format!("arn:aws:iam::111122223333:role/break-glass/BreakGlassOperator{i:03}")).collect();
         let err = build(&settings(), &many).unwrap_err();
-        assert_eq!(err.kind, "PolicyTooLarge");
+        assert_eq!(err.kind, FailureKind::PolicyTooLarge);
         assert!(err.message.contains("5120") && err.message.contains("40 --except"), "{err}");
         // as many as fit do
         let fit: Vec<String> = many.iter().take(10).cloned().collect();

@@ -168,21 +168,136 @@ impl Error {
     }
 
     /// The kind of failure, as invocation errors name it (Lambda's `errorType`).
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> FailureKind {
         match self {
-            Self::Config(_) | Self::AdminIsManagement(_) | Self::AdminNotInOrganization(_) => "InvalidConfiguration",
-            Self::Aws(e) if e.code.as_deref() == Some(ASSUME_ROLE_FAILED) => "AdminRoleNotAssumable",
-            Self::Aws(_) => "AwsError",
-            Self::NotInOrganization(_) => "NotInOrganization",
-            Self::NotActive { .. } => "AccountNotActive",
-            Self::Excluded(_) => "AccountExcluded",
-            Self::NoRegions(_) => "NoRegionToGovern",
-            Self::PoliciesInForce(_) => "GuardDutyPoliciesInForce",
-            Self::AdminChanged { .. } => "AdminAccountChanged",
-            Self::Held(_) => "HeldBack",
+            Self::Config(_) | Self::AdminIsManagement(_) | Self::AdminNotInOrganization(_) => {
+                FailureKind::InvalidConfiguration
+            }
+            Self::Aws(e) if e.code.as_deref() == Some(ASSUME_ROLE_FAILED) => FailureKind::AdminRoleNotAssumable,
+            Self::Aws(_) => FailureKind::AwsError,
+            Self::NotInOrganization(_) => FailureKind::NotInOrganization,
+            Self::NotActive { .. } => FailureKind::AccountNotActive,
+            Self::Excluded(_) => FailureKind::AccountExcluded,
+            Self::NoRegions(_) => FailureKind::NoRegionToGovern,
+            Self::PoliciesInForce(_) => FailureKind::GuardDutyPoliciesInForce,
+            Self::AdminChanged { .. } => FailureKind::AdminAccountChanged,
+            Self::Held(_) => FailureKind::HeldBack,
             Self::Shared(e) => e.kind(),
-            Self::Unexpected(_) => "UnexpectedAnswer",
+            Self::Unexpected(_) => FailureKind::UnexpectedAnswer,
         }
+    }
+}
+
+/// The kind of a failure, as invocation errors name it (Lambda's `errorType`, the command line's prefix, the
+/// FailureKind metric dimension). Serialized as it displays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// The configuration is invalid: no run can succeed with it.
+    InvalidConfiguration,
+    /// A request (CloudFormation's, or the command line's) is invalid.
+    InvalidRequest,
+    /// An event is not what it should be.
+    MalformedEvent,
+    /// A CloudFormation request is not what it should be.
+    MalformedRequest,
+    /// An account to onboard is not in the organization.
+    NotInOrganization,
+    /// An account to onboard is not ACTIVE.
+    AccountNotActive,
+    /// An account to onboard is excluded by the configuration.
+    AccountExcluded,
+    /// An account is still being created.
+    AccountCreationInProgress,
+    /// Some regions did not reach the desired state.
+    RegionsNotConverged,
+    /// An onboarded account is not protected everywhere.
+    AccountNotProtected,
+    /// The admin's role could not be assumed.
+    AdminRoleNotAssumable,
+    /// An AWS call failed after its retries.
+    AwsError,
+    /// No region is left to govern.
+    NoRegionToGovern,
+    /// Api mode where GuardDuty policies are in force.
+    GuardDutyPoliciesInForce,
+    /// Another account is the delegated admin.
+    AdminAccountChanged,
+    /// A run was held back by its gate before its first write.
+    HeldBack,
+    /// An answer the code cannot act on.
+    UnexpectedAnswer,
+    /// The invocation ran out of time.
+    OutOfTime,
+    /// A fault of this code (a panic, say).
+    InternalError,
+    /// CloudFormation's response could not be delivered.
+    ResponseNotDelivered,
+    /// A tamper repair did not read back as it should.
+    TamperNotRepaired,
+    /// The command line found no AWS credentials.
+    NoCredentials,
+    /// The AWS endpoint could not be reached.
+    EndpointUnreachable,
+    /// AWS refused the credentials.
+    CredentialsRefused,
+    /// A root, unit or account named on the command line does not exist.
+    TargetNotFound,
+    /// A policy type the command needs is not enabled on the root.
+    PolicyTypeNotEnabled,
+    /// A policy would exceed what Organizations accepts.
+    PolicyTooLarge,
+    /// A file could not be read or written.
+    FileError,
+    /// The evidence store could not be read or written.
+    EvidenceStoreError,
+}
+
+impl FailureKind {
+    /// The name, in UpperCamelCase.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidConfiguration => "InvalidConfiguration",
+            Self::InvalidRequest => "InvalidRequest",
+            Self::MalformedEvent => "MalformedEvent",
+            Self::MalformedRequest => "MalformedRequest",
+            Self::NotInOrganization => "NotInOrganization",
+            Self::AccountNotActive => "AccountNotActive",
+            Self::AccountExcluded => "AccountExcluded",
+            Self::AccountCreationInProgress => "AccountCreationInProgress",
+            Self::RegionsNotConverged => "RegionsNotConverged",
+            Self::AccountNotProtected => "AccountNotProtected",
+            Self::AdminRoleNotAssumable => "AdminRoleNotAssumable",
+            Self::AwsError => "AwsError",
+            Self::NoRegionToGovern => "NoRegionToGovern",
+            Self::GuardDutyPoliciesInForce => "GuardDutyPoliciesInForce",
+            Self::AdminAccountChanged => "AdminAccountChanged",
+            Self::HeldBack => "HeldBack",
+            Self::UnexpectedAnswer => "UnexpectedAnswer",
+            Self::OutOfTime => "OutOfTime",
+            Self::InternalError => "InternalError",
+            Self::ResponseNotDelivered => "ResponseNotDelivered",
+            Self::TamperNotRepaired => "TamperNotRepaired",
+            Self::NoCredentials => "NoCredentials",
+            Self::EndpointUnreachable => "EndpointUnreachable",
+            Self::CredentialsRefused => "CredentialsRefused",
+            Self::TargetNotFound => "TargetNotFound",
+            Self::PolicyTypeNotEnabled => "PolicyTypeNotEnabled",
+            Self::PolicyTooLarge => "PolicyTooLarge",
+            Self::FileError => "FileError",
+            Self::EvidenceStoreError => "EvidenceStoreError",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for FailureKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -190,16 +305,15 @@ impl Error {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Failure {
-    /// The kind, in UpperCamelCase: `InvalidConfiguration`, `MalformedEvent`, `NotInOrganization`,
-    /// `RegionsNotConverged`, `OutOfTime`, ...
-    pub kind: &'static str,
+    /// The kind.
+    pub kind: FailureKind,
     /// What happened, in words a person can act on.
     pub message: String,
 }
 
 impl Failure {
     /// A failure of `kind`.
-    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         Self { kind, message: message.into() }
     }
 }
@@ -219,8 +333,8 @@ impl From<ConfigError> for Failure {
 impl From<crate::guard::Interrupted> for Failure {
     fn from(e: crate::guard::Interrupted) -> Self {
         let kind = match e {
-            crate::guard::Interrupted::Panicked(_) => "InternalError",
-            crate::guard::Interrupted::OutOfTime(_) => "OutOfTime",
+            crate::guard::Interrupted::Panicked(_) => FailureKind::InternalError,
+            crate::guard::Interrupted::OutOfTime(_) => FailureKind::OutOfTime,
         };
         Self { kind, message: e.to_string() }
     }
@@ -229,7 +343,7 @@ impl From<crate::guard::Interrupted> for Failure {
 #[cfg(feature = "lambda")]
 impl From<Failure> for lambda_runtime::Diagnostic {
     fn from(f: Failure) -> Self {
-        Self { error_type: f.kind.to_owned(), error_message: f.message }
+        Self { error_type: f.kind.as_str().to_owned(), error_message: f.message }
     }
 }
 
@@ -251,10 +365,28 @@ mod tests {
         let words = aws.to_string();
         // when shared, then it reads as itself
         let shared = Error::Shared(std::sync::Arc::new(aws));
-        assert_eq!(shared.kind(), "AdminRoleNotAssumable");
+        assert_eq!(shared.kind(), FailureKind::AdminRoleNotAssumable);
         assert_eq!(shared.code(), Some(ASSUME_ROLE_FAILED));
         assert_eq!(shared.aws_message(), Some("not assumable"));
         assert_eq!(shared.to_string(), words);
         assert!(!shared.is_configuration());
+    }
+
+    #[test]
+    fn each_failure_kind_serializes_and_displays_as_the_name_lambda_shows() {
+        // given the kinds the README lists as invocation errors' errorType
+        let listed = [
+            (FailureKind::InvalidConfiguration, "InvalidConfiguration"),
+            (FailureKind::MalformedEvent, "MalformedEvent"),
+            (FailureKind::RegionsNotConverged, "RegionsNotConverged"),
+            (FailureKind::AccountNotProtected, "AccountNotProtected"),
+            (FailureKind::OutOfTime, "OutOfTime"),
+            (FailureKind::TamperNotRepaired, "TamperNotRepaired"),
+        ];
+        for (kind, name) in listed {
+            // then each reads the same in JSON and in words
+            assert_eq!(serde_json::to_value(kind).ok(), Some(serde_json::json!(name)));
+            assert_eq!(kind.to_string(), name);
+        }
     }
 }

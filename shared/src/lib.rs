@@ -18,64 +18,60 @@
 //!   [`publish`] turns it into logs and CloudWatch metrics.
 //! - [`tamper`] reads what someone else's call to GuardDuty or the policy plane broke, and [`Enabler::repair`] puts
 //!   back exactly that; [`detection`] checks that such calls can reach it (trails and forwarding rules).
+//! - `testing` (feature `testing`) is an in-memory cloud behind the same ports, for unit tests of the executor.
 //! - [`evidence`] turns one read-only observation into evidence an auditor accepts (the command line's `report`), and
 //!   keeps it over time in a bucket.
 
-// What the library exports is what its shells use (the re-exports below); everything else says pub(crate).
+// The names the shells use are re-exported flat below; the rest of the public types are named by their module
+// (`enablement::report::Found`, `enablement::state::Features`); everything else says pub(crate).
 #![warn(unreachable_pub)]
 
-mod aws;
+pub mod aws;
 mod backoff;
 mod budget;
-mod config;
+pub mod config;
 pub mod detection;
-mod error;
+pub mod error;
 pub mod evidence;
 pub mod flaps;
 pub mod forwarding;
 mod guard;
-mod ids;
+pub mod ids;
 mod metrics;
-mod plan;
+pub mod plan;
 mod policy;
-mod ports;
+pub mod ports;
 mod regions;
-mod report;
-mod run;
-mod state;
+pub mod report;
+pub mod run;
+pub mod state;
 pub mod tamper;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod tree;
 
-pub use aws::{
-    AwsCloud, AwsGuardDuty, AwsOrganization, RetryPolicy, SettlingRetry, SettlingWindows, SETTLING_MESSAGES,
-};
+pub use aws::{AwsCloud, RetryPolicy};
 pub use backoff::{Backoff, Waits};
 pub use budget::Budget;
 pub use config::{
-    AutoEnable, ConfigError, Enablement, FindingFrequency, FindingsExport, OuPlans, Plan, PlanSelection, Problem,
-    Resolved, Settings, Variable, DEFAULT_ADMIN_ROLE_NAME, VARIABLES,
+    AutoEnable, ConfigError, Enablement, FindingFrequency, Plan, Resolved, Settings, Variable, DEFAULT_ADMIN_ROLE_NAME,
+    VARIABLES,
 };
-pub use error::{AwsError, BoxError, Error, Failure};
+pub use error::{AwsError, Error, Failure, FailureKind};
 pub use guard::{guarded, json_type, Interrupted};
-pub use ids::{is_region_name, short_region, shorten, AccountId, InvalidAccountId};
+pub use ids::{is_region_name, short_region, shorten, AccountId};
 pub use metrics::{emf, emf_evidence, emf_failure, emf_flapping, emf_onboarding, emf_tamper, publish, TamperOutcome};
-pub use plan::{Left, MemberAccount, Step, Unprotected};
+pub use plan::{MemberAccount, Step};
 pub use ports::{
     Cloud, Cost, CreateAccountStatus, EnabledRegion, FindingList, GuardDutyApi, ListKind, MemberFeatures,
     OrganizationApi, PolicyRecord, PolicyTypeStatus, PublishingDestination, Root, SavedFilter, Side, Subtree,
     Unprocessed,
 };
 pub use report::{
-    AccountEntry, Action, ActionStatus, Coverage, ExportReport, Found, OrgAction, OrgActionKind, Outcome, OwnedPolicy,
-    PolicyReport, RegionLeftOut, RegionReport, Report, RunKind, Summary, NAMED_PER_REGION,
+    AccountEntry, Action, ActionStatus, Coverage, ExportStatus, OrgActionKind, Outcome, RegionReport, Report, Summary,
 };
-pub use run::{
-    Enabler, Entry, Gate, Onboarding, Patience, Progress, ProgressEvent, RegionUsage, Repaired, RunOptions, Usage,
-};
-pub use state::{
-    AdminStatus, DelegatedAdmin, Detector, FeatureState, Features, MemberStatus, Members, OrgAccount, OrgConfig,
-    OrgFeatureState,
-};
+pub use run::{Enabler, Entry, Gate, Onboarding, Patience, Progress, ProgressEvent, Repaired, RunOptions, Usage};
+pub use state::{DelegatedAdmin, Detector, DetectorState, MemberStatus, Members, OrgAccount, OrgConfig};
 
 /// Connects to AWS with the process's configuration (region, credentials and `AWS_ENDPOINT_URL` from the
 /// environment, as every SDK reads them) and returns an enabler for `settings`.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::ids::AccountId;
 use crate::plan::{Left, Step, Unprotected};
 use crate::ports::PolicyTypeStatus;
-use crate::state::Members;
+use crate::state::{DetectorState, Members};
 
 /// How a region ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -58,11 +58,11 @@ impl Outcome {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Found {
     /// The management account's detector: ENABLED, DISABLED or MISSING.
-    pub management_detector: String,
+    pub management_detector: DetectorState,
     /// The delegated admin designated in the region, if any.
     pub delegated_admin: Option<String>,
     /// The admin's detector: ENABLED, DISABLED or MISSING; PRESENT where an onboarding only looked it up.
-    pub admin_detector: String,
+    pub admin_detector: DetectorState,
     /// AutoEnableOrganizationMembers, where it could be read.
     pub auto_enable: Option<String>,
     /// Members that were Enabled.
@@ -165,12 +165,6 @@ pub struct RegionReport {
     /// Every account's member status, when the run was asked to keep them (the command line's `status`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members: Option<Members>,
-    /// What the region offers (its organization configuration), for the policies a run owns.
-    #[serde(skip)]
-    pub(crate) offered: Option<crate::state::OrgConfig>,
-    /// Why the region is left out of the run after all: a service control policy denies the admin GuardDuty here.
-    #[serde(skip)]
-    pub(crate) denied: Option<String>,
     /// Whether `coverage` was measured: every expected account's status read (also where a write failed after).
     #[serde(skip)]
     pub measured: bool,
@@ -198,8 +192,6 @@ impl RegionReport {
             members_added: 0,
             millis: 0,
             members: None,
-            offered: None,
-            denied: None,
             measured: false,
         }
     }
@@ -225,10 +217,8 @@ fn is_zero(n: &usize) -> bool {
 /// Where a region's findings are exported, as the run left it (or, in a dry run, found it).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ExportReport {
-    /// What GuardDuty reports (PENDING_VERIFICATION, PUBLISHING, UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY, STOPPED),
-    /// or ABSENT (none yet), LEFT_OUT (the region's findings cannot go to that bucket), SEVERAL (more than one
-    /// destination: nothing was changed), FAILED (a call failed).
-    pub status: String,
+    /// What GuardDuty reports, or what this run found instead of a destination.
+    pub status: ExportStatus,
     /// The destination's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination_id: Option<String>,
@@ -244,64 +234,124 @@ pub struct ExportReport {
     pub written: bool,
 }
 
+/// The state of a region's findings export: a publishing destination's status (DescribePublishingDestination's
+/// `Status`), or what this run found instead of one. Serialized as the API spells it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ExportStatus {
+    /// PENDING_VERIFICATION: GuardDuty has not yet verified the bucket and key.
+    PendingVerification,
+    /// PUBLISHING.
+    Publishing,
+    /// UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY: the bucket or key policy stops it.
+    UnableToPublish,
+    /// STOPPED.
+    Stopped,
+    /// ABSENT: no destination yet.
+    #[default]
+    Absent,
+    /// LEFT_OUT: the region's findings cannot go to that bucket (the user guide's region rules).
+    LeftOut,
+    /// SEVERAL: more than one destination; nothing was changed.
+    Several,
+    /// FAILED: a call failed.
+    Failed,
+    /// A status this code does not know, as GuardDuty gave it.
+    Other(String),
+}
+
+impl ExportStatus {
+    /// Reads a publishing destination's `Status`.
+    pub fn parse(status: &str) -> Self {
+        match status {
+            "PENDING_VERIFICATION" => Self::PendingVerification,
+            "PUBLISHING" => Self::Publishing,
+            "UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY" => Self::UnableToPublish,
+            "STOPPED" => Self::Stopped,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The report's spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::PendingVerification => "PENDING_VERIFICATION",
+            Self::Publishing => "PUBLISHING",
+            Self::UnableToPublish => "UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY",
+            Self::Stopped => "STOPPED",
+            Self::Absent => "ABSENT",
+            Self::LeftOut => "LEFT_OUT",
+            Self::Several => "SEVERAL",
+            Self::Failed => "FAILED",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for ExportStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ExportStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl ExportReport {
     /// Exporting, or being verified right after this run's write, or (by the user guide's region rules) not to be
     /// set up. A destination still PENDING_VERIFICATION from an earlier run's write is not: GuardDuty has not been
     /// able to verify the bucket and key since (Terraform's provider waits for the one status to become the other
     /// right after a create).
     pub fn is_healthy(&self) -> bool {
-        match self.status.as_str() {
-            "PUBLISHING" | "LEFT_OUT" => true,
-            "PENDING_VERIFICATION" => self.written,
+        match self.status {
+            ExportStatus::Publishing | ExportStatus::LeftOut => true,
+            ExportStatus::PendingVerification => self.written,
             _ => false,
         }
     }
 
     /// Whether the region exports at all (or is set up to): every status but LEFT_OUT.
     pub fn is_expected(&self) -> bool {
-        self.status != "LEFT_OUT"
+        self.status != ExportStatus::LeftOut
     }
 
     pub(crate) fn left_out(why: String) -> Self {
-        Self { status: "LEFT_OUT".into(), detail: Some(why), ..Self::default() }
+        Self { status: ExportStatus::LeftOut, detail: Some(why), ..Self::default() }
     }
 
     pub(crate) fn failed(e: crate::error::Error) -> Self {
-        Self { status: "FAILED".into(), detail: Some(e.to_string()), ..Self::default() }
+        Self { status: ExportStatus::Failed, detail: Some(e.to_string()), ..Self::default() }
     }
 
     pub(crate) fn several(n: usize) -> Self {
         let detail = format!("{n} publishing destinations on the admin's detector: nothing was changed");
-        Self { status: "SEVERAL".into(), detail: Some(detail), ..Self::default() }
+        Self { status: ExportStatus::Several, detail: Some(detail), ..Self::default() }
     }
 
     pub(crate) fn absent() -> Self {
-        Self { status: "ABSENT".into(), ..Self::default() }
+        Self { status: ExportStatus::Absent, ..Self::default() }
     }
 }
 
 impl From<crate::ports::PublishingDestination> for ExportReport {
     fn from(d: crate::ports::PublishingDestination) -> Self {
-        let detail = match d.status.as_str() {
-            "UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY" | "STOPPED" => Some(format!(
+        let status = ExportStatus::parse(&d.status);
+        let detail = match status {
+            ExportStatus::UnableToPublish | ExportStatus::Stopped => Some(format!(
                 "GuardDuty cannot publish to {} (fix the bucket or key policy; unfixed for 90 days, GuardDuty \
                  disables export here)",
                 d.destination
             )),
-            "PENDING_VERIFICATION" => Some(format!(
+            ExportStatus::PendingVerification => Some(format!(
                 "GuardDuty has not verified that it can publish to {} with the key (if it stays so, check the \
                  bucket and key policies)",
                 d.destination
             )),
             _ => None,
         };
-        Self {
-            status: d.status,
-            destination_id: Some(d.id),
-            failing_since_ms: d.failing_since_ms,
-            detail,
-            written: false,
-        }
+        Self { status, destination_id: Some(d.id), failing_since_ms: d.failing_since_ms, detail, written: false }
     }
 }
 
@@ -738,6 +788,21 @@ impl Report {
 mod tests {
     use super::*;
     use crate::plan::Unprotected;
+
+    #[test]
+    fn export_and_detector_states_serialize_as_the_api_spells_them() {
+        for status in ["PENDING_VERIFICATION", "PUBLISHING", "UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY", "STOPPED"] {
+            let parsed = ExportStatus::parse(status);
+            assert!(!matches!(parsed, ExportStatus::Other(_)), "{status}");
+            assert_eq!(serde_json::to_value(&parsed).ok(), Some(serde_json::json!(status)));
+        }
+        assert_eq!(ExportStatus::parse("SOMETHING_NEW").as_str(), "SOMETHING_NEW");
+        assert_eq!(serde_json::to_value(ExportStatus::LeftOut).ok(), Some(serde_json::json!("LEFT_OUT")));
+        for (state, name) in [(DetectorState::Enabled, "ENABLED"), (DetectorState::Missing, "MISSING")] {
+            assert_eq!(serde_json::to_value(state).ok(), Some(serde_json::json!(name)));
+            assert_eq!(state.as_str(), name);
+        }
+    }
 
     #[test]
     fn kinds_serialize_as_they_display() {

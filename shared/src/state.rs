@@ -43,6 +43,43 @@ pub struct Detector {
     pub features: Features,
 }
 
+/// A detector as a report names it: ENABLED, DISABLED or MISSING (none in the region); PRESENT where an onboarding
+/// only looked its id up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DetectorState {
+    /// Its status is ENABLED.
+    Enabled,
+    /// Its status is DISABLED: GuardDuty is off in the account and region.
+    Disabled,
+    /// There is none.
+    #[default]
+    Missing,
+    /// It exists; its status was not read.
+    Present,
+}
+
+impl DetectorState {
+    /// The state of `detector`, as read.
+    pub fn of(detector: Option<&Detector>) -> Self {
+        match detector {
+            None => Self::Missing,
+            Some(d) if d.enabled => Self::Enabled,
+            Some(_) => Self::Disabled,
+        }
+    }
+
+    /// The report's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "ENABLED",
+            Self::Disabled => "DISABLED",
+            Self::Missing => "MISSING",
+            Self::Present => "PRESENT",
+        }
+    }
+}
+
 /// A protection plan of a detector (an account's own, or a member's as the admin sees it).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct FeatureState {

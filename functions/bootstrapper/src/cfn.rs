@@ -1,6 +1,6 @@
 //! Answering CloudFormation: the custom-resource response, PUT once to the pre-signed ResponseURL.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::cloudformation::{
     CloudFormationCustomResourceResponse, CloudFormationCustomResourceResponseStatus,
@@ -10,7 +10,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 
-use enablement::shorten;
+use enablement::{shorten, Backoff};
 
 /// The most bytes a response may have: "The total combined size of the response body cannot exceed 4096 bytes"
 /// (CloudFormation User Guide, "Custom resource response objects",
@@ -19,6 +19,17 @@ const MAX_RESPONSE_BYTES: usize = 4_096;
 
 /// The reason is first cut to this many characters; then the response as a whole to [`MAX_RESPONSE_BYTES`].
 const MAX_REASON: usize = 1_500;
+
+/// How long the PUT of a response may take in all, retries included: what the bootstrapper keeps free of its run
+/// for its answer (its `RESPONSE_RESERVE` is this and a margin).
+pub const PUT_WINDOW: Duration = Duration::from_secs(30);
+
+/// The longest one attempt waits for an answer.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The waits between attempts: from 400 ms, doubling to 3 s, within [`PUT_WINDOW`].
+const PUT_BACKOFF: Backoff =
+    Backoff { first: Duration::from_millis(400), longest: Duration::from_secs(3), total: PUT_WINDOW };
 
 /// Why a response could not be delivered.
 #[derive(Debug, thiserror::Error)]
@@ -45,33 +56,35 @@ impl ResponseSender {
         Ok(Self { client: Client::builder(TokioExecutor::new()).build(connector) })
     }
 
-    /// PUTs `response` to `url`, trying up to three times on transport errors and 5xx answers.
+    /// PUTs `response` to `url`, again after transport errors, timeouts and 5xx answers (waits from 400 ms, doubling
+    /// to 3 s), for at most [`PUT_WINDOW`] in all: each attempt has at most 10 s, and no more than the window has left.
     pub async fn send(&self, url: &str, response: &CloudFormationCustomResourceResponse) -> Result<(), SendError> {
         let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| SendError::Url(e.to_string()))?;
         if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.host().is_none() {
             return Err(SendError::Url(format!("{} has no http(s) scheme or host", shorten(url, 80))));
         }
         let body = Bytes::from(serde_json::to_vec(response).map_err(|e| SendError::Put(e.to_string()))?);
-        let mut last = String::new();
-        for attempt in 0..3u32 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
-            }
+        let started = Instant::now();
+        let mut waits = PUT_BACKOFF.waits(started, None);
+        loop {
             // Pre-signed S3 URLs are signed for an empty content type.
             let request = http::Request::put(uri.clone())
                 .header(http::header::CONTENT_TYPE, "")
                 .header(http::header::CONTENT_LENGTH, body.len())
                 .body(Full::new(body.clone()))
                 .map_err(|e| SendError::Put(e.to_string()))?;
-            match tokio::time::timeout(Duration::from_secs(10), self.client.request(request)).await {
+            let patience = ATTEMPT_TIMEOUT.min(PUT_WINDOW.saturating_sub(started.elapsed()));
+            let last = match tokio::time::timeout(patience, self.client.request(request)).await {
                 Ok(Ok(answer)) if answer.status().is_success() => return Ok(()),
-                Ok(Ok(answer)) if answer.status().is_server_error() => last = format!("HTTP {}", answer.status()),
+                Ok(Ok(answer)) if answer.status().is_server_error() => format!("HTTP {}", answer.status()),
                 Ok(Ok(answer)) => return Err(SendError::Put(format!("HTTP {}", answer.status()))),
-                Ok(Err(e)) => last = e.to_string(),
-                Err(_) => last = "no answer within 10 s".into(),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {} ms", patience.as_millis()),
+            };
+            if !waits.sleep().await {
+                return Err(SendError::Put(format!("{last} (still, after {} s)", started.elapsed().as_secs())));
             }
         }
-        Err(SendError::Put(last))
     }
 }
 
@@ -139,7 +152,46 @@ fn fit(r: &mut CloudFormationCustomResourceResponse) {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+
     use super::*;
+
+    /// A ResponseURL that answers 500 to the first `failures` PUTs and 200 after; gives the URL and the count of PUTs.
+    fn flaky(failures: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/response", listener.local_addr().expect("address"));
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = seen.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut length = 0;
+                for line in reader.by_ref().lines().map_while(Result::ok).take_while(|l| !l.is_empty()) {
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let _ = reader.read_exact(&mut vec![0; length]);
+                let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let status = if n < failures { "500 Internal Server Error" } else { "200 OK" };
+                let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn the_put_is_tried_again_while_its_window_lasts_not_a_fixed_number_of_times() {
+        // given a ResponseURL that fails three times before it takes the answer
+        let (url, seen) = flaky(3);
+        let sender = ResponseSender::new().expect("a sender");
+        let answer = response(CloudFormationCustomResourceResponseStatus::Success, "ok", "p", "s", "r", "l", vec![]);
+        // when the answer is sent
+        let sent = sender.send(&url, &answer).await;
+        // then it is delivered on the fourth PUT (three counted attempts gave up after the third)
+        assert!(sent.is_ok(), "{sent:?}");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 4);
+    }
 
     #[test]
     fn a_long_reason_is_cut_so_the_response_stays_under_four_kilobytes() {

@@ -72,17 +72,10 @@ fn region_opt_in(detail: &Value) -> Result<Run, String> {
 
 #[cfg(test)]
 mod tests {
+    use enablement::testing::envelope;
     use serde_json::json;
 
     use super::*;
-
-    fn envelope(source: &str, detail_type: &str, detail: Value) -> Value {
-        json!({
-            "version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602", "detail-type": detail_type,
-            "source": source, "account": "111122223333", "time": "2026-11-29T08:00:00Z", "region": "us-east-1",
-            "resources": [], "detail": detail
-        })
-    }
 
     #[test]
     fn the_schedule_is_a_full_reconcile_and_an_enabled_region_is_reconciled() {

@@ -20,8 +20,8 @@ use aws_lambda_events::cloudformation::{
 };
 use enablement::flaps::Ledger;
 use enablement::{
-    emf_failure, guarded, Budget, Cloud, ConfigError, Enabler, Error as RunError, Failure, Interrupted, Report,
-    RunOptions, Settings, Summary, VARIABLES,
+    emf_failure, guarded, Budget, Cloud, ConfigError, Enabler, Error as RunError, Failure, FailureKind, Interrupted,
+    Report, RunOptions, Settings, Summary, VARIABLES,
 };
 use futures_util::future::BoxFuture;
 use lambda_runtime::LambdaEvent;
@@ -34,10 +34,10 @@ pub use request::Direct;
 /// The PhysicalResourceId given on Create; Update and Delete echo the one CloudFormation holds.
 pub const PHYSICAL_RESOURCE_ID: &str = "guardduty-enabler";
 
-/// What a custom resource's answer may take after the run: three PUTs of at most 10 s each, with their backoff
-/// ([`cfn::ResponseSender::send`]). Kept free of the run, so that CloudFormation always hears back before the
+/// What a custom resource's answer may take after the run: the PUT's window, retries included
+/// ([`cfn::ResponseSender::send`]), and 2 s. Kept free of the run, so that CloudFormation always hears back before the
 /// invocation's deadline; without an answer it would wait an hour, and Lambda would run the request again.
-const RESPONSE_RESERVE: std::time::Duration = std::time::Duration::from_secs(32);
+const RESPONSE_RESERVE: std::time::Duration = cfn::PUT_WINDOW.saturating_add(std::time::Duration::from_secs(2));
 
 /// The budget of a custom resource's run: the invocation's, less the time its answer may take (at most a tenth of
 /// the time left, so that a short invocation still runs).
@@ -156,7 +156,7 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         if events::is_event(&payload) {
             let run = events::classify(&payload).map_err(|e| {
                 tracing::warn!(error = %e, "rejected event");
-                Failure::new("MalformedEvent", format!("malformed event: {e}"))
+                Failure::new(FailureKind::MalformedEvent, format!("malformed event: {e}"))
             })?;
             tracing::info!(asked = %json!(run), "event classified");
             return self.on_event(run, budget, &context.invoked_function_arn).await;
@@ -170,7 +170,7 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         if report.is_success() {
             Ok(json!(report))
         } else {
-            Err(Failure::new("RegionsNotConverged", report.shortfall()))
+            Err(Failure::new(FailureKind::RegionsNotConverged, report.shortfall()))
         }
     }
 
@@ -225,8 +225,8 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             Err(interrupted) => Failure::from(interrupted),
         };
         let millis = started.elapsed().as_millis() as u64;
-        tracing::warn!(kind = failure.kind, error = %failure, millis, "run failed");
-        println!("{}", emf_failure("bootstrapper", failure.kind));
+        tracing::warn!(kind = failure.kind.as_str(), error = %failure, millis, "run failed");
+        println!("{}", emf_failure("bootstrapper", failure.kind.as_str()));
         Ok(json!({
             "request": run,
             "failed": {"errorType": failure.kind, "errorMessage": failure.message},
@@ -266,7 +266,10 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         };
         let response =
             cfn::response(verdict.status.clone(), &verdict.reason, physical, stack, request_id, logical, verdict.data);
-        self.sender.send(url, &response).await.map_err(|e| Failure::new("ResponseNotDelivered", e.to_string()))?;
+        self.sender
+            .send(url, &response)
+            .await
+            .map_err(|e| Failure::new(FailureKind::ResponseNotDelivered, e.to_string()))?;
         tracing::info!(status = ?verdict.status, reason = %verdict.reason, "answered CloudFormation");
         Ok(json!({"response": response, "report": verdict.report, "forwarding": verdict.forwarding}))
     }
@@ -315,12 +318,12 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         };
         match outcome {
             Err(failure) if refused(&failure, update) => {
-                println!("{}", emf_failure("bootstrapper", failure.kind));
+                println!("{}", emf_failure("bootstrapper", failure.kind.as_str()));
                 failed(failure)
             }
             Err(failure) => {
-                println!("{}", emf_failure("bootstrapper", failure.kind));
-                tracing::error!(kind = failure.kind, error = %failure, "the reconcile failed; answering SUCCESS, the schedule finishes the job");
+                println!("{}", emf_failure("bootstrapper", failure.kind.as_str()));
+                tracing::error!(kind = failure.kind.as_str(), error = %failure, "the reconcile failed; answering SUCCESS, the schedule finishes the job");
                 let mut data = no_report_data();
                 data.push(("Problems", enablement::shorten(&failure.to_string(), 1000)));
                 let done = if update { "updated" } else { "created" };
@@ -352,7 +355,7 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
         let mut waits = self.role_wait.backoff().waits(Instant::now(), until);
         loop {
             match run(enabler, &RunOptions::within(budget), budget).await {
-                Err(f) if f.kind == "AdminRoleNotAssumable" => match waits.next_wait() {
+                Err(f) if f.kind == FailureKind::AdminRoleNotAssumable => match waits.next_wait() {
                     Some(wait) => {
                         tracing::warn!(error = %f, wait_ms = wait.as_millis() as u64, "the admin role cannot be assumed yet; waiting");
                         tokio::time::sleep(wait).await;
@@ -385,14 +388,17 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
             (field("ResponseURL"), field("StackId"), field("RequestId"), field("LogicalResourceId"))
         else {
             return Err(Failure::new(
-                "MalformedRequest",
+                FailureKind::MalformedRequest,
                 format!("malformed custom resource request ({problem}), and it lacks what a response needs"),
             ));
         };
         let physical = field("PhysicalResourceId").unwrap_or(PHYSICAL_RESOURCE_ID);
         let reason = format!("malformed custom resource request: {problem}");
         let response = cfn::response(Status::Failed, &reason, physical, stack, request_id, logical, Vec::new());
-        self.sender.send(url, &response).await.map_err(|e| Failure::new("ResponseNotDelivered", e.to_string()))?;
+        self.sender
+            .send(url, &response)
+            .await
+            .map_err(|e| Failure::new(FailureKind::ResponseNotDelivered, e.to_string()))?;
         tracing::warn!(%reason, "answered CloudFormation");
         Ok(json!({"response": response}))
     }
@@ -402,7 +408,7 @@ impl<C: Cloud + 'static> Bootstrapper<C> {
 async fn run<C: Cloud>(enabler: &Enabler<C>, options: &RunOptions, budget: Option<Budget>) -> Result<Report, Failure> {
     match guarded(budget, Box::pin(enabler.reconcile_with(options))).await {
         Err(Interrupted::OutOfTime(ms)) => Err(Failure::new(
-            "OutOfTime",
+            FailureKind::OutOfTime,
             format!(
                 "the reconcile did not finish before the invocation's deadline ({ms} ms); the scheduled reconcile \
                  finishes the job"
@@ -410,7 +416,7 @@ async fn run<C: Cloud>(enabler: &Enabler<C>, options: &RunOptions, budget: Optio
         )),
         Err(interrupted) => Err(interrupted.into()),
         Ok(Err(RunError::NoRegions(why))) => {
-            Err(Failure::new("NoRegionToGovern", format!("no region to govern: {why}")))
+            Err(Failure::new(FailureKind::NoRegionToGovern, format!("no region to govern: {why}")))
         }
         Ok(Err(e)) => Err(e.into()),
         Ok(Ok(report)) => Ok(report),
@@ -422,9 +428,9 @@ async fn run<C: Cloud>(enabler: &Enabler<C>, options: &RunOptions, budget: Optio
 /// schedule finishes the job).
 fn refused(failure: &Failure, update: bool) -> bool {
     match failure.kind {
-        "InvalidConfiguration" | "AdminAccountChanged" => true,
+        FailureKind::InvalidConfiguration | FailureKind::AdminAccountChanged => true,
         _ if update => false,
-        "OutOfTime" => false,
+        FailureKind::OutOfTime => false,
         _ => true,
     }
 }
@@ -481,7 +487,7 @@ fn no_report_data() -> Vec<(&'static str, String)> {
 }
 
 fn failed(failure: Failure) -> Verdict {
-    tracing::error!(kind = failure.kind, reason = %failure, "reconcile failed");
+    tracing::error!(kind = failure.kind.as_str(), reason = %failure, "reconcile failed");
     Verdict { status: Status::Failed, reason: failure.to_string(), data: Vec::new(), report: None, forwarding: None }
 }
 

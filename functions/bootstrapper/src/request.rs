@@ -2,7 +2,7 @@
 //! plans, writes nothing and returns the plan, whatever GUARDDUTY_DRY_RUN says; `"regions": [...]` narrows either
 //! to some governed regions. Any other key is ignored; a key of the wrong type is refused before any AWS call.
 
-use enablement::{is_region_name, json_type, shorten, Failure};
+use enablement::{is_region_name, json_type, shorten, Failure, FailureKind};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -20,7 +20,7 @@ pub struct Direct {
 impl Direct {
     /// Reads a direct invocation's payload.
     pub fn parse(payload: &Value) -> Result<Self, Failure> {
-        let bad = |message: String| Failure::new("InvalidRequest", message);
+        let bad = |message: String| Failure::new(FailureKind::InvalidRequest, message);
         let Value::Object(map) = payload else {
             return Err(bad(format!(
                 "expected a JSON object ({{}}, {{\"dryRun\": true}}, or a CloudFormation custom-resource request), got {}",
@@ -85,7 +85,7 @@ mod tests {
             (json!(null), "JSON object"),
         ] {
             let err = Direct::parse(&payload).expect_err("refused");
-            assert_eq!(err.kind, "InvalidRequest");
+            assert_eq!(err.kind, FailureKind::InvalidRequest);
             assert!(err.message.contains(key), "{payload}: {err}");
         }
     }

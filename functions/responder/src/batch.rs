@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use enablement::{
-    emf_onboarding, guarded, AccountId, Budget, Cloud, Enabler, Entry, Error as RunError, Failure, Interrupted,
-    Onboarding, Report, RunOptions,
+    emf_onboarding, guarded, AccountId, Budget, Cloud, Enabler, Entry, Error as RunError, Failure, FailureKind,
+    Interrupted, Onboarding, Report, RunOptions,
 };
 use serde_json::Value;
 
@@ -58,13 +58,13 @@ impl Group {
         match &onboarding.report {
             Some(report) => report.protection_of(account).map(|()| None).map_err(|why| {
                 let kind = if report.is_success() || only_accounts(report) {
-                    "AccountNotProtected"
+                    FailureKind::AccountNotProtected
                 } else {
-                    "RegionsNotConverged"
+                    FailureKind::RegionsNotConverged
                 };
                 Failure::new(kind, why)
             }),
-            None => Err(Failure::new("InternalError", format!("account {account} was not onboarded"))),
+            None => Err(Failure::new(FailureKind::InternalError, format!("account {account} was not onboarded"))),
         }
     }
 }
@@ -77,8 +77,9 @@ fn only_accounts(report: &Report) -> bool {
 impl<C: Cloud> Responder<C> {
     /// An SQS batch: every record classified, the accounts enrolled together, the failures named.
     pub(crate) async fn handle_batch(&self, payload: Value, budget: Option<Budget>) -> Result<Value, Failure> {
-        let event: SqsEvent = serde_json::from_value(payload)
-            .map_err(|e| Failure::new("MalformedEvent", format!("malformed event: not an SQS event: {e}")))?;
+        let event: SqsEvent = serde_json::from_value(payload).map_err(|e| {
+            Failure::new(FailureKind::MalformedEvent, format!("malformed event: not an SQS event: {e}"))
+        })?;
         let enabler = self.enabler.as_ref().map_err(|e| Failure::from(e.clone()))?;
         let mut response = SqsBatchResponse::default();
         let mut ids = Vec::new();
@@ -111,7 +112,7 @@ impl<C: Cloud> Responder<C> {
             let mut failed = Vec::new();
             for (id, call) in &calls {
                 if let Err(failure) = Box::pin(self.answer_tamper(enabler, call, budget)).await {
-                    tracing::warn!(message = %id, kind = failure.kind, error = %failure, "record not handled");
+                    tracing::warn!(message = %id, kind = failure.kind.as_str(), error = %failure, "record not handled");
                     failed.push(id.clone());
                 }
             }
@@ -123,11 +124,11 @@ impl<C: Cloud> Responder<C> {
         }
         for (id, outcome) in ids.into_iter().zip(served.outcomes) {
             if let Err(failure) = outcome {
-                tracing::warn!(message = %id, kind = failure.kind, error = %failure, "record not handled");
+                tracing::warn!(message = %id, kind = failure.kind.as_str(), error = %failure, "record not handled");
                 response.add_failure(id);
             }
         }
-        serde_json::to_value(response).map_err(|e| Failure::new("InternalError", e.to_string()))
+        serde_json::to_value(response).map_err(|e| Failure::new(FailureKind::InternalError, e.to_string()))
     }
 
     /// Serves account requests together: the accounts they name enrolled in one onboarding (those that moved in a
@@ -146,7 +147,7 @@ impl<C: Cloud> Responder<C> {
             Err(interrupted) => {
                 let failure = match interrupted {
                     Interrupted::OutOfTime(_) => Failure::new(
-                        "OutOfTime",
+                        FailureKind::OutOfTime,
                         "the invocation's deadline came first; the event is retried (and the schedule enrols the \
                          account anyway)",
                     ),
@@ -186,7 +187,7 @@ impl<C: Cloud> Responder<C> {
                     return None;
                 }
                 let result = enabler.onboard_all(&accounts, entry, &options).await.map_err(|e| match e {
-                    e @ RunError::NoRegions(_) => Failure::new("NoRegionToGovern", e.to_string()),
+                    e @ RunError::NoRegions(_) => Failure::new(FailureKind::NoRegionToGovern, e.to_string()),
                     e => Failure::from(e),
                 });
                 Some(Group { result })
@@ -292,10 +293,10 @@ impl Split {
             };
             let outcome = match group {
                 Some(group) => match &group.result {
-                    Err(f) if f.kind == "NoRegionToGovern" => Ok(Some(f.message.clone())),
+                    Err(f) if f.kind == FailureKind::NoRegionToGovern => Ok(Some(f.message.clone())),
                     _ => group.outcome(&account),
                 },
-                None => Err(Failure::new("InternalError", format!("account {account} was not onboarded"))),
+                None => Err(Failure::new(FailureKind::InternalError, format!("account {account} was not onboarded"))),
             };
             if let (Ok(None), Some(at)) = (&outcome, announced_ms(request)) {
                 let earliest = announced.entry(account).or_insert(at);

@@ -273,17 +273,10 @@ fn shorten(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use enablement::testing::envelope;
     use serde_json::json;
 
     use super::*;
-
-    fn envelope(source: &str, detail_type: &str, detail: Value) -> Value {
-        json!({
-            "version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602", "detail-type": detail_type,
-            "source": source, "account": "111122223333", "time": "2026-11-29T08:00:00Z", "region": "us-east-1",
-            "resources": [], "detail": detail
-        })
-    }
 
     fn service_event(source: &str, name: &str, details: Value) -> Value {
         envelope(source, "AWS Service Event via CloudTrail", json!({"eventName": name, "serviceEventDetails": details}))

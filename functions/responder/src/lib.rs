@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use enablement::flaps::Ledger;
 use enablement::{
-    AccountId, AwsCloud, Backoff, Budget, Cloud, ConfigError, CreateAccountStatus, Enabler, Failure, Settings,
+    AccountId, AwsCloud, Backoff, Budget, Cloud, ConfigError, CreateAccountStatus, Enabler, Failure, FailureKind,
+    Settings,
 };
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
@@ -118,7 +119,7 @@ impl<C: Cloud> Responder<C> {
         }
         let request = classify(&payload).map_err(|e| {
             tracing::warn!(error = %e, "rejected event");
-            Failure::new("MalformedEvent", e.to_string())
+            Failure::new(FailureKind::MalformedEvent, e.to_string())
         })?;
         tracing::info!(asked = %json!(request), "event classified");
         if let Request::Ignore { reason } = &request {
@@ -135,7 +136,7 @@ impl<C: Cloud> Responder<C> {
             Some(Ok(Some(reason))) => Ok(json!({"request": request, "ignored": reason})),
             Some(Ok(None)) => Ok(json!({"request": request, "report": served.reports.pop()})),
             Some(Err(failure)) => Err(failure),
-            None => Err(Failure::new("InternalError", "an event was served without an outcome")),
+            None => Err(Failure::new(FailureKind::InternalError, "an event was served without an outcome")),
         }
     }
 
@@ -159,7 +160,7 @@ impl<C: Cloud> Responder<C> {
                 CreateAccountStatus::InProgress => {
                     let Some(wait) = waits.next_wait() else {
                         return Err(Failure::new(
-                            "AccountCreationInProgress",
+                            FailureKind::AccountCreationInProgress,
                             format!(
                                 "account creation {request_id} is still in progress after {} s; the invocation ends \
                                  before it does, so the event is retried (and the schedule enrols the account anyway)",

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use enablement::flaps::{self, Key, Ledger};
 use enablement::tamper::{decide, Call, Decision, Keeper, Repair, Silencing};
-use enablement::{emf_tamper, Budget, Cloud, Enabler, Error, Failure, Gate, RunOptions, TamperOutcome};
+use enablement::{emf_tamper, Budget, Cloud, Enabler, Error, Failure, FailureKind, Gate, RunOptions, TamperOutcome};
 use serde_json::{json, Value};
 
 use crate::Responder;
@@ -62,8 +62,8 @@ impl<C: Cloud> Responder<C> {
             allowed_filters: &settings.tamper_allowed_filters,
             paused_until,
         };
-        let decision =
-            decide(call, &keeper).map_err(|e| Failure::new("MalformedEvent", format!("malformed event: {e}")))?;
+        let decision = decide(call, &keeper)
+            .map_err(|e| Failure::new(FailureKind::MalformedEvent, format!("malformed event: {e}")))?;
         let who = json!({"principal": call.principal, "source_ip": call.source_ip});
         match &decision {
             Decision::Skip { why } => {
@@ -114,7 +114,7 @@ impl<C: Cloud> Responder<C> {
         println!("{}", emf_tamper("responder", &call.name, outcome));
         if !verified {
             return Err(Failure::new(
-                "TamperNotRepaired",
+                FailureKind::TamperNotRepaired,
                 format!("{} of {target} in {region}: the revert does not read back", call.name),
             ));
         }
@@ -151,7 +151,7 @@ impl<C: Cloud> Responder<C> {
             let why = repaired.shortfall.join("; ");
             tracing::warn!(call = %call.name, account = %call.account, region = %call.region, %why, "tamper not repaired");
             return Err(Failure::new(
-                "TamperNotRepaired",
+                FailureKind::TamperNotRepaired,
                 format!("{} in {} {}: {why}", call.name, call.account, call.region),
             ));
         }

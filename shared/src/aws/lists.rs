@@ -123,16 +123,22 @@ pub(super) async fn list(
     id: &str,
 ) -> Result<FindingList, Error> {
     let text = |s: Option<&str>| s.unwrap_or_default().to_owned();
+    // The four outputs are different types with the same four fields.
+    macro_rules! fields {
+        ($o:expr) => {
+            (
+                text($o.name()),
+                text($o.format().map(|f| f.as_str())),
+                text($o.location()),
+                text($o.status().map(|s| s.as_str())),
+            )
+        };
+    }
     let op = kind.get_operation();
     let (name, format, location, status) = match kind {
         ListKind::TrustedIps => {
             let o = client.get_ip_set().detector_id(detector).ip_set_id(id).send().await.map_err(caller.fail(op))?;
-            (
-                text(o.name()),
-                text(o.format().map(|f| f.as_str())),
-                text(o.location()),
-                text(o.status().map(|s| s.as_str())),
-            )
+            fields!(o)
         }
         ListKind::ThreatIps => {
             let o = client
@@ -142,12 +148,7 @@ pub(super) async fn list(
                 .send()
                 .await
                 .map_err(caller.fail(op))?;
-            (
-                text(o.name()),
-                text(o.format().map(|f| f.as_str())),
-                text(o.location()),
-                text(o.status().map(|s| s.as_str())),
-            )
+            fields!(o)
         }
         ListKind::TrustedEntities => {
             let o = client
@@ -157,12 +158,7 @@ pub(super) async fn list(
                 .send()
                 .await
                 .map_err(caller.fail(op))?;
-            (
-                text(o.name()),
-                text(o.format().map(|f| f.as_str())),
-                text(o.location()),
-                text(o.status().map(|s| s.as_str())),
-            )
+            fields!(o)
         }
         ListKind::ThreatEntities => {
             let o = client
@@ -172,12 +168,7 @@ pub(super) async fn list(
                 .send()
                 .await
                 .map_err(caller.fail(op))?;
-            (
-                text(o.name()),
-                text(o.format().map(|f| f.as_str())),
-                text(o.location()),
-                text(o.status().map(|s| s.as_str())),
-            )
+            fields!(o)
         }
     };
     Ok(FindingList { id: id.to_owned(), name, format, location, status })

@@ -1,5 +1,5 @@
 //! The declared configuration: the `GUARDDUTY_*` variables, read and validated before any AWS call. Each variable
-//! is one definition in [`variables`]; [`plans`] reads GUARDDUTY_FEATURES and resolves it against what a region
+//! is one definition in `variables`; `plans` reads GUARDDUTY_FEATURES and resolves it against what a region
 //! offers.
 
 mod plans;

@@ -16,7 +16,7 @@ use crate::plan::protection::{PlanCheck, Wants};
 use crate::plan::{classify, Left, MemberAccount, Unprotected};
 use crate::ports::ListKind;
 use crate::run::Survey;
-use crate::state::{AdminStatus, Detector, Features, MemberStatus, Members, OrgAccount, OrgConfig};
+use crate::state::{AdminStatus, Detector, DetectorState, Features, MemberStatus, Members, OrgAccount, OrgConfig};
 
 /// The organization, as every region's classification needs it.
 pub(crate) struct Org<'a> {
@@ -303,11 +303,7 @@ fn summary(org: &Org<'_>, read: &RegionRead, admin_plans: &[Plan]) -> Region {
         region: Arc::from(read.region.as_str()),
         admin_designated: designated,
         delegated_admin: read.admins.first().map(|a| a.account.clone()),
-        admin_detector: match &read.admin_detector {
-            None => "MISSING".into(),
-            Some(d) if d.enabled => "ENABLED".into(),
-            Some(_) => "DISABLED".into(),
-        },
+        admin_detector: DetectorState::of(read.admin_detector.as_ref()),
         auto_enable,
         expected: 0,
         protected: 0,

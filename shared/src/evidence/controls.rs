@@ -14,6 +14,7 @@ use super::classify::Classified;
 use super::document::{Cell, Control, ControlResult, Coverage, PlanStatus};
 use crate::config::Plan;
 use crate::ids::AccountId;
+use crate::state::DetectorState;
 
 /// What a control checks.
 #[derive(Clone, Copy, Debug)]
@@ -136,7 +137,7 @@ fn concerned(cell: &Cell, check: Check) -> bool {
 fn passes(c: &Classified, cell: &Cell, check: Check) -> bool {
     let on = |plan: &str| cell.plans.get(plan).is_some_and(|p| p.status == PlanStatus::Enabled);
     match check {
-        Check::Enabled if cell.coverage == Coverage::Admin => c.region.admin_detector == "ENABLED",
+        Check::Enabled if cell.coverage == Coverage::Admin => c.region.admin_detector == DetectorState::Enabled,
         Check::Enabled => cell.relationship.as_deref().is_some_and(|r| r.eq_ignore_ascii_case("Enabled")),
         Check::Plan(plan) => on(plan),
         Check::Agent(pairs) => pairs.iter().any(|(plan, agent)| {

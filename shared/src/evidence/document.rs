@@ -11,6 +11,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::AccountId;
+use crate::state::DetectorState;
 
 /// The schema of the document.
 pub const SCHEMA: &str = "guardduty-enabler/evidence/1";
@@ -282,7 +283,7 @@ pub struct Region {
     /// conflict).
     pub delegated_admin: Option<String>,
     /// The admin's own detector: ENABLED, DISABLED or MISSING.
-    pub admin_detector: String,
+    pub admin_detector: DetectorState,
     /// `AutoEnableOrganizationMembers` (ALL, NEW, NONE), or POLICY where GuardDuty policies are in force (the
     /// auto-enable settings then no longer apply); null where it could not be read.
     pub auto_enable: Option<String>,

@@ -74,13 +74,14 @@ pub struct StoreError {
 
 impl EvidenceError {
     /// The kind of failure, as the command line names it.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> crate::error::FailureKind {
+        use crate::error::FailureKind;
         match self {
             Self::Read(e) => e.kind(),
-            Self::File { .. } => "FileError",
-            Self::Store { .. } | Self::Record { .. } => "EvidenceStoreError",
-            Self::Counts { .. } => "InternalError",
-            Self::Dates(_) => "InvalidRequest",
+            Self::File { .. } => FailureKind::FileError,
+            Self::Store { .. } | Self::Record { .. } => FailureKind::EvidenceStoreError,
+            Self::Counts { .. } => FailureKind::InternalError,
+            Self::Dates(_) => FailureKind::InvalidRequest,
         }
     }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::date::Day;
 use super::document::{Cell, Coverage, Evidence, Header, Organization, PlanStatus, Tool};
 use crate::ids::AccountId;
+use crate::state::DetectorState;
 
 /// The schema of a range's document.
 pub const RANGE_SCHEMA: &str = "guardduty-enabler/evidence-range/1";
@@ -218,7 +219,7 @@ impl History {
         self.names.extend(record.accounts.iter().map(|a| (a.account, a.name.clone())));
         self.organization = Some(record.organization.clone());
         let admin_ok: BTreeMap<&str, bool> =
-            record.regions.iter().map(|r| (&*r.region, r.admin_detector == "ENABLED")).collect();
+            record.regions.iter().map(|r| (&*r.region, r.admin_detector == DetectorState::Enabled)).collect();
         for cell in &record.matrix {
             let seen = Seen::of(cell, admin_ok.get(&*cell.region).copied().unwrap_or(false));
             let pair = self.pairs.entry((cell.account, cell.region.clone())).or_default();

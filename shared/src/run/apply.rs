@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::context::{Context, Mode};
+use super::context::Context;
 use super::{Enabler, ProgressEvent};
 use crate::error::Error;
 use crate::ids::AccountId;
@@ -23,6 +23,8 @@ pub(crate) struct RegionWork<'a, C: Cloud> {
     /// The admin's detector here, once known.
     pub(crate) detector: Option<String>,
     pub(crate) report: RegionReport,
+    /// What the region offers (its organization configuration), once read.
+    pub(crate) offered: Option<crate::state::OrgConfig>,
     /// Why GuardDuty did not process an account, by account (the latest answer).
     pub(crate) refused: BTreeMap<AccountId, String>,
     /// Accounts a CreateMembers or StartMonitoringMembers processed.
@@ -48,6 +50,7 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
             admin: enabler.cloud.guardduty(Side::Admin, name),
             detector: None,
             report: RegionReport::new(name),
+            offered: None,
             refused: BTreeMap::new(),
             changed: BTreeSet::new(),
             effective: false,
@@ -91,7 +94,7 @@ impl<'a, C: Cloud> RegionWork<'a, C> {
             // the accounts are left to the policy that covers them and the region goes on: each is reported
             // unprotected with GuardDuty's answer, and no run fails for it.
             (Err(e), Step::CreateMembers { accounts })
-                if matches!(self.ctx.mode, Mode::Policy { .. }) && e.is_refusal() =>
+                if self.ctx.mode.reads_effective_policies() && e.is_refusal() =>
             {
                 let reason = format!("CreateMembers was refused, so it is left to its GuardDuty policy: {e}");
                 let refused = accounts.iter().map(|a| (a.id, reason.clone())).collect();
@@ -241,4 +244,51 @@ fn member_ids(step: &Step) -> Vec<AccountId> {
 
 fn is_detector_exists(e: &Error) -> bool {
     e.aws_message().is_some_and(|m| m.contains("detector already exists"))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Enablement;
+    use crate::ports::PolicyTypeStatus;
+    use crate::report::Outcome;
+    use crate::testing::{enabler, World};
+    use crate::RunOptions;
+
+    #[tokio::test]
+    async fn a_dry_run_plans_every_write_and_makes_none() {
+        // Given an organization without GuardDuty.
+        let enabler = enabler(World::organization(2, &["us-east-1"]), |_| {});
+
+        // When it is reconciled as a dry run.
+        let options = RunOptions { dry_run: Some(true), ..RunOptions::default() };
+        let report = enabler.reconcile_with(&options).await.expect("the dry run");
+
+        // Then the region is planned, naming the designation, the detectors and the members, and nothing was written.
+        let region = &report.regions[0];
+        assert_eq!(region.outcome, Outcome::Planned);
+        let planned: Vec<&str> = region.actions.iter().map(|a| a.step.operation()).collect();
+        for op in ["EnableOrganizationAdminAccount", "CreateDetector", "CreateMembers"] {
+            assert!(planned.contains(&op), "{op} in {planned:?}");
+        }
+        assert_eq!(enabler.cloud().world().writes, []);
+    }
+
+    #[tokio::test]
+    async fn where_policies_are_in_force_a_refused_create_members_is_left_to_the_policy() {
+        // Given GuardDuty policies in force (not this tool's), and GuardDuty refusing CreateMembers.
+        let mut world = World::organization(2, &["us-east-1"]);
+        world.root.as_mut().expect("a root").guardduty_policies = PolicyTypeStatus::Enabled;
+        world.fail("CreateMembers", None, "BadRequestException", "managed by a policy");
+        let enabler = enabler(world, |s| s.enablement = Enablement::Auto);
+
+        // When it is reconciled.
+        let report = enabler.reconcile().await.expect("the reconcile");
+
+        // Then the region does not fail on it: each account is named unprotected with GuardDuty's answer.
+        let region = &report.regions[0];
+        assert_ne!(region.outcome, Outcome::Failed, "{:?}", region.error);
+        assert_eq!(region.coverage.protected, 0);
+        assert!(region.unprotected.iter().all(|u| u.reason.contains("left to its GuardDuty policy")), "{region:?}");
+        assert!(!report.is_success(), "unprotected accounts are never in sync");
+    }
 }

@@ -34,6 +34,23 @@ impl Mode {
         }
     }
 
+    /// Whether the run writes the organization configuration's auto-enable settings: in policy mode "the Regional
+    /// GuardDuty auto-enablement settings no longer apply" (GuardDuty User Guide, GuardDuty organization policies).
+    pub(crate) fn writes_org_config(self) -> bool {
+        self == Self::Api
+    }
+
+    /// Whether GuardDuty policies are in force, so that each account's plans are those of its effective policy
+    /// (read with DescribeEffectivePolicy), and what a policy covers is left to it.
+    pub(crate) fn reads_effective_policies(self) -> bool {
+        matches!(self, Self::Policy { .. })
+    }
+
+    /// Whether the run owns a GuardDuty policy (writes it, between its regions' two passes).
+    pub(crate) fn owns_policy(self) -> bool {
+        self == Self::Policy { owner: true }
+    }
+
     /// The mode for `enablement` in an organization whose root is `root`; in api mode, refused where GuardDuty
     /// policies are in force. Amazon GuardDuty User Guide, GuardDuty organization policies: once the policy type is
     /// enabled, "the Regional GuardDuty auto-enablement settings no longer apply, whether or not a policy is
@@ -276,4 +293,44 @@ pub(crate) fn narrow(mut choice: RegionChoice, only: Option<&[String]>) -> Resul
 /// Why there is nothing to govern when no region is narrowed to: none is enabled for both accounts.
 pub(crate) fn no_common_region() -> Error {
     Error::NoRegions("no region is enabled for both the management account and the admin".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Enablement;
+    use crate::error::Error;
+    use crate::ports::PolicyTypeStatus;
+    use crate::testing::{admin, enabler, World};
+
+    #[tokio::test]
+    async fn api_mode_where_guardduty_policies_are_in_force_is_refused_before_any_write() {
+        // Given an organization whose root has the GuardDuty policy type enabled, and GUARDDUTY_ENABLEMENT=api.
+        let mut world = World::organization(2, &["us-east-1"]);
+        world.root.as_mut().expect("a root").guardduty_policies = PolicyTypeStatus::Enabled;
+        let enabler = enabler(world, |s| s.enablement = Enablement::Api);
+
+        // When it is reconciled, then it is refused, naming the root, with nothing written.
+        let error = enabler.reconcile().await.expect_err("refused");
+        assert!(matches!(&error, Error::PoliciesInForce(root) if root == "r-root"), "{error}");
+        assert_eq!(enabler.cloud().world().writes, []);
+    }
+
+    #[tokio::test]
+    async fn the_management_account_as_admin_is_refused_unless_allowed() {
+        // Given a configuration whose admin is the management account.
+        let world = World::organization(2, &["us-east-1"]);
+        let management = world.management();
+        let refused = enabler(world.clone(), |s| s.admin_account = management);
+        let allowed = enabler(world, |s| {
+            s.admin_account = management;
+            s.allow_management_admin = true;
+        });
+
+        // When each is reconciled, then the first is refused with nothing written, and the second goes on.
+        let error = refused.reconcile().await.expect_err("refused");
+        assert!(matches!(error, Error::AdminIsManagement(a) if a == management), "{error}");
+        assert_eq!(refused.cloud().world().writes, []);
+        assert_ne!(management, admin());
+        assert!(allowed.reconcile().await.is_ok());
+    }
 }

@@ -59,3 +59,50 @@ impl<C: Cloud> Enabler<C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::error::Error;
+    use crate::state::{AdminStatus, DelegatedAdmin};
+    use crate::testing::{enabler, World};
+
+    fn designated(account: usize, status: AdminStatus) -> DelegatedAdmin {
+        DelegatedAdmin { account: World::account(account).to_string(), status }
+    }
+
+    #[tokio::test]
+    async fn another_admin_designated_refuses_the_deploy_naming_it_and_where() {
+        // Given another account designated in one of two regions.
+        let mut world = World::organization(2, &["us-east-1", "eu-west-1"]);
+        world.admins.insert("eu-west-1".into(), designated(3, AdminStatus::Enabled));
+        let enabler = enabler(world, |_| {});
+
+        // When the designation is checked.
+        let error = enabler.check_designation().await.expect_err("refused");
+
+        // Then the refusal names the other admin and the region, and nothing was written.
+        match error {
+            Error::AdminChanged { designated, regions, .. } => {
+                assert_eq!(designated, World::account(3).to_string());
+                assert_eq!(regions, "eu-west-1");
+            }
+            other => panic!("expected AdminChanged, got {other}"),
+        }
+        assert_eq!(enabler.cloud().world().writes, []);
+    }
+
+    #[tokio::test]
+    async fn a_removal_in_progress_is_not_a_conflict_and_the_configured_admin_passes() {
+        // Given the configured admin designated in one region and another admin being removed in the other.
+        let mut world = World::organization(2, &["us-east-1", "eu-west-1"]);
+        world.admins.insert("us-east-1".into(), designated(2, AdminStatus::Enabled));
+        world.admins.insert("eu-west-1".into(), designated(3, AdminStatus::DisableInProgress));
+        let enabler = enabler(world, |_| {});
+
+        // When the designation is checked, then it passes (the run reports the blocked region).
+        enabler.check_designation().await.expect("no conflict");
+        let report = enabler.reconcile().await.expect("the reconcile");
+        let blocked = report.regions.iter().find(|r| r.region == "eu-west-1").expect("reported");
+        assert_eq!(blocked.outcome, crate::report::Outcome::Blocked, "{blocked:?}");
+    }
+}

@@ -270,3 +270,61 @@ pub(super) fn touched(steps: &[Step]) -> BTreeSet<AccountId> {
     }
     ids
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::state::MemberStatus;
+    use crate::testing::{admin, enabler, World};
+
+    #[tokio::test]
+    async fn a_stopped_member_is_restarted_and_a_plan_turned_off_is_turned_back_on() {
+        // Given a reconciled organization in which one member's monitoring was stopped and another's S3 protection
+        // turned off.
+        let enabler = enabler(World::organization(2, &["us-east-1"]), |_| {});
+        enabler.reconcile().await.expect("the reconcile");
+        let (stopped, bare) = (World::account(3), World::account(4));
+        {
+            let mut world = enabler.cloud().world();
+            let key = (admin(), "us-east-1".to_owned());
+            world
+                .detectors
+                .get_mut(&key)
+                .expect("the admin's detector")
+                .members
+                .insert(stopped, MemberStatus::Disabled);
+            let own = world.detectors.get_mut(&(bare, "us-east-1".to_owned())).expect("the member's detector");
+            own.features.get_mut("S3_DATA_EVENTS").expect("S3 protection").enabled = false;
+        }
+        let written = enabler.cloud().world().writes.len();
+
+        // When it is reconciled again.
+        let report = enabler.reconcile().await.expect("the reconcile");
+
+        // Then monitoring is restarted, the plan is back, each by its own write, and both count protected.
+        assert!(report.is_success(), "{:?}", report.problems());
+        let world = enabler.cloud().world();
+        let now: Vec<&str> = world.writes[written..].iter().map(|w| w.operation).collect();
+        assert!(now.contains(&"StartMonitoringMembers"), "{now:?}");
+        assert!(now.contains(&"UpdateMemberDetectors"), "{now:?}");
+        assert!(!now.contains(&"CreateMembers"), "{now:?}");
+        assert_eq!(world.member(admin(), "us-east-1", stopped), Some(MemberStatus::Enabled));
+        assert!(world.detectors[&(bare, "us-east-1".to_owned())].features["S3_DATA_EVENTS"].enabled);
+    }
+
+    #[tokio::test]
+    async fn members_whose_plans_cannot_be_read_are_not_counted_protected() {
+        // Given GuardDuty failing every read of the members' plans (GetMemberDetectors).
+        let mut world = World::organization(1, &["us-east-1"]);
+        world.fail("GetMemberDetectors", None, "InternalServerErrorException", "plans unreadable");
+        let enabler = enabler(world, |_| {});
+
+        // When it is reconciled.
+        let report = enabler.reconcile().await.expect("the reconcile");
+
+        // Then the run does not claim the members protected: their plans could not be checked.
+        assert!(!report.is_success());
+        let region = &report.regions[0];
+        assert!(region.coverage.protected < region.coverage.expected, "{:?}", region.coverage);
+        assert!(report.problems().iter().any(|p| p.contains("plans unreadable")), "{:?}", report.problems());
+    }
+}

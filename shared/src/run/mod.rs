@@ -1,14 +1,14 @@
 //! The executor: reads each governed region, asks the planner what to do, applies it and checks the outcome, with
 //! bounded concurrency across regions. One region's failure never stops the others; the report names it.
 //!
-//! Where things live: [`context`] reads the organization's shape and chooses the regions, [`classes`] groups the
-//! accounts by the plans they want, [`designation`] checks the delegated admin before a deploy, [`observe`] is what
-//! a run reads in a region, [`apply`] is how a step is applied, [`members`] converges and checks memberships,
-//! [`export`] keeps the findings export, [`region`] puts them together for a reconcile or an onboarding, [`onboard`]
-//! is how an onboarding starts on its regions, [`policy`] is the GuardDuty policy writer, [`repair`] answers tamper
-//! calls, [`fanout`] runs the regions, [`trusted`] is the organization-wide trusted access, [`memory`] is what a
-//! warm process remembers, [`survey`] is the read-only look at the organization the evidence report takes, and
-//! [`retire`] and [`usage`] are the command line's own (retiring a policy, reading GuardDuty's cost estimate).
+//! Where things live: `context` reads the organization's shape and chooses the regions, `classes` groups the
+//! accounts by the plans they want, `designation` checks the delegated admin before a deploy, `observe` is what
+//! a run reads in a region, `apply` is how a step is applied, `members` converges and checks memberships,
+//! `export` keeps the findings export, `region` puts them together for a reconcile or an onboarding, `onboard`
+//! is how an onboarding starts on its regions, `policy` is the GuardDuty policy writer, `repair` answers tamper
+//! calls, `fanout` runs the regions, `trusted` is the organization-wide trusted access, `memory` is what a
+//! warm process remembers, `survey` is the read-only look at the organization the evidence report takes, and
+//! `retire` and `usage` are the command line's own (retiring a policy, reading GuardDuty's cost estimate).
 
 mod apply;
 mod classes;
@@ -51,10 +51,10 @@ use crate::tree::OrgTree;
 use classes::ou_classes;
 pub(crate) use classes::AccountClasses;
 pub use context::Entry;
-use context::{Context, Mode, Warmth};
+use context::{Context, Warmth};
+use fanout::{Ended, Staged};
 use memory::Memory;
 pub use onboard::Onboarding;
-use region::{Halfway, Staged};
 pub use repair::Repaired;
 pub(crate) use survey::Survey;
 pub use usage::{RegionUsage, Usage};
@@ -260,32 +260,18 @@ impl<C: Cloud> Enabler<C> {
             return Err(Error::AdminNotInOrganization(admin));
         }
         let keep = options.keep_members;
-        let (regions, organization, org, owned) = match ctx.mode {
-            Mode::Policy { owner: true } => self.reconcile_owning(&ctx, &choice, options).await?,
-            mode => {
-                let org: OrgView<'_> = async {
-                    let organization = if mode == Mode::Api {
-                        let (roster, units) = tokio::try_join!(self.roster(keep), self.units())?;
-                        Organization { roster, classes: AccountClasses::new(&ou_classes(&self.settings, &units), None) }
-                    } else {
-                        let tree = self.tree(&ctx).await?;
-                        let facts = self.policy_facts(&tree, None).await?;
-                        let classes = AccountClasses::new(&ou_classes(&self.settings, &tree), Some(facts));
-                        Organization { roster: self.roster_of(&tree, keep), classes }
-                    };
-                    Ok(Arc::new(organization))
-                }
-                .map(|r: Result<_, Error>| r.map_err(Arc::new))
-                .boxed()
-                .shared();
-                let (regions, trusted) = tokio::join!(
-                    self.run_regions(&ctx, &choice.governed, options, |region| {
-                        self.reconcile_region(&ctx, region, org.clone())
-                    }),
-                    self.trusted_access(&ctx),
-                );
-                (regions, trusted, org.await.map_err(unshare)?, Vec::new())
-            }
+        let (regions, organization, org, owned) = if ctx.mode.owns_policy() {
+            self.reconcile_owning(&ctx, &choice, options).await?
+        } else {
+            let org: OrgView<'_> =
+                self.organization(&ctx, keep).map(|r| r.map(Arc::new).map_err(Arc::new)).boxed().shared();
+            let (regions, trusted) = tokio::join!(
+                self.run_regions(&ctx, &choice.governed, options, |region| {
+                    self.reconcile_region(&ctx, region, org.clone())
+                }),
+                self.trusted_access(&ctx),
+            );
+            (regions, trusted, org.await.map_err(unshare)?, Vec::new())
         };
         let policies = self.policy_report(&ctx, &org, owned, &organization);
         let kind = if options.only_regions.is_some() { RunKind::Region } else { RunKind::Reconcile };
@@ -306,26 +292,16 @@ impl<C: Cloud> Enabler<C> {
         ctx: &Context,
         choice: &RegionChoice,
         options: &RunOptions,
-    ) -> Result<(Vec<RegionReport>, Vec<OrgAction>, Arc<Organization>, Vec<OwnedPolicy>), Error> {
-        let governed = &choice.governed[..];
+    ) -> Result<(Vec<Ended>, Vec<OrgAction>, Arc<Organization>, Vec<OwnedPolicy>), Error> {
         let tree = self.tree(ctx).map(|r| r.map_err(Arc::new)).boxed().shared();
-        let halfway: std::sync::Mutex<std::collections::HashMap<String, Halfway<'_, C>>> = Default::default();
+        let firsts = choice.governed.iter().map(|r| (r.as_str(), ())).collect();
         let (first, trusted) = tokio::join!(
-            self.run_regions(ctx, governed, options, |region| async {
-                match self.prepare_region(ctx, region, None).await {
-                    Staged::Done(report) => Some(*report),
-                    Staged::Halfway(h) => {
-                        halfway.lock().unwrap_or_else(|e| e.into_inner()).insert(region.to_owned(), *h);
-                        None
-                    }
-                }
-            }),
+            self.run_stages(ctx, firsts, options, |region, ()| self.prepare_region(ctx, region, None)),
             self.trusted_access(ctx),
         );
-        let mut regions: Vec<RegionReport> = first.into_iter().flatten().collect();
-        let halfway = halfway.into_inner().unwrap_or_else(|e| e.into_inner());
+        let (mut regions, halfway) = split_stages(first);
         let offered: BTreeMap<String, OrgConfig> =
-            halfway.iter().map(|(region, h)| (region.clone(), h.offered().clone())).collect();
+            halfway.iter().map(|h| (h.region().to_owned(), h.offered().clone())).collect();
         let tree = tree.await.map_err(unshare)?;
         let targets = self.policy_targets(ctx, Some(&tree)).unwrap_or_default();
         let (mut actions, owned, map) = self.own_policies(ctx, choice, &offered, targets).await;
@@ -334,22 +310,31 @@ impl<C: Cloud> Enabler<C> {
         let classes = AccountClasses::new(&ou_classes(&self.settings, &tree), Some(facts));
         let org = Arc::new(Organization { roster: self.roster_of(&tree, options.keep_members), classes });
         let view: OrgView<'_> = ready(Ok(org.clone())).boxed().shared();
-        let remaining: Vec<String> = halfway.keys().cloned().collect();
-        let halfway = std::sync::Mutex::new(halfway);
+        let seconds = halfway.into_iter().map(|h| (h.region(), h)).collect();
         let second = self
-            .run_regions(ctx, &remaining, options, |region| {
-                let taken = halfway.lock().unwrap_or_else(|e| e.into_inner()).remove(region);
-                let view = view.clone();
-                async move {
-                    match taken {
-                        Some(h) => Some(self.finish_region(h, view).await),
-                        None => None,
-                    }
-                }
+            .run_stages(ctx, seconds, options, |_, h| {
+                self.finish_region(*h, view.clone()).map(Staged::<std::convert::Infallible>::done)
             })
             .await;
-        regions.extend(second.into_iter().flatten());
+        regions.extend(second.into_iter().map(Staged::into_ended));
         Ok((regions, actions, org, owned))
+    }
+
+    /// The organization a reconcile's regions need, where it owns no policy: in api mode its accounts and the units
+    /// of GUARDDUTY_FEATURES_BY_OU, read concurrently; where policies are in force, its tree and every account's
+    /// effective GuardDuty policy.
+    async fn organization(&self, ctx: &Context, keep: bool) -> Result<Organization, Error> {
+        if !ctx.mode.reads_effective_policies() {
+            let (roster, units) = tokio::try_join!(self.roster(keep), self.units())?;
+            return Ok(Organization {
+                roster,
+                classes: AccountClasses::new(&ou_classes(&self.settings, &units), None),
+            });
+        }
+        let tree = self.tree(ctx).await?;
+        let facts = self.policy_facts(&tree, None).await?;
+        let classes = AccountClasses::new(&ou_classes(&self.settings, &tree), Some(facts));
+        Ok(Organization { roster: self.roster_of(&tree, keep), classes })
     }
 
     /// The organization's tree under its root.
@@ -439,21 +424,24 @@ impl<C: Cloud> Enabler<C> {
         kind: RunKind,
         ctx: &Context,
         choice: RegionChoice,
-        regions: Vec<RegionReport>,
+        regions_ended: Vec<Ended>,
         organization: Vec<OrgAction>,
         started: Instant,
         expected: usize,
     ) -> Result<Report, Error> {
         let RegionChoice { mut left_out, ungoverned, .. } = choice;
-        let (denied, mut regions): (Vec<RegionReport>, Vec<RegionReport>) =
-            regions.into_iter().partition(|r| r.denied.is_some());
+        let (mut regions, mut denied) = (Vec::new(), Vec::new());
+        for ended in regions_ended {
+            match ended.denied {
+                Some(why) => denied.push((ended.report, why)),
+                None => regions.push(ended.report),
+            }
+        }
         if regions.is_empty() && !denied.is_empty() {
-            let why: Vec<String> =
-                denied.iter().map(|r| format!("{}: {}", r.region, r.denied.as_deref().unwrap_or_default())).collect();
+            let why: Vec<String> = denied.iter().map(|(r, why)| format!("{}: {why}", r.region)).collect();
             return Err(Error::NoRegions(format!("every governed region is denied: {}", why.join("; "))));
         }
-        for mut r in denied {
-            let why = r.denied.take().unwrap_or_default();
+        for (mut r, why) in denied {
             if self.settings.regions.as_ref().is_some_and(|listed| listed.contains(&r.region)) {
                 r.outcome = Outcome::Failed;
                 r.error = Some(format!("listed in GUARDDUTY_REGIONS, but {why}"));
@@ -512,9 +500,21 @@ fn roster(
     roster
 }
 
+/// The regions a first pass ended, and those it left halfway, ready for their members.
+fn split_stages<P>(staged: Vec<Staged<P>>) -> (Vec<Ended>, Vec<P>) {
+    let (mut ended, mut halfway) = (Vec::new(), Vec::new());
+    for s in staged {
+        match s {
+            Staged::Done(report) => ended.push(*report),
+            Staged::Halfway(h) => halfway.push(h),
+        }
+    }
+    (ended, halfway)
+}
+
 /// The error a shared future failed with.
 fn unshare(e: Arc<Error>) -> Error {
-    Arc::try_unwrap(e).unwrap_or_else(|e| Error::Unexpected(e.to_string()))
+    Arc::try_unwrap(e).unwrap_or_else(Error::Shared)
 }
 
 /// With the default plans (what each region offers), a plan one governed region offers and another does not is
@@ -532,5 +532,40 @@ fn name_plans_offered_elsewhere(regions: &mut [RegionReport]) {
                 .filter(|p| !region.plans.contains(p) && !region.plans_not_offered.contains(p) && !superseded(p));
             region.plans_not_offered.extend(missing.cloned().collect::<Vec<_>>());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::state::MemberStatus;
+    use crate::testing::{admin, enabler, World};
+
+    const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+    #[tokio::test]
+    async fn a_reconcile_enrols_every_account_everywhere_and_the_next_one_writes_nothing() {
+        // Given an organization of four members in two regions, GuardDuty nowhere.
+        let enabler = enabler(World::organization(4, &REGIONS), |_| {});
+
+        // When it is reconciled.
+        let report = enabler.reconcile().await.expect("the reconcile");
+
+        // Then every account but the admin is an Enabled member in each region, the report says so, and a second
+        // reconcile finds nothing to write.
+        assert!(report.is_success(), "{:?}", report.problems());
+        {
+            let world = enabler.cloud().world();
+            for region in REGIONS {
+                for n in [1, 3, 4, 5, 6] {
+                    let member = world.member(admin(), region, World::account(n));
+                    assert_eq!(member, Some(MemberStatus::Enabled), "account {n} in {region}");
+                }
+                assert_eq!(world.member(admin(), region, admin()), None);
+            }
+        }
+        let written = enabler.cloud().world().writes.len();
+        let again = enabler.reconcile().await.expect("the second reconcile");
+        assert!(again.is_success(), "{:?}", again.problems());
+        assert_eq!(enabler.cloud().world().writes[written..], []);
     }
 }

@@ -6,7 +6,7 @@ use super::Enabler;
 use crate::error::Error;
 use crate::ports::{Cloud, GuardDutyApi};
 use crate::report::Found;
-use crate::state::{enabled_count, AdminSide, Detector, RegionState};
+use crate::state::{enabled_count, AdminSide, Detector, DetectorState, RegionState};
 
 impl<C: Cloud> Enabler<C> {
     pub(crate) async fn observe(
@@ -54,16 +54,11 @@ pub(crate) async fn read_admin_side<G: GuardDutyApi>(admin: &G, detector: &str) 
 
 /// What was found, for the report.
 pub(crate) fn found(state: &RegionState) -> Found {
-    let detector = |d: &Option<Detector>| match d {
-        None => "MISSING".to_owned(),
-        Some(d) if d.enabled => "ENABLED".to_owned(),
-        Some(_) => "DISABLED".to_owned(),
-    };
     let side = state.admin_side.as_ref();
     Found {
-        management_detector: detector(&state.management_detector),
+        management_detector: DetectorState::of(state.management_detector.as_ref()),
         delegated_admin: state.delegated_admins.first().map(|a| a.account.clone()),
-        admin_detector: detector(&state.admin_detector),
+        admin_detector: DetectorState::of(state.admin_detector.as_ref()),
         auto_enable: side.and_then(|s| s.org_config.auto_enable.clone()),
         members_enabled: side.map_or(0, |s| enabled_count(&s.members)),
         members_total: side.map_or(0, |s| s.members.len()),

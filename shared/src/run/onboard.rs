@@ -14,7 +14,8 @@ use std::time::Instant;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::classes::{AccountClasses, PolicyFacts};
-use super::context::{no_common_region, Context, Entry, Mode, Warmth};
+use super::context::{no_common_region, Context, Entry, Warmth};
+use super::fanout::Ended;
 use super::{Enabler, Gate, RunOptions};
 use crate::config::Enablement;
 use crate::error::Error;
@@ -23,7 +24,7 @@ use crate::plan::MemberAccount;
 use crate::policy::Effective;
 use crate::ports::{Cloud, OrganizationApi, PolicyTypeStatus, Side};
 use crate::regions::{enabled_for_every_account, RegionChoice};
-use crate::report::{ActionStatus, OrgAction, PolicyReport, RegionReport, Report, RunKind};
+use crate::report::{ActionStatus, OrgAction, PolicyReport, Report, RunKind};
 use crate::state::{OrgAccount, OrgConfig};
 
 /// How many accounts' standings (DescribeAccount, and the unit or policy reads) an onboarding reads at once.
@@ -183,7 +184,7 @@ impl<C: Cloud> Enabler<C> {
             the_rest,
             self.trusted_access(&ctx)
         );
-        let (more, choice): (Vec<RegionReport>, RegionChoice) = rest?;
+        let (more, choice): (Vec<Ended>, RegionChoice) = rest?;
         regions.extend(more);
         if regions.is_empty() {
             return Err(no_common_region());
@@ -199,7 +200,7 @@ impl<C: Cloud> Enabler<C> {
         ctx: &Context,
         enrolment: Enrolment,
         choice: RegionChoice,
-        regions: Vec<RegionReport>,
+        regions: Vec<Ended>,
         mut organization: Vec<OrgAction>,
         classes: AccountClasses,
         started: Instant,
@@ -210,9 +211,9 @@ impl<C: Cloud> Enabler<C> {
             uncovered: classes.uncovered(accounts.iter()),
             ..PolicyReport::default()
         });
-        if ctx.mode == (Mode::Policy { owner: true }) {
+        if ctx.mode.owns_policy() {
             let offered: BTreeMap<String, OrgConfig> =
-                regions.iter().filter_map(|r| Some((r.region.clone(), r.offered.clone()?))).collect();
+                regions.iter().filter_map(|r| Some((r.report.region.clone(), r.offered.clone()?))).collect();
             let mut targets = self.remembered_or_computed_targets(ctx).await?;
             // Where exclusions keep the main policy off the root, an account no policy covers yet (one that joined a
             // unit that holds something excluded, or the root itself) gets it attached to it.
@@ -358,27 +359,24 @@ impl<C: Cloud> Enabler<C> {
 /// policies (one class per distinct policy text).
 fn classes_for(ctx: &Context, standings: &[Standing]) -> AccountClasses {
     let units: HashMap<AccountId, usize> = standings.iter().filter_map(|s| Some((s.account, s.unit?))).collect();
-    let policies = match ctx.mode {
-        Mode::Api => None,
-        Mode::Policy { .. } => {
-            let mut texts: Vec<&str> = Vec::new();
-            let mut of = HashMap::new();
-            for s in standings {
-                let Some(text) = s.effective.as_deref() else { continue };
-                let index = match texts.iter().position(|t| *t == text) {
-                    Some(i) => i,
-                    None => {
-                        texts.push(text);
-                        texts.len() - 1
-                    }
-                };
-                of.insert(s.account, index + 1);
-            }
-            let mut effective = vec![None];
-            effective.extend(texts.iter().map(|text| Effective::parse(text).ok()));
-            Some(PolicyFacts { of, effective, ..PolicyFacts::default() })
+    let policies = ctx.mode.reads_effective_policies().then(|| {
+        let mut texts: Vec<&str> = Vec::new();
+        let mut of = HashMap::new();
+        for s in standings {
+            let Some(text) = s.effective.as_deref() else { continue };
+            let index = match texts.iter().position(|t| *t == text) {
+                Some(i) => i,
+                None => {
+                    texts.push(text);
+                    texts.len() - 1
+                }
+            };
+            of.insert(s.account, index + 1);
         }
-    };
+        let mut effective = vec![None];
+        effective.extend(texts.iter().map(|text| Effective::parse(text).ok()));
+        PolicyFacts { of, effective, ..PolicyFacts::default() }
+    });
     AccountClasses::new(&units, policies)
 }
 
@@ -388,5 +386,55 @@ fn single(onboarding: Onboarding) -> Result<Report, Error> {
         (_, Some((_, refused))) => Err(refused),
         (Some(report), None) => Ok(report),
         (None, None) => Err(Error::Unexpected("an onboarding with no account".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::Error;
+    use crate::state::MemberStatus;
+    use crate::testing::{admin, enabler, World};
+    use crate::RunOptions;
+
+    const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+    #[tokio::test]
+    async fn a_new_account_is_made_an_enabled_member_in_every_region_with_its_plans() {
+        // Given a reconciled organization, and an account that joins it afterwards.
+        let enabler = enabler(World::organization(2, &REGIONS), |_| {});
+        enabler.reconcile().await.expect("the reconcile");
+        let newcomer = World::account(9);
+        enabler.cloud().world().add_account(newcomer, "r-root");
+
+        // When it is onboarded.
+        let report = enabler.onboard(&newcomer, &RunOptions::default()).await.expect("the onboarding");
+
+        // Then it is an Enabled member in each region, with the plans the organization configuration enables, and
+        // the report counts it protected.
+        assert!(report.is_success(), "{:?}", report.problems());
+        assert_eq!(report.enrolled, [newcomer]);
+        let world = enabler.cloud().world();
+        for region in REGIONS {
+            assert_eq!(world.member(admin(), region, newcomer), Some(MemberStatus::Enabled), "{region}");
+            let own = &world.detectors[&(newcomer, region.to_owned())];
+            assert!(own.features["S3_DATA_EVENTS"].enabled, "S3 protection in {region}");
+        }
+        assert_eq!(world.writes_of("CreateMembers").len(), 4, "two regions at the reconcile, two now");
+    }
+
+    #[tokio::test]
+    async fn an_account_outside_the_organization_is_refused_and_nothing_is_written() {
+        // Given a reconciled organization.
+        let enabler = enabler(World::organization(2, &REGIONS), |_| {});
+        enabler.reconcile().await.expect("the reconcile");
+        let written = enabler.cloud().world().writes.len();
+
+        // When an account it does not hold is onboarded.
+        let stranger = World::account(77);
+        let error = enabler.onboard(&stranger, &RunOptions::default()).await.expect_err("refused");
+
+        // Then the refusal names it, and GuardDuty is untouched.
+        assert!(matches!(error, Error::NotInOrganization(a) if a == stranger), "{error}");
+        assert_eq!(enabler.cloud().world().writes[written..], []);
     }
 }

@@ -587,3 +587,61 @@ fn done(action: OrgActionKind, target: String, result: Result<(), Error>) -> Org
         Err(e) => failed(action, &target, &e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Enablement;
+    use crate::ports::PolicyTypeStatus;
+    use crate::state::MemberStatus;
+    use crate::testing::{admin, enabler, World};
+
+    const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+    #[tokio::test]
+    async fn a_run_that_owns_a_policy_writes_it_between_the_regions_two_passes() {
+        // Given an organization without GuardDuty policies, and GUARDDUTY_ENABLEMENT=policy.
+        let enabler = enabler(World::organization(2, &REGIONS), |s| s.enablement = Enablement::Policy);
+
+        // When it is reconciled.
+        let report = enabler.reconcile().await.expect("the reconcile");
+
+        // Then the policy type is enabled (it was pending once), the policy is written and attached to the root, and
+        // every member is Enabled with the plans the policy gives it.
+        assert!(report.is_success(), "{:?}", report.problems());
+        assert_eq!(report.enablement, "policy");
+        let world = enabler.cloud().world();
+        assert_eq!(world.root.as_ref().map(|r| r.guardduty_policies), Some(PolicyTypeStatus::Enabled));
+        let policy = world.policies.values().next().expect("a policy written");
+        assert!(policy.targets.contains("r-root"), "{:?}", policy.targets);
+        assert!(policy.content.contains("s3_data_events"), "{}", policy.content);
+        for region in REGIONS {
+            assert_eq!(world.member(admin(), region, World::account(3)), Some(MemberStatus::Enabled), "{region}");
+        }
+        // The two passes: every region's foundation before the policy, every membership after it is attached.
+        let order: Vec<&str> = world.writes.iter().map(|w| w.operation).collect();
+        let at = |op: &str| order.iter().position(|o| *o == op).unwrap_or_else(|| panic!("{op} in {order:?}"));
+        let last = |op: &str| order.iter().rposition(|o| *o == op).unwrap_or_else(|| panic!("{op} in {order:?}"));
+        assert!(last("EnableOrganizationAdminAccount") < at("CreatePolicy"), "{order:?}");
+        assert!(at("AttachPolicy") < at("CreateMembers"), "{order:?}");
+        assert!(world.writes_of("UpdateOrganizationConfiguration").is_empty(), "policy mode writes no auto-enable");
+    }
+
+    #[tokio::test]
+    async fn a_policy_for_thirty_regions_is_split_into_parts_organizations_accepts() {
+        // Given thirty governed regions: a block per region does not fit in one policy, and Organizations refuses
+        // more than 10,000 characters.
+        let regions: Vec<String> = (0..30).map(|i| format!("eu-test-{i}")).collect();
+        let names: Vec<&str> = regions.iter().map(String::as_str).collect();
+        let enabler = enabler(World::organization(1, &names), |s| s.enablement = Enablement::Policy);
+
+        // When it is reconciled.
+        let report = enabler.reconcile().await.expect("the reconcile");
+
+        // Then the content is split into parts that each fit, every part attached, and no write was refused.
+        assert!(report.is_success(), "{:?}", report.problems());
+        let world = enabler.cloud().world();
+        assert!(world.policies.len() >= 2, "{} policies", world.policies.len());
+        assert!(world.policies.values().all(|p| p.content.chars().count() <= 10_000 && p.targets.contains("r-root")));
+        assert!(report.organization.iter().all(|a| a.error.is_none()), "{:?}", report.organization);
+    }
+}

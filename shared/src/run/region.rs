@@ -15,7 +15,8 @@ use futures_util::stream::{self, StreamExt};
 
 use super::apply::RegionWork;
 use super::classes::AccountClasses;
-use super::context::{Context, Entry, Mode};
+use super::context::{Context, Entry};
+use super::fanout::{Ended, Staged};
 use super::members::touched;
 use super::observe::{found, read_admin_side};
 use super::{Enabler, OrgView, Organization, Roster};
@@ -28,8 +29,8 @@ use crate::plan::{
     Desired, Left, MemberAccount, Round, Step, MEMBER_BATCH,
 };
 use crate::ports::{Cloud, GuardDutyApi, Side};
-use crate::report::{Coverage, Outcome, RegionReport};
-use crate::state::{AdminSide, Detector, MemberStatus, Members, OrgConfig};
+use crate::report::{Coverage, Outcome};
+use crate::state::{AdminSide, Detector, DetectorState, MemberStatus, Members, OrgConfig};
 
 /// A region after its first part: the work so far, and the admin's side as read (what the region offers, for the
 /// policies a run owns, and its members).
@@ -38,31 +39,26 @@ pub(crate) struct Halfway<'a, C: Cloud> {
     side: AdminSide,
 }
 
-impl<C: Cloud> Halfway<'_, C> {
+impl<'a, C: Cloud> Halfway<'a, C> {
     /// What the region offers (its organization configuration).
     pub(crate) fn offered(&self) -> &OrgConfig {
         &self.side.org_config
     }
+
+    /// The region.
+    pub(crate) fn region(&self) -> &'a str {
+        self.work.name
+    }
 }
 
-/// Where a region's first part left it: ended (a conflict, a block, a failure), or halfway.
-pub(crate) enum Staged<'a, C: Cloud> {
-    /// Nothing more to do here.
-    Done(Box<RegionReport>),
-    /// Ready for its members.
-    Halfway(Box<Halfway<'a, C>>),
-}
+/// Where a region's first part left it: ended (a conflict, a block, a failure), or halfway, ready for its members.
+pub(crate) type Prepared<'a, C> = Staged<Box<Halfway<'a, C>>>;
 
 impl<C: Cloud> Enabler<C> {
     /// Both parts of a region's reconcile.
-    pub(crate) async fn reconcile_region<'a>(
-        &'a self,
-        ctx: &'a Context,
-        region: &'a str,
-        org: OrgView<'_>,
-    ) -> RegionReport {
+    pub(crate) async fn reconcile_region<'a>(&'a self, ctx: &'a Context, region: &'a str, org: OrgView<'_>) -> Ended {
         match self.prepare_region(ctx, region, Some(org.clone())).await {
-            Staged::Done(report) => *report,
+            Staged::Done(ended) => *ended,
             Staged::Halfway(halfway) => self.finish_region(*halfway, org).await,
         }
     }
@@ -74,22 +70,22 @@ impl<C: Cloud> Enabler<C> {
         ctx: &'a Context,
         region: &'a str,
         org: Option<OrgView<'_>>,
-    ) -> Staged<'a, C> {
+    ) -> Prepared<'a, C> {
         let mut work = RegionWork::new(self, ctx, region);
         match self.prepare_steps(&mut work, org).await {
             Ok(Some(side)) => Staged::Halfway(Box::new(Halfway { work, side })),
-            Ok(None) => Staged::Done(Box::new(work.report)),
-            Err(e) => Staged::Done(Box::new(self.finish(work, Err(e)))),
+            Ok(None) => Staged::done(self.finish(work, Ok(()))),
+            Err(e) => Staged::done(self.finish(work, Err(e))),
         }
     }
 
     /// A region whose first part is all that is asked (a repair of its foundation): its report, members untouched.
-    pub(crate) fn foundation_only(&self, halfway: Halfway<'_, C>) -> RegionReport {
+    pub(crate) fn foundation_only(&self, halfway: Halfway<'_, C>) -> Ended {
         self.finish(halfway.work, Ok(()))
     }
 
     /// The second part: every member and its plans, converged and checked.
-    pub(crate) async fn finish_region(&self, halfway: Halfway<'_, C>, org: OrgView<'_>) -> RegionReport {
+    pub(crate) async fn finish_region(&self, halfway: Halfway<'_, C>, org: OrgView<'_>) -> Ended {
         let Halfway { mut work, side } = halfway;
         let result = self.member_steps(&mut work, side, org).await;
         self.finish(work, result)
@@ -114,17 +110,17 @@ impl<C: Cloud> Enabler<C> {
         if let Some(id) = &work.detector {
             self.memory.remember_detector(work.name, id);
         }
-        let owned = match (ctx.mode, org) {
-            (Mode::Policy { .. }, Some(org)) => {
+        let owned = match org.filter(|_| ctx.mode.reads_effective_policies()) {
+            Some(org) => {
                 let org = org.await.map_err(Error::Shared)?;
                 org.classes.owned(&self.settings.admin_account, work.name)
             }
-            _ => BTreeSet::new(),
+            None => BTreeSet::new(),
         };
         // The admin's side is read now where it could not be before (no designation or detector yet).
         let (admin_plan, side) = match (state.admin_detector, state.admin_side) {
             (Some(detector), Some(side)) => {
-                work.report.offered = Some(side.org_config.clone());
+                work.offered = Some(side.org_config.clone());
                 (plan_admin_side(&self.settings, &detector, &side.org_config, &owned), side)
             }
             // A detector this run created gets every plan written (whatever GuardDuty turned on by itself), so that the
@@ -133,7 +129,7 @@ impl<C: Cloud> Enabler<C> {
                 let id = work.detector_id()?;
                 let detector = known.unwrap_or_else(|| self.new_detector(&id));
                 let side = read_admin_side(&work.admin, &id).await?;
-                work.report.offered = Some(side.org_config.clone());
+                work.offered = Some(side.org_config.clone());
                 (plan_admin_side(&self.settings, &detector, &side.org_config, &owned), side)
             }
             // A dry run before the first designation: what the region offers is read after it, so it is guessed, and
@@ -160,7 +156,7 @@ impl<C: Cloud> Enabler<C> {
             work.deferred.get_or_insert(e);
         }
         // The organization configuration is api mode's: in policy mode its settings no longer apply.
-        if ctx.mode == Mode::Api && work.deferred.is_none() {
+        if ctx.mode.writes_org_config() && work.deferred.is_none() {
             if let Err(e) = work.apply_all(admin_plan.org_config.into_iter().collect()).await {
                 work.deferred.get_or_insert(e);
             }
@@ -280,7 +276,7 @@ impl<C: Cloud> Enabler<C> {
         region: &str,
         members: &[MemberAccount],
         classes: &AccountClasses,
-    ) -> RegionReport {
+    ) -> Ended {
         let mut work = RegionWork::new(self, ctx, region);
         let result = self.onboard_steps(&mut work, members, classes).await;
         match result {
@@ -309,7 +305,7 @@ impl<C: Cloud> Enabler<C> {
         };
         self.memory.remember_detector(work.name, &detector);
         work.detector = Some(detector.clone());
-        work.report.found.admin_detector = "PRESENT".into();
+        work.report.found.admin_detector = DetectorState::Present;
         let (_, held) = classes.wants(&self.settings, work.name, &OrgConfig::default());
         let members: Vec<MemberAccount> = members.iter().filter(|m| !held.contains(&m.id)).cloned().collect();
         let members = &members[..];
@@ -318,13 +314,13 @@ impl<C: Cloud> Enabler<C> {
         work.report.found.auto_enable = config.auto_enable.clone();
         let plans = self.settings.plans.resolve(&config).plans;
         work.report.plans = plans.iter().map(|p| p.name.clone()).collect();
-        if work.ctx.mode == Mode::Api {
+        if work.ctx.mode.writes_org_config() {
             let (org_plans, new_only) = org_plans(&self.settings, &config, &plans);
             if let Some(step) = plan_org_config(&self.settings, &config, &org_plans, &new_only) {
                 work.apply_all(vec![step]).await?;
             }
         }
-        work.report.offered = Some(config);
+        work.offered = Some(config);
         conclude(work, members, statuses, &check);
         Ok(true)
     }
@@ -401,7 +397,7 @@ impl<C: Cloud> Enabler<C> {
         Ok((config, statuses, check))
     }
 
-    fn finish(&self, mut work: RegionWork<'_, C>, result: Result<(), Error>) -> RegionReport {
+    fn finish(&self, mut work: RegionWork<'_, C>, result: Result<(), Error>) -> Ended {
         // A write of the admin's side that failed earlier is the region's failure, its members measured since.
         let result = match work.deferred.take() {
             Some(e) => Err(e),
@@ -419,8 +415,7 @@ impl<C: Cloud> Enabler<C> {
                 self.settings.admin_account
             );
             tracing::info!(region = work.name, reason = %why, "region left out");
-            work.report.denied = Some(why);
-            return work.report;
+            return Ended { report: work.report, offered: None, denied: Some(why) };
         }
         if let Err(e) = result {
             self.memory.forget_detector(work.name);
@@ -428,7 +423,7 @@ impl<C: Cloud> Enabler<C> {
             work.report.error = Some(e.to_string());
             tracing::warn!(region = work.name, error = %e, "region failed");
         }
-        work.report
+        Ended { report: work.report, offered: work.offered, denied: None }
     }
 }
 
@@ -550,4 +545,77 @@ fn refusal(rule: &Designation, admin: &AccountId) -> Option<(Outcome, String)> {
         Designation::Conflict { .. } => Outcome::Conflict,
     };
     Some((outcome, rule.why(admin)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::Outcome;
+    use crate::state::MemberStatus;
+    use crate::testing::{admin, enabler, World};
+
+    const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-south-1"];
+
+    #[tokio::test]
+    async fn a_region_a_service_control_policy_denies_is_left_out_with_why_and_the_others_converge() {
+        // Given three regions, one of which a service control policy denies GuardDuty to the admin.
+        let mut world = World::organization(2, &REGIONS);
+        world.denied.insert("ap-south-1".into());
+        let enabler = enabler(world, |_| {});
+
+        // When it is reconciled.
+        let report = enabler.reconcile().await.expect("the reconcile");
+
+        // Then the denied region is left out, saying so, and the other two are protected.
+        let left: Vec<_> = report.regions_left_out.iter().filter(|l| l.scp_denied).collect();
+        assert_eq!(left.len(), 1, "{:?}", report.regions_left_out);
+        assert_eq!(left[0].region, "ap-south-1");
+        assert!(left[0].reason.contains("service control policy"), "{}", left[0].reason);
+        assert!(report.is_success(), "{:?}", report.problems());
+        assert_eq!(report.regions.len(), 2);
+        let world = enabler.cloud().world();
+        assert_eq!(world.member(admin(), "eu-west-1", World::account(3)), Some(MemberStatus::Enabled));
+    }
+
+    #[tokio::test]
+    async fn a_region_listed_by_the_user_and_denied_fails_with_its_accounts_unprotected() {
+        // Given a region the configuration names, which a service control policy denies.
+        let mut world = World::organization(2, &REGIONS);
+        world.denied.insert("ap-south-1".into());
+        let listed = REGIONS.iter().map(|r| (*r).to_owned()).collect();
+        let enabler = enabler(world, |s| s.regions = Some(listed));
+
+        // When it is reconciled.
+        let report = enabler.reconcile().await.expect("the reconcile");
+
+        // Then the run does not say it is in sync: the region failed, none of its accounts counted protected.
+        assert!(!report.is_success());
+        let denied = report.regions.iter().find(|r| r.region == "ap-south-1").expect("the denied region reported");
+        assert_eq!(denied.outcome, Outcome::Failed);
+        assert_eq!(denied.coverage.protected, 0);
+        assert_eq!(denied.coverage.expected, 3, "the management account and the two members");
+    }
+
+    #[tokio::test]
+    async fn a_failure_in_one_region_fails_that_region_only() {
+        // Given CreateMembers failing in one region.
+        let mut world = World::organization(2, &REGIONS);
+        world.fail("CreateMembers", Some("eu-west-1"), "InternalServerErrorException", "try again");
+        let enabler = enabler(world, |_| {});
+
+        // When it is reconciled.
+        let report = enabler.reconcile().await.expect("the reconcile");
+
+        // Then that region failed with its accounts named unprotected, and the others are protected.
+        assert!(!report.is_success());
+        for r in &report.regions {
+            if r.region == "eu-west-1" {
+                assert_eq!(r.outcome, Outcome::Failed, "{r:?}");
+                assert_eq!(r.coverage.protected, 0);
+                assert!(r.unprotected.iter().any(|u| u.reason.contains("try again")), "{:?}", r.unprotected);
+            } else {
+                assert!(matches!(r.outcome, Outcome::Changed | Outcome::InSync), "{}: {:?}", r.region, r.outcome);
+                assert_eq!(r.coverage.protected, r.coverage.expected);
+            }
+        }
+    }
 }

@@ -7,16 +7,14 @@
 //! deleted, the admin removed), by that region's whole reconcile.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Instant;
 
-use super::context::{Entry, Mode, Warmth};
-use super::region::Staged;
+use super::context::{Entry, Warmth};
+use super::fanout::Staged;
 use super::{Enabler, Gate, RunOptions};
 use crate::error::Error;
 use crate::ports::{Cloud, GuardDutyApi, ListKind, Side};
 use crate::report::Report;
-use crate::state::OrgConfig;
 use crate::tamper::{Repair, Silencing};
 
 /// What a repair did, and whether what it wrote reads back as it should.
@@ -148,27 +146,87 @@ impl<C: Cloud> Enabler<C> {
         let started = Instant::now();
         self.check_partition()?;
         let (ctx, choice) = self.context(options, Warmth::Fresh).await?;
-        let offered: Mutex<BTreeMap<String, OrgConfig>> = Mutex::default();
-        let (regions, mut organization) = tokio::join!(
-            self.run_regions(&ctx, &choice.governed, options, |region| async {
-                match self.prepare_region(&ctx, region, None).await {
-                    Staged::Done(report) => *report,
-                    Staged::Halfway(h) => {
-                        let mut offered = offered.lock().unwrap_or_else(|e| e.into_inner());
-                        offered.insert(region.to_owned(), h.offered().clone());
-                        self.foundation_only(*h)
-                    }
-                }
-            }),
+        let firsts = choice.governed.iter().map(|r| (r.as_str(), ())).collect();
+        let (first, mut organization) = tokio::join!(
+            self.run_stages(&ctx, firsts, options, |region, ()| self.prepare_region(&ctx, region, None)),
             self.trusted_access(&ctx),
         );
-        if policies && ctx.mode == (Mode::Policy { owner: true }) {
-            let offered = offered.into_inner().unwrap_or_else(|e| e.into_inner());
+        let (mut regions, mut offered) = (Vec::new(), BTreeMap::new());
+        for staged in first {
+            match staged {
+                Staged::Done(ended) => regions.push(*ended),
+                Staged::Halfway(h) => {
+                    offered.insert(h.region().to_owned(), h.offered().clone());
+                    regions.push(self.foundation_only(*h));
+                }
+            }
+        }
+        if policies && ctx.mode.owns_policy() {
             let tree = self.tree(&ctx).await?;
             let targets = self.policy_targets(&ctx, Some(&tree)).unwrap_or_default();
             let (actions, _, _) = self.own_policies(&ctx, &choice, &offered, targets).await;
             organization.extend(actions);
         }
         self.report(crate::report::RunKind::Repair, &ctx, choice, regions, organization, started, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::state::MemberStatus;
+    use crate::tamper::Repair;
+    use crate::testing::{admin, enabler, World};
+    use crate::RunOptions;
+
+    #[tokio::test]
+    async fn a_stopped_member_is_repaired_in_its_region_only_and_read_back() {
+        // Given a reconciled organization in two regions, and one member's monitoring stopped in one of them.
+        let enabler = enabler(World::organization(2, &["us-east-1", "eu-west-1"]), |_| {});
+        enabler.reconcile().await.expect("the reconcile");
+        let member = World::account(3);
+        let key = (admin(), "eu-west-1".to_owned());
+        enabler
+            .cloud()
+            .world()
+            .detectors
+            .get_mut(&key)
+            .expect("detector")
+            .members
+            .insert(member, MemberStatus::Disabled);
+        let written = enabler.cloud().world().writes.len();
+
+        // When the stop is repaired.
+        let repair = Repair::Monitoring { region: "eu-west-1".into(), accounts: vec![member] };
+        let repaired = enabler.repair(&repair, &RunOptions::default()).await.expect("the repair");
+
+        // Then it is verified, the member is Enabled, and every write was in that region.
+        assert!(repaired.verified, "{:?}", repaired.shortfall);
+        let world = enabler.cloud().world();
+        assert_eq!(world.member(admin(), "eu-west-1", member), Some(MemberStatus::Enabled));
+        let now = &world.writes[written..];
+        assert!(!now.is_empty());
+        assert!(now.iter().all(|w| w.region == "eu-west-1"), "{now:?}");
+    }
+
+    #[tokio::test]
+    async fn a_foundation_repair_brings_back_the_admins_detector_and_leaves_members_alone() {
+        // Given a reconciled organization whose admin detector someone disabled.
+        let enabler = enabler(World::organization(2, &["us-east-1"]), |_| {});
+        enabler.reconcile().await.expect("the reconcile");
+        let key = (admin(), "us-east-1".to_owned());
+        enabler.cloud().world().detectors.get_mut(&key).expect("detector").enabled = false;
+        let written = enabler.cloud().world().writes.len();
+
+        // When the region's foundation is repaired.
+        let repair = Repair::Foundation { region: "us-east-1".into() };
+        let repaired = enabler.repair(&repair, &RunOptions::default()).await.expect("the repair");
+
+        // Then the detector is enabled again, verified by a dry run that plans nothing, and no member was written.
+        assert!(repaired.verified, "{:?}", repaired.shortfall);
+        let world = enabler.cloud().world();
+        assert!(world.detectors[&key].enabled);
+        let now: Vec<&str> = world.writes[written..].iter().map(|w| w.operation).collect();
+        assert!(now.contains(&"UpdateDetector"), "{now:?}");
+        assert!(!now.iter().any(|op| op.contains("Member")), "{now:?}");
     }
 }

@@ -80,3 +80,51 @@ impl<C: Cloud> Enabler<C> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Enablement;
+    use crate::ports::PolicyTypeStatus;
+    use crate::testing::{enabler, World};
+
+    #[tokio::test]
+    async fn retiring_detaches_and_deletes_the_owned_policy_then_disables_the_type() {
+        // Given a run that owns a policy.
+        let enabler = enabler(World::organization(1, &["us-east-1"]), |s| s.enablement = Enablement::Policy);
+        enabler.reconcile().await.expect("the reconcile");
+        assert_eq!(enabler.cloud().world().policies.len(), 1);
+
+        // When its policies are retired.
+        let done = enabler.retire_policies(false).await.expect("retired");
+
+        // Then the policy is gone, the type disabled, and GuardDuty left as it was.
+        let world = enabler.cloud().world();
+        assert!(world.policies.is_empty(), "{done:?}");
+        assert_eq!(world.root.as_ref().map(|r| r.guardduty_policies), Some(PolicyTypeStatus::NotEnabled));
+        assert!(done.iter().any(|line| line.starts_with("detach")), "{done:?}");
+        assert!(world.writes_of("DeleteMembers").is_empty() && world.writes_of("DeleteDetector").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_of_retiring_says_what_it_would_do_and_does_nothing() {
+        // Given a run that owns a policy, and GUARDDUTY_DRY_RUN for the retirement.
+        let world = World::organization(1, &["us-east-1"]);
+        let owner = enabler(world, |s| s.enablement = Enablement::Policy);
+        owner.reconcile().await.expect("the reconcile");
+        let world = owner.cloud().world().clone();
+        let dry = enabler(world, |s| {
+            s.enablement = Enablement::Policy;
+            s.dry_run = true;
+        });
+
+        // When it is retired as a dry run.
+        let done = dry.retire_policies(false).await.expect("planned");
+
+        // Then the lines name the detach and the delete, and the policy is still attached.
+        assert!(done.iter().any(|l| l.starts_with("delete")), "{done:?}");
+        let world = dry.cloud().world();
+        assert_eq!(world.policies.len(), 1);
+        assert!(world.policies.values().all(|p| p.targets.contains("r-root")));
+        assert!(world.writes.len() == owner.cloud().world().writes.len(), "no write added");
+    }
+}

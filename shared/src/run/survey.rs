@@ -66,10 +66,8 @@ impl<C: Cloud> Enabler<C> {
         let subtree = self.cloud.organization().subtree(&shape.root.id).await?;
         let unit_names = subtree.names.clone();
         let tree = OrgTree::new(subtree);
-        let facts = match shape.mode {
-            Mode::Policy { .. } => Some(self.policy_facts(&tree, None).await?),
-            Mode::Api => None,
-        };
+        let facts =
+            if shape.mode.reads_effective_policies() { Some(self.policy_facts(&tree, None).await?) } else { None };
         let classes = AccountClasses::new(&ou_classes(&self.settings, &tree), facts);
         let roster = self.roster_of(&tree, true);
         Ok(Survey {

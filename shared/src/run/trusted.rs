@@ -53,3 +53,50 @@ impl<C: Cloud> Enabler<C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MALWARE_PROTECTION_PRINCIPAL;
+    use crate::report::{ActionStatus, OrgActionKind};
+    use crate::testing::{enabler, World};
+
+    #[tokio::test]
+    async fn trusted_access_for_malware_protection_is_enabled_once_and_then_only_read() {
+        // Given an organization without trusted access for Malware Protection.
+        let enabler = enabler(World::organization(1, &["us-east-1"]), |_| {});
+
+        // When it is reconciled twice.
+        let first = enabler.reconcile().await.expect("the reconcile");
+        let second = enabler.reconcile().await.expect("the second reconcile");
+
+        // Then the first run enables it and says so; the second writes nothing for it.
+        let enabled = |r: &crate::Report| {
+            r.organization
+                .iter()
+                .any(|a| a.action == OrgActionKind::EnableTrustedAccess && a.status == ActionStatus::Done)
+        };
+        assert!(enabled(&first), "{:?}", first.organization);
+        assert!(!enabled(&second), "{:?}", second.organization);
+        let world = enabler.cloud().world();
+        assert!(world.trusted.contains(MALWARE_PROTECTION_PRINCIPAL));
+        assert_eq!(world.writes_of("EnableAWSServiceAccess").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refused_enable_is_reported_failed_and_the_regions_go_on() {
+        // Given Organizations refusing EnableAWSServiceAccess.
+        let mut world = World::organization(1, &["us-east-1"]);
+        world.fail("EnableAWSServiceAccess", None, "AccessDeniedException", "not allowed");
+        let enabler = enabler(world, |_| {});
+
+        // When it is reconciled.
+        let report = enabler.reconcile().await.expect("the reconcile");
+
+        // Then the action is failed with the reason, and the region is still converged.
+        let action = report.organization.iter().find(|a| a.action == OrgActionKind::EnableTrustedAccess);
+        let action = action.expect("the trusted-access action");
+        assert_eq!(action.status, ActionStatus::Failed);
+        assert!(action.error.as_deref().unwrap_or_default().contains("not allowed"));
+        assert_eq!(report.regions[0].coverage.protected, report.regions[0].coverage.expected);
+    }
+}

@@ -11,9 +11,9 @@ use bootstrapper::{Bootstrapper, Environment, ResponseSender};
 use enablement::evidence::EvidenceError;
 use enablement::{
     AccountId, AutoEnable, Cloud, CreateAccountStatus, DelegatedAdmin, Detector, EnabledRegion, Enabler, Error,
-    FindingFrequency, FindingList, GuardDutyApi, ListKind, MemberAccount, MemberFeatures, Members, OrgAccount,
-    OrgConfig, OrganizationApi, Plan, PolicyRecord, PublishingDestination, Root, SavedFilter, Side, Subtree,
-    Unprocessed,
+    FailureKind, FindingFrequency, FindingList, GuardDutyApi, ListKind, MemberAccount, MemberFeatures, Members,
+    OrgAccount, OrgConfig, OrganizationApi, Plan, PolicyRecord, PublishingDestination, Root, SavedFilter, Side,
+    Subtree, Unprocessed,
 };
 use responder::Responder;
 use serde_json::{json, Value};
@@ -175,63 +175,63 @@ async fn every_bad_input_gets_a_clear_error_or_a_documented_ignore_with_zero_wri
         v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         v
     };
-    // (name, request, answered FAILED to the ResponseURL)
+    // (name, request, None where it is answered FAILED to the ResponseURL, else the kind of its invocation error)
     let bootstrapper_corpus = vec![
-        ("null", json!(null), false),
-        ("an array", json!([1, 2, 3]), false),
-        ("a string", json!("Create"), false),
-        ("a number", json!(7), false),
-        ("Create without a ResponseURL", json!({"RequestType": "Create"}), false),
+        ("null", json!(null), Some(FailureKind::InvalidRequest)),
+        ("an array", json!([1, 2, 3]), Some(FailureKind::InvalidRequest)),
+        ("a string", json!("Create"), Some(FailureKind::InvalidRequest)),
+        ("a number", json!(7), Some(FailureKind::InvalidRequest)),
+        ("Create without a ResponseURL", json!({"RequestType": "Create"}), Some(FailureKind::MalformedRequest)),
         (
             "an unknown RequestType",
             with(json!({"RequestType": "Explode", "ResponseURL": catcher.url, "ResourceType": "Custom::X"})),
-            true,
+            None,
         ),
-        ("a RequestType that is a number", with(json!({"RequestType": 1, "ResponseURL": catcher.url})), true),
-        ("a ResponseURL but no RequestType", with(json!({"ResponseURL": catcher.url})), true),
+        ("a RequestType that is a number", with(json!({"RequestType": 1, "ResponseURL": catcher.url})), None),
+        ("a ResponseURL but no RequestType", with(json!({"ResponseURL": catcher.url})), None),
         (
             "Create without a StackId",
             json!({"RequestType": "Create", "ResponseURL": catcher.url, "RequestId": "r", "LogicalResourceId": "l"}),
-            false,
+            Some(FailureKind::MalformedRequest),
         ),
         (
             "a ResponseURL that is not a URL",
             with(
                 json!({"RequestType": "Delete", "ResponseURL": "not a url", "ResourceType": "Custom::X", "PhysicalResourceId": "p", "ResourceProperties": {}}),
             ),
-            false,
+            Some(FailureKind::ResponseNotDelivered),
         ),
         (
             "an ftp ResponseURL",
             with(
                 json!({"RequestType": "Delete", "ResponseURL": "ftp://example.com/x", "ResourceType": "Custom::X", "PhysicalResourceId": "p", "ResourceProperties": {}}),
             ),
-            false,
+            Some(FailureKind::ResponseNotDelivered),
         ),
     ];
     for (name, payload, ignored) in bootstrapper_events() {
         let answer = bootstrapper.handle(event(payload)).await;
         match (ignored, &answer) {
             (true, Ok(v)) => assert_eq!(v["request"]["request"], "ignore", "{name}: {v}"),
-            (false, Err(e)) => assert_eq!(e.kind, "MalformedEvent", "{name}: {e}"),
+            (false, Err(e)) => assert_eq!(e.kind, FailureKind::MalformedEvent, "{name}: {e}"),
             _ => panic!("{name}: expected {}, got {answer:?}", if ignored { "an ignore" } else { "an error" }),
         }
         count += 1;
     }
     let mut answered = 0;
-    for (name, payload, fails_to_cloudformation) in bootstrapper_corpus {
+    for (name, payload, error) in bootstrapper_corpus {
         let before = catcher.received().len();
         let answer = bootstrapper.handle(event(payload)).await;
         let after = catcher.received();
-        if fails_to_cloudformation {
+        if let Some(kind) = error {
+            assert_eq!(answer.as_ref().map_err(|e| e.kind).err(), Some(kind), "{name}: {answer:?}");
+            assert_eq!(after.len(), before, "{name}: nothing to answer");
+        } else {
             assert!(answer.is_ok(), "{name}: {answer:?}");
             assert_eq!(after.len(), before + 1, "{name}: one answer");
             assert_eq!(after[before].2["Status"], "FAILED", "{name}");
             assert!(after[before].2["Reason"].as_str().unwrap().contains("malformed"), "{name}");
             answered += 1;
-        } else {
-            assert!(answer.is_err(), "{name}: {answer:?}");
-            assert_eq!(after.len(), before, "{name}: nothing to answer");
         }
         count += 1;
     }
@@ -441,9 +441,10 @@ async fn a_panic_becomes_an_invocation_error_and_the_next_invocation_is_served()
     let created = fixture("create-account-result-succeeded.json", &[]);
     let err = responder.handle(event(created.clone())).await.expect_err("the panic is an error");
     assert!(err.to_string().contains("internal error"), "{err}");
-    assert_eq!(err.kind, "InternalError");
+    assert_eq!(err.kind, FailureKind::InternalError);
     assert!(responder.handle(event(fixture("ec2-instance-state-change.json", &[]))).await.is_ok());
-    assert!(responder.handle(event(created)).await.is_err());
+    let again = responder.handle(event(created)).await.expect_err("the panic is an error again");
+    assert_eq!(again.kind, FailureKind::InternalError);
 
     // the bootstrapper: CloudFormation still gets exactly one FAILED, with the panic's message
     let env = Environment {
@@ -464,7 +465,7 @@ async fn a_panic_becomes_an_invocation_error_and_the_next_invocation_is_served()
     // and its schedule: an invocation error, the next invocation served
     let err =
         bootstrapper.handle(event(fixture("scheduled-event.json", &[]))).await.expect_err("the panic is an error");
-    assert_eq!(err.kind, "InternalError", "{err}");
+    assert_eq!(err.kind, FailureKind::InternalError, "{err}");
     assert!(bootstrapper.handle(event(fixture("region-opt-in-disabled.json", &[]))).await.is_ok());
 }
 

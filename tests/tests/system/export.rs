@@ -89,7 +89,10 @@ async fn export_is_set_in_every_region_updated_in_place_and_a_second_run_writes_
     emulator.clear_log();
     let again = enabler.reconcile().await.unwrap();
     assert_eq!(tally(&emulator.log()).writes, 0, "{:?}", tally(&emulator.log()).by_operation);
-    assert!(again.regions.iter().all(|r| r.export.as_ref().unwrap().status == "PUBLISHING"), "{again:#?}");
+    assert!(
+        again.regions.iter().all(|r| r.export.as_ref().unwrap().status == enablement::ExportStatus::Publishing),
+        "{again:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,9 +153,9 @@ async fn a_region_the_bucket_cannot_serve_is_left_out_of_export_not_failed() {
     for region in &report.regions {
         let e = region.export.as_ref().unwrap();
         if region.region == "af-south-1" {
-            assert_eq!(e.status, "PUBLISHING", "{e:?}");
+            assert_eq!(e.status, enablement::ExportStatus::Publishing, "{e:?}");
         } else {
-            assert_eq!(e.status, "LEFT_OUT", "{e:?}");
+            assert_eq!(e.status, enablement::ExportStatus::LeftOut, "{e:?}");
             assert!(e.detail.as_deref().unwrap().contains("opt-in region af-south-1"), "{e:?}");
         }
     }
@@ -202,7 +205,10 @@ async fn a_destination_still_unverified_since_an_earlier_run_is_not_healthy() {
     // when a run creates the destinations, then it counts them in progress: PENDING_VERIFICATION right after a write
     let first = enabler.reconcile().await.unwrap();
     assert!(first.is_success(), "{:#?}", first.problems());
-    assert!(first.regions.iter().all(|r| r.export.as_ref().unwrap().status == "PENDING_VERIFICATION"));
+    assert!(first
+        .regions
+        .iter()
+        .all(|r| r.export.as_ref().unwrap().status == enablement::ExportStatus::PendingVerification));
     // and when the next run finds them still unverified, then they are a problem, not in sync, and nothing is written
     emulator.clear_log();
     let second = enabler.reconcile().await.unwrap();

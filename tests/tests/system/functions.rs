@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use enablement::AccountId;
+use enablement::{AccountId, FailureKind};
 use responder::Responder;
 use serde_json::json;
 use system_tests::runtime::{Function, RuntimeApi};
@@ -98,18 +98,23 @@ async fn malformed_events_and_strangers_are_errors_with_zero_writes_and_the_next
     let mut no_id = fixture("create-account-result-succeeded.json", &[]);
     no_id["detail"]["serviceEventDetails"]["createAccountStatus"].as_object_mut().unwrap().remove("accountId");
     let cases = [
-        ("no account id", no_id),
-        ("short id", fixture("create-account-result-succeeded.json", &[("444455556666", "4444")])),
+        ("no account id", no_id, FailureKind::MalformedEvent),
+        (
+            "short id",
+            fixture("create-account-result-succeeded.json", &[("444455556666", "4444")]),
+            FailureKind::MalformedEvent,
+        ),
         (
             "not in the organization",
             fixture("create-account-result-succeeded.json", &[("444455556666", "999988887777")]),
+            FailureKind::NotInOrganization,
         ),
-        ("not an object", json!(["CreateAccountResult"])),
+        ("not an object", json!(["CreateAccountResult"]), FailureKind::MalformedEvent),
     ];
     emulator.clear_log();
-    for (name, payload) in cases {
+    for (name, payload, kind) in cases {
         let err = responder.handle(event(payload)).await.expect_err(name);
-        println!("{name}: {err}");
+        assert_eq!(err.kind, kind, "{name}: {err}");
     }
     assert_eq!(tally(&emulator.log()).writes, 0);
     // and the same responder still serves a good event
@@ -280,7 +285,7 @@ async fn a_bad_configuration_is_answered_failed_with_the_variable_named_and_noth
     assert!(emulator.log().is_empty(), "{:?}", tally(&emulator.log()).by_operation);
     // and a direct invocation says what kind of failure it is
     let err = function.handle(event(json!({}))).await.expect_err("invalid");
-    assert_eq!(err.kind, "InvalidConfiguration");
+    assert_eq!(err.kind, FailureKind::InvalidConfiguration);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,7 +296,7 @@ async fn a_direct_invocation_returns_the_report() {
     assert_eq!(report["kind"], "reconcile");
     assert_eq!(report["summary"]["changed"], 3);
     let err = function.handle(event(json!("reconcile"))).await.expect_err("a string is not a request");
-    assert_eq!(err.kind, "InvalidRequest");
+    assert_eq!(err.kind, FailureKind::InvalidRequest);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,9 +323,9 @@ async fn a_plan_on_demand_reads_and_plans_and_writes_nothing_whatever_the_config
     // a region that is not governed, or a value of the wrong type, is an error that says which
     let err =
         function.handle(event(json!({"dryRun": true, "regions": ["sa-east-1"]}))).await.expect_err("not governed");
-    assert_eq!(err.kind, "NoRegionToGovern", "{err}");
+    assert_eq!(err.kind, FailureKind::NoRegionToGovern, "{err}");
     let err = function.handle(event(json!({"dryRun": "yes"}))).await.expect_err("not a boolean");
-    assert_eq!(err.kind, "InvalidRequest");
+    assert_eq!(err.kind, FailureKind::InvalidRequest);
     // and {} is still the full reconcile
     let report = function.handle(event(json!({}))).await.expect("reconcile");
     assert_eq!(report["dry_run"], false);

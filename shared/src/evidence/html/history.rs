@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{escape, facts, page as whole, table, td};
+use super::{escape, facts, how_to_read, page as whole, table, td};
 use crate::evidence::history::Range;
 
 /// The page of `range`.
@@ -109,13 +109,5 @@ fn records(out: &mut String, range: &Range) {
     let _ = writeln!(out, "<section>\n<h2>Records read</h2>");
     let rows = range.records.iter().map(|r| format!("{}{}", td(&r.observed_at), td(&r.key)));
     out.push_str(&table("records", &["observed at", "key"], rows));
-    let _ = writeln!(out, "<h2>How to read this</h2>\n<ul>");
-    for n in &range.notes {
-        let _ = writeln!(out, "<li>{}</li>", escape(n));
-    }
-    let _ = writeln!(
-        out,
-        "</ul>\n</section>\n<footer>evidence.json, evidence.csv and this page are listed with their SHA-256 in \
-         SHA256SUMS: <code>sha256sum -c SHA256SUMS</code>, or <code>guardduty-enabler report verify DIR</code>.</footer>"
-    );
+    how_to_read(out, &range.notes);
 }

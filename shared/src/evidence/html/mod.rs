@@ -58,6 +58,20 @@ fn table(class: &str, head: &[&str], rows: impl IntoIterator<Item = String>) -> 
 }
 
 /// A `<td>` of escaped text.
+/// The "How to read this" list of `notes`, closing its section, and the footer that says how to check the files.
+fn how_to_read(out: &mut String, notes: &[String]) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "<h2>How to read this</h2>\n<ul>");
+    for n in notes {
+        let _ = writeln!(out, "<li>{}</li>", escape(n));
+    }
+    let _ = writeln!(
+        out,
+        "</ul>\n</section>\n<footer>evidence.json, evidence.csv and this page are listed with their SHA-256 in \
+         SHA256SUMS: <code>sha256sum -c SHA256SUMS</code>, or <code>guardduty-enabler report verify DIR</code>.</footer>"
+    );
+}
+
 fn td(text: &str) -> String {
     format!("<td>{}</td>", escape(text))
 }

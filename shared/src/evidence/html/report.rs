@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{escape, facts, page as whole, table, td};
+use super::{escape, facts, how_to_read, page as whole, table, td};
 use crate::evidence::document::{Cell, ControlResult, Coverage, Evidence, List, PlanStatus, Region};
 use crate::ids::short_region as short;
 
@@ -75,7 +75,7 @@ fn regions(out: &mut String, d: &Evidence) {
              <td class=\"r\">{}</td><td class=\"r\">{}</td>{}",
             td(&r.region),
             td(yes(r.admin_designated)),
-            td(&r.admin_detector),
+            td(r.admin_detector.as_str()),
             td(r.auto_enable.as_deref().unwrap_or("-")),
             r.expected,
             r.protected,
@@ -443,15 +443,8 @@ fn accounts(out: &mut String, d: &Evidence) {
 }
 
 fn notes(out: &mut String, d: &Evidence) {
-    let _ = writeln!(out, "<section>\n<h2>How to read this</h2>\n<ul>");
-    for n in &d.notes {
-        let _ = writeln!(out, "<li>{}</li>", escape(n));
-    }
-    let _ = writeln!(
-        out,
-        "</ul>\n</section>\n<footer>evidence.json, evidence.csv and this page are listed with their SHA-256 in \
-         SHA256SUMS: <code>sha256sum -c SHA256SUMS</code>, or <code>guardduty-enabler report verify DIR</code>.</footer>"
-    );
+    out.push_str("<section>\n");
+    how_to_read(out, &d.notes);
 }
 
 #[cfg(test)]
