@@ -18,6 +18,7 @@ use aws_config::Region;
 use enablement::{AccountId, Failure, FailureKind, Report, RunOptions, Settings};
 
 use args::{Command, Parsed};
+use render::Verb;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -82,13 +83,13 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
     settings.check_partition(base.region().map_or("us-east-1", |r| r.as_ref())).map_err(Failure::from)?;
     // Credentials and the endpoint, checked once: their failure is one line that says what to do.
     let caller = access::caller(&base, cli.verbose).await?;
-    let kind = match &cli.command {
-        Command::Status => "status",
+    let verb = match &cli.command {
+        Command::Status => Verb::Status,
         // `apply --dry-run` is `plan`: the same reads, output and exit code.
-        Command::Plan => "plan",
-        Command::Apply if settings.dry_run => "plan",
-        Command::Apply => "apply",
-        Command::Onboard { .. } => "onboard",
+        Command::Plan => Verb::Plan,
+        Command::Apply if settings.dry_run => Verb::Plan,
+        Command::Apply => Verb::Apply,
+        Command::Onboard { .. } => Verb::Onboard,
         Command::Report { out, .. } => {
             let out = out.clone().unwrap_or_default();
             return report::report(&base, settings, &out, range, caller, cli.json).await;
@@ -116,7 +117,7 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
             display.finish();
             report?
         }
-        Command::Apply if kind == "apply" => {
+        Command::Apply if verb == Verb::Apply => {
             let report = enabler.reconcile_with(&written).await;
             display.finish();
             report?
@@ -124,16 +125,13 @@ async fn run(parsed: Parsed) -> Result<bool, Failure> {
         _ => enabler.reconcile_with(&read_only).await?,
     };
 
-    let clean = match kind {
-        "status" | "plan" => !render::drifted(&report),
-        _ => report.is_success(),
-    };
+    let clean = if verb.looks() { !render::drifted(&report) } else { report.is_success() };
     // `status` also says where the preventive SCP does not reach (a read that is refused says so instead).
-    let prevention = match kind {
-        "status" => Some(scp::coverage(&base, &governed(&report)).await),
+    let prevention = match verb {
+        Verb::Status => Some(scp::coverage(&base, &governed(&report)).await),
         _ => None,
     };
-    print_run(kind, &report, prevention, cli.json)?;
+    print_run(verb, &report, prevention, cli.json)?;
     Ok(clean)
 }
 
@@ -175,7 +173,7 @@ async fn retire_policy(
 /// What a run prints: its report as JSON (with the preventive SCP's coverage where it was read), or as the
 /// subcommand's text, the coverage line before the summary, which stays the last line.
 fn print_run(
-    kind: &str,
+    verb: Verb,
     report: &Report,
     prevention: Option<Result<scp::Coverage, Failure>>,
     json: bool,
@@ -194,10 +192,10 @@ fn print_run(
         println!("{text}");
         return Ok(());
     }
-    let mut text = match kind {
-        "status" => render::status(report),
-        "plan" => render::plan(report),
-        other => render::outcome_table(report, other),
+    let mut text = match verb {
+        Verb::Status => render::status(report),
+        Verb::Plan => render::plan(report),
+        Verb::Apply | Verb::Onboard => render::outcome_table(report, verb),
     };
     let said = match &prevention {
         Some(Ok(coverage)) => Some(coverage.line()),

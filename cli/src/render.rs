@@ -54,7 +54,7 @@ pub fn status(report: &Report) -> String {
     organization_configuration(&mut out, report);
     policies(&mut out, report);
     left_out(&mut out, report);
-    let _ = writeln!(out, "\n{}", summary(report, "status"));
+    let _ = writeln!(out, "\n{}", summary(report, Verb::Status));
     out
 }
 
@@ -410,7 +410,7 @@ pub fn plan(report: &Report) -> String {
         }
     }
     left_out(&mut out, report);
-    let _ = writeln!(out, "\n{}", summary(report, "plan"));
+    let _ = writeln!(out, "\n{}", summary(report, Verb::Plan));
     out
 }
 
@@ -456,8 +456,29 @@ fn describe(step: &Step) -> (String, usize) {
     }
 }
 
+/// What a run subcommand does, for what it prints and how it exits: it looks (`status`, and `plan`, which `apply
+/// --dry-run` is) or it writes (`apply`, `onboard`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    /// `status`.
+    Status,
+    /// `plan`, or `apply --dry-run`.
+    Plan,
+    /// `apply`.
+    Apply,
+    /// `onboard`.
+    Onboard,
+}
+
+impl Verb {
+    /// Whether it only looks: its summary says drift or in sync (and drift exits 2).
+    pub fn looks(self) -> bool {
+        matches!(self, Self::Status | Self::Plan)
+    }
+}
+
 /// `apply` and `onboard`: each region's outcome, and the summary.
-pub fn outcome_table(report: &Report, kind: &str) -> String {
+pub fn outcome_table(report: &Report, verb: Verb) -> String {
     let mut out = String::new();
     let mut t = table();
     t.set_header(["region", "outcome", "writes", "members added", "protected"]);
@@ -487,7 +508,7 @@ pub fn outcome_table(report: &Report, kind: &str) -> String {
         );
     }
     left_out(&mut out, report);
-    let _ = writeln!(out, "\n{}", summary(report, kind));
+    let _ = writeln!(out, "\n{}", summary(report, verb));
     out
 }
 
@@ -511,22 +532,22 @@ pub fn drifted(report: &Report) -> bool {
 }
 
 /// The one-line summary.
-pub fn summary(report: &Report, kind: &str) -> String {
+pub fn summary(report: &Report, verb: Verb) -> String {
     let s = &report.summary;
     let protected = format!("{} of {} account-regions protected", s.accounts_protected, s.accounts_expected);
     let left = match s.regions_left_out {
         0 => String::new(),
         n => format!("; {} left out", count(n, "region")),
     };
-    let (good, text) = match kind {
-        "status" | "plan" if drifted(report) => {
+    let (good, text) = match verb {
+        _ if verb.looks() && drifted(report) => {
             let needing = report.regions.iter().filter(|r| r.outcome != Outcome::InSync).count();
             let planned: usize =
                 report.regions.iter().map(|r| r.actions.len()).sum::<usize>() + report.organization.len();
             let needing = format!("{needing} of {}", count(s.regions, "region"));
             (false, format!("drift: {needing} not in sync ({} planned); {protected}{left}", count(planned, "write")))
         }
-        "status" | "plan" => (true, format!("in sync: {}; {protected}{left}", count(s.regions, "region"))),
+        _ if verb.looks() => (true, format!("in sync: {}; {protected}{left}", count(s.regions, "region"))),
         _ if report.is_success() => (
             true,
             format!(

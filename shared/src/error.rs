@@ -253,6 +253,39 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// Every kind.
+    pub const ALL: [Self; 29] = [
+        Self::InvalidConfiguration,
+        Self::InvalidRequest,
+        Self::MalformedEvent,
+        Self::MalformedRequest,
+        Self::NotInOrganization,
+        Self::AccountNotActive,
+        Self::AccountExcluded,
+        Self::AccountCreationInProgress,
+        Self::RegionsNotConverged,
+        Self::AccountNotProtected,
+        Self::AdminRoleNotAssumable,
+        Self::AwsError,
+        Self::NoRegionToGovern,
+        Self::GuardDutyPoliciesInForce,
+        Self::AdminAccountChanged,
+        Self::HeldBack,
+        Self::UnexpectedAnswer,
+        Self::OutOfTime,
+        Self::InternalError,
+        Self::ResponseNotDelivered,
+        Self::TamperNotRepaired,
+        Self::NoCredentials,
+        Self::EndpointUnreachable,
+        Self::CredentialsRefused,
+        Self::TargetNotFound,
+        Self::PolicyTypeNotEnabled,
+        Self::PolicyTooLarge,
+        Self::FileError,
+        Self::EvidenceStoreError,
+    ];
+
     /// The name, in UpperCamelCase.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -374,19 +407,14 @@ mod tests {
 
     #[test]
     fn each_failure_kind_serializes_and_displays_as_the_name_lambda_shows() {
-        // given the kinds the README lists as invocation errors' errorType
-        let listed = [
-            (FailureKind::InvalidConfiguration, "InvalidConfiguration"),
-            (FailureKind::MalformedEvent, "MalformedEvent"),
-            (FailureKind::RegionsNotConverged, "RegionsNotConverged"),
-            (FailureKind::AccountNotProtected, "AccountNotProtected"),
-            (FailureKind::OutOfTime, "OutOfTime"),
-            (FailureKind::TamperNotRepaired, "TamperNotRepaired"),
-        ];
-        for (kind, name) in listed {
-            // then each reads the same in JSON and in words
-            assert_eq!(serde_json::to_value(kind).ok(), Some(serde_json::json!(name)));
-            assert_eq!(kind.to_string(), name);
+        // given every kind, and the ones the README lists as errorType
+        let documented = ["InvalidConfiguration", "MalformedEvent", "RegionsNotConverged", "OutOfTime"];
+        let names: Vec<&str> = FailureKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert!(documented.iter().all(|d| names.contains(d)), "{names:?}");
+        for kind in FailureKind::ALL {
+            // then each reads the same in JSON, in words and as its variant's name (UpperCamelCase)
+            assert_eq!(serde_json::to_value(kind).ok(), Some(serde_json::json!(kind.as_str())));
+            assert_eq!(kind.to_string(), format!("{kind:?}"));
         }
     }
 }

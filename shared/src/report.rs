@@ -260,13 +260,17 @@ pub enum ExportStatus {
 }
 
 impl ExportStatus {
-    /// Reads a publishing destination's `Status`.
+    /// Reads a publishing destination's `Status` (or a spelling this type writes).
     pub fn parse(status: &str) -> Self {
         match status {
             "PENDING_VERIFICATION" => Self::PendingVerification,
             "PUBLISHING" => Self::Publishing,
             "UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY" => Self::UnableToPublish,
             "STOPPED" => Self::Stopped,
+            "ABSENT" => Self::Absent,
+            "LEFT_OUT" => Self::LeftOut,
+            "SEVERAL" => Self::Several,
+            "FAILED" => Self::Failed,
             other => Self::Other(other.to_owned()),
         }
     }
@@ -296,6 +300,12 @@ impl std::fmt::Display for ExportStatus {
 impl Serialize for ExportStatus {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ExportStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| Self::parse(&s))
     }
 }
 
@@ -798,7 +808,10 @@ mod tests {
         }
         assert_eq!(ExportStatus::parse("SOMETHING_NEW").as_str(), "SOMETHING_NEW");
         assert_eq!(serde_json::to_value(ExportStatus::LeftOut).ok(), Some(serde_json::json!("LEFT_OUT")));
-        for (state, name) in [(DetectorState::Enabled, "ENABLED"), (DetectorState::Missing, "MISSING")] {
+        assert_eq!(serde_json::to_value(Found::default()).ok().map(|f| f["admin_detector"].clone()), Some("".into()));
+        let states =
+            [(DetectorState::Enabled, "ENABLED"), (DetectorState::Missing, "MISSING"), (DetectorState::Unread, "")];
+        for (state, name) in states {
             assert_eq!(serde_json::to_value(state).ok(), Some(serde_json::json!(name)));
             assert_eq!(state.as_str(), name);
         }

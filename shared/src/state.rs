@@ -44,7 +44,8 @@ pub struct Detector {
 }
 
 /// A detector as a report names it: ENABLED, DISABLED or MISSING (none in the region); PRESENT where an onboarding
-/// only looked its id up.
+/// only looked its id up; empty where the run did not read it (a region not started, or an onboarding's management
+/// account).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DetectorState {
@@ -53,10 +54,13 @@ pub enum DetectorState {
     /// Its status is DISABLED: GuardDuty is off in the account and region.
     Disabled,
     /// There is none.
-    #[default]
     Missing,
     /// It exists; its status was not read.
     Present,
+    /// Not read.
+    #[default]
+    #[serde(rename = "")]
+    Unread,
 }
 
 impl DetectorState {
@@ -76,6 +80,7 @@ impl DetectorState {
             Self::Disabled => "DISABLED",
             Self::Missing => "MISSING",
             Self::Present => "PRESENT",
+            Self::Unread => "",
         }
     }
 }

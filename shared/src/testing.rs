@@ -586,14 +586,16 @@ impl GuardDutyApi for FakeGuardDuty {
     async fn publishing_destination(&self, detector: &str, id: &str) -> Result<PublishingDestination, Error> {
         let mut world = self.call("DescribePublishingDestination", false).await?;
         let d = self.detector(&mut world, "DescribePublishingDestination", detector)?;
-        d.destinations.iter().find(|p| p.id == id).cloned().ok_or_else(|| {
-            bad_request(
-                "DescribePublishingDestination",
-                &self.region,
-                self.account,
-                "The request is rejected because the destination does not exist.",
-            )
-        })
+        let Some(found) = d.destinations.iter_mut().find(|p| p.id == id) else {
+            let message = "The request is rejected because the destination does not exist.";
+            return Err(bad_request("DescribePublishingDestination", &self.region, self.account, message));
+        };
+        let seen = found.clone();
+        // Verified by the next read: PENDING_VERIFICATION is seen once.
+        if found.status == "PENDING_VERIFICATION" {
+            found.status = "PUBLISHING".into();
+        }
+        Ok(seen)
     }
 
     async fn create_publishing_destination(
@@ -608,7 +610,8 @@ impl GuardDutyApi for FakeGuardDuty {
         let d = self.detector(&mut world, "CreatePublishingDestination", detector)?;
         d.destinations.push(PublishingDestination {
             id: id.clone(),
-            status: "PUBLISHING".into(),
+            // A new destination is verified in the background: PENDING_VERIFICATION until then.
+            status: "PENDING_VERIFICATION".into(),
             destination: destination.to_owned(),
             kms_key: kms_key.to_owned(),
             failing_since_ms: None,
@@ -634,34 +637,34 @@ impl GuardDutyApi for FakeGuardDuty {
     async fn create_members(&self, detector: &str, accounts: &[MemberAccount]) -> Result<Unprocessed, Error> {
         let mut world = self.call("CreateMembers", true).await?;
         let region = self.region.clone();
-        let d = self.admin_detector(&mut world, "CreateMembers", detector, accounts.len())?;
-        let config = d.org_config.clone();
-        let mut unprocessed = Vec::new();
-        let mut created = Vec::new();
+        let members = self.admin_detector(&mut world, "CreateMembers", detector, accounts.len())?.members.clone();
+        // Where GuardDuty policies are in force, the auto-enable settings no longer apply.
+        let in_force = world.root.as_ref().is_some_and(|r| r.guardduty_policies == PolicyTypeStatus::Enabled);
+        let config = if in_force { OrgConfig::default() } else { world.detectors[&self.key()].org_config.clone() };
+        let (management, mut unprocessed) = (world.management(), Vec::new());
         for a in accounts {
-            match d.members.get(&a.id) {
-                Some(status) if status.is_invitation_era() => {
-                    unprocessed.push((a.id, "The request is rejected because the account is already a member.".into()));
+            let in_organization = world.accounts.iter().any(|(o, _)| o.id == a.id && o.is_active());
+            let refusal = match members.get(&a.id) {
+                _ if a.id == self.account => Some("the current account cannot be added as a member of itself"),
+                _ if !in_organization => Some("the input account is not an active member of your organization"),
+                _ if a.id == management && !world.detectors.contains_key(&(a.id, region.clone())) => {
+                    Some("your organization master must first enable GuardDuty to be added as a member")
                 }
-                _ if a.id == self.account => {
-                    unprocessed
-                        .push((a.id, "The request is rejected because the account is the administrator.".into()));
-                }
-                _ => created.push(a.id),
-            }
-        }
-        let management = world.management();
-        for id in created {
-            if id == management && !world.detectors.contains_key(&(id, region.clone())) {
-                let why = "Operation failed because your organization master must first enable GuardDuty to be added as a member";
-                unprocessed.push((id, why.into()));
+                // An associated member is processed again: its plans, nothing else (its status is kept).
+                Some(MemberStatus::Enabled | MemberStatus::Disabled) | None => None,
+                // Removed and Resigned are associated again (CreateMembers API reference).
+                Some(MemberStatus::Removed | MemberStatus::Resigned) => None,
+                // RegionDisabled, AccountSuspended and the invitation-era records that were never associated.
+                Some(_) => Some("the account is already a member or associated member"),
+            };
+            if let Some(why) = refusal {
+                unprocessed.push((a.id, format!("The request is rejected because {why}.")));
                 continue;
             }
             // CreateMembers "applies your organization's auto-enable settings to the member accounts in this
             // request, irrespective of the accounts being new or existing members" (CreateMembers API reference).
             let fresh = FakeDetector { id: world.id("d"), enabled: true, ..FakeDetector::default() };
-            let own = world.detectors.entry((id, region.clone())).or_insert(fresh);
-            own.enabled = true;
+            let own = world.detectors.entry((a.id, region.clone())).or_insert(fresh);
             for (name, f) in &config.features {
                 if f.auto_enable != "NONE" {
                     let state = own.features.entry(name.clone()).or_default();
@@ -669,8 +672,10 @@ impl GuardDutyApi for FakeGuardDuty {
                     state.agents.extend(f.agents.iter().filter(|(_, v)| *v != "NONE").map(|(k, _)| (k.clone(), true)));
                 }
             }
-            let admin = world.detectors.get_mut(&(self.account, region.clone())).expect("the admin's detector");
-            admin.members.insert(id, MemberStatus::Enabled);
+            let admin = world.detectors.get_mut(&self.key()).expect("the admin's detector");
+            if !matches!(admin.members.get(&a.id), Some(MemberStatus::Enabled | MemberStatus::Disabled)) {
+                admin.members.insert(a.id, MemberStatus::Enabled);
+            }
         }
         Ok(unprocessed)
     }
@@ -759,6 +764,17 @@ impl FakeOrganization {
 
 fn organizations_error(operation: &'static str, world: &World, code: &str, message: &str) -> Error {
     aws_error(operation, "us-east-1", world.management(), code, message)
+}
+
+/// PolicyNotFoundException for an id the organization does not have. (Attaching twice, and detaching what is not
+/// attached, are success: the port says so, its adapter turning DuplicatePolicyAttachmentException and
+/// PolicyNotAttachedException into it.)
+fn known_policy(world: &World, operation: &'static str, id: &str) -> Result<(), Error> {
+    if world.policies.contains_key(id) {
+        return Ok(());
+    }
+    let message = "We can't find a policy with the PolicyId that you specified.";
+    Err(organizations_error(operation, world, "PolicyNotFoundException", message))
 }
 
 /// `over` laid on `base`: objects merged key by key, anything else replaced (a child's `@@assign` overwrites what
@@ -901,6 +917,7 @@ impl OrganizationApi for FakeOrganization {
 
     async fn delete_policy(&self, id: &str) -> Result<(), Error> {
         let mut world = self.call("DeletePolicy", true).await?;
+        known_policy(&world, "DeletePolicy", id)?;
         if world.policies.get(id).is_some_and(|p| !p.targets.is_empty()) {
             let message = "The policy is attached to one or more entities.";
             return Err(organizations_error("DeletePolicy", &world, "PolicyInUseException", message));
@@ -922,6 +939,7 @@ impl OrganizationApi for FakeOrganization {
 
     async fn update_policy(&self, id: &str, content: &str) -> Result<(), Error> {
         let mut world = self.call("UpdatePolicy", true).await?;
+        known_policy(&world, "UpdatePolicy", id)?;
         if content.chars().count() > POLICY_SIZE_LIMIT {
             let message = "The policy content exceeds the size limit (POLICY_CONTENT_LIMIT_EXCEEDED).";
             return Err(organizations_error("UpdatePolicy", &world, "ConstraintViolationException", message));
@@ -942,6 +960,7 @@ impl OrganizationApi for FakeOrganization {
 
     async fn attach_policy(&self, id: &str, target: &str) -> Result<(), Error> {
         let mut world = self.call("AttachPolicy", true).await?;
+        known_policy(&world, "AttachPolicy", id)?;
         if world.root.as_ref().is_none_or(|r| r.guardduty_policies != PolicyTypeStatus::Enabled) {
             let message = "This operation can be performed only for enabled policy types.";
             return Err(organizations_error("AttachPolicy", &world, "PolicyTypeNotEnabledException", message));
@@ -954,6 +973,7 @@ impl OrganizationApi for FakeOrganization {
 
     async fn detach_policy(&self, id: &str, target: &str) -> Result<(), Error> {
         let mut world = self.call("DetachPolicy", true).await?;
+        known_policy(&world, "DetachPolicy", id)?;
         if let Some(p) = world.policies.get_mut(id) {
             p.targets.remove(target);
         }

@@ -66,6 +66,7 @@ impl ResponseSender {
         let body = Bytes::from(serde_json::to_vec(response).map_err(|e| SendError::Put(e.to_string()))?);
         let started = Instant::now();
         let mut waits = PUT_BACKOFF.waits(started, None);
+        let gave_up = |last: &str| SendError::Put(format!("{last} (still, after {} s)", started.elapsed().as_secs()));
         loop {
             // Pre-signed S3 URLs are signed for an empty content type.
             let request = http::Request::put(uri.clone())
@@ -81,8 +82,11 @@ impl ResponseSender {
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => format!("no answer within {} ms", patience.as_millis()),
             };
-            if !waits.sleep().await {
-                return Err(SendError::Put(format!("{last} (still, after {} s)", started.elapsed().as_secs())));
+            // An attempt with less than a second left would only time out.
+            let left = PUT_WINDOW.saturating_sub(started.elapsed());
+            match waits.next_wait() {
+                Some(wait) if left.saturating_sub(wait) >= Duration::from_secs(1) => tokio::time::sleep(wait).await,
+                _ => return Err(gave_up(&last)),
             }
         }
     }

@@ -151,7 +151,7 @@ impl GuardDutyApi for AwsGuardDuty {
             .collect();
         Ok(Detector {
             id: id.to_owned(),
-            enabled: out.status().is_some_and(|s| s.as_str() == "ENABLED"),
+            enabled: out.status() == Some(&gd::types::DetectorStatus::Enabled),
             frequency: out.finding_publishing_frequency().map(|f| f.as_str().to_owned()),
             features,
         })

@@ -316,7 +316,7 @@ fn summary(org: &Org<'_>, read: &RegionRead, admin_plans: &[Plan]) -> Region {
         export: destinations.first().map(|d| Export {
             destination: d.destination.clone(),
             kms_key: d.kms_key.clone(),
-            status: d.status.clone(),
+            status: crate::report::ExportStatus::parse(&d.status),
             failing_since: d.failing_since_ms.map(|ms| super::date::timestamp(ms.div_euclid(1000))),
         }),
         archive_filters: Vec::new(),

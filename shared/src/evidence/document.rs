@@ -332,7 +332,7 @@ pub struct Export {
     /// The KMS key.
     pub kms_key: String,
     /// PENDING_VERIFICATION, PUBLISHING, UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY or STOPPED.
-    pub status: String,
+    pub status: crate::report::ExportStatus,
     /// Since when GuardDuty has failed to publish there (UTC, RFC 3339).
     pub failing_since: Option<String>,
 }

@@ -288,6 +288,7 @@ mod tests {
         let region = &report.regions[0];
         assert_ne!(region.outcome, Outcome::Failed, "{:?}", region.error);
         assert_eq!(region.coverage.protected, 0);
+        assert_eq!(region.unprotected.len(), region.coverage.expected, "{region:?}");
         assert!(region.unprotected.iter().all(|u| u.reason.contains("left to its GuardDuty policy")), "{region:?}");
         assert!(!report.is_success(), "unprotected accounts are never in sync");
     }

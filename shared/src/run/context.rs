@@ -300,7 +300,7 @@ mod tests {
     use crate::config::Enablement;
     use crate::error::Error;
     use crate::ports::PolicyTypeStatus;
-    use crate::testing::{admin, enabler, World};
+    use crate::testing::{enabler, World};
 
     #[tokio::test]
     async fn api_mode_where_guardduty_policies_are_in_force_is_refused_before_any_write() {
@@ -330,7 +330,9 @@ mod tests {
         let error = refused.reconcile().await.expect_err("refused");
         assert!(matches!(error, Error::AdminIsManagement(a) if a == management), "{error}");
         assert_eq!(refused.cloud().world().writes, []);
-        assert_ne!(management, admin());
-        assert!(allowed.reconcile().await.is_ok());
+        let report = allowed.reconcile().await.expect("allowed");
+        assert!(report.is_success(), "{:?}", report.problems());
+        let designated = allowed.cloud().world().admins["us-east-1"].account.clone();
+        assert_eq!(designated, management.to_string());
     }
 }

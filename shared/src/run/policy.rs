@@ -624,6 +624,9 @@ mod tests {
         assert!(last("EnableOrganizationAdminAccount") < at("CreatePolicy"), "{order:?}");
         assert!(at("AttachPolicy") < at("CreateMembers"), "{order:?}");
         assert!(world.writes_of("UpdateOrganizationConfiguration").is_empty(), "policy mode writes no auto-enable");
+        // The type was pending once after EnablePolicyType: the attachment waited for it instead of failing.
+        assert_eq!(world.writes_of("EnablePolicyType").len(), 1);
+        assert_eq!(world.writes_of("AttachPolicy").len(), 1, "one attachment, made once the type was enabled");
     }
 
     #[tokio::test]

@@ -102,7 +102,8 @@ mod tests {
         assert!(world.policies.is_empty(), "{done:?}");
         assert_eq!(world.root.as_ref().map(|r| r.guardduty_policies), Some(PolicyTypeStatus::NotEnabled));
         assert!(done.iter().any(|line| line.starts_with("detach")), "{done:?}");
-        assert!(world.writes_of("DeleteMembers").is_empty() && world.writes_of("DeleteDetector").is_empty());
+        assert!(world.writes_of("DeleteMembers").is_empty(), "no membership is touched");
+        assert!(world.detectors.values().all(|d| d.enabled), "GuardDuty stays enabled everywhere");
     }
 
     #[tokio::test]
@@ -121,6 +122,7 @@ mod tests {
         let done = dry.retire_policies(false).await.expect("planned");
 
         // Then the lines name the detach and the delete, and the policy is still attached.
+        assert!(done.iter().any(|l| l.starts_with("detach")), "{done:?}");
         assert!(done.iter().any(|l| l.starts_with("delete")), "{done:?}");
         let world = dry.cloud().world();
         assert_eq!(world.policies.len(), 1);

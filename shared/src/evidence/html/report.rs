@@ -345,13 +345,13 @@ fn export(out: &mut String, d: &Evidence) {
     let rows = d.regions.iter().map(|r| match &r.export {
         None => format!("{}<td class=\"na\">– none</td><td></td><td></td><td></td>", td(&r.region)),
         Some(e) => {
-            let healthy = e.status == "PUBLISHING";
+            let healthy = e.status == crate::report::ExportStatus::Publishing;
             let class = if healthy { "pass" } else { "fail" };
             let mark = if healthy { "✔" } else { "✘" };
             format!(
                 "{}<td class=\"{class}\">{mark} {}</td>{}{}{}",
                 td(&r.region),
-                escape(&e.status),
+                escape(e.status.as_str()),
                 td(&e.destination),
                 td(&e.kms_key),
                 td(e.failing_since.as_deref().unwrap_or(""))
