@@ -188,10 +188,31 @@ impl Error {
     }
 }
 
-/// The kind of a failure, as invocation errors name it (Lambda's `errorType`, the command line's prefix, the
-/// FailureKind metric dimension). Serialized as it displays.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FailureKind {
+/// The failure kinds: the enum, `ALL` and `as_str` from one list (each kind's name is its spelling).
+macro_rules! failure_kinds {
+    ($($(#[$doc:meta])* $kind:ident,)*) => {
+        /// The kind of a failure, as invocation errors name it (Lambda's `errorType`, the command line's prefix, the
+        /// FailureKind metric dimension). Serialized as it displays.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum FailureKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl FailureKind {
+            /// Every kind.
+            pub const ALL: &'static [Self] = &[$(Self::$kind,)*];
+
+            /// The name, in UpperCamelCase.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$kind => stringify!($kind),)*
+                }
+            }
+        }
+    };
+}
+
+failure_kinds! {
     /// The configuration is invalid: no run can succeed with it.
     InvalidConfiguration,
     /// A request (CloudFormation's, or the command line's) is invalid.
@@ -250,76 +271,6 @@ pub enum FailureKind {
     FileError,
     /// The evidence store could not be read or written.
     EvidenceStoreError,
-}
-
-impl FailureKind {
-    /// Every kind.
-    pub const ALL: [Self; 29] = [
-        Self::InvalidConfiguration,
-        Self::InvalidRequest,
-        Self::MalformedEvent,
-        Self::MalformedRequest,
-        Self::NotInOrganization,
-        Self::AccountNotActive,
-        Self::AccountExcluded,
-        Self::AccountCreationInProgress,
-        Self::RegionsNotConverged,
-        Self::AccountNotProtected,
-        Self::AdminRoleNotAssumable,
-        Self::AwsError,
-        Self::NoRegionToGovern,
-        Self::GuardDutyPoliciesInForce,
-        Self::AdminAccountChanged,
-        Self::HeldBack,
-        Self::UnexpectedAnswer,
-        Self::OutOfTime,
-        Self::InternalError,
-        Self::ResponseNotDelivered,
-        Self::TamperNotRepaired,
-        Self::NoCredentials,
-        Self::EndpointUnreachable,
-        Self::CredentialsRefused,
-        Self::TargetNotFound,
-        Self::PolicyTypeNotEnabled,
-        Self::PolicyTooLarge,
-        Self::FileError,
-        Self::EvidenceStoreError,
-    ];
-
-    /// The name, in UpperCamelCase.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidConfiguration => "InvalidConfiguration",
-            Self::InvalidRequest => "InvalidRequest",
-            Self::MalformedEvent => "MalformedEvent",
-            Self::MalformedRequest => "MalformedRequest",
-            Self::NotInOrganization => "NotInOrganization",
-            Self::AccountNotActive => "AccountNotActive",
-            Self::AccountExcluded => "AccountExcluded",
-            Self::AccountCreationInProgress => "AccountCreationInProgress",
-            Self::RegionsNotConverged => "RegionsNotConverged",
-            Self::AccountNotProtected => "AccountNotProtected",
-            Self::AdminRoleNotAssumable => "AdminRoleNotAssumable",
-            Self::AwsError => "AwsError",
-            Self::NoRegionToGovern => "NoRegionToGovern",
-            Self::GuardDutyPoliciesInForce => "GuardDutyPoliciesInForce",
-            Self::AdminAccountChanged => "AdminAccountChanged",
-            Self::HeldBack => "HeldBack",
-            Self::UnexpectedAnswer => "UnexpectedAnswer",
-            Self::OutOfTime => "OutOfTime",
-            Self::InternalError => "InternalError",
-            Self::ResponseNotDelivered => "ResponseNotDelivered",
-            Self::TamperNotRepaired => "TamperNotRepaired",
-            Self::NoCredentials => "NoCredentials",
-            Self::EndpointUnreachable => "EndpointUnreachable",
-            Self::CredentialsRefused => "CredentialsRefused",
-            Self::TargetNotFound => "TargetNotFound",
-            Self::PolicyTypeNotEnabled => "PolicyTypeNotEnabled",
-            Self::PolicyTooLarge => "PolicyTooLarge",
-            Self::FileError => "FileError",
-            Self::EvidenceStoreError => "EvidenceStoreError",
-        }
-    }
 }
 
 impl std::fmt::Display for FailureKind {
@@ -411,7 +362,7 @@ mod tests {
         let documented = ["InvalidConfiguration", "MalformedEvent", "RegionsNotConverged", "OutOfTime"];
         let names: Vec<&str> = FailureKind::ALL.iter().map(|k| k.as_str()).collect();
         assert!(documented.iter().all(|d| names.contains(d)), "{names:?}");
-        for kind in FailureKind::ALL {
+        for &kind in FailureKind::ALL {
             // then each reads the same in JSON, in words and as its variant's name (UpperCamelCase)
             assert_eq!(serde_json::to_value(kind).ok(), Some(serde_json::json!(kind.as_str())));
             assert_eq!(kind.to_string(), format!("{kind:?}"));

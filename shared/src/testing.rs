@@ -236,11 +236,16 @@ impl World {
         effective
     }
 
+    /// Whether the GuardDuty policy type shows ENABLED on the root (not while it is PENDING_ENABLE).
+    fn policies_in_force(&self) -> bool {
+        self.root.as_ref().is_some_and(|r| r.guardduty_policies == PolicyTypeStatus::Enabled)
+    }
+
     /// What GuardDuty does to `account`'s detector in `region` where a GuardDuty policy is in force: the plans the
     /// effective policy governs take its values and are `ManagedBy` `GUARDDUTY_POLICY` (GuardDuty applies policies
     /// in the background; here it is done when the detector is read).
     fn enforce(&mut self, account: AccountId, region: &str) {
-        if self.root.as_ref().is_none_or(|r| r.guardduty_policies != PolicyTypeStatus::Enabled) {
+        if !self.policies_in_force() {
             return;
         }
         let Some(text) = self.effective(&account).map(|v| v.to_string()) else { return };
@@ -639,8 +644,11 @@ impl GuardDutyApi for FakeGuardDuty {
         let region = self.region.clone();
         let members = self.admin_detector(&mut world, "CreateMembers", detector, accounts.len())?.members.clone();
         // Where GuardDuty policies are in force, the auto-enable settings no longer apply.
-        let in_force = world.root.as_ref().is_some_and(|r| r.guardduty_policies == PolicyTypeStatus::Enabled);
-        let config = if in_force { OrgConfig::default() } else { world.detectors[&self.key()].org_config.clone() };
+        let config = if world.policies_in_force() {
+            OrgConfig::default()
+        } else {
+            world.detectors[&self.key()].org_config.clone()
+        };
         let (management, mut unprocessed) = (world.management(), Vec::new());
         for a in accounts {
             let in_organization = world.accounts.iter().any(|(o, _)| o.id == a.id && o.is_active());
@@ -764,6 +772,15 @@ impl FakeOrganization {
 
 fn organizations_error(operation: &'static str, world: &World, code: &str, message: &str) -> Error {
     aws_error(operation, "us-east-1", world.management(), code, message)
+}
+
+/// ConstraintViolationException (POLICY_CONTENT_LIMIT_EXCEEDED) for content over the size limit.
+fn within_size_limit(world: &World, operation: &'static str, content: &str) -> Result<(), Error> {
+    if content.chars().count() <= POLICY_SIZE_LIMIT {
+        return Ok(());
+    }
+    let message = "The policy content exceeds the size limit (POLICY_CONTENT_LIMIT_EXCEEDED).";
+    Err(organizations_error(operation, world, "ConstraintViolationException", message))
 }
 
 /// PolicyNotFoundException for an id the organization does not have. (Attaching twice, and detaching what is not
@@ -898,10 +915,7 @@ impl OrganizationApi for FakeOrganization {
         tag: (&str, &str),
     ) -> Result<String, Error> {
         let mut world = self.call("CreatePolicy", true).await?;
-        if content.chars().count() > POLICY_SIZE_LIMIT {
-            let message = "The policy content exceeds the size limit (POLICY_CONTENT_LIMIT_EXCEEDED).";
-            return Err(organizations_error("CreatePolicy", &world, "ConstraintViolationException", message));
-        }
+        within_size_limit(&world, "CreatePolicy", content)?;
         if world.policies.values().any(|p| p.record.name == name) {
             let message = "A policy with the same name already exists.";
             return Err(organizations_error("CreatePolicy", &world, "DuplicatePolicyException", message));
@@ -940,10 +954,7 @@ impl OrganizationApi for FakeOrganization {
     async fn update_policy(&self, id: &str, content: &str) -> Result<(), Error> {
         let mut world = self.call("UpdatePolicy", true).await?;
         known_policy(&world, "UpdatePolicy", id)?;
-        if content.chars().count() > POLICY_SIZE_LIMIT {
-            let message = "The policy content exceeds the size limit (POLICY_CONTENT_LIMIT_EXCEEDED).";
-            return Err(organizations_error("UpdatePolicy", &world, "ConstraintViolationException", message));
-        }
+        within_size_limit(&world, "UpdatePolicy", content)?;
         if let Some(p) = world.policies.get_mut(id) {
             p.content = content.to_owned();
         }
@@ -961,7 +972,7 @@ impl OrganizationApi for FakeOrganization {
     async fn attach_policy(&self, id: &str, target: &str) -> Result<(), Error> {
         let mut world = self.call("AttachPolicy", true).await?;
         known_policy(&world, "AttachPolicy", id)?;
-        if world.root.as_ref().is_none_or(|r| r.guardduty_policies != PolicyTypeStatus::Enabled) {
+        if !world.policies_in_force() {
             let message = "This operation can be performed only for enabled policy types.";
             return Err(organizations_error("AttachPolicy", &world, "PolicyTypeNotEnabledException", message));
         }

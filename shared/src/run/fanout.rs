@@ -2,6 +2,7 @@
 //! run's deadline: no region is started after it, and regions still running at the stop are cut short; both are
 //! reported unfinished.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::time::Instant;
@@ -23,6 +24,13 @@ pub(crate) struct Ended {
     pub(crate) offered: Option<OrgConfig>,
     /// Why the region is left out of the run after all: a service control policy denies the admin GuardDuty here.
     pub(crate) denied: Option<String>,
+}
+
+impl Ended {
+    /// What each of `regions` offers, where it was read: the input of the policies a run owns.
+    pub(crate) fn offered_by_region(regions: &[Ended]) -> BTreeMap<String, OrgConfig> {
+        regions.iter().filter_map(|e| Some((e.report.region.clone(), e.offered.clone()?))).collect()
+    }
 }
 
 impl From<RegionReport> for Ended {
@@ -70,9 +78,24 @@ impl<C: Cloud> Enabler<C> {
         F: Fn(&'a str) -> Fut,
         Fut: Future<Output = Ended>,
     {
-        let items = regions.iter().map(|r| (r.as_str(), ())).collect();
-        let staged = self.run_stages(ctx, items, options, |region, ()| work(region).map(Staged::<Infallible>::done));
+        let staged = self.first_pass(ctx, regions, options, |region| work(region).map(Staged::<Infallible>::done));
         staged.await.into_iter().map(Staged::into_ended).collect()
+    }
+
+    /// Runs `work` for each of `regions` as a first pass: with nothing to start from, each ends or is left halfway.
+    pub(crate) async fn first_pass<'a, P, F, Fut>(
+        &self,
+        ctx: &Context,
+        regions: &'a [String],
+        options: &RunOptions,
+        work: F,
+    ) -> Vec<Staged<P>>
+    where
+        F: Fn(&'a str) -> Fut,
+        Fut: Future<Output = Staged<P>>,
+    {
+        let items = regions.iter().map(|r| (r.as_str(), ())).collect();
+        self.run_stages(ctx, items, options, |region, ()| work(region)).await
     }
 
     /// Runs `work` for each region of `items`, given the region's starting point (nothing for a first pass, what

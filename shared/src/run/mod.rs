@@ -294,9 +294,8 @@ impl<C: Cloud> Enabler<C> {
         options: &RunOptions,
     ) -> Result<(Vec<Ended>, Vec<OrgAction>, Arc<Organization>, Vec<OwnedPolicy>), Error> {
         let tree = self.tree(ctx).map(|r| r.map_err(Arc::new)).boxed().shared();
-        let firsts = choice.governed.iter().map(|r| (r.as_str(), ())).collect();
         let (first, trusted) = tokio::join!(
-            self.run_stages(ctx, firsts, options, |region, ()| self.prepare_region(ctx, region, None)),
+            self.first_pass(ctx, &choice.governed, options, |region| self.prepare_region(ctx, region, None)),
             self.trusted_access(ctx),
         );
         let (mut regions, halfway) = split_stages(first);

@@ -25,7 +25,7 @@ use crate::policy::Effective;
 use crate::ports::{Cloud, OrganizationApi, PolicyTypeStatus, Side};
 use crate::regions::{enabled_for_every_account, RegionChoice};
 use crate::report::{ActionStatus, OrgAction, PolicyReport, Report, RunKind};
-use crate::state::{OrgAccount, OrgConfig};
+use crate::state::OrgAccount;
 
 /// How many accounts' standings (DescribeAccount, and the unit or policy reads) an onboarding reads at once.
 const STANDING_READS: usize = 8;
@@ -212,8 +212,7 @@ impl<C: Cloud> Enabler<C> {
             ..PolicyReport::default()
         });
         if ctx.mode.owns_policy() {
-            let offered: BTreeMap<String, OrgConfig> =
-                regions.iter().filter_map(|r| Some((r.report.region.clone(), r.offered.clone()?))).collect();
+            let offered = Ended::offered_by_region(&regions);
             let mut targets = self.remembered_or_computed_targets(ctx).await?;
             // Where exclusions keep the main policy off the root, an account no policy covers yet (one that joined a
             // unit that holds something excluded, or the root itself) gets it attached to it.

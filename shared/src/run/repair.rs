@@ -6,16 +6,14 @@
 //! dry run, which must find nothing to write; a call that took a region's memberships with it (the admin's detector
 //! deleted, the admin removed), by that region's whole reconcile.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::context::{Entry, Warmth};
-use super::fanout::Staged;
+use super::fanout::{Ended, Staged};
 use super::{Enabler, Gate, RunOptions};
 use crate::error::Error;
 use crate::ports::{Cloud, GuardDutyApi, ListKind, Side};
 use crate::report::Report;
-use crate::state::OrgConfig;
 use crate::tamper::{Repair, Silencing};
 
 /// What a repair did, and whether what it wrote reads back as it should.
@@ -157,9 +155,8 @@ impl<C: Cloud> Enabler<C> {
             }),
             self.trusted_access(&ctx),
         );
-        let offered: BTreeMap<String, OrgConfig> =
-            regions.iter().filter_map(|e| Some((e.report.region.clone(), e.offered.clone()?))).collect();
         if policies && ctx.mode.owns_policy() {
+            let offered = Ended::offered_by_region(&regions);
             let tree = self.tree(&ctx).await?;
             let targets = self.policy_targets(&ctx, Some(&tree)).unwrap_or_default();
             let (actions, _, _) = self.own_policies(&ctx, &choice, &offered, targets).await;
